@@ -1,0 +1,50 @@
+# lua-omnihuman. `make test` and `make demo` install what is missing first.
+LUA      ?= lua5.4
+SAN      ?=
+BUILD    := build/$(LUA)$(if $(SAN),-san)
+LUA_INC  ?= $(shell pkg-config --cflags $(LUA) 2>/dev/null || echo -I/usr/include/$(LUA))
+OPT      ?= -O2 -g
+comma    := ,
+SANFLAGS := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+CFLAGS   += -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -Wall -Wextra -Werror $(OPT) $(SANFLAGS) $(LUA_INC)
+LDLIBS   := -lcurl -lm
+SRCS     := $(wildcard src/*.c)
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+CORE     := $(BUILD)/omnihuman/core.so
+
+.PHONY: all deps test test-san test-valgrind sandbox demo clean
+all: $(CORE)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Never link liblua: the host process provides its symbols.
+$(CORE): $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(SANFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@sh scripts/deps.sh $(LUA)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) BUILD=$(BUILD) sh scripts/run-tests.sh
+
+test-san: deps
+	@$(MAKE) --no-print-directory all SAN=1
+	@LUA=$(LUA) BUILD=$(BUILD)-san SAN=1 sh scripts/run-tests.sh
+
+test-valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) BUILD=$(BUILD) VALGRIND=1 sh scripts/run-tests.sh
+
+sandbox: deps
+	python3 spec/support/server.py --sandbox --port $${PORT:-8080} --cdn-port $${CDN_PORT:-8081}
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) BUILD=$(BUILD) sh scripts/demo.sh
+
+clean:
+	rm -rf build

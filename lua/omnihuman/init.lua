@@ -1,0 +1,183 @@
+-- omnihuman: portrait + speech -> lip-synced video through the AI/ML API.
+-- The C core (omnihuman.core) does HTTP, JSON and the job state machines as
+-- non-blocking operations; this facade turns an operation into a result.
+local core = require("omnihuman.core")
+local Scheduler = require("omnihuman.scheduler")
+
+local M = { _VERSION = core.version, core = core }
+
+local DEFAULT_BASE_URL = "https://api.aimlapi.com/v2"
+
+-- One loop per Lua state: the module table is per state, so is this.
+local loop
+local function get_loop()
+  if not loop then loop = core.new_loop() end
+  return loop
+end
+M.loop = get_loop
+
+local host = require("omnihuman.hosts.plain")
+
+--- Picks how operations are awaited: "plain" (default), "nvim", "openresty",
+--- "love", or an adapter table with an await(loop, op) function.
+function M.use(adapter)
+  if type(adapter) == "string" then adapter = require("omnihuman.hosts." .. adapter) end
+  if type(adapter) ~= "table" or type(adapter.await) ~= "function" then
+    error("omnihuman.use: expected an adapter name or a table with await(loop, op)", 2)
+  end
+  host = adapter
+  if adapter.attach then adapter.attach(get_loop()) end
+  return adapter
+end
+
+--- Waits for an operation: yields it inside a coroutine, drives the loop in
+--- the main thread. Returns the operation's result (value, or nil, err).
+function M.await(op)
+  return host.await(get_loop(), op)
+end
+
+local function check_options(where, opts, spec, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: options must be a table, got %s"):format(where, type(opts)), level + 1)
+  end
+  for k, v in pairs(opts) do
+    local want = spec[k]
+    if not want then
+      error(("%s: unknown option '%s'"):format(where, tostring(k)), level + 1)
+    end
+    if type(v) ~= want then
+      error(("%s: option '%s' must be a %s, got %s"):format(where, k, want, type(v)), level + 1)
+    end
+    if want == "number" and not (v >= 0 and v < math.huge) then
+      error(("%s: option '%s' must be a finite number >= 0"):format(where, k), level + 1)
+    end
+  end
+  return opts
+end
+
+local CLIENT_OPTIONS = {
+  api_key = "string", base_url = "string", model = "string", timeout = "number",
+  connect_timeout = "number", max_retries = "number", max_connections = "number",
+  poll_interval = "number", wait_timeout = "number", ca_file = "string", proxy = "string",
+  user_agent = "string", on_event = "function",
+}
+local WAIT_OPTIONS = { interval = "number", timeout = "number", on_status = "function" }
+local DOWNLOAD_OPTIONS = { on_progress = "function" }
+-- generate's own options; every other field goes to create.
+local GENERATE_OWN = {
+  output = "string", interval = "number", timeout = "number", on_status = "function",
+  on_progress = "function",
+}
+
+local Client = {}
+Client.__index = Client
+
+function M.new(opts)
+  opts = check_options("omnihuman.new", opts, CLIENT_OPTIONS, 2)
+  local cfg = {}
+  for k, v in pairs(opts) do cfg[k] = v end
+  cfg.api_key = cfg.api_key or os.getenv("AIMLAPI_KEY")
+  local env_base = os.getenv("OMNIHUMAN_BASE_URL")
+  cfg.base_url = cfg.base_url or (env_base ~= "" and env_base) or DEFAULT_BASE_URL
+  if cfg.max_connections and cfg.max_connections < 1 then
+    error("omnihuman.new: option 'max_connections' must be at least 1", 2)
+  end
+  return setmetatable({ core = core.new_client(get_loop(), cfg), base_url = cfg.base_url }, Client)
+end
+
+-- Operation starters, for schedulers of your own (cqueues, an event loop):
+-- each returns a pollable operation without waiting.
+function Client:create_op(fields)
+  if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
+  return self.core:create_op(fields)
+end
+
+function Client:poll_op(id)
+  if type(id) ~= "string" then error("client:poll: expected a job id string", 2) end
+  return self.core:poll_op(id)
+end
+
+function Client:wait_op(id, opts)
+  if type(id) ~= "string" then error("client:wait: expected a job id string", 2) end
+  return self.core:wait_op(id, check_options("client:wait", opts, WAIT_OPTIONS, 2))
+end
+
+function Client:download_op(url, path, opts)
+  if type(url) ~= "string" then error("client:download: expected a URL string", 2) end
+  if type(path) ~= "string" then error("client:download: expected an output path string", 2) end
+  return self.core:download_op(url, path, check_options("client:download", opts, DOWNLOAD_OPTIONS, 2))
+end
+
+function Client:create(fields) return M.await(self:create_op(fields)) end
+function Client:poll(id) return M.await(self:poll_op(id)) end
+function Client:wait(id, opts) return M.await(self:wait_op(id, opts)) end
+function Client:download(url, path, opts) return M.await(self:download_op(url, path, opts)) end
+
+--- create, wait, and (with `output`) download. On failure after the create,
+--- err.job_id names the job so it can be waited on again without paying twice.
+function Client:generate(args)
+  if type(args) ~= "table" then error("client:generate: expected a table", 2) end
+  local fields, own = {}, {}
+  for k, v in pairs(args) do
+    if GENERATE_OWN[k] then own[k] = v else fields[k] = v end
+  end
+  check_options("client:generate", own, GENERATE_OWN, 2)
+  local job, err = self:create(fields)
+  if not job then return nil, err end
+  local res
+  res, err = self:wait(job.id, { interval = own.interval, timeout = own.timeout, on_status = own.on_status })
+  if not res then
+    err.job_id = job.id
+    return nil, err
+  end
+  if own.output then
+    local path
+    path, err = self:download(res.video.url, own.output, { on_progress = own.on_progress })
+    if not path then
+      err.job_id = job.id
+      return nil, err
+    end
+    res.output = path
+  end
+  return res
+end
+
+function Client:close() self.core:close() end
+Client.__close = Client.close
+function Client:__tostring() return tostring(self.core) end
+
+-- Coroutines ------------------------------------------------------------------
+
+local current -- the scheduler of the run() in progress, if any
+
+--- Runs fn(...) and everything it spawns as coroutines on the loop; returns
+--- when all have finished. An error in any of them is raised from here.
+function M.run(fn, ...)
+  if type(fn) ~= "function" then error("omnihuman.run: expected a function", 2) end
+  if current then return fn(...) end -- already inside run: just call it
+  local s = Scheduler.new(get_loop())
+  current = s
+  s:spawn(fn, ...)
+  local ok, err = pcall(s.run, s)
+  current = nil
+  if not ok then error(err, 0) end
+end
+
+--- Starts fn(...) as a coroutine of the running omnihuman.run.
+function M.spawn(fn, ...)
+  if type(fn) ~= "function" then error("omnihuman.spawn: expected a function", 2) end
+  if not current then error("omnihuman.spawn: call it inside omnihuman.run", 2) end
+  return current:spawn(fn, ...)
+end
+
+--- Sleeps without blocking other coroutines (blocks the main thread outside them).
+function M.sleep(seconds)
+  if type(seconds) ~= "number" then error("omnihuman.sleep: expected seconds", 2) end
+  return M.await(core.sleep_op(get_loop(), seconds))
+end
+
+--- Builds an error object like the ones operations return.
+function M.error(kind, message, status) return core.new_error(kind, message, status) end
+
+return M

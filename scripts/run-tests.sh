@@ -1,0 +1,34 @@
+#!/bin/sh
+# Runs the busted suite against the module built in $BUILD and ends with a
+# plain "N passed, N failed" line. SAN=1: under ASan+UBSan; VALGRIND=1: under memcheck.
+LUA=${LUA:-lua5.4}
+BUILD=${BUILD:-build/$LUA}
+export LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;"
+export LUA_CPATH="$BUILD/?.so;;"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+set -- --lua="$LUA" -o utfTerminal "$@"
+if [ -n "$SAN" ]; then
+  # The interpreter is not instrumented: preload the runtimes before it.
+  export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86"
+  export LSAN_OPTIONS="suppressions=$(pwd)/scripts/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  busted "$@" spec 2>&1 | tee "$out"
+elif [ -n "$VALGRIND" ]; then
+  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --trace-children=no "$LUA" /usr/bin/busted -o utfTerminal spec 2>&1 | tee "$out"
+else
+  busted "$@" spec 2>&1 | tee "$out"
+fi
+status=$?
+# busted prints "N successes / N failures / N errors / N pending : T seconds"
+line=$(grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' "$out" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
+pass=$(echo "$line" | sed -E 's/^([0-9]+) success.*/\1/')
+fail=$(echo "$line" | sed -E 's/.* ([0-9]+) failures? \/ ([0-9]+) errors?.*/\1 \2/' | awk '{print $1 + $2}')
+[ -n "$line" ] || { pass=0; fail=1; }
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out"; then
+  echo "sanitizer reported a problem"; fail=$((fail + 1))
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ] || exit 1

@@ -1,0 +1,33 @@
+-- omnihuman.new and friends: misuse raises with a clear message.
+local omnihuman = require("omnihuman")
+
+describe("options", function()
+  it("rejects unknown option names and wrong types", function()
+    assert.has_error(function() omnihuman.new{ apikey = "x" } end, "omnihuman.new: unknown option 'apikey'")
+    assert.has_error(function() omnihuman.new{ timeout = "10" } end,
+      "omnihuman.new: option 'timeout' must be a number, got string")
+    assert.has_error(function() omnihuman.new{ timeout = -1 } end)
+    assert.has_error(function() omnihuman.new{ max_connections = 0 } end)
+    assert.has_error(function() omnihuman.new("x") end)
+  end)
+
+  it("rejects bad wait and download options", function()
+    local c = omnihuman.new{ api_key = "k", base_url = "http://127.0.0.1:9/v2" }
+    assert.has_error(function() c:wait("id", { intervall = 1 }) end, "client:wait: unknown option 'intervall'")
+    assert.has_error(function() c:download("http://x/a.mp4", "a.mp4", { progress = print }) end)
+    assert.has_error(function() c:poll(42) end)
+    assert.has_error(function() c:generate{ image_url = "u", audio_url = "u", output = 3 } end)
+  end)
+
+  it("errors print as omnihuman: <kind>: <message>", function()
+    local e = omnihuman.error("network", "boom")
+    assert.equals("omnihuman: network: boom", tostring(e))
+    assert.equals("network", e.kind)
+    assert.is_false(e.retryable)
+  end)
+
+  it("never shows the key when printed", function()
+    local c = omnihuman.new{ api_key = "sk-very-secret-123456", base_url = "http://127.0.0.1:9/v2" }
+    assert.is_nil(tostring(c):find("sk-very-secret", 1, true))
+  end)
+end)

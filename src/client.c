@@ -1,0 +1,277 @@
+/* The client: configuration (validated by the Lua facade) and the methods
+ * that start operations on a loop. */
+#include "client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "body.h"
+#include "clock.h"
+#include "errors.h"
+#include "loop.h"
+#include "ops.h"
+
+#define OMH_CLIENT_MT "omnihuman.client"
+
+typedef struct client_ud {
+  omh_config *cfg;
+  omh_loop *loop;
+  int loop_ref;   /* keeps the loop alive as long as the client */
+} client_ud;
+
+static char *opt_string(lua_State *L, int t, const char *k, const char *def) {
+  lua_getfield(L, t, k);
+  const char *v = lua_isstring(L, -1) ? lua_tostring(L, -1) : def;
+  char *copy = v ? strdup(v) : NULL;
+  lua_pop(L, 1);
+  return copy;
+}
+
+static double opt_number(lua_State *L, int t, const char *k, double def) {
+  lua_getfield(L, t, k);
+  double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : def;
+  lua_pop(L, 1);
+  return v;
+}
+
+static void wipe(char *s) {
+  if (!s) return;
+  volatile char *p = s;
+  while (*p) *p++ = 0;
+}
+
+void omh_config_release(lua_State *L, omh_config *c) {
+  if (--c->refs > 0) return;
+  wipe(c->api_key);
+  free(c->api_key);
+  free(c->base_url);
+  free(c->model);
+  free(c->ca_file);
+  free(c->proxy);
+  free(c->user_agent);
+  if (c->api_headers) {
+    for (struct curl_slist *h = c->api_headers; h; h = h->next) wipe(h->data);
+    curl_slist_free_all(c->api_headers);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, c->on_event_ref);
+  free(c);
+}
+
+void omh_config_redact(const omh_config *c, char *s, size_t cap) {
+  static const char mask[] = "[redacted]";
+  size_t klen = c->api_key ? strlen(c->api_key) : 0;
+  if (klen < 4) return;
+  char *hit;
+  while ((hit = strstr(s, c->api_key))) {
+    size_t tail = strlen(hit + klen);
+    size_t room = cap - (size_t)(hit - s) - 1;
+    size_t m = sizeof mask - 1 < room ? sizeof mask - 1 : room;
+    memmove(hit + m, hit + klen, tail + 1 <= room - m + 1 ? tail + 1 : room - m + 1);
+    memcpy(hit, mask, m);
+    s[cap - 1] = '\0';
+  }
+}
+
+/* core.new_client(loop, opts) with opts already checked by the facade. */
+int omh_client_new(lua_State *L) {
+  omh_loop *lp = omh_checkloop(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  client_ud *u = lua_newuserdata(L, sizeof *u);
+  memset(u, 0, sizeof *u);
+  u->loop_ref = LUA_NOREF;
+  luaL_getmetatable(L, OMH_CLIENT_MT);
+  lua_setmetatable(L, -2);
+  omh_config *c = calloc(1, sizeof *c);
+  if (!c) return luaL_error(L, "omnihuman: out of memory");
+  c->refs = 1;
+  c->on_event_ref = LUA_NOREF;
+  u->cfg = c;
+  c->api_key = opt_string(L, 2, "api_key", NULL);
+  c->base_url = opt_string(L, 2, "base_url", "https://api.aimlapi.com/v2");
+  c->model = opt_string(L, 2, "model", "bytedance/omnihuman");
+  c->ca_file = opt_string(L, 2, "ca_file", NULL);
+  c->proxy = opt_string(L, 2, "proxy", NULL);
+  c->user_agent = opt_string(L, 2, "user_agent", NULL);
+  c->timeout = opt_number(L, 2, "timeout", 60);
+  c->connect_timeout = opt_number(L, 2, "connect_timeout", 10);
+  c->poll_interval = opt_number(L, 2, "poll_interval", 10);
+  c->wait_timeout = opt_number(L, 2, "wait_timeout", 900);
+  c->max_retries = (int)opt_number(L, 2, "max_retries", 3);
+  c->max_connections = (int)opt_number(L, 2, "max_connections", 8);
+  if (!c->base_url || !c->model) return luaL_error(L, "omnihuman: out of memory");
+  size_t bl = strlen(c->base_url);
+  while (bl && c->base_url[bl - 1] == '/') c->base_url[--bl] = '\0';
+  lua_getfield(L, 2, "on_event");
+  if (lua_isfunction(L, -1)) c->on_event_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);
+  if (c->api_key && *c->api_key) {
+    size_t n = strlen(c->api_key) + 32;
+    char *h = malloc(n);
+    if (!h) return luaL_error(L, "omnihuman: out of memory");
+    snprintf(h, n, "Authorization: Bearer %s", c->api_key);
+    c->api_headers = curl_slist_append(NULL, h);
+    wipe(h);
+    free(h);
+  }
+  c->api_headers = curl_slist_append(c->api_headers, "Content-Type: application/json");
+  c->api_headers = curl_slist_append(c->api_headers, "Accept: application/json");
+  c->api_headers = curl_slist_append(c->api_headers, "Expect:");
+  u->loop = lp;
+  lua_pushvalue(L, 1);
+  u->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  omh_loop_set_max_host(lp, c->max_connections);
+  return 1;
+}
+
+static client_ud *check_client(lua_State *L) {
+  client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
+  if (!u->cfg) luaL_error(L, "omnihuman: client is closed");
+  if (u->loop->closed) luaL_error(L, "omnihuman: the client's loop is closed");
+  return u;
+}
+
+/* Pushes the client's loop; its stack index anchors new ops to it. */
+static int loop_idx(lua_State *L, client_ud *u) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, u->loop_ref);
+  return lua_gettop(L);
+}
+
+/* Ops that talk to the API need a key; missing -> clear error, no request. */
+static int need_key(lua_State *L, omh_op *op) {
+  if (op->cfg->api_key && *op->cfg->api_key) return 1;
+  omh_op_finish_err(op, L, "auth",
+                    "no API key: pass api_key to omnihuman.new or set AIMLAPI_KEY", 0, NULL, 0);
+  return 0;
+}
+
+static int client_create(lua_State *L) {
+  client_ud *u = check_client(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  char *body = NULL;
+  size_t len = 0;
+  int built = omh_body_build(L, 2, u->cfg->model, u->loop->json_ref, &body, &len);
+  int err_idx = lua_gettop(L);
+  omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, &omh_create_class, OMH_OP_CREATE);
+  if (!built) {
+    lua_pushvalue(L, err_idx);
+    omh_op_finish_errobj(op, L);
+    return 1;
+  }
+  op->post = body;
+  op->post_len = len;
+  size_t n = strlen(u->cfg->base_url) + 32;
+  op->url = malloc(n);
+  if (!op->url) return luaL_error(L, "omnihuman: out of memory");
+  snprintf(op->url, n, "%s/video/generations", u->cfg->base_url);
+  if (need_key(L, op)) omh_op_start_request(op, L);
+  return 1;
+}
+
+static omh_op *new_status_op(lua_State *L, client_ud *u, const omh_op_class *cls, omh_op_kind kind) {
+  const char *id = luaL_checkstring(L, 2);
+  if (!*id) luaL_argerror(L, 2, "job id is empty");
+  omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, cls, kind);
+  op->job_id = strdup(id);
+  op->url = omh_status_url(u->cfg->base_url, id);
+  if (!op->job_id || !op->url) luaL_error(L, "omnihuman: out of memory");
+  return op;
+}
+
+static int client_poll(lua_State *L) {
+  client_ud *u = check_client(L);
+  omh_op *op = new_status_op(L, u, &omh_poll_class, OMH_OP_POLL);
+  if (need_key(L, op)) omh_op_start_request(op, L);
+  return 1;
+}
+
+/* client:wait_op(id, {interval=, timeout=, on_status=}) */
+static int client_wait(lua_State *L) {
+  client_ud *u = check_client(L);
+  double interval = u->cfg->poll_interval, timeout = u->cfg->wait_timeout;
+  int cb = 0;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    interval = opt_number(L, 3, "interval", interval);
+    timeout = opt_number(L, 3, "timeout", timeout);
+    lua_getfield(L, 3, "on_status");
+    cb = lua_isfunction(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, 3);
+  omh_op *op = new_status_op(L, u, &omh_wait_class, OMH_OP_WAIT);
+  if (cb) {
+    lua_getfield(L, 3, "on_status");
+    op->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  if (need_key(L, op)) omh_wait_begin(op, L, interval, timeout);
+  return 1;
+}
+
+/* client:download_op(url, path, {on_progress=}) */
+static int client_download(lua_State *L) {
+  client_ud *u = check_client(L);
+  const char *url = luaL_checkstring(L, 2);
+  const char *path = luaL_checkstring(L, 3);
+  if (!*path) luaL_argerror(L, 3, "output path is empty");
+  int cb = 0;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_getfield(L, 4, "on_progress");
+    cb = lua_isfunction(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, 4);
+  omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, &omh_download_class, OMH_OP_DOWNLOAD);
+  op->url = strdup(url);
+  op->target = strdup(path);
+  if (!op->url || !op->target) return luaL_error(L, "omnihuman: out of memory");
+  if (cb) {
+    lua_getfield(L, 4, "on_progress");
+    op->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+    omh_op_finish_err(op, L, "invalid_input", "download URL must be http(s)", 0, NULL, 0);
+  } else if (omh_download_begin(op, L) != 0) {
+    char msg[1200];
+    snprintf(msg, sizeof msg, "cannot create a temporary file beside '%.900s'", path);
+    omh_op_finish_err(op, L, "io", msg, 0, NULL, 0);
+  }
+  return 1;
+}
+
+static int client_close(lua_State *L) {
+  client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
+  if (u->cfg) omh_config_release(L, u->cfg);
+  u->cfg = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, u->loop_ref);
+  u->loop_ref = LUA_NOREF;
+  return 0;
+}
+
+static int client_tostring(lua_State *L) {
+  client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
+  /* Never the key. */
+  if (u->cfg) lua_pushfstring(L, "omnihuman.client (%s, model %s)", u->cfg->base_url, u->cfg->model);
+  else lua_pushliteral(L, "omnihuman.client (closed)");
+  return 1;
+}
+
+int omh_client_open(lua_State *L) {
+  static const luaL_Reg methods[] = {{"create_op", client_create}, {"poll_op", client_poll},
+                                     {"wait_op", client_wait},     {"download_op", client_download},
+                                     {"close", client_close},      {NULL, NULL}};
+  if (luaL_newmetatable(L, OMH_CLIENT_MT)) {
+    lua_newtable(L);
+    omh_setfuncs(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, client_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, client_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, client_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  return 0;
+}

@@ -1,0 +1,19 @@
+/* One source for Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT: the few API differences
+ * this module touches, bridged here so the rest of src/ uses one spelling. */
+#ifndef OMH_COMPAT_H
+#define OMH_COMPAT_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM < 502
+#define omh_rawlen(L, i) lua_objlen((L), (i))
+#define omh_setfuncs(L, l) luaL_register((L), NULL, (l))
+#define omh_newlib(L, l) (lua_newtable(L), luaL_register((L), NULL, (l)))
+#else
+#define omh_rawlen(L, i) lua_rawlen((L), (i))
+#define omh_setfuncs(L, l) luaL_setfuncs((L), (l), 0)
+#define omh_newlib(L, l) luaL_newlib((L), (l))
+#endif
+
+#endif

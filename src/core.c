@@ -1,0 +1,50 @@
+/* omnihuman.core: the C half of the module. Everything here is per Lua
+ * state; no global holds Lua state. */
+#include <curl/curl.h>
+
+#include "client.h"
+#include "errors.h"
+#include "loop.h"
+#include "op.h"
+#include "ops.h"
+
+int omh_units_open(lua_State *L);
+
+/* core.sleep_op(loop, seconds) */
+static int core_sleep_op(lua_State *L) {
+  omh_loop *lp = omh_checkloop(L, 1);
+  double s = luaL_checknumber(L, 2);
+  if (s != s) return luaL_argerror(L, 2, "not a number");
+  omh_op *op = omh_op_new(L, lp, 1, NULL, &omh_sleep_class, OMH_OP_SLEEP);
+  omh_op_arm(op, op->started + (s > 0 ? s : 0));
+  return 1;
+}
+
+static int core_new_error(lua_State *L) {
+  omh_push_error(L, luaL_checkstring(L, 1), luaL_checkstring(L, 2), (long)luaL_optnumber(L, 3, 0),
+                 luaL_optstring(L, 4, NULL), lua_toboolean(L, 5));
+  return 1;
+}
+
+int luaopen_omnihuman_core(lua_State *L) {
+  /* Safe to repeat; libcurl counts its own initialisations. */
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  omh_errors_open(L);
+  omh_op_open(L);
+  omh_client_open(L);
+  lua_newtable(L);
+  omh_loop_open(L);
+  lua_setfield(L, -2, "new_loop");
+  lua_pushcfunction(L, omh_client_new);
+  lua_setfield(L, -2, "new_client");
+  lua_pushcfunction(L, core_sleep_op);
+  lua_setfield(L, -2, "sleep_op");
+  lua_pushcfunction(L, core_new_error);
+  lua_setfield(L, -2, "new_error");
+  lua_pushstring(L, curl_version());
+  lua_setfield(L, -2, "curl_version");
+  lua_pushliteral(L, "0.1.0");
+  lua_setfield(L, -2, "version");
+  omh_units_open(L);
+  return 1;
+}

@@ -1,0 +1,435 @@
+/* Operation lifecycle and the cqueues-style pollable methods. */
+#include "op.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "errors.h"
+#include "transfer.h"
+
+static const char *kind_names[] = {"create", "poll", "wait", "download", "sleep"};
+
+static void live_link(omh_op *op) {
+  omh_loop *lp = op->loop;
+  op->live_prev = NULL;
+  op->live_next = lp->live;
+  if (lp->live) lp->live->live_prev = op;
+  lp->live = op;
+}
+
+static void live_unlink(omh_op *op) {
+  omh_loop *lp = op->loop;
+  if (!lp) return;
+  if (op->live_prev) op->live_prev->live_next = op->live_next;
+  else lp->live = op->live_next;
+  if (op->live_next) op->live_next->live_prev = op->live_prev;
+  op->live_next = op->live_prev = NULL;
+  if (op->notify_queued) {
+    omh_op **pp = &lp->notify;
+    while (*pp && *pp != op) pp = &(*pp)->notify_next;
+    if (*pp) *pp = op->notify_next;
+    op->notify_queued = 0;
+  }
+}
+
+/* Stop the transfer and timer, if any; the op stays bound to its loop. */
+static void halt(omh_op *op) {
+  omh_loop *lp = op->loop;
+  if (!lp) return;
+  if (op->x.easy) {
+    curl_multi_remove_handle(lp->multi, op->x.easy);
+    omh_loop_release_easy(lp, op->x.easy);
+    op->x.easy = NULL;
+  }
+  omh_timers_disarm(&lp->timers, &op->timer);
+  op->retrying = 0;
+}
+
+omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const omh_op_class *cls, omh_op_kind kind) {
+  omh_op *op = lua_newuserdata(L, sizeof *op);
+  memset(op, 0, sizeof *op);
+  op->cls = cls;
+  op->kind = kind;
+  op->self_ref = op->result_ref = op->cb_ref = op->cb_err_ref = op->loop_ref = LUA_NOREF;
+  if (loop_idx < 0) loop_idx = lua_gettop(L) + loop_idx; /* the new userdata is on top now */
+  lua_pushvalue(L, loop_idx);
+  op->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  op->x.fd = -1;
+  op->x.retry_after = -1;
+  op->deadline = -1;
+  op->started = omh_now();
+  luaL_getmetatable(L, OMH_OP_MT);
+  lua_setmetatable(L, -2);
+  op->loop = lp;
+  live_link(op);
+  if (cfg) {
+    cfg->refs++;
+    op->cfg = cfg;
+  }
+  /* In flight until finished: the loop keeps it alive. */
+  lua_pushvalue(L, -1);
+  op->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  op->anchored = 1;
+  lp->nactive++;
+  return op;
+}
+
+omh_op *omh_checkop(lua_State *L, int idx) {
+  omh_op *op = luaL_checkudata(L, idx, OMH_OP_MT);
+  if (op->closed) luaL_error(L, "omnihuman: operation is closed");
+  return op;
+}
+
+static void release_anchor(omh_op *op, lua_State *L) {
+  if (!op->anchored) return;
+  op->anchored = 0;
+  if (op->loop) {
+    op->loop->nactive--;
+    /* Tell a scheduler this one finished: O(finished), never a scan. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->loop->done_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->self_ref);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, op->loop_ref);
+  op->self_ref = op->loop_ref = LUA_NOREF;
+}
+
+static void finish(omh_op *op, lua_State *L, int ok) {
+  if (op->done) {
+    lua_pop(L, 1);
+    return;
+  }
+  halt(op);
+  if (op->cls->on_abort && !ok) op->cls->on_abort(op);
+  op->done = 1;
+  op->ok = ok;
+  op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  release_anchor(op, L);
+}
+
+void omh_op_finish_ok(omh_op *op, lua_State *L) { finish(op, L, 1); }
+
+void omh_op_finish_errobj(omh_op *op, lua_State *L) { finish(op, L, 0); }
+
+void omh_op_finish_err(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
+                       const char *request_id, int retryable) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", msg ? msg : kind);
+  if (op->cfg) omh_config_redact(op->cfg, buf, sizeof buf);
+  omh_push_error(L, kind, buf, status, request_id, retryable);
+  finish(op, L, 0);
+}
+
+/* A callback raised earlier: the op ends here rather than carry on. */
+static int abort_if_callback_failed(omh_op *op, lua_State *L) {
+  if (op->cb_err_ref == LUA_NOREF) return 0;
+  omh_op_finish_err(op, L, "cancelled", "a callback raised an error", 0, NULL, 0);
+  return 1;
+}
+
+void omh_op_start_request(omh_op *op, lua_State *L) {
+  if (op->done || !op->loop || abort_if_callback_failed(op, L)) return;
+  CURL *e = omh_loop_easy(op->loop);
+  if (!e) {
+    omh_op_finish_err(op, L, "network", "curl_easy_init failed", 0, NULL, 1);
+    return;
+  }
+  omh_xfer_setup(op, e);
+  /* A request in flight never outlives the operation's deadline. */
+  if (op->deadline >= 0) omh_op_arm(op, op->deadline);
+  CURLMcode mc = curl_multi_add_handle(op->loop->multi, e);
+  if (mc != CURLM_OK) {
+    op->x.easy = NULL;
+    omh_loop_release_easy(op->loop, e);
+    omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);
+    return;
+  }
+  if (op->cfg && op->cfg->on_event_ref != LUA_NOREF) {
+    lua_createtable(L, 0, 4);
+    lua_pushliteral(L, "request");
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, op->post ? "POST" : "GET");
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, op->url);
+    lua_setfield(L, -2, "url");
+    lua_pushinteger(L, op->attempt + 1);
+    lua_setfield(L, -2, "attempt");
+    omh_op_event(op, L);
+  }
+}
+
+void omh_op_arm(omh_op *op, double when) {
+  if (!op->loop) return;
+  omh_timers_arm(&op->loop->timers, &op->timer, when);
+}
+
+int omh_op_retry(omh_op *op, lua_State *L, const char *kind, long status, double retry_after) {
+  if (!op->cfg || op->attempt >= op->cfg->max_retries || !op->loop) return 0;
+  /* Exponential backoff with jitter (half to full step), capped at 30 s. */
+  double step = 0.5 * pow(2.0, op->attempt);
+  if (step > 30) step = 30;
+  double delay = step * (0.5 + 0.5 * omh_loop_jitter(op->loop));
+  if (retry_after >= 0) delay = retry_after > 300 ? 300 : retry_after;
+  double when = omh_now() + delay;
+  if (op->deadline >= 0 && when > op->deadline) return 0;
+  op->attempt++;
+  op->retrying = 1;
+  omh_op_arm(op, when);
+  if (op->cfg->on_event_ref != LUA_NOREF) {
+    lua_createtable(L, 0, 6);
+    lua_pushliteral(L, "retry");
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, op->attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_pushnumber(L, delay);
+    lua_setfield(L, -2, "delay");
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "error");
+    if (status > 0) {
+      lua_pushinteger(L, status);
+      lua_setfield(L, -2, "status");
+    }
+    omh_op_event(op, L);
+  }
+  return 1;
+}
+
+/* Runs the function under it with nargs; keeps the first error raised. */
+static void call_protected(omh_op *op, lua_State *L, int nargs) {
+  if (lua_pcall(L, nargs, 0, 0) != 0) {
+    if (op->cb_err_ref == LUA_NOREF) op->cb_err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else lua_pop(L, 1);
+  }
+}
+
+void omh_op_event(omh_op *op, lua_State *L) {
+  lua_pushstring(L, kind_names[op->kind]);
+  lua_setfield(L, -2, "op");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, op->cfg->on_event_ref);
+  lua_insert(L, -2);
+  call_protected(op, L, 1);
+}
+
+void omh_op_callback(omh_op *op, lua_State *L, int nargs) {
+  if (op->cb_ref == LUA_NOREF) {
+    lua_pop(L, nargs);
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, op->cb_ref);
+  lua_insert(L, -nargs - 1);
+  call_protected(op, L, nargs);
+}
+
+void omh_op_queue_notify(omh_op *op) {
+  if (op->notify_queued || !op->loop) return;
+  op->notify_queued = 1;
+  op->notify_next = op->loop->notify;
+  op->loop->notify = op;
+}
+
+void omh_op_flush_progress(omh_op *op, lua_State *L) {
+  if (op->kind != OMH_OP_DOWNLOAD || op->x.got == op->x.reported || op->done) return;
+  op->x.reported = op->x.got;
+  int has_event = op->cfg && op->cfg->on_event_ref != LUA_NOREF;
+  if (op->cb_ref == LUA_NOREF && !has_event) return;
+  lua_Number total = op->x.total >= 0 ? (lua_Number)op->x.total : -1;
+  if (op->cb_ref != LUA_NOREF) {
+    lua_pushnumber(L, (lua_Number)op->x.got);
+    if (total >= 0) lua_pushnumber(L, total);
+    else lua_pushnil(L);
+    omh_op_callback(op, L, 2);
+  }
+  if (has_event) {
+    lua_createtable(L, 0, 3);
+    lua_pushliteral(L, "progress");
+    lua_setfield(L, -2, "type");
+    lua_pushnumber(L, (lua_Number)op->x.got);
+    lua_setfield(L, -2, "got");
+    if (total >= 0) {
+      lua_pushnumber(L, total);
+      lua_setfield(L, -2, "total");
+    }
+    omh_op_event(op, L);
+  }
+  abort_if_callback_failed(op, L);
+}
+
+void omh_op_transfer_done(omh_op *op, lua_State *L) {
+  omh_op_flush_progress(op, L);
+  if (op->done) return;
+  op->cls->on_done(op, L);
+}
+
+void omh_op_timer_fired(omh_op *op, lua_State *L) {
+  if (op->done) return;
+  if (op->retrying) {
+    op->retrying = 0;
+    omh_op_start_request(op, L);
+    return;
+  }
+  if (abort_if_callback_failed(op, L)) return;
+  if (op->x.easy) {
+    /* The deadline came while a request was still in flight. */
+    omh_op_finish_err(op, L, "timeout", "deadline reached while a request was in flight", 0, NULL, 1);
+    return;
+  }
+  op->cls->on_timer(op, L);
+}
+
+void omh_op_detach(omh_op *op) {
+  halt(op);
+  if (!op->done && op->cls->on_abort) op->cls->on_abort(op);
+  if (op->anchored && op->loop) op->loop->nactive--;
+  live_unlink(op);
+  op->loop = NULL;
+}
+
+/* Frees everything but the userdata memory; idempotent. */
+static void op_close(lua_State *L, omh_op *op) {
+  if (op->closed) return;
+  if (op->loop) {
+    halt(op);
+    if (!op->done && op->cls->on_abort) op->cls->on_abort(op);
+    if (op->anchored) op->loop->nactive--;
+    live_unlink(op);
+    op->loop = NULL;
+  } else if (!op->done && op->cls->on_abort) {
+    op->cls->on_abort(op);
+  }
+  op->closed = 1;
+  luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, op->result_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, op->cb_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, op->cb_err_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, op->loop_ref);
+  op->loop_ref = LUA_NOREF;
+  op->self_ref = op->result_ref = op->cb_ref = op->cb_err_ref = LUA_NOREF;
+  op->anchored = 0;
+  omh_buf_free(&op->x.body);
+  if (op->x.fd >= 0) close(op->x.fd);
+  op->x.fd = -1;
+  free(op->url);
+  free(op->post);
+  free(op->job_id);
+  free(op->target);
+  free(op->tmp);
+  op->url = op->post = op->job_id = op->target = op->tmp = NULL;
+  if (op->cfg) omh_config_release(L, op->cfg);
+  op->cfg = NULL;
+}
+
+static int op_gc(lua_State *L) {
+  op_close(L, luaL_checkudata(L, 1, OMH_OP_MT));
+  return 0;
+}
+
+static int op_step(lua_State *L) {
+  omh_op *op = omh_checkop(L, 1);
+  if (!op->done && op->loop) omh_loop_drive(op->loop, L, 0);
+  lua_pushboolean(L, op->done);
+  return 1;
+}
+
+static int op_done(lua_State *L) {
+  lua_pushboolean(L, omh_checkop(L, 1)->done);
+  return 1;
+}
+
+static int op_result(lua_State *L) {
+  omh_op *op = omh_checkop(L, 1);
+  if (op->cb_err_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->cb_err_ref);
+    return lua_error(L);
+  }
+  if (!op->done) return luaL_error(L, "omnihuman: operation has not finished (step it or wait for it)");
+  if (op->ok) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+  return 2;
+}
+
+static int op_cancel(lua_State *L) {
+  omh_op *op = omh_checkop(L, 1);
+  if (op->done) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  omh_op_finish_err(op, L, "cancelled", "operation cancelled", 0, NULL, 0);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int op_pollfd(lua_State *L) {
+  omh_op *op = omh_checkop(L, 1);
+  lua_pushinteger(L, op->loop ? op->loop->epfd : -1);
+  return 1;
+}
+
+static int op_events(lua_State *L) {
+  omh_checkop(L, 1);
+  lua_pushliteral(L, "r");
+  return 1;
+}
+
+static int op_timeout(lua_State *L) {
+  omh_op *op = omh_checkop(L, 1);
+  if (op->done) {
+    lua_pushnumber(L, 0);
+    return 1;
+  }
+  double t = op->loop ? omh_loop_timeout(op->loop) : -1;
+  if (t < 0) lua_pushnil(L);
+  else lua_pushnumber(L, t);
+  return 1;
+}
+
+static int op_kind(lua_State *L) {
+  lua_pushstring(L, kind_names[omh_checkop(L, 1)->kind]);
+  return 1;
+}
+
+static int op_close_m(lua_State *L) {
+  omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
+  /* Closing in-flight work is cancelling it: a scheduler waiting on it must hear. */
+  if (!op->closed && !op->done && op->loop)
+    omh_op_finish_err(op, L, "cancelled", "operation closed", 0, NULL, 0);
+  op_close(L, op);
+  return 0;
+}
+
+static int op_tostring(lua_State *L) {
+  omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
+  lua_pushfstring(L, "omnihuman.operation %s (%s) %p", kind_names[op->kind],
+                  op->closed ? "closed" : op->done ? "done" : "pending", (void *)op);
+  return 1;
+}
+
+int omh_op_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"step", op_step},     {"done", op_done},     {"result", op_result}, {"cancel", op_cancel},
+    {"pollfd", op_pollfd}, {"events", op_events}, {"timeout", op_timeout}, {"kind", op_kind},
+    {"close", op_close_m}, {NULL, NULL}};
+  if (luaL_newmetatable(L, OMH_OP_MT)) {
+    lua_newtable(L);
+    omh_setfuncs(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, op_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, op_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, op_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  return 0;
+}

@@ -1,0 +1,105 @@
+#include "outcome.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "errors.h"
+#include "json.h"
+
+static void judge_curl(omh_op *op, omh_outcome *o) {
+  CURLcode c = op->x.code;
+  const char *detail = op->x.error[0] ? op->x.error : curl_easy_strerror(c);
+  o->kind = "network";
+  switch (c) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+      /* No request left us: safe to send again, even a create. */
+      o->retry_read = o->retry_create = 1;
+      break;
+    case CURLE_OPERATION_TIMEDOUT:
+      o->kind = "timeout";
+      o->retry_read = 1;
+      o->retry_create = !op->x.sent;
+      break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+    case CURLE_SSL_CACERT:
+#endif
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      break; /* will not fix itself */
+    case CURLE_WRITE_ERROR:
+      if (op->x.write_failed == 1) {
+        o->kind = "protocol";
+        snprintf(o->message, sizeof o->message, "answer larger than the 1 MiB an API answer may be");
+        return;
+      }
+      if (op->x.write_failed == 2) {
+        o->kind = "io";
+        snprintf(o->message, sizeof o->message, "cannot write the download: %s", detail);
+        return;
+      }
+      break;
+    default:
+      o->retry_read = 1;
+      o->retry_create = !op->x.sent;
+      break;
+  }
+  snprintf(o->message, sizeof o->message, "%s", detail);
+}
+
+/* The service's error JSON: {"message": s | [s...], "requestId": ...}. */
+static void read_error_body(omh_op *op, lua_State *L, omh_outcome *o) {
+  const omh_buf *b = &op->x.body;
+  int top = lua_gettop(L);
+  if (b->len && op->loop && omh_json_decode(L, op->loop->json_ref, b->data, b->len) && lua_istable(L, -1)) {
+    lua_getfield(L, -1, "message");
+    if (lua_istable(L, -1)) lua_rawgeti(L, -1, 1);
+    if (lua_type(L, -1) == LUA_TSTRING)
+      snprintf(o->message, sizeof o->message, "HTTP %ld: %s", o->status, lua_tostring(L, -1));
+    lua_settop(L, top + 1);
+    lua_getfield(L, -1, "requestId");
+    if (lua_type(L, -1) == LUA_TSTRING)
+      snprintf(o->request_id, sizeof o->request_id, "%s", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+  if (!o->message[0])
+    snprintf(o->message, sizeof o->message, "HTTP %ld%s", o->status,
+             b->len ? " (answer is not the service's JSON)" : "");
+}
+
+void omh_outcome_judge(omh_op *op, lua_State *L, omh_outcome *o) {
+  memset(o, 0, sizeof *o);
+  o->status = op->x.status;
+  o->retry_after = op->x.retry_after;
+  snprintf(o->request_id, sizeof o->request_id, "%s", op->x.request_id);
+  if (op->x.code != CURLE_OK) {
+    o->status = 0;
+    judge_curl(op, o);
+    return;
+  }
+  long s = op->x.status;
+  if (s >= 200 && s < 300) {
+    o->ok = 1;
+    return;
+  }
+  o->kind = omh_kind_for_status(s);
+  o->retry_read = s == 408 || s == 429 || s >= 500;
+  o->retry_create = s == 429 || s == 503;
+  if (s >= 300 && s < 400) {
+    snprintf(o->message, sizeof o->message,
+             "HTTP %ld: the API answered with a redirect, which is not followed (the request carries your key)", s);
+    return;
+  }
+  read_error_body(op, L, o);
+}
+
+void omh_outcome_fail(omh_op *op, lua_State *L, const omh_outcome *o, const char *note) {
+  char msg[768];
+  snprintf(msg, sizeof msg, "%s%s", o->message, note ? note : "");
+  omh_op_finish_err(op, L, o->kind, msg, o->status, o->request_id, o->retry_read);
+}

@@ -1,0 +1,144 @@
+/* Setting up one HTTP exchange for an operation: the curl options that
+ * carry our security rules (who gets the key, redirects, TLS) live here. */
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "op.h"
+#include "retry_after.h"
+
+/* API answers are small JSON documents; anything bigger is broken or hostile. */
+#define OMH_MAX_ANSWER (1024 * 1024)
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  omh_op *op = ud;
+  size_t len = size * n;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    /* A new response (after a redirect or 100-continue): forget the last one's. */
+    op->x.retry_after = -1;
+    op->x.request_id[0] = '\0';
+    return len;
+  }
+  const char *colon = memchr(p, ':', len);
+  if (!colon) return len;
+  size_t name = (size_t)(colon - p);
+  const char *v = colon + 1;
+  size_t vlen = len - name - 1;
+  while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
+  while (vlen && isspace((unsigned char)v[vlen - 1])) vlen--;
+  if (name == 11 && strncasecmp(p, "retry-after", 11) == 0) {
+    op->x.retry_after = omh_retry_after_parse(v, vlen, time(NULL));
+  } else if ((name == 12 && strncasecmp(p, "x-request-id", 12) == 0) ||
+             (name == 9 && strncasecmp(p, "requestid", 9) == 0)) {
+    if (vlen >= sizeof op->x.request_id) vlen = sizeof op->x.request_id - 1;
+    memcpy(op->x.request_id, v, vlen);
+    op->x.request_id[vlen] = '\0';
+  }
+  return len;
+}
+
+static size_t on_answer(char *p, size_t size, size_t n, void *ud) {
+  omh_op *op = ud;
+  size_t len = size * n;
+  if (omh_buf_append(&op->x.body, p, len, OMH_MAX_ANSWER) != 0) {
+    op->x.write_failed = 1;
+    return 0;   /* makes curl stop with CURLE_WRITE_ERROR */
+  }
+  return len;
+}
+
+static size_t on_file_data(char *p, size_t size, size_t n, void *ud) {
+  omh_op *op = ud;
+  size_t len = size * n, off = 0;
+  if (op->x.total == -1) {
+    curl_off_t cl = -1;
+    long code = 0;
+    curl_easy_getinfo(op->x.easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 300) return len; /* an error page: counted nowhere, judged at the end */
+    curl_easy_getinfo(op->x.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    op->x.total = cl >= 0 ? cl : -2; /* -2: unknown but looked up */
+  } else {
+    long code = 0;
+    curl_easy_getinfo(op->x.easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 300) return len;
+  }
+  while (off < len) {
+    ssize_t w = write(op->x.fd, p + off, len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      op->x.write_failed = 2;
+      return 0;
+    }
+    off += (size_t)w;
+  }
+  op->x.got += (curl_off_t)len;
+  omh_op_queue_notify(op);
+  return len;
+}
+
+static void set_common(omh_op *op, CURL *e) {
+  const omh_config *c = op->cfg;
+  curl_easy_setopt(e, CURLOPT_URL, op->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->x.error);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout * 1000));
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  /* ca_file adds a trust anchor: the system CA directory stays in force. */
+  if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+  if (c->proxy) curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent ? c->user_agent : "lua-omnihuman/0.1");
+}
+
+void omh_xfer_setup(omh_op *op, CURL *e) {
+  omh_xfer *x = &op->x;
+  x->code = CURLE_OK;
+  x->status = 0;
+  x->sent = 0;
+  x->retry_after = -1;
+  x->request_id[0] = '\0';
+  x->error[0] = '\0';
+  x->write_failed = 0;
+  x->got = x->reported = 0;
+  x->total = -1;
+  omh_buf_reset(&x->body);
+  x->easy = e;
+  set_common(op, e);
+  if (op->kind == OMH_OP_DOWNLOAD) {
+    /* The result host gets no credentials at all, wherever it redirects. */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_file_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
+    /* Videos can be large: no total cap, but a stalled transfer ends. */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(op->cfg->timeout > 1 ? op->cfg->timeout : 1));
+    return;
+  }
+  /* API requests carry the key, so they never follow a redirect anywhere. */
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->cfg->api_headers);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(op->cfg->timeout * 1000));
+  if (op->post) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)op->post_len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, op->post);
+    /* A billed request goes on a connection of its own: curl silently
+     * re-sends a request whose reused connection died unanswered, and the
+     * server may have accepted it. */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  }
+}
