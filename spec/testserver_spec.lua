@@ -321,21 +321,51 @@ describe("server lifecycle", function()
     assert.matches("cannot load TLS cert", err)
   end)
 
-  it("exits after --lifetime and when its parent dies", function()
+  it("exits after --lifetime, when its parent dies and when the watched pid dies", function()
     local short = ts.start{ lifetime = 1 }
-    local out = tmp .. "/orphan.json"
+    local orphan_f, watcher_f = tmp .. "/orphan.json", tmp .. "/watcher.json"
+    local py = q(ts.python) .. " " .. q(ts.script) .. " --lifetime 30 "
     -- the shell that starts this server exits 0.5 s later
-    os.execute("sh -c " .. q(q(ts.python) .. " " .. q(ts.script) .. " --lifetime 30 >" .. q(out)
-      .. " 2>/dev/null & sleep 0.5"))
-    local orphan = cjson.decode(readfile(out))
+    os.execute("sh -c " .. q(py .. ">" .. q(orphan_f) .. " 2>/dev/null & sleep 0.5"))
+    -- this one watches a process that is gone 0.3 s later
+    os.execute("sh -c " .. q("sleep 0.3 & " .. py .. "--watch-pid $! >" .. q(watcher_f)
+      .. " 2>/dev/null &"))
+    local orphan = cjson.decode(readfile(orphan_f))
+    local watcher
+    for _ = 1, 20 do
+      local s = readfile(watcher_f)
+      if s and s:match("\n") then watcher = cjson.decode(s) break end
+      os.execute("sleep 0.05")
+    end
+    assert.is_table(watcher)
+    local pids = { short.pid, orphan.pid, watcher.pid }
     local gone
     for _ = 1, 40 do                       -- at most ~4 s
-      gone = not alive(short.pid) and not alive(orphan.pid)
+      gone = true
+      for _, pid in ipairs(pids) do gone = gone and not alive(pid) end
       if gone then break end
       os.execute("sleep 0.1")
     end
     short:stop()
-    if not gone and alive(orphan.pid) then os.execute("kill " .. orphan.pid) end
+    for _, pid in ipairs(pids) do
+      if alive(pid) then os.execute("kill " .. pid) end
+    end
     assert.is_true(gone)
+  end)
+
+  it("stops a server that is never stopped when its Lua process exits", function()
+    local out = tmp .. "/forgotten"
+    local script = "package.path = './?.lua;' .. package.path "
+      .. "local srv = require('spec.support.testserver').start() "
+      .. "io.open('" .. out .. "', 'w'):write(srv.pid):close()"
+    local t0 = os.time()
+    os.execute("timeout 20 lua5.4 -e " .. q(script))
+    assert.is_true(os.time() - t0 < 10)
+    local pid = tonumber(readfile(out))
+    for _ = 1, 30 do
+      if not alive(pid) then break end
+      os.execute("sleep 0.1")
+    end
+    assert.is_false(alive(pid))
   end)
 end)

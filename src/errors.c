@@ -27,7 +27,7 @@ void omh_push_error(lua_State *L, const char *kind, const char *message, long st
   lua_pushstring(L, message ? message : kind);
   lua_setfield(L, -2, "message");
   if (status > 0) {
-    lua_pushnumber(L, (lua_Number)status);
+    lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
   }
   if (request_id && *request_id) {

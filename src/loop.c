@@ -47,11 +47,18 @@ static int on_curl_timer(CURLM *m, long ms, void *userp) {
 
 double omh_loop_timeout(omh_loop *lp) {
   double now = omh_now(), best = -1.0;
-  if (lp->curl_deadline >= 0) best = lp->curl_deadline - now;
+  int any = 0;
+  if (lp->curl_deadline >= 0) {
+    best = lp->curl_deadline - now;
+    any = 1;
+  }
   omh_timer *t = omh_timers_peek(&lp->timers);
-  if (t && (best < 0 || t->when - now < best)) best = t->when - now;
-  if (best < 0 && (lp->curl_deadline >= 0 || t)) best = 0;
-  return best;
+  if (t && (!any || t->when - now < best)) {
+    best = t->when - now;
+    any = 1;
+  }
+  if (!any) return -1.0;
+  return best < 0 ? 0 : best;  /* overdue: attend now */
 }
 
 static void finish_transfers(omh_loop *lp, lua_State *L) {

@@ -239,10 +239,10 @@ void omh_op_flush_progress(omh_op *op, lua_State *L) {
   op->x.reported = op->x.got;
   int has_event = op->cfg && op->cfg->on_event_ref != LUA_NOREF;
   if (op->cb_ref == LUA_NOREF && !has_event) return;
-  lua_Number total = op->x.total >= 0 ? (lua_Number)op->x.total : -1;
+  lua_Integer total = op->x.total >= 0 ? (lua_Integer)op->x.total : -1;
   if (op->cb_ref != LUA_NOREF) {
-    lua_pushnumber(L, (lua_Number)op->x.got);
-    if (total >= 0) lua_pushnumber(L, total);
+    lua_pushinteger(L, (lua_Integer)op->x.got);
+    if (total >= 0) lua_pushinteger(L, total);
     else lua_pushnil(L);
     omh_op_callback(op, L, 2);
   }
@@ -250,10 +250,10 @@ void omh_op_flush_progress(omh_op *op, lua_State *L) {
     lua_createtable(L, 0, 3);
     lua_pushliteral(L, "progress");
     lua_setfield(L, -2, "type");
-    lua_pushnumber(L, (lua_Number)op->x.got);
+    lua_pushinteger(L, (lua_Integer)op->x.got);
     lua_setfield(L, -2, "got");
     if (total >= 0) {
-      lua_pushnumber(L, total);
+      lua_pushinteger(L, total);
       lua_setfield(L, -2, "total");
     }
     omh_op_event(op, L);

@@ -4,7 +4,7 @@ and offline use.  Python 3 standard library only.
 
     python3 spec/support/server.py [--tls CERT KEY] [--key K] [--sandbox]
         [--host 127.0.0.1] [--port 0] [--cdn-port 0] [--lifetime 900]
-        [--verbose]
+        [--verbose] [--watch-pid PID]
 
 Two listeners:
   api  POST [/n/NS]/v2/video/generations            create a job
@@ -16,8 +16,9 @@ Two listeners:
 
 On startup prints one JSON line to stdout:
   {"api": "http(s)://127.0.0.1:P", "cdn": "http://127.0.0.1:Q", "pid": N}
-Exits on SIGTERM/SIGINT, when its parent process goes away, and after
---lifetime seconds (0 = never; default 900, or never with --sandbox).
+Exits on SIGTERM/SIGINT/SIGHUP, when its parent process goes away (or, with
+--watch-pid PID, when that process is gone), and after --lifetime seconds
+(0 = never; default 900, or never with --sandbox).
 
 Every path may start with /n/<ns>; faults, records and jobs are kept per
 namespace so that many tests can share one server.  See the fault list in
@@ -28,6 +29,7 @@ lip-sync).
 """
 
 import argparse
+import faulthandler
 import base64
 import binascii
 import collections
@@ -250,7 +252,7 @@ class App:
                "-vf", "scale=trunc(min(iw\\,1280)/2)*2:-2,format=yuv420p",
                "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage",
                "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
-               "-shortest", "-t", "60", "-movflags", "+faststart", out]
+               "-shortest", "-fflags", "+shortest", "-max_interleave_delta", "100M", "-t", "60", "-movflags", "+faststart", out]
         try:
             r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=180)
             if r.returncode == 0 and os.path.getsize(out) > 0:
@@ -315,6 +317,16 @@ def validate_fault(f, depth=0):
     return None
 
 
+class Headers(dict):
+    """Request headers, names lowercased; repeated headers joined with ", "."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
+
+    def __getitem__(self, name):
+        return dict.get(self, name.lower())
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "omnihuman-testserver/1"
@@ -336,10 +348,55 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (OSError, ssl.SSLError, ValueError):
             self.close_connection = True
 
-    def do_GET(self):
-        self.dispatch()
+    def handle_one_request(self):
+        """A lean replacement of BaseHTTPRequestHandler's request parsing
+        (its email-based header parser dominates the cost of a request)."""
+        self.requestline = ""
+        self.command = None
+        try:
+            line = self.rfile.readline(65537)
+            if not line:
+                self.close_connection = True
+                return
+            if len(line) > 65536:
+                return self.bad_request(414, "Request-URI Too Long")
+            self.raw_requestline = line
+            self.requestline = line.decode("latin-1").rstrip("\r\n")
+            parts = self.requestline.split()
+            if not parts:
+                return                      # stray empty line between requests
+            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                self.request_version = "HTTP/1.1"
+                return self.bad_request(400, "Bad request line")
+            self.command, self.path, self.request_version = parts
+            headers = Headers()
+            for _ in range(200):
+                h = self.rfile.readline(65537)
+                if h in (b"\r\n", b"\n", b""):
+                    break
+                name, sep, value = h.decode("latin-1").partition(":")
+                if not sep:
+                    return self.bad_request(400, "Bad header line")
+                name = name.strip().lower()
+                value = value.strip()
+                headers[name] = headers[name] + ", " + value if name in headers else value
+            else:
+                return self.bad_request(431, "Too many headers")
+            self.headers = headers
+            conn = dict.get(headers, "connection", "").lower()
+            if self.request_version == "HTTP/1.0":
+                self.close_connection = "keep-alive" not in conn
+            else:
+                self.close_connection = "close" in conn
+            if dict.get(headers, "expect", "").lower() == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.dispatch()
+        except socket.timeout:
+            self.close_connection = True
 
-    do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
+    def bad_request(self, status, message):
+        self.close_connection = True
+        self.send(error_answer(status, message, ""))
 
     def read_body(self):
         te = (self.headers.get("Transfer-Encoding") or "").lower()
@@ -394,7 +451,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not (head or no_body):
             data += body
         self.wfile.write(data)
-        self.log_request(ans.status, length)
+        if self.app.verbose:
+            self.log_request(ans.status, length)
 
     # -- dispatch --------------------------------------------------------------
 
@@ -431,13 +489,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fm and self.command in ("GET", "HEAD"):
                 route, name = "cdn", fm.group(1)
 
-        headers = {}
-        for k, v in self.headers.items():
-            k = k.lower()
-            headers[k] = headers[k] + ", " + v if k in headers else v
         rec = {
             "listener": self.listener, "method": self.command, "path": path, "query": query,
-            "headers": headers, "body": body[:8000].decode("utf-8", "replace")[:2000],
+            "headers": dict(self.headers), "body": body[:8000].decode("utf-8", "replace")[:2000],
             "body_len": len(body), "ns": ns, "route": route,
         }
         fault = None
@@ -577,7 +631,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- faults ------------------------------------------------------------------
 
-    def apply_fault(self, f, ctx, computed=False):
+    def apply_fault(self, f, ctx, computed=None):
         """Fault objects (first matching key wins, "delay" combines with any):
           {"pass": true}                 normal answer
           {"delay": secs}                sleep, then the rest of the fault (or normal)
@@ -603,9 +657,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if f.get("close"):
             self.close_connection = True
             return
-        if "after" in f and not computed:
-            self.compute(ctx)
-            return self.apply_fault(f["after"], ctx, computed=True)
+        if "after" in f and computed is None:
+            return self.apply_fault(f["after"], ctx, computed=self.compute(ctx))
         if "status" in f:
             st = f["status"]
             b = f.get("body")
@@ -634,7 +687,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.chunked_forever(route, extra)
         if "huge" in f:
             return self.huge(f["huge"], extra, head)
-        ans = self.compute(ctx)
+        ans = computed if computed is not None else self.compute(ctx)
         ans.headers = ans.headers + extra
         if f.get("truncate"):
             return self.send(ans, head=head, body=ans.body[:len(ans.body) // 2])
@@ -800,6 +853,20 @@ def make_server(app, listener, host, port, ssl_ctx):
     return srv
 
 
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def raise_fd_limit():
     try:
         import resource
@@ -812,6 +879,7 @@ def raise_fd_limit():
 
 
 def main(argv=None):
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid>: dump every thread's stack
     p = argparse.ArgumentParser(description="Fake AI/ML API (OmniHuman video generation) for tests.")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve the API over HTTPS")
     p.add_argument("--key", help="the only API key accepted (default: any non-empty key)")
@@ -823,7 +891,19 @@ def main(argv=None):
     p.add_argument("--lifetime", type=float, default=None,
                    help="exit after this many seconds (0: never; default 900, never with --sandbox)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    p.add_argument("--watch-pid", type=int, default=None, metavar="PID",
+                   help="exit when process PID is gone (instead of watching the parent process)")
     args = p.parse_args(argv)
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), on_signal)
+
     lifetime = args.lifetime if args.lifetime is not None else (0 if args.sandbox else 900)
 
     raise_fd_limit()
@@ -851,16 +931,6 @@ def main(argv=None):
     for srv in (api, cdn):
         threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True).start()
 
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, on_signal)
-
     try:
         sys.stdout.write(json.dumps({"api": app.api_url, "cdn": app.cdn_url, "pid": os.getpid()}) + "\n")
         sys.stdout.flush()
@@ -880,7 +950,10 @@ def main(argv=None):
     ppid = os.getppid()
     deadline = time.monotonic() + lifetime if lifetime and lifetime > 0 else None
     while not stop.wait(1.0):
-        if os.getppid() != ppid:
+        if args.watch_pid:
+            if not pid_alive(args.watch_pid):
+                break
+        elif os.getppid() != ppid:
             break
         if deadline is not None and time.monotonic() >= deadline:
             break

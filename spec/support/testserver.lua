@@ -15,7 +15,11 @@
 --   srv:count(ns, route)   srv:records(ns).counts[route]
 --   srv:reset(ns)          forget faults, records and jobs of ns
 --   srv:stop()             kill the server, remove its temp files; idempotent
+--   srv:control(method, path[, json_text])   any other /_control request
+--   srv.pid, srv.dir (temp dir: certs, server stdout/stderr), srv.log_file,
+--   srv.certs (the make_ca table when tls = true or "wrong")
 --   ts.make_ca(dir)        throwaway CA + certs (openssl CLI), see below
+--   ts.script, ts.fixture, ts.python   paths of server.py, fixture.mp4, python
 --
 -- ts.start options (all optional):
 --   tls      true: fresh CA + cert for 127.0.0.1/localhost; "wrong": serve the
@@ -27,9 +31,11 @@
 --   verbose  true: the server logs each request (to srv.dir .. "/stderr")
 --   port, cdn_port, python (default: $PYTHON, /usr/bin/python3, python3)
 --
--- A server also exits by itself when the process that started it (the Lua
--- interpreter running busted) goes away, so an aborted run leaves nothing
--- behind for long.  Control requests go through the curl CLI to srv.cdn.
+-- A server also exits by itself within ~1 s when the Lua process that
+-- started it (busted) is gone (server.py --watch-pid), so an aborted run
+-- leaves nothing behind; a srv that is garbage-collected (Lua 5.2+, also at
+-- interpreter exit) is stopped too.  Control requests go through the curl
+-- CLI to srv.cdn.
 
 local cjson = require("cjson")
 
@@ -247,10 +253,6 @@ function Server:stop()
     end
     if alive(pid) then execute("kill -KILL " .. pid .. " 2>/dev/null") end
   end
-  if self.handle then
-    pcall(self.handle.close, self.handle)   -- reaps the process
-    self.handle = nil
-  end
   if self.dir and self.dir:match("omnihuman%-test%.") then
     execute("rm -rf " .. q(self.dir))
   end
@@ -300,12 +302,20 @@ function M.start(opts)
 
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = q(a) end
-  local out, log, pidfile = dir .. "/stdout", dir .. "/stderr", dir .. "/pid"
-  -- "exec" makes python the direct child of this Lua process (it watches
-  -- its parent), and $$ (written first) is then python's own pid.
-  local cmd = "echo $$ >" .. q(pidfile) .. "; exec " .. table.concat(quoted, " ")
-      .. " >" .. q(out) .. " 2>" .. q(log) .. " </dev/null"
-  self.handle = io.popen(cmd, "r")
+  local out, log = dir .. "/stdout", dir .. "/stderr"
+  -- The shell that io.popen runs starts the server in the background, prints
+  -- its pid and exits, so closing the popen handle never waits for the
+  -- server.  The server watches $PPID (this Lua process) and exits when it
+  -- is gone, so a crashed or killed test run leaves no server behind.
+  local cmd = table.concat(quoted, " ") .. " --watch-pid \"$PPID\" >" .. q(out)
+      .. " 2>" .. q(log) .. " </dev/null & echo $!"
+  local h = io.popen(cmd, "r")
+  self.pid = h and tonumber((h:read("*l") or ""):match("^%s*(%d+)"))
+  if h then h:close() end
+  if not self.pid then
+    self:stop()
+    error("testserver: could not start " .. M.script, 2)
+  end
 
   local line
   local t0 = os.time()
@@ -314,11 +324,7 @@ function M.start(opts)
     local s = readfile(out)
     if s then line = s:match("^([^\n]*)\n") end
     if line then break end
-    if not self.pid then
-      local p = tonumber(((readfile(pidfile) or ""):match("%d+")))
-      self.pid = p
-    end
-    if self.pid and not alive(self.pid) then break end
+    if not alive(self.pid) then break end
     if os.time() - t0 > START_TIMEOUT then break end
     sleep(nap)
     nap = math.min(nap * 2, 0.1)
@@ -327,7 +333,7 @@ function M.start(opts)
   local info = line and (select(2, pcall(cjson.decode, line)))
   if type(info) ~= "table" or not info.api then
     local why = readfile(log) or ""
-    local running = self.pid and alive(self.pid)
+    local running = alive(self.pid)
     self:stop()
     local what = running
         and string.format("did not print its address line within %d s", START_TIMEOUT)
@@ -337,7 +343,7 @@ function M.start(opts)
       why ~= "" and (": " .. why) or ""), 2)
   end
   self.api, self.cdn = info.api, info.cdn
-  self.pid = math.floor(tonumber(info.pid))
+  self.pid = math.floor(tonumber(info.pid))  -- the same as $! unless a wrapper did not exec
   self.log_file = log
   return self
 end
