@@ -4,8 +4,8 @@ SAN      ?=
 BUILD    := build/$(LUA)$(if $(SAN),-san)
 LUA_INC  ?= $(shell pkg-config --cflags $(LUA) 2>/dev/null || echo -I/usr/include/$(LUA))
 OPT      ?= -O2 -g
-comma    := ,
-SANFLAGS := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+SANFLAGS_ON := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS := $(if $(SAN),$(SANFLAGS_ON))
 CFLAGS   += -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -Wall -Wextra -Werror $(OPT) $(SANFLAGS) $(LUA_INC)
 LDLIBS   := -lcurl -lm
 SRCS     := $(wildcard src/*.c)
@@ -31,9 +31,16 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) BUILD=$(BUILD) sh scripts/run-tests.sh
 
+# The interpreter for sanitizer runs: Lua's static library + ASan/UBSan linked in.
+SANLUA := build/$(LUA)-san/sanlua
+$(SANLUA): tools/sanlua.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SANFLAGS_ON) $(LUA_INC) -o $@ $< -Wl,-E -l:lib$(LUA).a -lm -ldl
+
 test-san: deps
 	@$(MAKE) --no-print-directory all SAN=1
-	@LUA=$(LUA) BUILD=$(BUILD)-san SAN=1 sh scripts/run-tests.sh
+	@$(MAKE) --no-print-directory $(SANLUA)
+	@LUA=$(LUA) BUILD=$(BUILD)-san SAN=1 SANLUA=$(SANLUA) sh scripts/run-tests.sh
 
 test-valgrind: deps
 	@$(MAKE) --no-print-directory all

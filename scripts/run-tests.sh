@@ -9,12 +9,10 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 set -- --lua="$LUA" -o utfTerminal "$@"
 if [ -n "$SAN" ]; then
-  # The interpreter is not instrumented: preload the runtimes before it.
-  export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  # An interpreter with the sanitizers linked in (see tools/sanlua.c).
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86"
-  export LSAN_OPTIONS="suppressions=$(pwd)/scripts/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  busted "$@" spec 2>&1 | tee "$out"
+  "$SANLUA" /usr/bin/busted -o utfTerminal spec 2>&1 | tee "$out"
 elif [ -n "$VALGRIND" ]; then
   valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
     --trace-children=no "$LUA" /usr/bin/busted -o utfTerminal spec 2>&1 | tee "$out"

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include "client.h"
+#include "clock.h"
 #include "errors.h"
 #include "loop.h"
 #include "op.h"
@@ -17,6 +18,11 @@ static int core_sleep_op(lua_State *L) {
   if (s != s) return luaL_argerror(L, 2, "not a number");
   omh_op *op = omh_op_new(L, lp, 1, NULL, &omh_sleep_class, OMH_OP_SLEEP);
   omh_op_arm(op, op->started + (s > 0 ? s : 0));
+  return 1;
+}
+
+static int core_now(lua_State *L) {
+  lua_pushnumber(L, omh_now());
   return 1;
 }
 
@@ -39,6 +45,8 @@ int luaopen_omnihuman_core(lua_State *L) {
   lua_setfield(L, -2, "new_client");
   lua_pushcfunction(L, core_sleep_op);
   lua_setfield(L, -2, "sleep_op");
+  lua_pushcfunction(L, core_now);
+  lua_setfield(L, -2, "now");
   lua_pushcfunction(L, core_new_error);
   lua_setfield(L, -2, "new_error");
   lua_pushstring(L, curl_version());

@@ -62,11 +62,6 @@ function F.ls(dir)
   return out
 end
 
-function F.now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("*l"))
-  p:close()
-  return t
-end
+F.now = omnihuman.core.now -- monotonic seconds
 
 return F
