@@ -55,3 +55,6 @@ demo: deps
 
 clean:
 	rm -rf build
+
+# Further targets (bench, fuzz, soak, hosts, cli) live in mk/, one file each.
+-include mk/*.mk
