@@ -1,0 +1,36 @@
+package = "omnihuman"
+version = "scm-1"
+source = { url = "git+https://example.invalid/lua-omnihuman.git" }
+description = {
+  summary = "Portrait + speech -> lip-synced talking video through the AI/ML API (ByteDance OmniHuman)",
+  detailed = [[
+A Lua extension module written in C (libcurl multi + lua-cjson) with a
+coroutine scheduler: thousands of concurrent generation jobs on one loop,
+never a duplicated paid create, never a leaked key.
+]],
+  license = "MIT",
+}
+dependencies = { "lua >= 5.1", "lua-cjson" }
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["omnihuman.core"] = {
+      sources = {
+        "src/base64.c", "src/body.c", "src/client.c", "src/core.c", "src/errors.c", "src/json.c",
+        "src/loop.c", "src/media.c", "src/op.c", "src/ops_api.c", "src/ops_local.c",
+        "src/outcome.c", "src/retry_after.c", "src/timers.c", "src/transfer.c", "src/units_lua.c",
+      },
+      libraries = { "curl" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      defines = { "_DEFAULT_SOURCE", "_POSIX_C_SOURCE=200809L" },
+    },
+    ["omnihuman"] = "lua/omnihuman/init.lua",
+    ["omnihuman.scheduler"] = "lua/omnihuman/scheduler.lua",
+    ["omnihuman.hosts.plain"] = "lua/omnihuman/hosts/plain.lua",
+  },
+  install = { bin = {} },
+}
