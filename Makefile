@@ -46,10 +46,13 @@ test-valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) BUILD=$(BUILD) VALGRIND=1 sh scripts/run-tests.sh
 
-sandbox: deps
+sandbox:
+	@sh scripts/deps.sh $(LUA) ffmpeg
 	python3 spec/support/server.py --sandbox --port $${PORT:-8080} --cdn-port $${CDN_PORT:-8081}
 
-demo: deps
+# ffmpeg lets the sandbox render your image + audio into the MP4 it returns.
+demo:
+	@sh scripts/deps.sh $(LUA) ffmpeg
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) BUILD=$(BUILD) sh scripts/demo.sh
 

@@ -14,7 +14,7 @@ if [ -n "$SAN" ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   "$SANLUA" /usr/bin/busted -o utfTerminal spec 2>&1 | tee "$out"
 elif [ -n "$VALGRIND" ]; then
-  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --keep-debuginfo=yes \
     --trace-children=no "$LUA" /usr/bin/busted -o utfTerminal spec 2>&1 | tee "$out"
 else
   busted "$@" spec 2>&1 | tee "$out"
@@ -27,6 +27,9 @@ fail=$(echo "$line" | sed -E 's/.* ([0-9]+) failures? \/ ([0-9]+) errors?.*/\1 \
 [ -n "$line" ] || { pass=0; fail=1; }
 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out"; then
   echo "sanitizer reported a problem"; fail=$((fail + 1))
+fi
+if grep -qE '==[0-9]+== (Invalid|Conditional jump|Use of uninitialised|Syscall param|Mismatched)|definitely lost in' "$out"; then
+  echo "valgrind reported a problem"; fail=$((fail + 1))
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ] || exit 1

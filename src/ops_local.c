@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,10 @@ int omh_download_begin(omh_op *op, lua_State *L) {
     return -1;
   }
   fcntl(op->x.fd, F_SETFD, FD_CLOEXEC);
+  /* mkstemp makes 0600; the video gets the mode any new file would. */
+  mode_t mask = umask(0);
+  umask(mask);
+  fchmod(op->x.fd, 0666 & ~mask);
   omh_op_start_request(op, L);
   return 0;
 }
