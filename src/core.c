@@ -49,7 +49,9 @@ int luaopen_omnihuman_core(lua_State *L) {
   lua_setfield(L, -2, "now");
   lua_pushcfunction(L, core_new_error);
   lua_setfield(L, -2, "new_error");
-  lua_pushstring(L, curl_version());
+  /* curl_version() would initialise libldap/libsasl (which leak): read the parts. */
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  lua_pushfstring(L, "libcurl/%s %s", v->version, v->ssl_version ? v->ssl_version : "no-tls");
   lua_setfield(L, -2, "curl_version");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");

@@ -180,7 +180,13 @@ static void loop_close(lua_State *L, omh_loop *lp) {
   if (lp->closed) return;
   /* Operations may outlive the loop (collection order at lua_close is not
    * ours to choose): stop their transfers and forget the loop. */
-  while (lp->live) omh_op_detach(lp->live);
+  while (lp->live) {
+    struct omh_op *op = lp->live;
+    /* Whoever waits on it hears "cancelled" rather than nothing, ever. */
+    if (!op->done && lp->done_ref != LUA_NOREF)
+      omh_op_finish_err(op, L, "cancelled", "the loop was closed", 0, NULL, 0);
+    omh_op_detach(op);
+  }
   lp->closed = 1;
   for (size_t i = 0; i < lp->nidle; i++) curl_easy_cleanup(lp->idle[i]);
   free(lp->idle);

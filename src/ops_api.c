@@ -169,6 +169,7 @@ static void wait_done(omh_op *op, lua_State *L) {
   }
   omh_op_callback(op, L, 1); /* on_status(st): pops the table */
   lua_settop(L, t - 1);
+  if (op->done) return;     /* the callback cancelled it */
   double now = omh_now();
   if (now >= op->deadline) {
     wait_timeout(op, L);

@@ -1,0 +1,56 @@
+-- Userdata lifecycles: close is idempotent, use after close raises, closing
+-- a loop ends its work, and dropped operations are collected cleanly.
+local omnihuman = require("omnihuman")
+local core = omnihuman.core
+
+describe("lifecycle", function()
+  it("closing a loop cancels what is in flight, once", function()
+    local loop = core.new_loop()
+    local op = core.sleep_op(loop, 5)
+    loop:close()
+    loop:close()
+    local res, err = op:result()
+    assert.is_nil(res)
+    assert.equals("cancelled", err.kind)
+    assert.has_error(function() loop:run_once(0) end, "omnihuman: loop is closed")
+    assert.has_error(function() core.sleep_op(loop, 1) end, "omnihuman: loop is closed")
+  end)
+
+  it("a closed client raises clearly", function()
+    local c = omnihuman.new{ api_key = "k", base_url = "http://127.0.0.1:9/v2" }
+    c:close()
+    c:close()
+    assert.has_error(function() c:poll("x") end, "omnihuman: client is closed")
+  end)
+
+  it("dropped operations and loops are collected without leaks or crashes", function()
+    for _ = 1, 200 do
+      local loop = core.new_loop()
+      core.sleep_op(loop, 0)
+      core.sleep_op(loop, 10)
+    end
+    collectgarbage()
+    collectgarbage()
+    local loop = omnihuman.loop()
+    local before = loop:active()
+    for _ = 1, 100 do core.sleep_op(loop, 0) end
+    assert.equals(before + 100, loop:active())   -- in flight: the loop keeps them
+    loop:run_once(0)
+    assert.equals(before, loop:active())
+    loop:take_done()
+    collectgarbage()
+  end)
+
+  it("supports to-be-closed variables on Lua 5.4", function()
+    if _VERSION ~= "Lua 5.4" then pending("Lua 5.4 only") return end
+    local chunk = assert(load([[
+      local core = ...
+      local loop = core.new_loop()
+      do
+        local op <close> = core.sleep_op(loop, 5)
+      end
+      return loop:active()
+    ]]))
+    assert.equals(0, chunk(core))
+  end)
+end)
