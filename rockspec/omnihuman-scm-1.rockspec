@@ -11,9 +11,8 @@ never a duplicated paid create, never a leaked key.
   license = "MIT",
 }
 dependencies = { "lua >= 5.1", "lua-cjson" }
-external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
-}
+-- libcurl's headers come from the system (Debian: libcurl4-openssl-dev,
+-- installed under a multiarch include path the compiler already searches).
 build = {
   type = "builtin",
   modules = {
@@ -24,8 +23,6 @@ build = {
         "src/outcome.c", "src/retry_after.c", "src/timers.c", "src/transfer.c", "src/units_lua.c",
       },
       libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
       defines = { "_DEFAULT_SOURCE", "_POSIX_C_SOURCE=200809L" },
     },
     ["omnihuman"] = "lua/omnihuman/init.lua",

@@ -1,0 +1,13 @@
+#!/bin/bash
+# The rockspec builds and installs a module that loads (issue 2, point 8).
+set -euo pipefail
+sh scripts/deps.sh lua5.4 luarocks
+tree=$(mktemp -d)
+trap 'rm -rf "$tree"' EXIT
+# lua-cjson comes from Debian here; LuaRocks would otherwise fetch it.
+luarocks --lua-version=5.4 make rockspec/omnihuman-scm-1.rockspec --tree "$tree" --deps-mode=none >/dev/null
+(cd /tmp && LUA_PATH="$tree/share/lua/5.4/?.lua;$tree/share/lua/5.4/?/init.lua;;" \
+  LUA_CPATH="$tree/lib/lua/5.4/?.so;;" lua5.4 -e '
+    local o = require("omnihuman")
+    assert(o.core.version == o._VERSION)
+    print("luarocks make: installed omnihuman " .. o._VERSION .. " (" .. o.core.curl_version .. ")")')
