@@ -10,6 +10,7 @@
 #include "ops.h"
 
 int omh_units_open(lua_State *L);
+void omh_fsutil_open(lua_State *L);
 
 /* core.sleep_op(loop, seconds) */
 static int core_sleep_op(lua_State *L) {
@@ -56,5 +57,6 @@ int luaopen_omnihuman_core(lua_State *L) {
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
   omh_units_open(L);
+  omh_fsutil_open(L);
   return 1;
 }
