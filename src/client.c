@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "loop.h"
 #include "ops.h"
+#include "udata.h"
 
 #define OMH_CLIENT_MT "omnihuman.client"
 
@@ -261,17 +262,6 @@ int omh_client_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"create_op", client_create}, {"poll_op", client_poll},
                                      {"wait_op", client_wait},     {"download_op", client_download},
                                      {"close", client_close},      {NULL, NULL}};
-  if (luaL_newmetatable(L, OMH_CLIENT_MT)) {
-    lua_newtable(L);
-    omh_setfuncs(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, client_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, client_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, client_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
+  omh_register_type(L, OMH_CLIENT_MT, methods, client_close, client_tostring);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "json.h"
 #include "op.h"
+#include "udata.h"
 
 /* Mark stored with curl_multi_assign so we know a socket is in the epoll set. */
 static char in_epoll_mark;
@@ -313,18 +314,7 @@ int omh_loop_open(lua_State *L) {
     {"run_once", loop_run_once}, {"run_until", loop_run_until}, {"take_done", loop_take_done},
     {"timeout", loop_timeout},   {"pollfd", loop_pollfd},       {"events", loop_events},
     {"active", loop_active},     {"close", loop_close_m},       {NULL, NULL}};
-  if (luaL_newmetatable(L, OMH_LOOP_MT)) {
-    lua_newtable(L);
-    omh_setfuncs(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, loop_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, loop_gc);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, loop_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
+  omh_register_type(L, OMH_LOOP_MT, methods, loop_gc, loop_tostring);
   lua_pushcfunction(L, loop_new);
   return 1;
 }

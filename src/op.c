@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "transfer.h"
+#include "udata.h"
 
 static const char *kind_names[] = {"create", "poll", "wait", "download", "sleep"};
 
@@ -419,17 +420,6 @@ int omh_op_open(lua_State *L) {
     {"step", op_step},     {"done", op_done},     {"result", op_result}, {"cancel", op_cancel},
     {"pollfd", op_pollfd}, {"events", op_events}, {"timeout", op_timeout}, {"kind", op_kind},
     {"close", op_close_m}, {NULL, NULL}};
-  if (luaL_newmetatable(L, OMH_OP_MT)) {
-    lua_newtable(L);
-    omh_setfuncs(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, op_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, op_gc);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, op_tostring);
-    lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
+  omh_register_type(L, OMH_OP_MT, methods, op_gc, op_tostring);
   return 0;
 }
