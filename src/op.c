@@ -137,6 +137,21 @@ static int abort_if_callback_failed(omh_op *op, lua_State *L) {
 
 void omh_op_start_request(omh_op *op, lua_State *L) {
   if (op->done || !op->loop || abort_if_callback_failed(op, L)) return;
+  /* The event comes first: a callback that raises stops the request from
+   * ever leaving, rather than hiding the answer to a billed one. */
+  if (op->cfg && op->cfg->on_event_ref != LUA_NOREF) {
+    lua_createtable(L, 0, 4);
+    lua_pushliteral(L, "request");
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, op->post ? "POST" : "GET");
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, op->url);
+    lua_setfield(L, -2, "url");
+    lua_pushinteger(L, op->attempt + 1);
+    lua_setfield(L, -2, "attempt");
+    omh_op_event(op, L);
+    if (op->done || !op->loop || abort_if_callback_failed(op, L)) return;
+  }
   CURL *e = omh_loop_easy(op->loop);
   if (!e) {
     omh_op_finish_err(op, L, "network", "curl_easy_init failed", 0, NULL, 1);
@@ -150,19 +165,6 @@ void omh_op_start_request(omh_op *op, lua_State *L) {
     op->x.easy = NULL;
     omh_loop_release_easy(op->loop, e);
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);
-    return;
-  }
-  if (op->cfg && op->cfg->on_event_ref != LUA_NOREF) {
-    lua_createtable(L, 0, 4);
-    lua_pushliteral(L, "request");
-    lua_setfield(L, -2, "type");
-    lua_pushstring(L, op->post ? "POST" : "GET");
-    lua_setfield(L, -2, "method");
-    lua_pushstring(L, op->url);
-    lua_setfield(L, -2, "url");
-    lua_pushinteger(L, op->attempt + 1);
-    lua_setfield(L, -2, "attempt");
-    omh_op_event(op, L);
   }
 }
 
