@@ -330,17 +330,21 @@ describe("server lifecycle", function()
     -- this one watches a process that is gone 0.3 s later
     os.execute("sh -c " .. q("sleep 0.3 & " .. py .. "--watch-pid $! >" .. q(watcher_f)
       .. " 2>/dev/null &"))
-    local orphan = cjson.decode(readfile(orphan_f))
-    local watcher
-    for _ = 1, 20 do
-      local s = readfile(watcher_f)
-      if s and s:match("\n") then watcher = cjson.decode(s) break end
-      os.execute("sleep 0.05")
+    -- Generous bounds: a loaded CI machine starts python slowly.
+    local function first_line(path)
+      for _ = 1, 200 do                    -- at most ~10 s
+        local s = readfile(path)
+        if s and s:match("\n") then return cjson.decode(s) end
+        os.execute("sleep 0.05")
+      end
     end
+    local orphan = first_line(orphan_f)
+    local watcher = first_line(watcher_f)
+    assert.is_table(orphan)
     assert.is_table(watcher)
     local pids = { short.pid, orphan.pid, watcher.pid }
     local gone
-    for _ = 1, 40 do                       -- at most ~4 s
+    for _ = 1, 100 do                      -- at most ~10 s
       gone = true
       for _, pid in ipairs(pids) do gone = gone and not alive(pid) end
       if gone then break end

@@ -92,7 +92,9 @@ static void set_common(omh_op *op, CURL *e) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* Waiting to multiplex only pays where HTTP/2 can happen (TLS + ALPN); on
+   * plain HTTP/1.1 it holds every new transfer until the first answers. */
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(op->url, "https://", 8) == 0 ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   /* ca_file adds a trust anchor: the system CA directory stays in force. */

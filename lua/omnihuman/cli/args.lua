@@ -1,0 +1,139 @@
+-- Command-line parsing for the omnihuman CLI: GNU-style long options
+-- (--name VALUE, --name=VALUE), a few short ones (-o, -h, -j, -q), "--" ends
+-- options. Each command declares its options; help text is generated.
+local A = {}
+
+-- Options every command takes.
+A.COMMON = {
+  { "api-key", arg = "KEY", help = "API key (default: $AIMLAPI_KEY); never printed" },
+  { "base-url", arg = "URL", help = "API base URL (default: $OMNIHUMAN_BASE_URL or https://api.aimlapi.com/v2)" },
+  { "ca-file", arg = "PEM", help = "extra trusted CA certificate (a test server's); verification stays on" },
+  { "json", short = "j", help = "print machine-readable JSON on stdout" },
+  { "quiet", short = "q", help = "no progress display" },
+  { "progress", arg = "MODE", help = "auto (default), tty (live lines), plain (timestamped lines), none" },
+  { "help", short = "h", help = "show this help" },
+}
+
+local function find(specs, name, short)
+  for _, list in ipairs(specs) do
+    for _, o in ipairs(list) do
+      if (name and o[1] == name) or (short and o.short == short) then return o end
+    end
+  end
+end
+
+local function usage_error(msg)
+  return nil, { usage = true, message = msg }
+end
+
+-- Parses argv (a list) against cmd.options + COMMON. Returns opts (a table:
+-- option name -> value, true, or a list for multi options; opts.args holds
+-- positionals) or nil, { usage = true, message = ... }.
+function A.parse(cmd, argv)
+  local specs = { cmd.options or {}, A.COMMON }
+  local opts, args = {}, {}
+  local i, n = 1, #argv
+  while i <= n do
+    local a = argv[i]
+    local o, value, label
+    if a == "--" then
+      for j = i + 1, n do args[#args + 1] = argv[j] end
+      break
+    elseif a:sub(1, 2) == "--" then
+      local name, v = a:match("^%-%-([^=]+)=(.*)$")
+      name = name or a:sub(3)
+      value = v
+      o = find(specs, name)
+      label = "--" .. name
+      if not o then return usage_error("unknown option " .. label) end
+    elseif a:sub(1, 1) == "-" and #a > 1 and not a:match("^%-%d") then
+      local short = a:sub(2, 2)
+      o = find(specs, nil, short)
+      label = "-" .. short
+      if not o then return usage_error("unknown option " .. a) end
+      if #a > 2 then
+        if not o.arg then return usage_error("option " .. label .. " takes no value") end
+        value = a:sub(3)
+      end
+    else
+      args[#args + 1] = a
+    end
+    if o then
+      if o.arg then
+        if value == nil then
+          i = i + 1
+          value = argv[i]
+          if value == nil then return usage_error("option " .. label .. " needs a value (" .. o.arg .. ")") end
+        end
+        if o.number then
+          local num = tonumber(value)
+          if not num or num < 0 or num ~= num or num == math.huge then
+            return usage_error("option " .. label .. " needs a number >= 0, got '" .. value .. "'")
+          end
+          value = num
+        end
+        if o.multi then
+          opts[o[1]] = opts[o[1]] or {}
+          table.insert(opts[o[1]], value)
+        else
+          opts[o[1]] = value
+        end
+      else
+        if value ~= nil then return usage_error("option " .. label .. " takes no value") end
+        opts[o[1]] = true
+      end
+    end
+    i = i + 1
+  end
+  opts.args = args
+  if opts.progress and not ({ auto = 1, tty = 1, plain = 1, none = 1 })[opts.progress] then
+    return usage_error("--progress must be auto, tty, plain or none")
+  end
+  return opts
+end
+
+local function option_lines(list, out)
+  for _, o in ipairs(list) do
+    local left = "  " .. (o.short and ("-" .. o.short .. ", ") or "    ") .. "--" .. o[1]
+    if o.arg then left = left .. " " .. o.arg end
+    if #left < 28 then left = left .. (" "):rep(28 - #left) else left = left .. "\n" .. (" "):rep(28) end
+    out[#out + 1] = left .. o.help
+  end
+end
+
+function A.help(cmd)
+  local out = { "Usage: omnihuman " .. cmd.usage, "", cmd.summary }
+  if cmd.details then out[#out + 1] = ""; out[#out + 1] = cmd.details end
+  if cmd.options and #cmd.options > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = "Options:"
+    option_lines(cmd.options, out)
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "Common options:"
+  option_lines(A.COMMON, out)
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- "--field k=v" values: integers, numbers, true/false and null become JSON
+-- values, anything else a string; "k:=JSON" takes raw JSON.
+function A.field(spec, decode)
+  local k, raw = spec:match("^([%w_%.%-]+):=(.*)$")
+  if k then
+    local v, err = decode(raw)
+    if v == nil then return nil, "--field " .. k .. ":= needs valid JSON (" .. tostring(err) .. ")" end
+    return k, v
+  end
+  local key, v = spec:match("^([%w_%.%-]+)=(.*)$")
+  if not key then return nil, "--field needs KEY=VALUE or KEY:=JSON, got '" .. spec .. "'" end
+  return key, A.scalar(v)
+end
+
+function A.scalar(v)
+  if v == "true" then return true elseif v == "false" then return false end
+  if v:match("^%-?%d+$") and #v < 16 then return math.tointeger and math.tointeger(tonumber(v)) or tonumber(v) end
+  if v:match("^%-?%d+%.%d+$") then return tonumber(v) end
+  return v
+end
+
+return A

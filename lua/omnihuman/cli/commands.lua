@@ -1,0 +1,238 @@
+-- The single-job commands: generate, create, status, wait, download.
+local U = require("omnihuman.cli.util")
+local A = require("omnihuman.cli.args")
+local E = require("omnihuman.cli.exit")
+
+local K = {}
+
+local INPUT_OPTS = {
+  { "image", arg = "FILE|URL", help = "portrait image: a local file (sent as a data URI) or an https URL" },
+  { "audio", arg = "FILE|URL", help = "speech audio (under 30 s): a local file or an https URL" },
+  { "model", arg = "MODEL", help = "bytedance/omnihuman (default) or bytedance/omnihuman/v1.5" },
+  { "field", arg = "K=V", multi = true, help = "extra request field (repeatable); K:=JSON for raw JSON" },
+}
+local WAIT_OPTS = {
+  { "interval", arg = "SECONDS", number = true, help = "seconds between status checks (default 10)" },
+  { "timeout", arg = "SECONDS", number = true, help = "give up waiting after this long (default 900)" },
+}
+
+local function concat(...)
+  local out = {}
+  for _, l in ipairs{ ... } do for _, o in ipairs(l) do out[#out + 1] = o end end
+  return out
+end
+
+local function usage(msg) return nil, { usage = true, message = msg } end
+
+-- The create fields from --image/--audio/--field; nil, usage error if wrong.
+local function create_fields(opts)
+  local f = {}
+  for k, v in pairs(opts.fields or {}) do f[k] = v end
+  for _, name in ipairs{ "image", "audio" } do
+    local v = opts[name]
+    if not v then return usage("--" .. name .. " is required") end
+    if U.is_url(v) then f[name .. "_url"] = v
+    elseif not U.exists(v) then return usage(name .. " file not found: " .. v)
+    else f[name] = v end
+  end
+  for _, spec in ipairs(opts.field or {}) do
+    local k, v = A.field(spec, U.decode)
+    if not k then return usage(v) end
+    f[k] = v
+  end
+  if opts.model then f.model = opts.model end
+  return f
+end
+
+local function job_label(id)
+  return id and (id:match("^([%x]+)") or id):sub(1, 8) or "job"
+end
+
+-- create, with a live line; returns job or nil, err.
+local function do_create(ctx, client, fields, job)
+  ctx.progress:set(job, "creating")
+  return client:create(fields)
+end
+
+local function do_wait(ctx, client, id, job)
+  ctx.progress:set(job, "waiting", id)
+  return client:wait(id, { on_status = function(st)
+    ctx.progress:set(job, tostring(st.status), id)
+  end })
+end
+
+local function do_download(ctx, client, url, output, job)
+  ctx.progress:set(job, "downloading")
+  return client:download(url, output, { on_progress = function(got, total)
+    ctx.progress:bytes(job, got, total)
+  end })
+end
+
+-- Removes <target>.part-XXXXXX files a killed run of ours left behind.
+function K.clean_parts(target)
+  local dir, base = U.dirname(target), U.basename(target)
+  local p = io.popen("ls -A " .. U.q(dir) .. " 2>/dev/null")
+  if not p then return 0 end
+  local n = 0
+  for name in p:lines() do
+    if name:sub(1, #base + 6) == base .. ".part-" and #name == #base + 12 then
+      if os.remove(U.join(dir, name)) then n = n + 1 end
+    end
+  end
+  p:close()
+  return n
+end
+
+local function result_json(res, extra)
+  local o = { ok = true, id = res.id, status = res.status,
+              video_url = type(res.video) == "table" and res.video.url or nil }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
+K.generate = {
+  usage = "generate --image FILE|URL --audio FILE|URL -o OUT.mp4 [options]",
+  summary = "Create a job, wait for it and download the video: the whole thing in one command.",
+  options = concat(INPUT_OPTS, { { "output", short = "o", arg = "FILE", help = "where to write the MP4 (required)" } }, WAIT_OPTS),
+  run = function(ctx, opts)
+    if #opts.args > 0 then return usage("unexpected argument " .. opts.args[1]) end
+    if not opts.output then return usage("-o/--output is required") end
+    local fields, uerr = create_fields(opts)
+    if not fields then return nil, uerr end
+    local client, cerr = ctx:client()
+    if not client then ctx:fail(cerr) return E.for_error(cerr) end
+    K.clean_parts(opts.output)
+    return ctx:run(function()
+      local P = ctx.progress
+      local job = P:add(U.basename(opts.output))
+      local created, err = do_create(ctx, client, fields, job)
+      if not created then
+        P:finish(job, "create failed: " .. err.kind)
+        ctx:fail(err) return E.for_error(err)
+      end
+      P:log("created job " .. created.id)
+      local res
+      res, err = do_wait(ctx, client, created.id, job)
+      if not res then
+        P:finish(job, err.kind)
+        ctx:fail(err, { job_id = created.id }) return E.for_error(err)
+      end
+      local path
+      path, err = do_download(ctx, client, res.video.url, opts.output, job)
+      if not path then
+        P:finish(job, "download failed: " .. err.kind)
+        ctx:fail(err, { job_id = created.id }) return E.for_error(err)
+      end
+      P:finish(job, "done -> " .. path)
+      if opts.json then ctx:print_json(result_json(res, { output = path }))
+      else ctx:say(path) end
+      return E.OK
+    end)
+  end,
+}
+
+K.create = {
+  usage = "create --image FILE|URL --audio FILE|URL [options]",
+  summary = "Submit one job (billed) and print its id without waiting.",
+  options = INPUT_OPTS,
+  run = function(ctx, opts)
+    if #opts.args > 0 then return usage("unexpected argument " .. opts.args[1]) end
+    local fields, uerr = create_fields(opts)
+    if not fields then return nil, uerr end
+    local client, cerr = ctx:client()
+    if not client then ctx:fail(cerr) return E.for_error(cerr) end
+    local job, err = client:create(fields)
+    if not job then ctx:fail(err) return E.for_error(err) end
+    if opts.json then ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta })
+    else ctx:say(job.id) end
+    return E.OK
+  end,
+}
+
+K.status = {
+  usage = "status ID",
+  summary = "Check a job once and print its status (and the video URL when completed).\nExit 0 when the check worked (pending or completed), 4 when the job failed.",
+  options = {},
+  run = function(ctx, opts)
+    local id = opts.args[1]
+    if not id or #opts.args > 1 then return usage("status takes exactly one job id") end
+    local client, cerr = ctx:client()
+    if not client then ctx:fail(cerr) return E.for_error(cerr) end
+    local st, err = client:poll(id)
+    if not st then ctx:fail(err) return E.for_error(err) end
+    local failed = st.status == "error" or st.status == "failed"
+    if opts.json then
+      local o = result_json(st)
+      if failed then o.ok = false; o.error = st.error end
+      ctx:print_json(o)
+    else
+      local line = st.status
+      if type(st.video) == "table" and st.video.url then line = line .. " " .. st.video.url end
+      if failed and type(st.error) == "table" then line = line .. ": " .. tostring(st.error.message) end
+      ctx:say(line)
+    end
+    return failed and E.FAILED or E.OK
+  end,
+}
+
+K.wait = {
+  usage = "wait ID [-o OUT.mp4] [options]",
+  summary = "Wait until a job finishes; print the video URL, or download it with -o.",
+  options = concat({ { "output", short = "o", arg = "FILE", help = "download the video there" } }, WAIT_OPTS),
+  run = function(ctx, opts)
+    local id = opts.args[1]
+    if not id or #opts.args > 1 then return usage("wait takes exactly one job id") end
+    local client, cerr = ctx:client()
+    if not client then ctx:fail(cerr) return E.for_error(cerr) end
+    if opts.output then K.clean_parts(opts.output) end
+    return ctx:run(function()
+      local P = ctx.progress
+      local job = P:add(opts.output and U.basename(opts.output) or job_label(id))
+      local res, err = do_wait(ctx, client, id, job)
+      if not res then
+        P:finish(job, err.kind)
+        ctx:fail(err, { job_id = id }) return E.for_error(err)
+      end
+      local path
+      if opts.output then
+        path, err = do_download(ctx, client, res.video.url, opts.output, job)
+        if not path then
+          P:finish(job, "download failed: " .. err.kind)
+          ctx:fail(err, { job_id = id }) return E.for_error(err)
+        end
+      end
+      P:finish(job, path and ("done -> " .. path) or "completed")
+      if opts.json then ctx:print_json(result_json(res, { output = path }))
+      else ctx:say(path or res.video.url) end
+      return E.OK
+    end)
+  end,
+}
+
+K.download = {
+  usage = "download URL -o OUT.mp4",
+  summary = "Download a finished video (no credentials are sent to the result host).",
+  options = { { "output", short = "o", arg = "FILE", help = "where to write the file (required)" } },
+  run = function(ctx, opts)
+    local url = opts.args[1]
+    if not url or #opts.args > 1 then return usage("download takes exactly one URL") end
+    if not url:match("^https?://") then return usage("download needs an http(s) URL") end
+    if not opts.output then return usage("-o/--output is required") end
+    local client = ctx:client(true) -- downloads send no key
+    K.clean_parts(opts.output)
+    return ctx:run(function()
+      local P = ctx.progress
+      local job = P:add(U.basename(opts.output))
+      local path, err = do_download(ctx, client, url, opts.output, job)
+      if not path then
+        P:finish(job, "download failed: " .. err.kind)
+        ctx:fail(err) return E.for_error(err)
+      end
+      P:finish(job, "done -> " .. path)
+      if opts.json then ctx:print_json({ ok = true, output = path }) else ctx:say(path) end
+      return E.OK
+    end)
+  end,
+}
+
+return K

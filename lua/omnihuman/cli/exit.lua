@@ -1,0 +1,27 @@
+-- Exit codes of the omnihuman CLI (documented in docs/cli.md).
+local E = {
+  OK = 0,
+  OTHER = 1,        -- anything else: protocol, io, not_found, internal errors
+  USAGE = 2,        -- bad arguments or input: unknown option, missing file, invalid_input, bad manifest
+  AUTH = 3,         -- auth (bad or missing key), forbidden (no credits)
+  FAILED = 4,       -- the generation failed (job status error/failed)
+  TIMEOUT = 5,      -- the wait (or a request) timed out
+  NETWORK = 6,      -- network, server (5xx), rate_limited after retries
+  BATCH = 7,        -- batch: some rows failed, were bad, or are pending/uncertain (see the summary)
+  UNCERTAIN = 8,    -- a create failed in a way that may have created (and billed) the job
+}
+
+local BY_KIND = {
+  invalid_input = E.USAGE,
+  auth = E.AUTH, forbidden = E.AUTH,
+  generation_failed = E.FAILED,
+  timeout = E.TIMEOUT,
+  network = E.NETWORK, server = E.NETWORK, rate_limited = E.NETWORK,
+}
+
+function E.for_error(err)
+  if type(err) == "table" and err.maybe_created then return E.UNCERTAIN end
+  return BY_KIND[type(err) == "table" and err.kind or ""] or E.OTHER
+end
+
+return E

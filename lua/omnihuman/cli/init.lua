@@ -1,0 +1,86 @@
+-- omnihuman CLI entry point: main(argv) -> exit code.
+local A = require("omnihuman.cli.args")
+local E = require("omnihuman.cli.exit")
+local U = require("omnihuman.cli.util")
+
+local M = {}
+
+local ORDER = { "generate", "create", "status", "wait", "download", "batch" }
+
+local function commands()
+  local K = require("omnihuman.cli.commands")
+  return {
+    generate = K.generate, create = K.create, status = K.status, wait = K.wait,
+    download = K.download, batch = require("omnihuman.cli.batch").command,
+  }
+end
+
+local function top_help(cmds)
+  local out = {
+    "Usage: omnihuman COMMAND [options]",
+    "",
+    "Portrait + speech -> lip-synced talking video (AI/ML API, ByteDance OmniHuman).",
+    "",
+    "Commands:",
+  }
+  for _, name in ipairs(ORDER) do
+    out[#out + 1] = ("  %-10s %s"):format(name, cmds[name].summary:match("^[^\n]*"))
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "Run 'omnihuman COMMAND --help' for a command's options."
+  out[#out + 1] = "Environment: AIMLAPI_KEY (API key), OMNIHUMAN_BASE_URL (API base URL)."
+  out[#out + 1] = "Exit codes: 0 ok, 1 other error, 2 bad input/usage, 3 auth, 4 generation failed,"
+  out[#out + 1] = "            5 timeout, 6 network/service, 7 batch incomplete, 8 create uncertain."
+  return table.concat(out, "\n") .. "\n"
+end
+
+function M.main(argv)
+  local cmds = commands()
+  local name = argv[1]
+  if name == nil or name == "-h" or name == "--help" or name == "help" then
+    local sub = name == "help" and argv[2] and cmds[argv[2]]
+    io.stdout:write(sub and A.help(sub) or top_help(cmds))
+    return name == nil and E.USAGE or E.OK
+  end
+  if name == "--version" or name == "version" then
+    local ok, omnihuman = pcall(require, "omnihuman")
+    io.stdout:write("omnihuman ", ok and tostring(omnihuman._VERSION) or "?", "\n")
+    return E.OK
+  end
+  local cmd = cmds[name]
+  if not cmd then
+    io.stderr:write("omnihuman: unknown command '", name, "' (try omnihuman --help)\n")
+    return E.USAGE
+  end
+  local rest = {}
+  for i = 2, #argv do rest[i - 1] = argv[i] end
+  local opts, perr = A.parse(cmd, rest)
+  if opts and opts.help then io.stdout:write(A.help(cmd)) return E.OK end
+  if not opts then
+    io.stderr:write("omnihuman ", name, ": ", perr.message, "\nUsage: omnihuman ", cmd.usage,
+                    "\n(omnihuman ", name, " --help for details)\n")
+    return E.USAGE
+  end
+  local ctx = require("omnihuman.cli.context").new(opts)
+  local ok, code, uerr = xpcall(function() return cmd.run(ctx, opts) end, debug.traceback)
+  if not ok then
+    pcall(function() ctx.progress:close() end)
+    if tostring(code):match("interrupted!") then -- SIGINT, raised by the interpreter
+      io.stderr:write("omnihuman: interrupted", name == "batch"
+        and " (run the same command again to resume: journaled jobs are not created again)" or "", "\n")
+      return 130
+    end
+    io.stderr:write("omnihuman: internal error: ", U.redact(tostring(code)), "\n")
+    return E.OTHER
+  end
+  if code == nil and uerr then
+    if opts.json then
+      ctx:print_json({ ok = false, error = { kind = "invalid_input", message = uerr.message } })
+    end
+    io.stderr:write("omnihuman ", name, ": ", U.redact(uerr.message), "\nUsage: omnihuman ", cmd.usage, "\n")
+    return E.USAGE
+  end
+  return code or E.OK
+end
+
+return M

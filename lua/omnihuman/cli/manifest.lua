@@ -1,0 +1,190 @@
+-- Batch manifests: CSV with a header row (RFC 4180 quoting) or JSON Lines.
+-- Columns: image | image_url, audio | audio_url, output; any other column is
+-- an extra field passed to the create request. Relative paths (inputs and
+-- outputs) are relative to the manifest's directory.
+local U = require("omnihuman.cli.util")
+local A = require("omnihuman.cli.args")
+
+local M = {}
+
+-- Splits CSV text into records; each record { line = first line, fields }.
+local function csv_records(text)
+  local records, errors = {}, {}
+  local i, n, line = 1, #text, 1
+  if text:sub(1, 3) == "\239\187\191" then i = 4 end -- UTF-8 BOM
+  while i <= n do
+    local start_line = line
+    local fields, field = {}, {}
+    local bad
+    while true do
+      local c = text:sub(i, i)
+      if c == '"' and #field == 0 then
+        -- quoted field
+        i = i + 1
+        local closed = false
+        while i <= n do
+          local d = text:sub(i, i)
+          if d == '"' then
+            if text:sub(i + 1, i + 1) == '"' then field[#field + 1] = '"'; i = i + 2
+            else i = i + 1; closed = true; break end
+          else
+            if d == "\n" then line = line + 1 end
+            field[#field + 1] = d
+            i = i + 1
+          end
+        end
+        if not closed then bad = "unterminated quoted field" end
+        local e = text:sub(i, i)
+        if closed and e ~= "," and e ~= "\n" and e ~= "\r" and e ~= "" then
+          bad = "text after a closing quote"
+          while i <= n and not text:sub(i, i):match("[,\n]") do i = i + 1 end
+        end
+      end
+      c = text:sub(i, i)
+      if c == "," then
+        fields[#fields + 1] = table.concat(field); field = {}; i = i + 1
+      elseif c == "\n" or c == "" or (c == "\r" and text:sub(i + 1, i + 1) == "\n") or (c == "\r" and i == n) then
+        fields[#fields + 1] = table.concat(field)
+        if c == "\r" then i = i + 1 end
+        i = i + 1
+        line = line + 1
+        break
+      else
+        field[#field + 1] = c; i = i + 1
+      end
+    end
+    local blank = #fields == 1 and fields[1]:match("^%s*$")
+    if bad then errors[#errors + 1] = { line = start_line, message = bad }
+    elseif not blank then records[#records + 1] = { line = start_line, fields = fields } end
+  end
+  return records, errors
+end
+
+local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
+
+-- Reads a manifest. Returns rows, bad, format or nil, message when the file
+-- cannot be used at all. rows: { line, image | image_url, audio | audio_url,
+-- output (resolved path), fields (extra), key }; bad: { line, message }.
+function M.read(path)
+  local text, err = U.readfile(path)
+  if not text then return nil, "cannot read manifest: " .. tostring(err) end
+  local dir = U.dirname(path)
+  local first = text:match("^%s*(.)")
+  local raw, bad, format = {}, {}, nil
+  if first == "{" or path:match("%.jsonl$") or path:match("%.ndjson$") then
+    format = "jsonl"
+    local ln = 0
+    for l in (text .. "\n"):gmatch("([^\n]*)\n") do
+      ln = ln + 1
+      l = l:gsub("\r$", "")
+      if not l:match("^%s*$") and not l:match("^%s*#") then
+        local v, derr = U.decode(l)
+        if type(v) ~= "table" or v[1] ~= nil then
+          bad[#bad + 1] = { line = ln, message = v == nil and ("invalid JSON: " .. tostring(derr)) or "not a JSON object" }
+        else
+          raw[#raw + 1] = { line = ln, t = v }
+        end
+      end
+    end
+  else
+    format = "csv"
+    local records, errors = csv_records(text)
+    for _, e in ipairs(errors) do bad[#bad + 1] = e end
+    if #records == 0 then return nil, "manifest has no header row" end
+    local header = {}
+    for k, h in ipairs(records[1].fields) do header[k] = trim(h):lower() end
+    local seen = {}
+    for _, h in ipairs(header) do
+      if h == "" then return nil, "manifest header (line " .. records[1].line .. ") has an empty column name" end
+      if seen[h] then return nil, "manifest header repeats column '" .. h .. "'" end
+      seen[h] = true
+    end
+    if not (seen.image or seen.image_url) or not (seen.audio or seen.audio_url) then
+      return nil, "manifest header (line " .. records[1].line .. ") needs columns image and audio (or image_url, audio_url) and output"
+    end
+    for r = 2, #records do
+      local rec = records[r]
+      if #rec.fields ~= #header then
+        bad[#bad + 1] = { line = rec.line, message = ("has %d columns, the header has %d"):format(#rec.fields, #header) }
+      else
+        local t = {}
+        for k, h in ipairs(header) do
+          local v = trim(rec.fields[k])
+          if v ~= "" then t[h] = A.scalar(v) end
+        end
+        raw[#raw + 1] = { line = rec.line, t = t }
+      end
+    end
+  end
+
+  local rows, outputs = {}, {}
+  for _, r in ipairs(raw) do
+    local row, why = M.row(r.t, r.line, dir)
+    if row and outputs[row.key] then
+      why = "output " .. row.output .. " is already the target of line " .. outputs[row.key]
+      row = nil
+    end
+    if row then
+      outputs[row.key] = r.line
+      rows[#rows + 1] = row
+    else
+      bad[#bad + 1] = { line = r.line, message = why }
+    end
+  end
+  table.sort(bad, function(a, b) return a.line < b.line end)
+  return rows, bad, format
+end
+
+local function input(t, name, dir)
+  local v, u = t[name], t[name .. "_url"]
+  if v ~= nil and u ~= nil then return nil, "has both " .. name .. " and " .. name .. "_url" end
+  v = v or u
+  if v == nil or v == U.null or v == "" then return nil, "has no " .. name end
+  if type(v) ~= "string" then return nil, name .. " must be a string" end
+  if U.is_url(v) then return { url = v } end
+  local p = U.join(dir, v)
+  if not U.exists(p) then return nil, name .. " file not found: " .. p end
+  return { path = p }
+end
+
+function M.row(t, line, dir)
+  local image, why = input(t, "image", dir)
+  if not image then return nil, why end
+  local audio
+  audio, why = input(t, "audio", dir)
+  if not audio then return nil, why end
+  local out = t.output
+  if type(out) ~= "string" or out == "" then return nil, "has no output" end
+  local row = { line = line, output = U.join(dir, out), fields = {} }
+  row.key = row.output
+  for k, v in pairs(t) do
+    if k ~= "image" and k ~= "image_url" and k ~= "audio" and k ~= "audio_url" and k ~= "output"
+        and v ~= U.null then
+      if type(k) ~= "string" or not k:match("^[%w_%.%-]+$") then return nil, "bad column name " .. tostring(k) end
+      row.fields[k] = v
+    end
+  end
+  row.image, row.audio = image, audio
+  return row
+end
+
+-- The create request of a row.
+function M.create_fields(row)
+  local f = {}
+  for k, v in pairs(row.fields) do f[k] = v end
+  if row.image.url then f.image_url = row.image.url else f.image = row.image.path end
+  if row.audio.url then f.audio_url = row.audio.url else f.audio = row.audio.path end
+  return f
+end
+
+-- A stable fingerprint of what a row asks for (inputs and extra fields).
+function M.fingerprint(row)
+  local keys = {}
+  for k in pairs(row.fields) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = { row.image.url or row.image.path, row.audio.url or row.audio.path }
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. U.encode(row.fields[k]) end
+  return table.concat(parts, "\0")
+end
+
+return M

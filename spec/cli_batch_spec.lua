@@ -1,0 +1,211 @@
+-- omnihuman batch: manifests, bad rows, the journal and resuming without
+-- paying twice, the concurrency bound, the summary.
+local F = require("spec.support.fixtures")
+local C = require("spec.support.cli")
+local cjson = require("cjson")
+
+local FIXTURE = F.read("spec/support/fixture.mp4")
+local IMG, AUD = "https://x/a.png", "https://x/a.mp3"
+local PWD = io.popen("pwd"):read("*l")
+
+describe("omnihuman batch", function()
+  local srv, root
+  setup(function() srv = F.start(); root = F.tmpdir() end)
+  teardown(function() srv:stop(); os.execute('rm -rf "' .. root .. '"') end)
+
+  local n = 0
+  local function newdir()
+    n = n + 1
+    local d = root .. "/b" .. n
+    os.execute('mkdir -p "' .. d .. '"')
+    return d
+  end
+
+  local function batch(ns, manifest, args, env)
+    local a = { "batch", manifest, "--ca-file", srv.ca_file, "--interval", "0.05", "--no-fsync" }
+    for _, v in ipairs(args or {}) do a[#a + 1] = v end
+    return C.run(a, C.env(srv, ns, env))
+  end
+
+  local function csv(d, rows)
+    local lines = { "image,audio,output,sandbox_polls" }
+    for i = 1, rows do lines[#lines + 1] = ("%s,%s,out%02d.mp4,1"):format(IMG, AUD, i) end
+    C.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
+    return d .. "/m.csv"
+  end
+
+  it("runs a CSV manifest, reports bad rows by line number and finishes the rest", function()
+    local ns, d = F.ns("bat"), newdir()
+    C.write(d .. "/face.png", F.read(F.PNG))
+    C.write(d .. "/m.csv", table.concat({
+      "image,audio,output,sandbox_polls,prompt",
+      IMG .. "," .. AUD .. ",a.mp4,1,hello",
+      "face.png," .. PWD .. "/" .. F.WAV .. ",b.mp4,2,",             -- face.png: beside the manifest
+      IMG .. ",,c.mp4,1,",                                             -- line 4: no audio
+      '"' .. IMG .. '","' .. AUD .. '",d.mp4,1,"quoted, with ""comma"""',
+      IMG .. "," .. AUD .. ",a.mp4,1,",                                -- line 6: duplicate output
+      "missing.png," .. AUD .. ",e.mp4,1,",                            -- line 7: no such file
+      IMG .. "," .. AUD .. ",f.mp4",                                   -- line 8: short row
+      "",
+      IMG .. "," .. AUD .. ",g.mp4,0,",
+    }, "\n") .. "\n")
+    local code, out, err = batch(ns, d .. "/m.csv")
+    assert.equals(7, code, err)
+    assert.matches("m%.csv:4: bad row: has no audio", err)
+    assert.matches("m%.csv:6: bad row: output .*a%.mp4 is already the target of line 2", err)
+    assert.matches("m%.csv:7: bad row: image file not found", err)
+    assert.matches("m%.csv:8: bad row: has 3 columns, the header has 5", err)
+    for _, name in ipairs{ "a", "b", "d", "g" } do assert.equals(FIXTURE, F.read(d .. "/" .. name .. ".mp4")) end
+    assert.matches("LINE%s+RESULT", out)
+    assert.matches("\n4%s+bad%s+%-%s+has no audio", out)
+    assert.matches("\n10%s+done", out)
+    assert.matches("8 rows: 4 done, 0 failed, 0 uncertain, 0 pending, 0 errors, 4 bad", out)
+    local recs = srv:records(ns)
+    assert.equals(4, recs.counts.create)
+    local prompts = {}
+    for _, r in ipairs(recs.requests) do
+      if r.route == "create" then
+        local ok, b = pcall(cjson.decode, r.body) -- long bodies (data URIs) are cut in the records
+        if ok and b.prompt then prompts[#prompts + 1] = b.prompt end
+      end
+    end
+    table.sort(prompts)
+    assert.same({ "hello", 'quoted, with "comma"' }, prompts)
+    -- the journal sits beside the manifest and names every job
+    local j = C.journal(d .. "/m.csv.journal.jsonl")
+    assert.equals(4, C.count(j, "created"))
+    assert.equals(4, C.count(j, "downloaded"))
+  end)
+
+  it("runs JSON Lines with --json, and a rerun skips finished rows without a request", function()
+    local ns, d = F.ns("bat"), newdir()
+    C.write(d .. "/m.jsonl", table.concat({
+      cjson.encode({ image_url = IMG, audio_url = AUD, output = "x.mp4", sandbox_polls = 1 }),
+      "# a comment",
+      cjson.encode({ image = IMG, audio = AUD, output = "y.mp4", sandbox_polls = 0, resolution = "720p" }),
+      "{not json",
+      "[1, 2]",
+    }, "\n") .. "\n")
+    local code, out = batch(ns, d .. "/m.jsonl", { "--json" })
+    assert.equals(7, code)
+    local r = cjson.decode(out)
+    assert.is_false(r.ok)
+    assert.same({ done = 2, bad = 2, failed = 0, uncertain = 0, pending = 0, error = 0 }, r.counts)
+    assert.equals(4, r.rows[3].line)
+    assert.matches("invalid JSON", r.rows[3].message)
+    assert.equals("not a JSON object", r.rows[4].message)
+    assert.equals(FIXTURE, F.read(d .. "/y.mp4"))
+    local before = srv:records(ns).counts
+    code, out = batch(ns, d .. "/m.jsonl", { "--json" })
+    assert.equals(7, code)
+    assert.same(before, srv:records(ns).counts)
+    assert.equals("already done", cjson.decode(out).rows[1].message)
+  end)
+
+  it("resumes from the journal: waits for pending jobs, downloads completed ones, never creates them again", function()
+    local ns, d = F.ns("bat"), newdir()
+    local m = csv(d, 3)
+    -- out01: created by someone earlier and still pending; out02: completed, not downloaded
+    local c = F.client(srv, ns)
+    local j1 = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 2 })
+    local j2 = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 0 })
+    assert(c:wait(j2.id))
+    C.write(m .. ".journal.jsonl", table.concat({
+      cjson.encode({ key = d .. "/out01.mp4", ev = "creating" }),
+      cjson.encode({ key = d .. "/out01.mp4", ev = "created", id = j1.id }),
+      cjson.encode({ key = d .. "/out02.mp4", ev = "creating" }),
+      cjson.encode({ key = d .. "/out02.mp4", ev = "created", id = j2.id }),
+      cjson.encode({ key = d .. "/out02.mp4", ev = "completed", id = j2.id }),
+      '{"key": "' .. d .. '/out03.mp4", "ev": "crea',                    -- torn by a crash
+    }, "\n"))
+    local code, out, err = batch(ns, m)
+    assert.equals(0, code, err)
+    assert.matches("journal line 6 is unreadable", err)
+    assert.equals(3, srv:count(ns, "create"))       -- two above + out03, nothing for out01/out02
+    for i = 1, 3 do assert.equals(FIXTURE, F.read(("%s/out%02d.mp4"):format(d, i))) end
+    assert.matches(j1.id:sub(1, 8), out)
+    assert.matches(j2.id:sub(1, 8), out)
+  end)
+
+  it("leaves failed and uncertain rows alone unless told, and cleans stale .part files", function()
+    local ns, d = F.ns("bat"), newdir()
+    C.write(d .. "/m.csv", "image_url,audio_url,output,sandbox_fail,sandbox_polls\n"
+      .. IMG .. "," .. AUD .. ",bad.mp4,boom,0\n"
+      .. IMG .. "," .. AUD .. ",unsure.mp4,,0\n")
+    C.write(d .. "/unsure.mp4.part-Ab12_z", "partial")
+    C.write(d .. "/other.mp4.part-Ab12_z", "not ours")
+    srv:fault(ns, "create", { { pass = true }, { status = 502 } }) -- the second create: may exist
+    local code, out = batch(ns, d .. "/m.csv", { "--concurrency", "1" })
+    assert.equals(7, code)
+    assert.matches("\n2%s+failed%s+%x+%s+.*boom", out)
+    assert.matches("\n3%s+uncertain", out)
+    assert.is_false(F.exists(d .. "/unsure.mp4.part-Ab12_z"))
+    assert.is_true(F.exists(d .. "/other.mp4.part-Ab12_z"))
+    assert.equals(2, srv:count(ns, "create"))
+    -- a plain rerun sends nothing
+    code, out = batch(ns, d .. "/m.csv")
+    assert.equals(7, code)
+    assert.matches("may have been billed", out)
+    assert.matches("%-%-retry%-failed", out)
+    assert.equals(2, srv:count(ns, "create"))
+    -- asked to, it creates both again
+    code, out = batch(ns, d .. "/m.csv", { "--recreate-uncertain", "--retry-failed" })
+    assert.equals(7, code) -- bad.mp4 fails again
+    assert.equals(4, srv:count(ns, "create"))
+    assert.matches("\n3%s+done", out)
+    assert.equals(FIXTURE, F.read(d .. "/unsure.mp4"))
+  end)
+
+  it("keeps at most --concurrency jobs in flight", function()
+    local ns, d = F.ns("bat"), newdir()
+    local m = csv(d, 7)
+    local code = batch(ns, m, { "--concurrency", "2" })
+    assert.equals(0, code)
+    local active, max = 0, 0
+    for _, r in ipairs(C.journal(m .. ".journal.jsonl")) do
+      if r.ev == "creating" then active = active + 1 end
+      if r.ev == "downloaded" then active = active - 1 end
+      if active > max then max = active end
+    end
+    assert.equals(2, max)
+    assert.equals(7, srv:count(ns, "create"))
+  end)
+
+  it("stops starting rows after an auth error and exits 3", function()
+    local ns, d = F.ns("bat"), newdir()
+    local m = csv(d, 6)
+    local code, out = batch(ns, m, { "--concurrency", "2" }, { AIMLAPI_KEY = "sk-wrong-0123456789" })
+    assert.equals(3, code)
+    assert.is_true(srv:count(ns, "create") <= 2)
+    assert.matches("not started: auth error", out)
+    assert.is_nil(out:find("sk-wrong-0123456789", 1, true))
+  end)
+
+  it("refuses a journal another live run holds, takes over one a dead run left", function()
+    local ns, d = F.ns("bat"), newdir()
+    local m = csv(d, 1)
+    local p = io.popen("sleep 20 >/dev/null 2>&1 & echo $!")
+    local live = p:read("*l")
+    p:close()
+    C.write(m .. ".journal.jsonl.lock", live .. "\n")
+    local code, _, err = batch(ns, m)
+    C.exec("kill " .. live)
+    assert.equals(1, code)
+    assert.matches("another omnihuman run %(pid " .. live .. "%)", err)
+    assert.equals(0, srv:count(ns, "create"))
+    C.exec("sleep 0.1")
+    code = batch(ns, m) -- the holder is gone now
+    assert.equals(0, code)
+    assert.is_false(F.exists(m .. ".journal.jsonl.lock"))
+  end)
+
+  it("exits 2 for a manifest it cannot use", function()
+    local d = newdir()
+    C.write(d .. "/h.csv", "foo,bar\n1,2\n")
+    local code, _, err = batch("x", d .. "/h.csv")
+    assert.equals(2, code)
+    assert.matches("needs columns image and audio", err)
+    code = batch("x", d .. "/missing.csv")
+    assert.equals(2, code)
+  end)
+end)

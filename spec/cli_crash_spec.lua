@@ -1,0 +1,121 @@
+-- Crash safety of omnihuman batch: a batch of 20 is killed with SIGKILL at
+-- several points (before any create answered, mid-creates, mid-waits,
+-- mid-downloads) and rerun each time. Across all runs the server must have
+-- created exactly one job per row, every output must be complete, and no
+-- target may ever hold a partial file.
+--
+-- Creates in flight when the process dies are held by the server with a
+-- {delay, status = 503} fault: the service answers (to nobody) that it did
+-- not take them. The CLI cannot know that, so it journals those rows as
+-- uncertain and only sends them again under --recreate-uncertain, which the
+-- reruns here pass; every other create is sent exactly once.
+local F = require("spec.support.fixtures")
+local C = require("spec.support.cli")
+
+local FIXTURE = F.read("spec/support/fixture.mp4")
+local ROWS, CONC = 20, 4
+
+describe("omnihuman batch killed with SIGKILL", function()
+  local srv, dir
+  setup(function() srv = F.start(); dir = F.tmpdir() end)
+  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+
+  it("resumes every time without a duplicate create or a partial output", function()
+    local ns = F.ns("crash")
+    local lines = { "image_url,audio_url,output,sandbox_polls" }
+    for i = 1, ROWS do lines[#lines + 1] = ("https://x/a.png,https://x/a.mp3,out%02d.mp4,2"):format(i) end
+    local manifest = dir .. "/jobs.csv"
+    C.write(manifest, table.concat(lines, "\n") .. "\n")
+    local journal = manifest .. ".journal.jsonl"
+    local args = { "batch", manifest, "--ca-file", srv.ca_file, "--interval", "0.05",
+                   "--concurrency", tostring(CONC), "--recreate-uncertain", "--progress", "plain" }
+    local env = C.env(srv, ns)
+    local refused = 0 -- creates the server answered 503 (after the kill): not jobs
+
+    local function count(route) return srv:count(ns, route) end
+    local function targets_ok(phase)
+      for i = 1, ROWS do
+        local p = ("%s/out%02d.mp4"):format(dir, i)
+        if F.exists(p) then assert.equals(FIXTURE, F.read(p), phase .. ": partial output at " .. p) end
+      end
+    end
+    local function killed_run(phase, ready)
+      local h = C.spawn(args, env, dir)
+      local ok = C.until_true(function() return ready() or not C.alive(h.pid) end, 15)
+      local was_alive = C.alive(h.pid)
+      C.kill9(h)
+      assert.is_true(ok and was_alive, phase .. ": the run did not reach the kill point\n" .. (F.read(h.err) or ""))
+      targets_ok(phase)
+      return C.journal(journal)
+    end
+
+    -- 1. before any create answered: all CONC creates held, then refused
+    srv:fault(ns, "create", { { delay = 5, status = 503 }, { delay = 5, status = 503 },
+                              { delay = 5, status = 503 }, { delay = 5, status = 503 } })
+    local j = killed_run("before creates", function() return count("create") == CONC end)
+    refused = refused + CONC
+    assert.equals(CONC, C.count(j, "creating"))
+    assert.equals(0, C.count(j, "created"))
+
+    -- 2. mid-creates: 6 creates answer, the next CONC are held
+    local faults = {}
+    for _ = 1, 6 do faults[#faults + 1] = { pass = true } end
+    for _ = 1, CONC do faults[#faults + 1] = { delay = 5, status = 503 } end
+    srv:fault(ns, "create", faults)
+    j = killed_run("mid-creates", function() return count("create") == 2 * CONC + 6 end)
+    refused = refused + CONC
+    assert.equals(6, C.count(j, "created"))
+
+    -- 3. mid-waits: every slot holds a status check
+    local polls = count("poll")
+    srv:fault(ns, "poll", { { delay = 5 }, { delay = 5 }, { delay = 5 }, { delay = 5 } })
+    j = killed_run("mid-waits", function() return count("poll") == polls + CONC end)
+    local pending = 0
+    for _, r in ipairs(j) do
+      if r.ev == "created" then pending = pending + 1 elseif r.ev == "downloaded" then pending = pending - 1 end
+    end
+    assert.is_true(pending >= 1, "mid-waits: no job was pending at the kill")
+
+    -- 4. mid-downloads: every slot is downloading (its temporary file
+    -- exists) and each download's answer is held by the CDN.
+    local function parts()
+      local n = 0
+      for _, name in ipairs(F.ls(dir)) do if name:match("%.part%-") then n = n + 1 end end
+      return n
+    end
+    local cdn = count("cdn")
+    local held = {}
+    for i = 1, CONC do held[i] = { delay = 5 } end
+    srv:fault(ns, "cdn", held)   -- every slot's download is held mid-way
+    killed_run("mid-downloads", function() return parts() == CONC and count("cdn") == cdn + CONC end)
+    assert.equals(CONC, parts()) -- the killed downloads' temporary files, never the targets
+
+    -- 5. the last rerun finishes everything
+    local code, out, err = C.run(args, env, 40)
+    assert.equals(0, code, out .. err)
+    assert.matches(ROWS .. " rows: " .. ROWS .. " done", out)
+    for i = 1, ROWS do
+      assert.equals(FIXTURE, F.read(("%s/out%02d.mp4"):format(dir, i)))
+    end
+    local names = F.ls(dir)
+    table.sort(names)
+    assert.equals(ROWS + 4, #names) -- outputs + manifest + journal + bg.out + bg.err
+    for _, name in ipairs(names) do assert.is_nil(name:match("%.part%-"), "stale " .. name) end
+
+    -- one job per row on the server, whatever was killed when
+    local recs = srv:records(ns)
+    assert.equals(ROWS, recs.jobs)
+    assert.equals(ROWS + refused, recs.counts.create)
+    local ids, keys = {}, {}
+    for _, r in ipairs(C.journal(journal)) do
+      if r.ev == "created" then
+        assert.is_nil(ids[r.id], "id journaled twice")
+        assert.is_nil(keys[r.key], "row created twice: " .. r.key)
+        ids[r.id], keys[r.key] = true, true
+      end
+    end
+    local n = 0
+    for _ in pairs(keys) do n = n + 1 end
+    assert.equals(ROWS, n)
+  end)
+end)

@@ -1,0 +1,168 @@
+-- Running bin/omnihuman from specs: in the foreground (exit code, stdout,
+-- stderr) or in the background (a pid to kill -9). The interpreter is the
+-- suite's own ($SANLUA under sanitizers, else $LUA, else lua5.4) and the
+-- core is the build the suite tests ($BUILD), so every run is bounded by a
+-- `timeout` and talks only to the local test server.
+local F = require("spec.support.fixtures")
+
+local C = {}
+
+C.LUA = os.getenv("SANLUA") or os.getenv("LUA") or "lua5.4"
+C.BUILD = os.getenv("BUILD")
+C.BIN = "bin/omnihuman"
+
+local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
+C.q = q
+
+local function exec(cmd)
+  local a, _, c = os.execute(cmd)
+  if type(a) == "number" then -- Lua 5.1 / LuaJIT: system()'s wait status
+    local code = a % 256 == 0 and a / 256 or 128 + a % 128
+    return code == 0, code
+  end
+  return a == true and (c == nil or c == 0), c
+end
+C.exec = exec
+
+-- Environment for a run against srv's namespace ns (the key from the env).
+function C.env(srv, ns, extra)
+  local e = { AIMLAPI_KEY = F.KEY, OMNIHUMAN_BASE_URL = srv and srv:base_url(ns) or nil,
+              OMNIHUMAN_BUILD = C.BUILD, COLUMNS = "120", LINES = "40" }
+  for k, v in pairs(extra or {}) do e[k] = v end
+  return e
+end
+
+local function command(args, env)
+  local parts = { "env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
+  local keys = {}
+  for k in pairs(env or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do -- env wants its -u options before the assignments
+    if env[k] == false then parts[#parts + 1] = "-u " .. k end
+  end
+  for _, k in ipairs(keys) do
+    if env[k] ~= false then parts[#parts + 1] = k .. "=" .. q(env[k]) end
+  end
+  parts[#parts + 1] = q(C.LUA) .. " " .. C.BIN
+  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
+  return table.concat(parts, " ")
+end
+C.command = command
+
+-- Runs the CLI to completion (at most `limit` seconds, default 30).
+-- Returns code, stdout, stderr.
+function C.run(args, env, limit)
+  local dir = F.tmpdir()
+  local out, err = dir .. "/out", dir .. "/err"
+  local _, code = exec("timeout -s KILL " .. (limit or 30) .. " " .. command(args, env)
+      .. " >" .. q(out) .. " 2>" .. q(err) .. " </dev/null")
+  local o, e = F.read(out), F.read(err)
+  exec("rm -rf " .. q(dir))
+  return code, o, e
+end
+
+-- Starts the CLI in the background; returns a handle {pid, out, err}.
+function C.spawn(args, env, dir)
+  local h = { out = dir .. "/bg.out", err = dir .. "/bg.err" }
+  local p = io.popen("exec " .. command(args, env) .. " >" .. q(h.out) .. " 2>" .. q(h.err)
+      .. " </dev/null & echo $!")
+  h.pid = tonumber(p:read("*l"))
+  p:close()
+  assert(h.pid, "could not start the CLI")
+  return h
+end
+
+function C.alive(pid)
+  local f = io.open("/proc/" .. pid .. "/status", "rb")
+  if not f then return exec("kill -0 " .. pid .. " 2>/dev/null") end
+  local s = f:read("*a")
+  f:close()
+  return not s:match("State:%s*Z")
+end
+
+function C.kill9(h)
+  exec("kill -9 " .. h.pid .. " 2>/dev/null")
+  for _ = 1, 100 do
+    if not C.alive(h.pid) then return end
+    exec("sleep 0.02")
+  end
+end
+
+-- Polls cond() every 20 ms until it returns true or `limit` seconds pass.
+function C.until_true(cond, limit)
+  local t0 = F.now()
+  while F.now() - t0 < (limit or 10) do
+    if cond() then return true end
+    exec("sleep 0.02")
+  end
+  return false
+end
+
+function C.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+-- Journal records (decoded), skipping unreadable lines.
+function C.journal(path)
+  local cjson = require("cjson")
+  local out = {}
+  local f = io.open(path, "rb")
+  if not f then return out end
+  for l in f:lines() do
+    local ok, v = pcall(cjson.decode, l)
+    if ok and type(v) == "table" then out[#out + 1] = v end
+  end
+  f:close()
+  return out
+end
+
+function C.count(records, ev)
+  local n = 0
+  for _, r in ipairs(records) do if r.ev == ev then n = n + 1 end end
+  return n
+end
+
+-- A minimal terminal: replays a byte stream (printable text, \r, \n, and
+-- the CSI sequences the progress display uses: A, J, K) on a grid of
+-- `width` columns; returns the screen's lines (trailing spaces removed) and
+-- a list of anything it did not understand.
+function C.vt(stream, width)
+  local lines, row, col, unknown = { "" }, 1, 0, {}
+  local function put(ch)
+    local l = lines[row] or ""
+    if #l < col then l = l .. (" "):rep(col - #l) end
+    lines[row] = l:sub(1, col) .. ch .. l:sub(col + 2)
+    col = col + 1
+    if col >= width then col = 0; row = row + 1; lines[row] = lines[row] or "" end
+  end
+  local i = 1
+  while i <= #stream do
+    local c = stream:sub(i, i)
+    if c == "\27" then
+      local params, final = stream:match("^%[([%d;?]*)(%a)", i + 1)
+      if not final then unknown[#unknown + 1] = stream:sub(i, i + 5); i = i + 1
+      else
+        local n = tonumber(params) or 1
+        if final == "A" then row = math.max(1, row - n)
+        elseif final == "J" then
+          lines[row] = (lines[row] or ""):sub(1, col)
+          for r = row + 1, #lines do lines[r] = nil end
+        elseif final == "K" then
+          if params == "2" then lines[row] = "" else lines[row] = (lines[row] or ""):sub(1, col) end
+        else unknown[#unknown + 1] = "CSI " .. params .. final end
+        i = i + 2 + #params
+      end
+    elseif c == "\r" then col = 0
+    elseif c == "\n" then row = row + 1; col = 0; lines[row] = lines[row] or "" -- onlcr
+    elseif c:byte() >= 32 then put(c)
+    end
+    i = i + 1
+  end
+  for r = 1, #lines do lines[r] = (lines[r] or ""):gsub("%s+$", "") end
+  while #lines > 0 and lines[#lines] == "" do lines[#lines] = nil end
+  return lines, unknown
+end
+
+return C
