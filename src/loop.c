@@ -58,6 +58,7 @@ double omh_loop_timeout(omh_loop *lp) {
     best = t->when - now;
     any = 1;
   }
+  if (lp->queue_head && lp->xfers < lp->max_xfers) return 0; /* admit now */
   if (!any) return -1.0;
   return best < 0 ? 0 : best;  /* overdue: attend now */
 }
@@ -78,6 +79,7 @@ static void finish_transfers(omh_loop *lp, lua_State *L) {
     curl_multi_remove_handle(lp->multi, msg->easy_handle);
     omh_loop_release_easy(lp, msg->easy_handle);
     op->x.easy = NULL;
+    lp->xfers--;
     omh_op_transfer_done(op, L);
   }
 }
@@ -126,7 +128,16 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
   flush_notify(lp, L);
   finish_transfers(lp, L);
   fire_timers(lp, L);
+  omh_loop_admit(lp, L);
   lp->driving = 0;
+}
+
+void omh_loop_admit(omh_loop *lp, lua_State *L) {
+  while (lp->queue_head && lp->xfers < lp->max_xfers && !lp->closed) {
+    omh_op *op = lp->queue_head;
+    omh_op_dequeue(op);
+    omh_op_launch(op, L);
+  }
 }
 
 CURL *omh_loop_easy(omh_loop *lp) {
@@ -167,6 +178,7 @@ double omh_loop_jitter(omh_loop *lp) {
 void omh_loop_set_max_host(omh_loop *lp, long n) {
   if (n <= lp->max_host_connections) return;
   lp->max_host_connections = n;
+  lp->max_xfers = (int)(n * 2);
   curl_multi_setopt(lp->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
   curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, n * 2 > 16 ? n * 2 : 16);
 }

@@ -26,6 +26,13 @@ typedef struct omh_loop {
   long max_host_connections;
   unsigned rng;               /* jitter for backoff; no shared global state */
   int nactive;                /* ops anchored while in flight */
+  /* Transfers handed to curl are capped (2 x max_host_connections): the rest
+   * wait here, FIFO, holding no easy handle. curl's own pending list is
+   * scanned linearly on every curl_multi_remove_handle (7.x), and each
+   * easy handle costs ~20 KB, so thousands queued inside curl cost O(n^2)
+   * CPU and O(n) x 20 KB of memory. */
+  struct omh_op *queue_head, *queue_tail;
+  int xfers, max_xfers;
 } omh_loop;
 
 #define OMH_LOOP_MT "omnihuman.loop"
@@ -43,5 +50,7 @@ CURL *omh_loop_easy(omh_loop *lp);          /* a reset handle from the pool */
 void omh_loop_release_easy(omh_loop *lp, CURL *e);
 double omh_loop_jitter(omh_loop *lp);       /* uniform in [0,1) */
 void omh_loop_set_max_host(omh_loop *lp, long n);
+/* Starts queued requests while transfer slots are free. */
+void omh_loop_admit(omh_loop *lp, lua_State *L);
 
 #endif

@@ -45,7 +45,9 @@ static void halt(omh_op *op) {
     curl_multi_remove_handle(lp->multi, op->x.easy);
     omh_loop_release_easy(lp, op->x.easy);
     op->x.easy = NULL;
+    lp->xfers--;
   }
+  omh_op_dequeue(op);
   omh_timers_disarm(&lp->timers, &op->timer);
   op->retrying = 0;
 }
@@ -111,6 +113,11 @@ static void finish(omh_op *op, lua_State *L, int ok) {
   if (op->cls->on_abort && !ok) op->cls->on_abort(op);
   op->done = 1;
   op->ok = ok;
+  /* Finished work holds no request body (an upload's can be tens of MB)
+   * until the collector gets to the operation. */
+  free(op->post);
+  op->post = NULL;
+  op->post_len = 0;
   op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   release_anchor(op, L);
 }
@@ -135,6 +142,17 @@ static int abort_if_callback_failed(omh_op *op, lua_State *L) {
   return 1;
 }
 
+void omh_op_dequeue(omh_op *op) {
+  omh_loop *lp = op->loop;
+  if (!op->queued || !lp) return;
+  if (op->queue_prev) op->queue_prev->queue_next = op->queue_next;
+  else lp->queue_head = op->queue_next;
+  if (op->queue_next) op->queue_next->queue_prev = op->queue_prev;
+  else lp->queue_tail = op->queue_prev;
+  op->queue_next = op->queue_prev = NULL;
+  op->queued = 0;
+}
+
 void omh_op_start_request(omh_op *op, lua_State *L) {
   if (op->done || !op->loop || abort_if_callback_failed(op, L)) return;
   /* The event comes first: a callback that raises stops the request from
@@ -152,20 +170,41 @@ void omh_op_start_request(omh_op *op, lua_State *L) {
     omh_op_event(op, L);
     if (op->done || !op->loop || abort_if_callback_failed(op, L)) return;
   }
+  omh_loop *lp = op->loop;
+  /* A request never outlives the operation's deadline, queued or in flight. */
+  if (op->deadline >= 0) omh_op_arm(op, op->deadline);
+  if (lp->xfers >= lp->max_xfers || lp->queue_head) {
+    /* No transfer slot: wait in line, FIFO, holding no easy handle. */
+    op->queued = 1;
+    op->queue_next = NULL;
+    op->queue_prev = lp->queue_tail;
+    if (lp->queue_tail) lp->queue_tail->queue_next = op;
+    else lp->queue_head = op;
+    lp->queue_tail = op;
+    return;
+  }
+  omh_op_launch(op, L);
+}
+
+void omh_op_launch(omh_op *op, lua_State *L) {
+  if (!op->x.s && !(op->x.s = malloc(sizeof *op->x.s))) {
+    omh_op_finish_err(op, L, "network", "out of memory", 0, NULL, 1);
+    return;
+  }
   CURL *e = omh_loop_easy(op->loop);
   if (!e) {
     omh_op_finish_err(op, L, "network", "curl_easy_init failed", 0, NULL, 1);
     return;
   }
   omh_xfer_setup(op, e);
-  /* A request in flight never outlives the operation's deadline. */
-  if (op->deadline >= 0) omh_op_arm(op, op->deadline);
   CURLMcode mc = curl_multi_add_handle(op->loop->multi, e);
   if (mc != CURLM_OK) {
     op->x.easy = NULL;
     omh_loop_release_easy(op->loop, e);
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);
+    return;
   }
+  op->loop->xfers++;
 }
 
 void omh_op_arm(omh_op *op, double when) {
@@ -268,6 +307,13 @@ void omh_op_transfer_done(omh_op *op, lua_State *L) {
   omh_op_flush_progress(op, L);
   if (op->done) return;
   op->cls->on_done(op, L);
+  /* The answer is decoded by now: a job sleeping between polls keeps no
+   * buffer (its capacity starts at 1 KiB). */
+  if (op->kind != OMH_OP_DOWNLOAD) omh_buf_free(&op->x.body);
+  if (!op->x.easy) {
+    free(op->x.s);
+    op->x.s = NULL;
+  }
 }
 
 void omh_op_timer_fired(omh_op *op, lua_State *L) {
@@ -316,6 +362,8 @@ static void op_close(lua_State *L, omh_op *op) {
   op->self_ref = op->result_ref = op->cb_ref = op->cb_err_ref = LUA_NOREF;
   op->anchored = 0;
   omh_buf_free(&op->x.body);
+  free(op->x.s);
+  op->x.s = NULL;
   if (op->x.fd >= 0) close(op->x.fd);
   op->x.fd = -1;
   free(op->url);

@@ -24,8 +24,12 @@ typedef struct omh_xfer {
   int sent;                   /* request bytes left this process */
   omh_buf body;               /* API answers only (capped) */
   double retry_after;         /* seconds, < 0 when absent */
-  char request_id[96];
-  char error[CURL_ERROR_SIZE];
+  /* Only while a request is in flight or being judged (freed after on_done):
+   * ~350 B that 10,000 sleeping jobs need not carry. */
+  struct omh_xscratch {
+    char request_id[96];
+    char error[CURL_ERROR_SIZE];
+  } *s;
   int fd;                     /* download sink, -1 otherwise */
   int write_failed;
   curl_off_t got, total;      /* download progress; total < 0 unknown */
@@ -48,6 +52,8 @@ struct omh_op {
   omh_config *cfg;            /* counted reference; NULL for sleep */
   omh_op *live_next, *live_prev, *notify_next;
   int notify_queued;
+  omh_op *queue_next, *queue_prev;  /* waiting for a transfer slot */
+  int queued;
   omh_timer timer;
   omh_xfer x;
   int state;                  /* kind-specific */
@@ -76,6 +82,9 @@ omh_op *omh_checkop(lua_State *L, int idx);
 
 /* Start the op's HTTP request (url/post/headers as set on the op). */
 void omh_op_start_request(omh_op *op, lua_State *L);
+/* Hands a queued op's request to curl now (the loop admits it). */
+void omh_op_launch(omh_op *op, lua_State *L);
+void omh_op_dequeue(omh_op *op);
 void omh_op_arm(omh_op *op, double when);
 /* Finish with the value on top of the stack (popped). */
 void omh_op_finish_ok(omh_op *op, lua_State *L);

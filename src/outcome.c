@@ -8,7 +8,7 @@
 
 static void judge_curl(omh_op *op, omh_outcome *o) {
   CURLcode c = op->x.code;
-  const char *detail = op->x.error[0] ? op->x.error : curl_easy_strerror(c);
+  const char *detail = op->x.s->error[0] ? op->x.s->error : curl_easy_strerror(c);
   o->kind = "network";
   switch (c) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -76,7 +76,7 @@ void omh_outcome_judge(omh_op *op, lua_State *L, omh_outcome *o) {
   memset(o, 0, sizeof *o);
   o->status = op->x.status;
   o->retry_after = op->x.retry_after;
-  snprintf(o->request_id, sizeof o->request_id, "%s", op->x.request_id);
+  snprintf(o->request_id, sizeof o->request_id, "%s", op->x.s->request_id);
   if (op->x.code != CURLE_OK) {
     o->status = 0;
     judge_curl(op, o);

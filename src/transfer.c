@@ -20,7 +20,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* A new response (after a redirect or 100-continue): forget the last one's. */
     op->x.retry_after = -1;
-    op->x.request_id[0] = '\0';
+    op->x.s->request_id[0] = '\0';
     return len;
   }
   const char *colon = memchr(p, ':', len);
@@ -34,9 +34,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     op->x.retry_after = omh_retry_after_parse(v, vlen, time(NULL));
   } else if ((name == 12 && strncasecmp(p, "x-request-id", 12) == 0) ||
              (name == 9 && strncasecmp(p, "requestid", 9) == 0)) {
-    if (vlen >= sizeof op->x.request_id) vlen = sizeof op->x.request_id - 1;
-    memcpy(op->x.request_id, v, vlen);
-    op->x.request_id[vlen] = '\0';
+    if (vlen >= sizeof op->x.s->request_id) vlen = sizeof op->x.s->request_id - 1;
+    memcpy(op->x.s->request_id, v, vlen);
+    op->x.s->request_id[vlen] = '\0';
   }
   return len;
 }
@@ -84,7 +84,7 @@ static void set_common(omh_op *op, CURL *e) {
   const omh_config *c = op->cfg;
   curl_easy_setopt(e, CURLOPT_URL, op->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->x.error);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->x.s->error);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
@@ -109,8 +109,8 @@ void omh_xfer_setup(omh_op *op, CURL *e) {
   x->status = 0;
   x->sent = 0;
   x->retry_after = -1;
-  x->request_id[0] = '\0';
-  x->error[0] = '\0';
+  x->s->request_id[0] = '\0';
+  x->s->error[0] = '\0';
   x->write_failed = 0;
   x->got = x->reported = 0;
   x->total = -1;

@@ -1,0 +1,19 @@
+# make bench: benchmarks against local servers on 127.0.0.1 only (see docs/bench.md).
+# Not part of `make test`. Needs nginx (apt-get install -y nginx-light), curl, python3.
+BENCH_BIN := build/bench
+
+.PHONY: bench bench-tools
+bench-tools: $(BENCH_BIN)/http_clients $(BENCH_BIN)/base64_bench
+
+$(BENCH_BIN)/http_clients: bench/http_clients.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $< -lcurl
+
+$(BENCH_BIN)/base64_bench: bench/base64_bench.c src/base64.c src/base64.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -o $@ bench/base64_bench.c src/base64.c
+
+bench: all bench-tools
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+	  { apt-get install -y nginx-light >/dev/null 2>&1 || apt-get install -y nginx >/dev/null; }
+	@LUA=$(LUA) BUILD=$(BUILD) PATH="$$PATH:/usr/sbin" python3 bench/run.py
