@@ -119,6 +119,7 @@ int omh_client_new(lua_State *L) {
   c->api_headers = curl_slist_append(c->api_headers, "Accept: application/json");
   c->api_headers = curl_slist_append(c->api_headers, "Expect:");
   u->loop = lp;
+  c->serial = ++lp->cfg_serial;
   lua_pushvalue(L, 1);
   u->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   omh_loop_set_max_host(lp, c->max_connections);

@@ -9,6 +9,7 @@
 
 typedef struct omh_config {
   int refs;
+  unsigned long serial;  /* unique within its loop: names easy-handle setups */
   char *api_key;        /* never printed; wiped on free */
   char *base_url;       /* without trailing slash */
   char *model;

@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 
 #if LUA_VERSION_NUM < 502
+#include <lualib.h> /* LUA_FILEHANDLE: lauxlib.h has it from 5.2 on */
 #define omh_rawlen(L, i) lua_objlen((L), (i))
 #define omh_setfuncs(L, l) luaL_register((L), NULL, (l))
 #define omh_newlib(L, l) (lua_newtable(L), luaL_register((L), NULL, (l)))

@@ -24,7 +24,8 @@ void omh_json_push_instance(lua_State *L) {
 /* cjson.null is a truthy lightuserdata: `if st.video then` would lie, so
  * nulls become absent fields. Depth-bounded: answers are shallow. */
 static void strip_nulls(lua_State *L, int t, int null_idx, int depth) {
-  if (depth > 32) return;
+  /* Two slots per level (key, value): beyond LUA_MINSTACK without this. */
+  if (depth > 32 || !lua_checkstack(L, 4)) return;
   lua_pushnil(L);
   while (lua_next(L, t)) {
     if (lua_rawequal(L, -1, null_idx)) {

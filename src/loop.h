@@ -16,6 +16,8 @@ typedef struct omh_loop {
   double curl_deadline;       /* < 0: curl wants no timeout */
   omh_timers timers;
   CURL **idle;                /* easy handles kept for reuse */
+  unsigned long *idle_profile; /* what each was last set up for (0: nothing reusable) */
+  unsigned long cfg_serial;   /* numbers clients, so a profile never names a freed one */
   size_t nidle, capidle;
   struct omh_op *live;        /* every op bound to this loop, for close */
   struct omh_op *notify;      /* ops with progress to report after a drive */
@@ -46,8 +48,10 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block);
 /* Seconds until the loop next wants attention; < 0 when nothing is armed. */
 double omh_loop_timeout(omh_loop *lp);
 
-CURL *omh_loop_easy(omh_loop *lp);          /* a reset handle from the pool */
-void omh_loop_release_easy(omh_loop *lp, CURL *e);
+/* A handle from the pool: *same = 1 when it is already set up for `profile`,
+ * else it is reset (or new). */
+CURL *omh_loop_easy(omh_loop *lp, unsigned long profile, int *same);
+void omh_loop_release_easy(omh_loop *lp, CURL *e, unsigned long profile);
 double omh_loop_jitter(omh_loop *lp);       /* uniform in [0,1) */
 void omh_loop_set_max_host(omh_loop *lp, long n);
 /* Starts queued requests while transfer slots are free. */

@@ -43,7 +43,7 @@ static void halt(omh_op *op) {
   if (!lp) return;
   if (op->x.easy) {
     curl_multi_remove_handle(lp->multi, op->x.easy);
-    omh_loop_release_easy(lp, op->x.easy);
+    omh_loop_release_easy(lp, op->x.easy, 0); /* interrupted: set up anew next time */
     op->x.easy = NULL;
     lp->xfers--;
   }
@@ -191,16 +191,19 @@ void omh_op_launch(omh_op *op, lua_State *L) {
     omh_op_finish_err(op, L, "network", "out of memory", 0, NULL, 1);
     return;
   }
-  CURL *e = omh_loop_easy(op->loop);
+  int same;
+  unsigned long profile = omh_xfer_profile(op);
+  CURL *e = omh_loop_easy(op->loop, profile, &same);
   if (!e) {
     omh_op_finish_err(op, L, "network", "curl_easy_init failed", 0, NULL, 1);
     return;
   }
-  omh_xfer_setup(op, e);
+  omh_xfer_setup(op, e, same);
+  op->x.profile = profile;
   CURLMcode mc = curl_multi_add_handle(op->loop->multi, e);
   if (mc != CURLM_OK) {
     op->x.easy = NULL;
-    omh_loop_release_easy(op->loop, e);
+    omh_loop_release_easy(op->loop, e, 0);
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);
     return;
   }

@@ -34,6 +34,7 @@ typedef struct omh_xfer {
   int write_failed;
   curl_off_t got, total;      /* download progress; total < 0 unknown */
   curl_off_t reported;        /* got at the last on_progress call */
+  unsigned long profile;      /* how the easy handle is set up (see omh_loop_easy) */
 } omh_xfer;
 
 typedef struct omh_op omh_op;

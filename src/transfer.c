@@ -103,7 +103,25 @@ static void set_common(omh_op *op, CURL *e) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent ? c->user_agent : "lua-omnihuman/0.1");
 }
 
-void omh_xfer_setup(omh_op *op, CURL *e) {
+unsigned long omh_xfer_profile(const omh_op *op) {
+  if (!op->cfg || op->kind == OMH_OP_DOWNLOAD) return 0;
+  return op->cfg->serial * 4 + (op->post ? 2 : 1);
+}
+
+/* What differs between two requests of one profile. */
+static void set_per_request(omh_op *op, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_URL, op->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->x.s->error);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
+  if (op->post) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)op->post_len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, op->post);
+  }
+}
+
+void omh_xfer_setup(omh_op *op, CURL *e, int same) {
   omh_xfer *x = &op->x;
   x->code = CURLE_OK;
   x->status = 0;
@@ -116,6 +134,10 @@ void omh_xfer_setup(omh_op *op, CURL *e) {
   x->total = -1;
   omh_buf_reset(&x->body);
   x->easy = e;
+  if (same) {
+    set_per_request(op, e);
+    return;
+  }
   set_common(op, e);
   if (op->kind == OMH_OP_DOWNLOAD) {
     /* The result host gets no credentials at all, wherever it redirects. */
