@@ -16,7 +16,18 @@ local function get_loop()
 end
 M.loop = get_loop
 
-local host = require("omnihuman.hosts.plain")
+-- The host adapter, picked from the globals the host defines; M.use overrides.
+local function detect_host()
+  if type(ngx) == "table" and type(ngx.sleep) == "function" and type(ngx.get_phase) == "function" then
+    return "openresty"
+  end
+  if type(vim) == "table" and type(vim.schedule) == "function" and (vim.uv or vim.loop) then
+    return "nvim"
+  end
+  if type(love) == "table" and type(love.getVersion) == "function" then return "love" end
+  return "plain"
+end
+local host = require("omnihuman.hosts." .. detect_host())
 
 --- Picks how operations are awaited: "plain" (default), "nvim", "openresty",
 --- "love", or an adapter table with an await(loop, op) function.
@@ -29,6 +40,9 @@ function M.use(adapter)
   if adapter.attach then adapter.attach(get_loop()) end
   return adapter
 end
+
+--- The adapter in use (a table with a name field: "plain", "nvim", ...).
+function M.adapter() return host end
 
 --- Waits for an operation: yields it inside a coroutine, drives the loop in
 --- the main thread. Returns the operation's result (value, or nil, err).
@@ -167,7 +181,11 @@ end
 --- Starts fn(...) as a coroutine of the running omnihuman.run.
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then error("omnihuman.spawn: expected a function", 2) end
-  if not current then error("omnihuman.spawn: call it inside omnihuman.run", 2) end
+  if not current then
+    -- Hosts with an event loop of their own (Neovim, LÖVE) run it there.
+    if host.spawn then return host.spawn(fn, ...) end
+    error("omnihuman.spawn: call it inside omnihuman.run", 2)
+  end
   return current:spawn(fn, ...)
 end
 

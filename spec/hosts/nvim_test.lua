@@ -1,0 +1,136 @@
+-- Host test: Neovim (headless, -u NONE). Run by spec/hosts/run.sh, which
+-- starts the test server and sets OMH_* and AIMLAPI_KEY. Neovim 0.7.2 has no
+-- `nvim -l`: this file is sourced with -c 'luafile ...', sets everything up
+-- and returns, so the generations run while the editor's own main loop runs.
+-- It ends the editor with :qall! (all checks passed) or :cquit N.
+local uv = vim.uv or vim.loop
+local env = function(k) return assert(os.getenv(k), k .. " not set (run spec/hosts/run.sh)") end
+package.path = env("OMH_LUA_PATH") .. ";" .. package.path
+package.cpath = env("OMH_LUA_CPATH") .. ";" .. package.cpath
+
+local ROOT, API, WORK = env("OMH_ROOT"), env("OMH_API"), env("OMH_WORK")
+local T0 = uv.hrtime()
+local function now() return (uv.hrtime() - T0) / 1e9 end
+local function out(fmt, ...)
+  io.stdout:write(("[nvim %6.3f] " .. fmt .. "\n"):format(now(), ...))
+  io.stdout:flush()
+end
+
+local finished = false
+local function finish(code, why)
+  if finished then return end
+  finished = true
+  if code == 0 then out("PASS %s", why) else out("FAIL %s", why) end
+  vim.schedule(function()
+    if code == 0 then vim.cmd("qall!") else vim.cmd("cquit " .. code) end
+  end)
+end
+
+-- Watchdog: never hang CI.
+local watchdog = uv.new_timer()
+watchdog:start(60000, 0, function() finish(2, "watchdog: not done within 60 s") end)
+
+local checks, failures = 0, {}
+local function check(ok, what)
+  checks = checks + 1
+  out("%s %s", ok and "ok  " or "FAIL", what)
+  if not ok then failures[#failures + 1] = what end
+end
+
+local ok, err = pcall(function()
+  local omnihuman = require("omnihuman")
+  out("%s, module %s, adapter %s", vim.version and tostring(vim.version().major .. "." .. vim.version().minor
+    .. "." .. vim.version().patch) or "?", tostring(omnihuman._VERSION), omnihuman.adapter().name)
+  check(omnihuman.adapter().name == "nvim", "adapter picked automatically inside Neovim")
+  local nv = omnihuman.use("nvim")
+
+  local client = omnihuman.new{ base_url = API .. "/n/nvim/v2", poll_interval = 0.2, timeout = 10 }
+
+  -- A Vim timer on the editor's main loop: it only fires while that loop runs.
+  local ticks = 0
+  local timer_id = vim.fn.timer_start(20, function() ticks = ticks + 1 end, { ["repeat"] = -1 })
+
+  local statuses, api_in_cb = {}, true
+  local function gen(i)
+    local res, gerr = client:generate{
+      image = ROOT .. "/examples/media/portrait.png",
+      audio = ROOT .. "/examples/media/hello.wav",
+      output = ("%s/nvim-%d.mp4"):format(WORK, i),
+      interval = 0.2,
+      sandbox_polls = 5,           -- the test server: completed after 5 status checks
+      on_status = function(st)
+        statuses[#statuses + 1] = st.status
+        -- Callbacks run on the main loop, where the API is allowed.
+        api_in_cb = api_in_cb and pcall(vim.api.nvim_get_current_buf)
+      end,
+    }
+    return res, gerr
+  end
+
+  local results, t_start, ticks_start = {}, now(), ticks
+  local N = 3
+  local left = N
+  for i = 1, N do
+    nv.spawn(function()
+      local res, gerr = gen(i)
+      results[i] = { res = res, err = gerr }
+      out("generation %d: %s", i, res and (res.status .. " -> " .. tostring(res.output)) or tostring(gerr))
+      left = left - 1
+      if left > 0 then return end
+
+      -- All done: judge.
+      local elapsed = now() - t_start
+      local during = ticks - ticks_start
+      out("%d generations in %.2f s; main-loop timer ticked %d times meanwhile", N, elapsed, during)
+      for j = 1, N do
+        local r = results[j]
+        check(r.res and r.res.status == "completed" and r.res.video and r.res.video.url ~= nil,
+          ("generation %d completed with a video url"):format(j))
+        local f = r.res and io.open(r.res.output, "rb")
+        local size = f and f:seek("end") or 0
+        if f then f:close() end
+        check(size > 0, ("generation %d downloaded (%d bytes)"):format(j, size))
+      end
+      check(elapsed >= 0.8, ("the wait took real time (%.2f s >= 0.8 s)"):format(elapsed))
+      -- 20 ms timer: expect at least a third of the possible ticks.
+      check(during >= math.floor(elapsed / 0.02 / 3),
+        ("editor loop kept ticking during the wait (%d ticks in %.2f s)"):format(during, elapsed))
+      check(#statuses >= N * 3 and api_in_cb,
+        ("%d on_status callbacks, vim.api usable in them"):format(#statuses))
+
+      -- Idle cost: an omnihuman.sleep(1) in flight and nothing else: the
+      -- process should sleep too (uv poll + one timer, no spinning).
+      vim.fn.timer_stop(timer_id)
+      local ru0 = uv.getrusage()
+      local w0 = now()
+      omnihuman.sleep(1.0)
+      local ru1 = uv.getrusage()
+      local cpu = (ru1.utime.sec - ru0.utime.sec) + (ru1.utime.usec - ru0.utime.usec) / 1e6
+        + (ru1.stime.sec - ru0.stime.sec) + (ru1.stime.usec - ru0.stime.usec) / 1e6
+      local wall = now() - w0
+      check(wall >= 0.95 and cpu < 0.1,
+        ("omnihuman.sleep(1) in a coroutine: %.3f s wall, %.3f s CPU"):format(wall, cpu))
+      check(nv.pending(omnihuman.loop()) == 0, "nothing left pending in the adapter")
+
+      -- The main thread (a scheduled callback, not a coroutine): await uses vim.wait.
+      vim.schedule(function()
+        local job_id = results[1].res and results[1].res.id
+        local st, perr = client:poll(job_id or "none")
+        check(st and st.status == "completed",
+          "client:poll in the main thread (vim.wait path): " .. (st and st.status or tostring(perr)))
+        local errs = #nv.errors
+        check(errs == 0, ("no errors reported by the adapter (%d)"):format(errs))
+        if #failures == 0 then
+          finish(0, ("%d checks"):format(checks))
+        else
+          finish(1, ("%d of %d checks failed"):format(#failures, checks))
+        end
+      end)
+    end)
+  end
+  out("%d generations started; the editor is idle in its main loop", N)
+end)
+if not ok then
+  out("error: %s", tostring(err))
+  finish(1, "setup raised")
+end
