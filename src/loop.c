@@ -174,6 +174,9 @@ void omh_loop_release_easy(omh_loop *lp, CURL *e, unsigned long profile) {
       if (!p || !q) { curl_easy_cleanup(e); return; }
       lp->capidle = cap;
     }
+    /* No pointer into a finished operation stays behind in the pool. */
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
     lp->idle_profile[lp->nidle] = profile;
     lp->idle[lp->nidle++] = e;
   } else {

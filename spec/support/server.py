@@ -13,6 +13,10 @@ Two listeners:
   cdn  GET|HEAD [/n/NS]/files/NAME.mp4              result videos (plain HTTP)
        /_control/faults, /_control/records, /_control/reset,
        /_control/health                             test control (JSON)
+       /_control/handshake  POST {"reset": N}: the api listener cuts the next
+                            N connections with a TCP reset right after the
+                            client's first bytes (the TLS ClientHello), before
+                            any namespace is known; GET shows what is left
 
 On startup prints one JSON line to stdout:
   {"api": "http(s)://127.0.0.1:P", "cdn": "http://127.0.0.1:Q", "pid": N}
@@ -44,6 +48,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -61,7 +66,8 @@ FILE_RE = re.compile(r"^/files/([A-Za-z0-9_.:-]+)\.mp4$")
 GEN_PATH = "/v2/video/generations"
 ROUTES = ("create", "poll", "cdn")
 FAULT_KEYS = {"pass", "status", "body", "headers", "html", "truncate", "drop", "delay",
-              "redirect", "hang", "close", "after", "chunked_forever", "huge"}
+              "redirect", "hang", "close", "after", "chunked_forever", "huge",
+              "reset"}
 
 MAX_BODY = 256 << 20            # request bodies (data URIs) up to 256 MiB
 MAX_RECORDS = 50000             # stored request records per namespace
@@ -190,6 +196,14 @@ class App:
             sys.exit("server.py: cannot read fixture %s: %s" % (FIXTURE, e))
         self.ffmpeg = shutil.which("ffmpeg") if self.sandbox else None
         self.tmpdir = tempfile.mkdtemp(prefix="omnihuman-sandbox-") if self.sandbox else None
+        self.handshake_resets = 0       # /_control/handshake: api connections still to cut
+
+    def take_handshake_reset(self):
+        with self.lock:
+            if self.handshake_resets > 0:
+                self.handshake_resets -= 1
+                return True
+        return False
 
     def space(self, ns):
         sp = self.spaces.get(ns)
@@ -637,6 +651,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
           {"delay": secs}                sleep, then the rest of the fault (or normal)
           {"hang": true}                 read the request, never answer
           {"close": true}                read the request, close without answer
+          {"reset": true}                read the request, then a TCP reset (RST, not FIN)
           {"after": F}                   normal processing (job created), then answer F
           {"status": N, "body": s, "headers": {...}}   that status (default body: error JSON)
           {"html": N}                    status N with an HTML proxy page
@@ -657,6 +672,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if f.get("close"):
             self.close_connection = True
             return
+        if f.get("reset"):
+            self.close_connection = True
+            return abort_connection(self.connection)
         if "after" in f and computed is None:
             return self.apply_fault(f["after"], ctx, computed=self.compute(ctx))
         if "status" in f:
@@ -787,6 +805,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pending = len(dq)
             return self.send(json_answer(200, {"ok": True, "ns": ns, "route": route, "pending": pending}))
 
+        if path == "/_control/handshake":
+            if self.command == "POST":
+                n = req.get("reset", 0)
+                if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 1000:
+                    return self.send(error_answer(400, "control: reset must be an integer 0..1000", path))
+                with app.lock:
+                    app.handshake_resets = n
+            with app.lock:
+                left = app.handshake_resets
+            return self.send(json_answer(200, {"ok": True, "reset": left}))
+
         if path == "/_control/faults" and self.command == "GET":
             with app.lock:
                 sp = app.space(ns)
@@ -819,8 +848,17 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 4096
     ssl_ctx = None
     verbose = False
+    listener = ""
 
     def finish_request(self, request, client_address):
+        app = getattr(self, "app", None)
+        if self.listener == "api" and app is not None and app.take_handshake_reset():
+            try:
+                request.settimeout(2.0)
+                request.recv(4096)          # the ClientHello (or, without TLS, the request)
+            except OSError:
+                pass
+            return abort_connection(request)
         if self.ssl_ctx is not None:
             try:
                 request.settimeout(HANDSHAKE_TIMEOUT)
@@ -845,10 +883,25 @@ class Server(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def abort_connection(sock):
+    """Close with a TCP reset: SO_LINGER 0, then close (socketserver's own
+    shutdown of the closed socket then fails quietly)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
 def make_server(app, listener, host, port, ssl_ctx):
     handler = type("%sHandler" % listener.capitalize(), (Handler,), {"listener": listener, "app": app})
     srv = Server((host, port), handler)
     srv.ssl_ctx = ssl_ctx
+    srv.app = app
+    srv.listener = listener
     srv.verbose = app.verbose
     return srv
 
