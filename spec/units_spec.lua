@@ -12,16 +12,10 @@ local char, byte, rep = string.char, string.byte, string.rep
 local floor = math.floor
 
 ---------------------------------------------------------------------------
--- byte builders (no string.pack: keep the spec runnable on Lua 5.1)
-
-local function u16le(v) return char(v % 256, floor(v / 256) % 256) end
-local function u32le(v) return u16le(v % 65536) .. u16le(floor(v / 65536) % 65536) end
-local function u32be(v)
-  return char(floor(v / 16777216) % 256, floor(v / 65536) % 256,
-              floor(v / 256) % 256, v % 256)
-end
-local function u64le(v) return u32le(v % 4294967296) .. u32le(floor(v / 4294967296)) end
-local function u64be(v) return u32be(floor(v / 4294967296)) .. u32be(v % 4294967296) end
+-- byte and media builders: spec/support/media_bytes.lua
+local MB = require("spec.support.media_bytes")
+local MP3_HDR, MP3_LEN = MB.MP3_HDR, MB.MP3_LEN
+local u16le, u32le, u32be, u64le, u64be, wav, mp3_frame, mp3_frames, id3v2, xing_frame, adts_frame, ogg_page, ogg_opus, ogg_vorbis, box, m4a, mvhd_v0, mvhd_v1 = MB.u16le, MB.u32le, MB.u32be, MB.u64le, MB.u64be, MB.wav, MB.mp3_frame, MB.mp3_frames, MB.id3v2, MB.xing_frame, MB.adts_frame, MB.ogg_page, MB.ogg_opus, MB.ogg_vorbis, MB.box, MB.m4a, MB.mvhd_v0, MB.mvhd_v1
 
 local function read_file(path)
   local f = io.open(path, "rb")
@@ -70,97 +64,6 @@ local function random_bytes(len)
   local t = {}
   for i = 1, len do t[i] = char(math.random(0, 255)) end
   return table.concat(t)
-end
-
----------------------------------------------------------------------------
--- media builders
-
--- RIFF/WAVE, PCM. `data_len_field` overrides the data chunk's size field.
-local function wav(rate, channels, bits, seconds, opts)
-  opts = opts or {}
-  local block = channels * bits / 8
-  local frames = floor(rate * seconds + 0.5)
-  local data = rep("\0", frames * block)
-  local fmt = u16le(1) .. u16le(channels) .. u32le(rate) .. u32le(rate * block)
-              .. u16le(block) .. u16le(bits)
-  local chunks = "fmt " .. u32le(#fmt) .. fmt
-  if opts.extra then -- an odd-sized chunk before data, padded to even
-    chunks = chunks .. "LIST" .. u32le(#opts.extra) .. opts.extra
-             .. (#opts.extra % 2 == 1 and "\0" or "")
-  end
-  chunks = chunks .. "data" .. u32le(opts.data_len_field or #data) .. data
-  return "RIFF" .. u32le(4 + #chunks) .. "WAVE" .. chunks
-end
-
--- MPEG-1 layer III, 128 kbit/s, 44.1 kHz, stereo, no padding: 417 bytes.
-local MP3_HDR, MP3_LEN = "\255\251\144\0", 417
-local function mp3_frame(fill)
-  return MP3_HDR .. rep(fill or "\0", MP3_LEN - 4)
-end
-local function mp3_frames(count)
-  return rep(mp3_frame(), count)
-end
-
-local function id3v2(body_len)
-  -- syncsafe size: 7 bits per byte
-  local s = body_len
-  return "ID3\4\0\0" .. char(floor(s / 2097152) % 128, floor(s / 16384) % 128,
-                             floor(s / 128) % 128, s % 128) .. rep("\0", body_len)
-end
-
--- A Xing header frame (MPEG-1 stereo: after 32 bytes of side info).
-local function xing_frame(tag, frames)
-  local body = rep("\0", 32) .. tag .. u32be(1) .. u32be(frames)
-  return MP3_HDR .. body .. rep("\0", MP3_LEN - 4 - #body)
-end
-
--- ADTS AAC-LC frame, 16 kHz mono, no CRC.
-local function adts_frame(len)
-  return "\255\241" .. char(1 * 64 + 8 * 4, 1 * 64 + floor(len / 2048),
-                            floor(len / 8) % 256, (len % 8) * 32 + 31, 252)
-         .. rep("\0", len - 7)
-end
-
--- One Ogg page (CRC left zero: not checked by the duration code).
-local function ogg_page(flags, granule, serial, seq, packet)
-  local segs, left = {}, #packet
-  while left >= 255 do segs[#segs + 1] = char(255); left = left - 255 end
-  segs[#segs + 1] = char(left)
-  return "OggS\0" .. char(flags) .. u64le(granule) .. u32le(serial)
-         .. u32le(seq) .. u32le(0) .. char(#segs) .. table.concat(segs) .. packet
-end
-
-local function ogg_opus(preskip, final_granule)
-  local head = "OpusHead\1\1" .. u16le(preskip) .. u32le(48000) .. u16le(0) .. "\0"
-  return ogg_page(2, 0, 77, 0, head)
-      .. ogg_page(0, 0, 77, 1, "OpusTags" .. u32le(0) .. u32le(0))
-      .. ogg_page(0, floor(final_granule / 2), 77, 2, rep("a", 300))
-      .. ogg_page(4, final_granule, 77, 3, rep("b", 600))
-end
-
-local function ogg_vorbis(rate, final_granule)
-  local head = "\1vorbis" .. u32le(0) .. "\1" .. u32le(rate) .. u32le(0)
-               .. u32le(64000) .. u32le(0) .. "\184\1"
-  return ogg_page(2, 0, 5, 0, head)
-      .. ogg_page(0, 0, 5, 1, "\3vorbis" .. rep("c", 40))
-      .. ogg_page(4, final_granule, 5, 2, rep("d", 1000))
-end
-
-local function box(kind, body) return u32be(8 + #body) .. kind .. body end
-
-local function m4a(mvhd_body, major)
-  local ftyp = box("ftyp", (major or "M4A ") .. u32be(0) .. "M4A isomiso2")
-  return ftyp .. box("mdat", rep("\0", 100))
-      .. box("moov", box("mvhd", mvhd_body) .. box("trak", rep("\0", 20)))
-end
-
-local function mvhd_v0(scale, dur)
-  return "\0\0\0\0" .. u32be(0) .. u32be(0) .. u32be(scale) .. u32be(dur)
-         .. rep("\0", 80)
-end
-local function mvhd_v1(scale, dur)
-  return "\1\0\0\0" .. u64be(0) .. u64be(0) .. u32be(scale) .. u64be(dur)
-         .. rep("\0", 80)
 end
 
 ---------------------------------------------------------------------------
