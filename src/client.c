@@ -210,15 +210,20 @@ static int client_wait(lua_State *L) {
   return 1;
 }
 
-/* client:download_op(url, path, {on_progress=}) */
+/* Far above any clip under 30 s; a body beyond it is broken or hostile. */
+#define DEFAULT_MAX_DOWNLOAD ((curl_off_t)4 << 30)
+
+/* client:download_op(url, path, {on_progress=, max_bytes=}) */
 static int client_download(lua_State *L) {
   client_ud *u = check_client(L);
   const char *url = luaL_checkstring(L, 2);
   const char *path = luaL_checkstring(L, 3);
   if (!*path) luaL_argerror(L, 3, "output path is empty");
   int cb = 0;
+  double max_bytes = (double)DEFAULT_MAX_DOWNLOAD;
   if (!lua_isnoneornil(L, 4)) {
     luaL_checktype(L, 4, LUA_TTABLE);
+    max_bytes = opt_number(L, 4, "max_bytes", max_bytes);
     lua_getfield(L, 4, "on_progress");
     cb = lua_isfunction(L, -1);
     lua_pop(L, 1);
@@ -227,6 +232,7 @@ static int client_download(lua_State *L) {
   omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, &omh_download_class, OMH_OP_DOWNLOAD);
   op->url = strdup(url);
   op->target = strdup(path);
+  op->max_bytes = (curl_off_t)max_bytes;
   if (!op->url || !op->target) return luaL_error(L, "omnihuman: out of memory");
   if (cb) {
     lua_getfield(L, 4, "on_progress");

@@ -73,6 +73,7 @@ struct omh_op {
   /* kind-specific */
   char *job_id;
   char *target, *tmp;         /* download */
+  curl_off_t max_bytes;       /* download: a larger body is refused */
   double interval;            /* wait */
   char last_status[32];       /* wait */
   int polls;                  /* wait */

@@ -38,6 +38,12 @@ static void judge_curl(omh_op *op, omh_outcome *o) {
         snprintf(o->message, sizeof o->message, "answer larger than the 1 MiB an API answer may be");
         return;
       }
+      if (op->x.write_failed == 3) {
+        o->kind = "protocol";
+        snprintf(o->message, sizeof o->message, "download larger than max_bytes (%lld bytes)",
+                 (long long)op->max_bytes);
+        return;
+      }
       if (op->x.write_failed == 2) {
         o->kind = "io";
         snprintf(o->message, sizeof o->message, "cannot write the download: %s", detail);

@@ -66,6 +66,11 @@ static size_t on_file_data(char *p, size_t size, size_t n, void *ud) {
     curl_easy_getinfo(op->x.easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 300) return len;
   }
+  /* An endless or absurd body must not fill the disk. */
+  if (op->x.total > op->max_bytes || op->x.got + (curl_off_t)len > op->max_bytes) {
+    op->x.write_failed = 3;
+    return 0;
+  }
   while (off < len) {
     ssize_t w = write(op->x.fd, p + off, len - off);
     if (w < 0 && errno == EINTR) continue;

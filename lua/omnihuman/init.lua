@@ -77,7 +77,7 @@ local CLIENT_OPTIONS = {
   user_agent = "string", on_event = "function",
 }
 local WAIT_OPTIONS = { interval = "number", timeout = "number", on_status = "function" }
-local DOWNLOAD_OPTIONS = { on_progress = "function" }
+local DOWNLOAD_OPTIONS = { on_progress = "function", max_bytes = "number" }
 -- generate's own options; every other field goes to create.
 local GENERATE_OWN = {
   output = "string", interval = "number", timeout = "number", on_status = "function",
