@@ -4,13 +4,7 @@
 local ts = require("spec.support.testserver")
 local cjson = require("cjson")
 
-local function readfile(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local readfile = ts.readfile
 
 local function q(s)
   return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"

@@ -12,8 +12,6 @@
 #include "transfer.h"
 #include "udata.h"
 
-static const char *kind_names[] = {"create", "poll", "wait", "download", "sleep"};
-
 static void live_link(omh_op *op) {
   omh_loop *lp = op->loop;
   op->live_prev = NULL;
@@ -255,7 +253,7 @@ static void call_protected(omh_op *op, lua_State *L, int nargs) {
 }
 
 void omh_op_event(omh_op *op, lua_State *L) {
-  lua_pushstring(L, kind_names[op->kind]);
+  lua_pushstring(L, op->cls->name);
   lua_setfield(L, -2, "op");
   lua_rawgeti(L, LUA_REGISTRYINDEX, op->cfg->on_event_ref);
   lua_insert(L, -2);
@@ -448,7 +446,7 @@ static int op_timeout(lua_State *L) {
 }
 
 static int op_kind(lua_State *L) {
-  lua_pushstring(L, kind_names[omh_checkop(L, 1)->kind]);
+  lua_pushstring(L, omh_checkop(L, 1)->cls->name);
   return 1;
 }
 
@@ -463,7 +461,7 @@ static int op_close_m(lua_State *L) {
 
 static int op_tostring(lua_State *L) {
   omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
-  lua_pushfstring(L, "omnihuman.operation %s (%s) %p", kind_names[op->kind],
+  lua_pushfstring(L, "omnihuman.operation %s (%s) %p", op->cls->name,
                   op->closed ? "closed" : op->done ? "done" : "pending", (void *)op);
   return 1;
 }

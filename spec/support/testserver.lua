@@ -88,6 +88,7 @@ local function module_dir()
   return "spec/support"
 end
 
+M.readfile = readfile -- nil when the file cannot be opened
 M.dir = module_dir()
 M.script = M.dir .. "/server.py"
 M.fixture = M.dir .. "/fixture.mp4"
