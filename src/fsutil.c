@@ -1,9 +1,15 @@
-/* Durability helpers for journals written from Lua: the io library can
- * flush but not fsync. */
+/* File-system helpers for the command line's batch journal and pre-flight:
+ * the io library can flush but not fsync, lock, resolve a canonical path,
+ * create folders or append all-or-nothing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -22,14 +28,31 @@ static FILE *check_file(lua_State *L, int idx) {
   return f;
 }
 
+/* A short name for the errors callers act on; anything else is "error". */
+static const char *errno_tag(int e) {
+  switch (e) {
+    case ENOENT: return "missing";
+    case ENOTDIR: return "notdir";
+    case EWOULDBLOCK: return "busy";
+    case ENOSPC: return "nospace";
+    default: return "error";
+  }
+}
+
+/* nil, "<what>: <strerror>", tag */
+static int push_errno(lua_State *L, const char *what, int e) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", what, strerror(e));
+  lua_pushstring(L, errno_tag(e));
+  return 3;
+}
+
 static int push_result(lua_State *L, int rc, const char *what) {
   if (rc == 0) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", what, strerror(errno));
-  return 2;
+  return push_errno(L, what, errno);
 }
 
 /* core.fsync(file): flush Lua's buffer and the kernel's to the disk. */
@@ -51,9 +74,115 @@ static int core_fsync_dir(lua_State *L) {
   return push_result(L, rc, path);
 }
 
+/* core.flock(file): an exclusive lock without waiting. The kernel drops it
+ * when the process ends however it ends, so no lock is ever stale.
+ * true, or nil, message, "busy" when another process holds it. */
+static int core_flock(lua_State *L) {
+  FILE *f = check_file(L, 1);
+  int rc;
+  do rc = flock(fileno(f), LOCK_EX | LOCK_NB);
+  while (rc != 0 && errno == EINTR);
+  return push_result(L, rc, "flock");
+}
+
+/* core.append(file, data[, sync]): one record at the end of the file,
+ * written whole or not at all: a failed or short write (disk full) is cut
+ * back off, so the file never keeps half a record that a later one would
+ * run into. With sync, fsync'd before it returns. Bypasses the FILE buffer:
+ * use the handle for nothing else but locking. */
+static int core_append(lua_State *L) {
+  FILE *f = check_file(L, 1);
+  size_t n;
+  const char *data = luaL_checklstring(L, 2, &n);
+  int sync = lua_toboolean(L, 3);
+  int fd = fileno(f);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return push_errno(L, "fstat", errno);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = write(fd, data + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = w < 0 ? errno : ENOSPC;
+      if (done > 0 && ftruncate(fd, st.st_size) != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "write: %s (and the partial record could not be removed: %s)", strerror(e),
+                        strerror(errno));
+        lua_pushstring(L, errno_tag(e));
+        return 3;
+      }
+      return push_errno(L, "write", e);
+    }
+    done += (size_t)w;
+  }
+  if (sync && fsync(fd) != 0) return push_errno(L, "fsync", errno);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.realpath(path): the absolute path with every symlink, "." and ".."
+ * resolved; the path must exist. nil, message, tag otherwise. */
+static int core_realpath(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char *r = realpath(path, NULL);
+  if (!r) return push_errno(L, path, errno);
+  lua_pushstring(L, r);
+  free(r);
+  return 1;
+}
+
+/* core.stat(path): "file" | "dir" | "other", size (symlinks followed). */
+static int core_stat(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st) != 0) return push_errno(L, path, errno);
+  lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other");
+  lua_pushnumber(L, (lua_Number)st.st_size);
+  return 2;
+}
+
+/* core.writable(dir): can this process create files in the folder? */
+static int core_writable(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  return push_result(L, access(path, W_OK | X_OK), path);
+}
+
+/* core.mkdir_p(path): creates the folder and any missing parents (0777
+ * less the umask); true when it exists as a folder afterwards. */
+static int core_mkdir_p(lua_State *L) {
+  size_t n;
+  const char *path = luaL_checklstring(L, 1, &n);
+  if (n == 0 || n >= PATH_MAX) return push_errno(L, path, n ? ENAMETOOLONG : ENOENT);
+  char buf[PATH_MAX];
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char saved = buf[i];
+    buf[i] = '\0';
+    struct stat st;
+    /* An existing folder may answer EROFS or EACCES rather than EEXIST. */
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+      int e = errno;
+      if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return push_errno(L, buf, e);
+    }
+    buf[i] = saved;
+  }
+  struct stat st;
+  if (stat(path, &st) != 0) return push_errno(L, path, errno);
+  if (!S_ISDIR(st.st_mode)) return push_errno(L, path, ENOTDIR);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 void omh_fsutil_open(lua_State *L) {
-  lua_pushcfunction(L, core_fsync);
-  lua_setfield(L, -2, "fsync");
-  lua_pushcfunction(L, core_fsync_dir);
-  lua_setfield(L, -2, "fsync_dir");
+  static const struct {
+    const char *name;
+    lua_CFunction fn;
+  } fns[] = {{"fsync", core_fsync},       {"fsync_dir", core_fsync_dir}, {"flock", core_flock},
+             {"append", core_append},     {"realpath", core_realpath},   {"stat", core_stat},
+             {"writable", core_writable}, {"mkdir_p", core_mkdir_p}};
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    lua_pushcfunction(L, fns[i].fn);
+    lua_setfield(L, -2, fns[i].name);
+  }
 }

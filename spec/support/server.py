@@ -13,6 +13,9 @@ Two listeners:
   cdn  GET|HEAD [/n/NS]/files/NAME.mp4              result videos (plain HTTP)
        /_control/faults, /_control/records, /_control/reset,
        /_control/health                             test control (JSON)
+       /_control/limit      POST {"max_active": N | null}: creates answer 429
+                            while N jobs of the namespace are unfinished (no
+                            status check has answered completed/error yet)
        /_control/handshake  POST {"reset": N}: the api listener cuts the next
                             N connections with a TCP reset right after the
                             client's first bytes (the TLS ClientHello), before
@@ -25,7 +28,11 @@ Exits on SIGTERM/SIGINT/SIGHUP, when its parent process goes away (or, with
 (0 = never; default 900, or never with --sandbox).
 
 Every path may start with /n/<ns>; faults, records and jobs are kept per
-namespace so that many tests can share one server.  See the fault list in
+namespace so that many tests can share one server.  A create's optional
+"sandbox_tag" field names what it is for (a batch row): records then list
+the jobs made and the creates received per tag.  Creates answer
+meta.usage {"credits_used", "tokens_used"}, or only tokens_used (as older
+deployments do) when the request has "sandbox_usage": "tokens".  See the fault list in
 Handler.apply_fault.  --sandbox makes progress go by time (queued 2 s,
 generating 4 s) and, when ffmpeg is on PATH and the job's image and audio
 were data URIs, serves a real MP4 of the still image with the audio (no
@@ -81,6 +88,8 @@ MAX_HUGE_MB = 4096
 SANDBOX_QUEUED = 2.0
 SANDBOX_GENERATING = 4.0
 TOKENS_USED = 5880000
+CREDITS_USED = 588                  # meta.usage.credits_used of a create (tokens_used: the older name)
+TAG_RE = re.compile(rb'"sandbox_tag"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"')
 
 ERROR_MESSAGES = {
     400: "Bad Request",
@@ -154,7 +163,7 @@ def error_answer(status, message=None, path=""):
 
 class Job:
     __slots__ = ("id", "uuid", "model", "ns", "pending", "polls", "fail", "created",
-                 "media_dir", "video_path", "video_ready")
+                 "media_dir", "video_path", "video_ready", "final")
 
     def __init__(self, model, ns, pending, fail):
         self.uuid = str(uuid.uuid4())
@@ -168,6 +177,7 @@ class Job:
         self.media_dir = None
         self.video_path = None
         self.video_ready = None
+        self.final = False              # a status check answered completed/error
 
 
 class Namespace:
@@ -178,6 +188,14 @@ class Namespace:
         self.faults = {r: collections.deque() for r in ROUTES}
         self.jobs = {}
         self.by_uuid = {}
+        # Batch tests: "sandbox_tag" (a request field) names the row a
+        # create is for; jobs made and creates received are counted per tag.
+        self.tags = {}                  # tag -> [job ids]
+        self.tag_creates = {}           # tag -> creates received (refused ones too)
+        self.inflight = {r: 0 for r in ROUTES}   # requests received, not yet answered
+        self.max_active = None          # /_control/limit: 429 beyond this many unfinished jobs
+        self.limit_refused = 0
+        self.active_peak = 0
 
 
 class App:
@@ -517,6 +535,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sp.dropped += 1
             if route:
                 sp.counts[route] += 1
+                sp.inflight[route] += 1
+                if route == "create":
+                    m = TAG_RE.search(body)
+                    if m:
+                        t = m.group(1).decode()
+                        sp.tag_creates[t] = sp.tag_creates.get(t, 0) + 1
                 q = sp.faults[route]
                 if q:
                     fault = q.popleft()
@@ -526,9 +550,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(error_answer(404, "Cannot %s %s" % (self.command, rest), rest))
             return self.send(error_answer(404, None, rest), head=True)
         ctx = (ns, route, rest, query, body, name)
-        if fault is None:
-            return self.send(self.compute(ctx), head=self.command == "HEAD")
-        return self.apply_fault(fault, ctx)
+        try:
+            if fault is None:
+                return self.send(self.compute(ctx), head=self.command == "HEAD")
+            return self.apply_fault(fault, ctx)
+        finally:
+            with app.lock:
+                sp.inflight[route] -= 1
 
     # -- normal answers ----------------------------------------------------------
 
@@ -571,16 +599,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         fail = req.get("sandbox_fail")
         if fail is not None and not isinstance(fail, str):
             return error_answer(400, "Body validation error: sandbox_fail must be a string", rest)
+        tag = req.get("sandbox_tag")
+        if tag is not None and not (isinstance(tag, str) and TAG_RE.match(('"sandbox_tag":"%s"' % tag).encode())):
+            return error_answer(400, "Body validation error: sandbox_tag must match [A-Za-z0-9_.:-]{1,64}", rest)
         job = Job(req["model"], ns, polls, fail)
         app = self.app
         with app.lock:
             sp = app.space(ns)
+            if sp.max_active is not None:
+                active = sum(1 for j in sp.jobs.values() if not j.final)
+                if active >= sp.max_active:
+                    sp.limit_refused += 1
+                    return error_answer(429, "Too Many Requests: %d jobs in progress (the limit is %d)"
+                                        % (active, sp.max_active), rest)
+                sp.active_peak = max(sp.active_peak, active + 1)
             sp.jobs[job.id] = job
+            if tag is not None:
+                sp.tags.setdefault(tag, []).append(job.id)
             sp.by_uuid[job.uuid] = job
         if app.sandbox and fail is None:
             app.prepare_media(job, req["image_url"], req["audio_url"])
+        usage = {"tokens_used": TOKENS_USED}
+        if req.get("sandbox_usage") != "tokens":  # "tokens": answer as older deployments do
+            usage["credits_used"] = CREDITS_USED
         return json_answer(200, {"id": job.id, "status": "queued",
-                                 "meta": {"usage": {"tokens_used": TOKENS_USED}}})
+                                 "meta": {"usage": usage}})
 
     def poll(self, ns, rest, query):
         app = self.app
@@ -602,6 +645,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 status = None if n > job.pending else ("queued" if n == 1 else "generating")
         video = error = None
         if status is None:
+            job.final = True
             if job.fail is not None:
                 status = "error"
                 error = {"name": "GenerationError", "message": job.fail}
@@ -805,6 +849,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pending = len(dq)
             return self.send(json_answer(200, {"ok": True, "ns": ns, "route": route, "pending": pending}))
 
+        if path == "/_control/limit" and self.command == "POST":
+            n = req.get("max_active")
+            if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+                return self.send(error_answer(400, "control: max_active must be an integer >= 0 or null", path))
+            with app.lock:
+                app.space(ns).max_active = n
+            return self.send(json_answer(200, {"ok": True, "ns": ns, "max_active": n}))
+
         if path == "/_control/handshake":
             if self.command == "POST":
                 n = req.get("reset", 0)
@@ -826,7 +878,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with app.lock:
                 sp = app.space(ns)
                 out = {"requests": list(sp.records), "counts": dict(sp.counts),
-                       "jobs": len(sp.jobs), "dropped": sp.dropped}
+                       "jobs": len(sp.jobs), "dropped": sp.dropped,
+                       "tags": {t: list(ids) for t, ids in sp.tags.items()},
+                       "tag_creates": dict(sp.tag_creates), "inflight": dict(sp.inflight),
+                       "limit": {"max_active": sp.max_active, "refused": sp.limit_refused,
+                                 "peak": sp.active_peak}}
             return self.send(json_answer(200, out))
 
         if path == "/_control/reset" and self.command == "POST":

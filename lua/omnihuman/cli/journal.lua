@@ -1,30 +1,46 @@
 -- The batch journal: JSON Lines, append-only, one record per event of a
--- row (keyed by the row's output path). Records a job id the moment the
--- create answers, and the intent before the create is sent, so that a rerun
--- never pays for a row twice:
---   creating       intent, written (and synced) before the create is sent
---   created        {id}: the create answered
+-- row. A row is named by `key`, its output's canonical path (relative to
+-- the manifest's folder when inside it). Records:
+--   creating       intent, durable before the create is sent
+--   created        {id}: the create answered (or --adopt named the job)
 --   uncertain      the create failed in a way that may have created the job
---   create_failed  the create definitely did not create a job
+--   create_failed  the create certainly made no job
 --   completed      {url}: the job finished
 --   failed         the generation failed (final)
 --   wait_error     waiting stopped (timeout, network): the job is still pending
 --   downloaded     {output}: the output file is complete
---   download_error the download failed (rerun downloads again)
--- A torn last line (a crash mid-write) is ignored on reading.
+--   download_error the download failed (a rerun downloads again)
+-- Records of this format carry v = 2; older ones (no v) keyed rows by the
+-- output path as spelled, and are matched by the caller.
+--
+-- The journal file itself is the lock (flock, taken before it is read and
+-- held until the process ends). Each record is appended whole or not at
+-- all, and the ones a rerun depends on are fsync'd before the caller acts.
+local core = require("omnihuman.core")
 local U = require("omnihuman.cli.util")
 
 local J = {}
 J.__index = J
+J.VERSION = 2
 
--- Durable writes: core.fsync(file) (and core.fsync_dir for a new journal's
--- directory entry); with an older core, `sync FILE` (coreutils >= 8.24 fsyncs
--- just that file, about 10 ms a call).
-local core_fsync, core_fsync_dir
+-- The crash simulation (make sim) steers journal writes through
+-- OMNIHUMAN_SIM_JOURNAL: "crash_before=N" / "crash_after=N" kill the
+-- process with SIGKILL just before / just after its Nth write,
+-- "fail=N" fails the Nth write, "fail_from=N" that one and every later one
+-- (a full disk). Unset in normal use.
+local sim_mode, sim_n
 do
-  local ok, core = pcall(require, "omnihuman.core")
-  if ok and type(core.fsync) == "function" then core_fsync = core.fsync end
-  if ok and type(core.fsync_dir) == "function" then core_fsync_dir = core.fsync_dir end
+  local spec = os.getenv("OMNIHUMAN_SIM_JOURNAL")
+  if spec and spec ~= "" then
+    local m, n = spec:match("^([%a_]+)=(%d+)$")
+    sim_mode, sim_n = m, tonumber(n)
+  end
+end
+
+local function sim_crash()
+  io.stderr:flush()
+  U.execute("kill -9 " .. assert(U.getpid()))
+  while true do U.execute("sleep 1") end -- not reached: the signal is on its way
 end
 
 local function hash(s)
@@ -38,106 +54,126 @@ local function hash(s)
 end
 J.hash = hash
 
--- Reads the journal at path into per-key states. Missing file: empty.
-function J.load(path)
-  local states, warnings = {}, {}
-  local f = io.open(path, "rb")
-  if not f then return states, warnings end
-  local ln = 0
-  for line in f:lines() do
-    ln = ln + 1
-    if not line:match("^%s*$") then
-      local r = U.decode(line)
-      if type(r) ~= "table" or type(r.ev) ~= "string" then
-        warnings[#warnings + 1] = ("journal line %d is unreadable (ignored)"):format(ln)
-      elseif type(r.key) == "string" then
-        local s = states[r.key] or { key = r.key, state = "new" }
-        states[r.key] = s
-        local ev = r.ev
-        if ev == "creating" then s.state, s.id, s.url, s.fp = "uncertain", nil, nil, r.fp
-        elseif ev == "created" then s.state, s.id = "pending", r.id
-        elseif ev == "uncertain" then s.state, s.id = "uncertain", nil
-        elseif ev == "create_failed" then s.state, s.id = "new", nil
-        elseif ev == "completed" then s.state, s.url = "completed", r.url
-        elseif ev == "failed" then s.state = "failed"
-        elseif ev == "downloaded" then s.state = "done"
-        end
-        if r.id and ev ~= "creating" then s.id = r.id end
-        if r.kind then s.kind, s.message = r.kind, r.message end
-        s.last = ev
-      end
-    end
+-- Opens and locks a file; nil, message, "busy" if another process holds it.
+local function lock(path, mode)
+  local f, err = io.open(path, mode)
+  if not f then return nil, tostring(err) end
+  local ok, lerr, tag = core.flock(f)
+  if not ok then
+    f:close()
+    return nil, lerr, tag
   end
-  f:close()
-  return states, warnings
+  return f
 end
+J.lock_file = lock
 
+-- Opens the journal at path and takes its lock before anything is read.
+-- opts.create = false (a dry run): a missing journal stays missing.
+-- opts.sync = "never": flush only. Returns journal or nil, message, tag.
 function J.open(path, opts)
-  local self = setmetatable({ path = path, sync_mode = (opts and opts.sync) or "auto" }, J)
-  local tail = nil
-  local rf = io.open(path, "rb")
-  local created = rf == nil
-  if rf then
-    local size = rf:seek("end")
-    if size and size > 0 then
-      rf:seek("set", size - 1)
-      tail = rf:read(1)
-    end
-    rf:close()
+  opts = opts or {}
+  local self = setmetatable({ path = path, sync_mode = opts.sync or "auto", writes = 0, errors = {} }, J)
+  local existed = core.stat(path) ~= nil
+  if not existed and opts.create == false then return self end
+  local f, err, tag = lock(path, "ab")
+  if not f then
+    if tag == "busy" then return nil, err, tag end
+    return nil, "cannot open journal " .. path .. ": " .. tostring(err)
   end
-  local f, err = io.open(path, "ab")
-  if not f then return nil, "cannot open journal " .. path .. ": " .. tostring(err) end
-  if tail and tail ~= "\n" then f:write("\n") end -- end a torn line
-  f:setvbuf("full")
   self.f = f
-  if created and core_fsync_dir and self.sync_mode ~= "never" then
-    f:flush()
-    core_fsync(f)
-    core_fsync_dir(U.dirname(path)) -- the new journal's name survives a power cut
+  if not existed and self.sync_mode ~= "never" then
+    local ok, serr = core.fsync_dir(U.dirname(path)) -- the new journal's name survives a power cut
+    if not ok then
+      f:close()
+      return nil, "cannot make the new journal " .. path .. " durable: " .. tostring(serr)
+    end
   end
   return self
 end
 
-function J:sync()
-  if self.sync_mode == "never" then return end
-  if core_fsync then
-    if not core_fsync(self.f) then self.f:flush() end -- a failed fsync still leaves it written
-    return
+-- Reads every record: list of { ln = line number, rec = table }, and
+-- warnings for lines that are not records.
+function J:read()
+  local records, warnings = {}, {}
+  local text = U.readfile(self.path)
+  if not text then return records, warnings end
+  self.torn = #text > 0 and text:sub(-1) ~= "\n" -- a crash mid-write: end that line first
+  local ln = 0
+  for line in text:gmatch("([^\n]*)\n?") do
+    ln = ln + 1
+    if not line:match("^%s*$") then
+      local r = U.decode(line)
+      if type(r) ~= "table" or type(r.ev) ~= "string" or type(r.key) ~= "string" then
+        warnings[#warnings + 1] = ("journal line %d is unreadable (ignored)"):format(ln)
+      else
+        records[#records + 1] = { ln = ln, rec = r }
+      end
+    end
   end
-  U.execute("sync " .. U.q(self.path) .. " 2>/dev/null")
+  return records, warnings
 end
 
--- Appends one record (one write); durable when sync is true.
+local APPLY = {
+  creating = function(s, r) s.state, s.id, s.url, s.fp = "uncertain", nil, nil, r.fp end,
+  created = function(s, r) s.state, s.id = "pending", r.id end,
+  uncertain = function(s) s.state, s.id = "uncertain", nil end,
+  create_failed = function(s) s.state, s.id = "new", nil end,
+  completed = function(s, r) s.state, s.url = "completed", r.url end,
+  failed = function(s) s.state = "failed" end,
+  downloaded = function(s) s.state = "done" end,
+}
+
+-- Folds records into one state per row: keyof(rec) names the row a record
+-- belongs to (nil: none of ours). state: new | uncertain | pending |
+-- completed | failed | done, plus id, url, fp, kind, message, last.
+function J.replay(records, keyof)
+  local states = {}
+  for _, e in ipairs(records) do
+    local r = e.rec
+    local key = keyof(r)
+    if key then
+      local s = states[key] or { key = key, state = "new" }
+      states[key] = s
+      local apply = APPLY[r.ev]
+      if apply then apply(s, r) end
+      if r.id and r.ev ~= "creating" and r.ev ~= "uncertain" and r.ev ~= "create_failed" then s.id = r.id end
+      if r.kind then s.kind, s.message = r.kind, r.message end
+      if r.v == nil then s.legacy = true end
+      s.last = r.ev
+    end
+  end
+  return states
+end
+
+-- Appends one record, durable (fsync'd) when sync is true. Returns true,
+-- or nil, message: then nothing of the record is in the file.
 function J:write(rec, sync)
+  if not self.f then return nil, "journal " .. self.path .. " is not open" end
+  self.writes = self.writes + 1
+  local n = self.writes
+  if sim_mode == "crash_before" and n == sim_n then sim_crash() end
+  rec.v = J.VERSION
   rec.t = U.timestamp()
-  self.f:write(U.encode(rec), "\n")
-  self.f:flush()
-  if sync then self:sync() end
+  local data = U.encode(rec) .. "\n"
+  if self.torn then data = "\n" .. data end
+  local ok, err
+  if (sim_mode == "fail" and n == sim_n) or (sim_mode == "fail_from" and n >= sim_n) then
+    ok, err = nil, "write: No space left on device (simulated)"
+  else
+    ok, err = core.append(self.f, data, sync and self.sync_mode ~= "never")
+  end
+  if not ok then
+    err = "cannot write to journal " .. self.path .. ": " .. tostring(err)
+    self.errors[#self.errors + 1] = err
+    return nil, err
+  end
+  self.torn = false
+  if sim_mode == "crash_after" and n == sim_n then sim_crash() end
+  return true
 end
 
 function J:close()
   if self.f then self.f:close() self.f = nil end
-  if self.lockfile then os.remove(self.lockfile) self.lockfile = nil end
-end
-
--- Takes <journal>.lock (created with O_EXCL through the shell's noclobber)
--- so that two runs never work from one journal at once. A lock left by a
--- process that is gone (kill -9) is taken over. Returns true or nil, message.
-function J:lock()
-  local lockfile = self.path .. ".lock"
-  local pid = U.getpid() or 0
-  for _ = 1, 2 do
-    if U.execute("(set -C; echo " .. pid .. " > " .. U.q(lockfile) .. ") 2>/dev/null") then
-      self.lockfile = lockfile
-      return true
-    end
-    local other = tonumber((U.readfile(lockfile) or ""):match("%d+"))
-    if other and other ~= pid and U.pid_alive(other) then
-      return nil, ("another omnihuman run (pid %d) is using %s; if it is gone, remove %s"):format(other, self.path, lockfile)
-    end
-    os.remove(lockfile) -- stale: its process is gone
-  end
-  return nil, "cannot take the lock " .. lockfile
 end
 
 return J

@@ -62,13 +62,13 @@ end
 
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
 
--- Reads a manifest. Returns rows, bad, format or nil, message when the file
--- cannot be used at all. rows: { line, image | image_url, audio | audio_url,
--- output (resolved path), fields (extra), key }; bad: { line, message }.
-function M.read(path)
+-- Reads a manifest; relative paths are relative to folder dir. Returns rows,
+-- bad, format or nil, message when the file cannot be used at all. rows:
+-- { line, image = {url | path}, audio = {url | path}, output_raw, fields
+-- (extra) }; bad: { line, message }.
+function M.read(path, dir)
   local text, err = U.readfile(path)
   if not text then return nil, "cannot read manifest: " .. tostring(err) end
-  local dir = U.dirname(path)
   local first = text:match("^%s*(.)")
   local raw, bad, format = {}, {}, nil
   if first == "{" or path:match("%.jsonl$") or path:match("%.ndjson$") then
@@ -117,15 +117,10 @@ function M.read(path)
     end
   end
 
-  local rows, outputs = {}, {}
+  local rows = {}
   for _, r in ipairs(raw) do
     local row, why = M.row(r.t, r.line, dir)
-    if row and outputs[row.key] then
-      why = "output " .. row.output .. " is already the target of line " .. outputs[row.key]
-      row = nil
-    end
     if row then
-      outputs[row.key] = r.line
       rows[#rows + 1] = row
     else
       bad[#bad + 1] = { line = r.line, message = why }
@@ -142,9 +137,7 @@ local function input(t, name, dir)
   if v == nil or v == U.null or v == "" then return nil, "has no " .. name end
   if type(v) ~= "string" then return nil, name .. " must be a string" end
   if U.is_url(v) then return { url = v } end
-  local p = U.join(dir, v)
-  if not U.exists(p) then return nil, name .. " file not found: " .. p end
-  return { path = p }
+  return { path = U.join(dir, v) } -- checked by the pre-flight
 end
 
 function M.row(t, line, dir)
@@ -155,8 +148,8 @@ function M.row(t, line, dir)
   if not audio then return nil, why end
   local out = t.output
   if type(out) ~= "string" or out == "" then return nil, "has no output" end
-  local row = { line = line, output = U.join(dir, out), fields = {} }
-  row.key = row.output
+  -- output_raw as written; the batch resolves it to a canonical path.
+  local row = { line = line, output_raw = out, fields = {} }
   for k, v in pairs(t) do
     if k ~= "image" and k ~= "image_url" and k ~= "audio" and k ~= "audio_url" and k ~= "output"
         and v ~= U.null then
@@ -177,12 +170,13 @@ function M.create_fields(row)
   return f
 end
 
--- A stable fingerprint of what a row asks for (inputs and extra fields).
+-- A stable fingerprint of what a row asks for (inputs, by their canonical
+-- paths when the caller set them as .real, and extra fields).
 function M.fingerprint(row)
   local keys = {}
   for k in pairs(row.fields) do keys[#keys + 1] = k end
   table.sort(keys)
-  local parts = { row.image.url or row.image.path, row.audio.url or row.audio.path }
+  local parts = { row.image.url or row.image.real or row.image.path, row.audio.url or row.audio.real or row.audio.path }
   for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. U.encode(row.fields[k]) end
   return table.concat(parts, "\0")
 end

@@ -1,0 +1,268 @@
+-- The batch's engine: starts rows (create, wait, download) as coroutines,
+-- as many at once as the pacer allows, and journals every step. The
+-- journal decides what may be paid for: a create is sent only after its
+-- `creating` record is durable, and a job id that cannot be recorded stops
+-- the run at once (the id goes to stderr so that it is not lost).
+local omnihuman = require("omnihuman")
+local U = require("omnihuman.cli.util")
+local Manifest = require("omnihuman.cli.manifest")
+
+local Run = {}
+
+local FATAL = { auth = true, forbidden = true }
+-- Waits that stop with these leave the job pending: a rerun waits again.
+local STILL_PENDING = { timeout = true, network = true, server = true, rate_limited = true, cancelled = true }
+local MAX_REFUSALS = 8 -- creates of one row refused with 429 before the row gives up
+
+local function short(id)
+  return id and (id:match("^(%x+)") or id):sub(1, 8) or "-"
+end
+Run.short = short
+
+-- Credits the service reported for a create (meta.usage.credits_used, or
+-- tokens_used in older answers).
+local function usage_of(created)
+  local meta = type(created) == "table" and created.meta
+  local u = type(meta) == "table" and meta.usage
+  if type(u) ~= "table" then return nil end
+  return tonumber(u.credits_used) or tonumber(u.tokens_used)
+end
+
+-- S: { ctx, opts, P (progress), client, journal, pacer, todo (rows with
+-- .row, .action), name (the manifest as given) }. Fills each r.result /
+-- r.kind / r.message and returns a report table.
+function Run.execute(S)
+  local ctx, P, client, journal, pacer, opts = S.ctx, S.P, S.client, S.journal, S.pacer, S.opts
+  local rep = { credits = nil, unrecorded = {}, journal_errors = journal.errors, counts = S.counts,
+                limit_changes = {} }
+  local counts = S.counts
+  local queue = {}
+  for _, r in ipairs(S.todo) do if r.action ~= "create" then queue[#queue + 1] = r end end
+  for _, r in ipairs(S.todo) do if r.action == "create" then queue[#queue + 1] = r end end
+  local inflight = {} -- r -> its wait or download operation (cancelled on a stop)
+  local finished, stopping = 0, nil
+  local t0 = U.now()
+
+  P.header = function()
+    return ("batch %s: %d/%d finished, %d active, limit %d/%d, %d failed  %s"):format(U.basename(S.name),
+      finished, #S.todo, pacer.active, pacer:limit(), pacer.max, counts.failed + counts.error,
+      U.fmt_duration(U.now() - t0))
+  end
+
+  -- Messages that must be seen even with --quiet.
+  local function shout(text)
+    if P.mode == "none" then
+      io.stderr:write("omnihuman: ", U.redact(text), "\n")
+      io.stderr:flush()
+    else
+      P:log(text)
+    end
+  end
+
+  local function stop_now(why)
+    if stopping then return end
+    stopping = why
+    for _, op in pairs(inflight) do op:cancel() end
+  end
+
+  -- Journals one event of row r. After the journal failed, only job ids are
+  -- still tried: anything else a rerun redoes at no cost.
+  local function record(r, ev, extra, sync)
+    if rep.journal_failed and ev ~= "created" then return false end
+    local rec = { key = r.row.key, line = r.row.line, ev = ev }
+    for k, v in pairs(extra or {}) do rec[k] = v end
+    local ok, err = journal:write(rec, sync)
+    if not ok then
+      rep.journal_failed = rep.journal_failed or err
+      shout(err .. " (the run stops)")
+      stop_now("the journal could not be written")
+    end
+    return ok
+  end
+
+  local start_ready
+  local function row_done(r)
+    pacer.active = pacer.active - 1
+    finished = finished + 1
+    inflight[r] = nil
+    start_ready()
+  end
+
+  local function fail(r, job, result, err, ev)
+    r.result, r.kind = result, err.kind
+    -- "job <id> ended with status error: why" -> "status error: why" (the id has its column)
+    r.message = U.redact(err.message):gsub("^job %S+ ended with ", "")
+    counts[result] = counts[result] + 1
+    if ev then record(r, ev, { id = r.id, kind = err.kind, message = r.message }, true) end
+    P:finish(job, result .. ": " .. err.kind .. ": " .. r.message)
+    if FATAL[err.kind] and not rep.abort then rep.abort = err end
+    row_done(r)
+  end
+
+  local function limit_note(why, old, new)
+    if not old then return end
+    rep.limit_changes[#rep.limit_changes + 1] = { from = old, to = new }
+    P:log(("concurrency limit %d -> %d (%s)"):format(old, new, why))
+  end
+  local REFUSED = "the service refused a create with 429"
+  -- The client's retry events: the first 429 of a burst lowers the level
+  -- while the create is still being retried.
+  S.on_event = function(ev)
+    if ev.type == "retry" and ev.op == "create" and ev.status == 429 then limit_note(REFUSED, pacer:refused()) end
+  end
+
+  -- A create refused for certain (429): the row goes back in the queue.
+  local function requeue(r, job, err)
+    r.refusals = (r.refusals or 0) + 1
+    if r.refusals > MAX_REFUSALS then return false end
+    local step = math.min(30, 2 ^ r.refusals)
+    r.not_before = U.now() + step * (0.5 + 0.5 * math.random())
+    P:finish(job, ("refused (%s), queued again"):format(err.status or err.kind))
+    table.insert(queue, 1, r)
+    pacer.active = pacer.active - 1
+    start_ready()
+    return true
+  end
+
+  local function await(r, op)
+    inflight[r] = op
+    local res, err = omnihuman.await(op)
+    inflight[r] = nil
+    return res, err
+  end
+
+  local function create(r, job)
+    local row = r.row
+    pacer:take()
+    P:set(job, "creating")
+    if not record(r, "creating", { fp = row.fp }, true) then
+      pacer:give_back()
+      fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
+      return false
+    end
+    local created, err = omnihuman.await(client:create_op(Manifest.create_fields(row)))
+    if not created then
+      if err.maybe_created then
+        fail(r, job, "uncertain", err, "uncertain")
+        return false
+      end
+      pacer:give_back()
+      record(r, "create_failed", { kind = err.kind, message = U.redact(err.message) }, false)
+      if err.kind == "rate_limited" then
+        limit_note(REFUSED, pacer:refused())
+        if not stopping and requeue(r, job, err) then return false end
+      end
+      fail(r, job, "error", err, nil)
+      return false
+    end
+    r.id = created.id
+    local credits = usage_of(created)
+    if credits then rep.credits = (rep.credits or 0) + credits end
+    limit_note("jobs are being accepted", pacer:created())
+    if not record(r, "created", { id = r.id, credits = credits }, true) then
+      local adopt = ("omnihuman batch %s --adopt %s"):format(U.q(S.name), U.q(row.key .. "=" .. r.id))
+      rep.unrecorded[#rep.unrecorded + 1] = { line = row.line, key = row.key, id = r.id }
+      io.stderr:write(("omnihuman: job %s was created for %s:%d (%s) but its id could not be journaled;"
+        .. " it is not lost: once the journal can be written, run: %s\n"):format(r.id, S.name, row.line,
+        row.key, adopt))
+      io.stderr:flush()
+      fail(r, job, "error", { kind = "journal", message = "job " .. r.id .. " created but not journaled: " .. adopt })
+      return false
+    end
+    P:set(job, "created", short(r.id))
+    return true
+  end
+
+  local function process(r)
+    local row = r.row
+    local job = P:add(("L%d %s"):format(row.line, U.basename(row.output)))
+    if r.action == "create" and not create(r, job) then return end
+    if stopping then
+      return fail(r, job, "pending", { kind = "cancelled", message = "stopped: " .. stopping })
+    end
+    P:set(job, "waiting", short(r.id))
+    local res, err = await(r, client:wait_op(r.id, { on_status = function(st)
+      P:set(job, tostring(st.status), short(r.id))
+    end }))
+    if not res then
+      if err.kind == "generation_failed" then return fail(r, job, "failed", err, "failed") end
+      if STILL_PENDING[err.kind] then return fail(r, job, "pending", err, "wait_error") end
+      return fail(r, job, "error", err, "wait_error")
+    end
+    local url = res.video and res.video.url
+    record(r, "completed", { id = r.id, url = url }, false)
+    if stopping then
+      return fail(r, job, "pending", { kind = "cancelled", message = "stopped: " .. stopping })
+    end
+    P:set(job, "downloading", short(r.id))
+    local got
+    got, err = await(r, client:download_op(url, row.output, { on_progress = function(g, total)
+      P:bytes(job, g, total)
+    end }))
+    if not got then return fail(r, job, "error", err, "download_error") end
+    record(r, "downloaded", { id = r.id, output = row.output }, true)
+    r.result, r.message = "done", nil
+    counts.done = counts.done + 1
+    P:finish(job, "done -> " .. row.output)
+    row_done(r)
+  end
+
+  start_ready = function()
+    if stopping or rep.abort then return end
+    local now, i = U.now(), 1
+    while i <= #queue and pacer:has_room() do
+      local r = queue[i]
+      if (r.not_before and r.not_before > now) or (r.action == "create" and not pacer:budget_left()) then
+        i = i + 1
+      else
+        table.remove(queue, i)
+        r.not_before = nil
+        pacer.active = pacer.active + 1
+        ctx:spawn(process, r)
+      end
+    end
+  end
+
+  -- Rows start as others finish; this ticker starts the ones that waited
+  -- for a back-off, and ends the run when nothing can start any more.
+  local function ticker()
+    while true do
+      start_ready()
+      local soonest = nil
+      local startable = false
+      if not stopping and not rep.abort then
+        for _, r in ipairs(queue) do
+          if r.not_before then
+            soonest = math.min(soonest or math.huge, r.not_before)
+          elseif r.action ~= "create" or pacer:budget_left() then
+            startable = true
+          end
+        end
+      end
+      if pacer.active == 0 and not soonest and not startable then break end
+      local nap = soonest and math.max(0.01, soonest - U.now()) or 0.5
+      omnihuman.sleep(math.min(nap, 0.5))
+    end
+  end
+
+  local ran, rerr = pcall(ctx.run, ctx, function() ctx:spawn(ticker) end)
+  if not ran then error(rerr, 0) end
+
+  for _, r in ipairs(queue) do
+    if not r.result then
+      local why
+      if rep.abort then why = rep.abort.kind .. " error"
+      elseif stopping then why = stopping
+      elseif r.action == "create" and not pacer:budget_left() then
+        why = ("--max-creates %d reached (the next run creates it)"):format(pacer.budget)
+        rep.held = (rep.held or 0) + 1
+      else why = "stopped" end
+      r.result, r.message = "pending", "not started: " .. why
+      counts.pending = counts.pending + 1
+    end
+  end
+  rep.creates = pacer.sent
+  return rep
+end
+
+return Run

@@ -1,0 +1,80 @@
+-- Row identity for the batch: a row is its output's canonical path,
+-- relative to the manifest's folder when inside it, so that reruns from any
+-- folder, with the manifest named by any path, find the same rows, and two
+-- spellings of one file are caught before anything is sent.
+local U = require("omnihuman.cli.util")
+local FS = require("omnihuman.cli.fs")
+
+local R = {}
+
+-- Sets row.output (canonical absolute path) and row.key on every row;
+-- moves rows whose output is unusable or already taken to bad.
+function R.identify(rows, bad, home)
+  local keep, owner = {}, {}
+  for _, row in ipairs(rows) do
+    local raw, why = row.output_raw, nil
+    local name = U.basename(raw)
+    if name == "" or name == "." or name == ".." then
+      why = "output " .. raw .. " names a folder, not a file"
+    else
+      local path, err = FS.canonical(raw, home)
+      if not path then
+        why = "output " .. raw .. ": " .. tostring(err)
+      else
+        row.output = path
+        row.key = FS.relative(path, home)
+        if owner[row.key] then
+          why = ("output %s is already the target of line %d (%s)"):format(raw, owner[row.key].line,
+            owner[row.key].output_raw)
+        end
+      end
+    end
+    if why then
+      bad[#bad + 1] = { line = row.line, message = why, output = row.output }
+    else
+      owner[row.key] = row
+      keep[#keep + 1] = row
+    end
+  end
+  table.sort(bad, function(a, b) return a.line < b.line end)
+  return keep, owner
+end
+
+-- The function that names the row of a journal record: current records
+-- carry the key; older ones the output as spelled through the manifest's
+-- path, relative to the folder that run started in. Those are matched to
+-- a row when they resolve to its output from this folder or the manifest's.
+function R.keyof(by_key, home)
+  local cwd = FS.cwd()
+  local legacy = {}
+  local by_path = {}
+  for key, row in pairs(by_key) do by_path[row.output] = key end
+  return function(rec)
+    if rec.v ~= nil then return rec.key end
+    local k = rec.key
+    if legacy[k] == nil then
+      legacy[k] = false
+      local bases = k:sub(1, 1) == "/" and { "/" } or { cwd, home }
+      for _, base in ipairs(bases) do
+        local p = FS.canonical(k, base)
+        if p and by_path[p] then legacy[k] = by_path[p] break end
+      end
+    end
+    return legacy[k] or nil
+  end
+end
+
+-- What a row needs, from its journal state: create | resume | download |
+-- skip | uncertain | failed.
+function R.plan(row, st, opts)
+  local s = st and st.state or "new"
+  if s == "new" then return "create" end
+  if s == "uncertain" then return opts["recreate-uncertain"] and "create" or "uncertain" end
+  if s == "failed" then return opts["retry-failed"] and "create" or "failed" end
+  if s == "pending" then return "resume" end
+  if s == "completed" then return "download" end
+  if s == "done" then return FS.stat(row.output) == "file" and "skip" or "download" end
+  return "create"
+end
+
+return R
