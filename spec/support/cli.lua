@@ -32,8 +32,22 @@ function C.env(srv, ns, extra)
   return e
 end
 
-local function command(args, env)
-  local parts = { "env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
+local PWD = io.popen("pwd"):read("*l")
+C.PWD = PWD
+local function abs(p) return p and (p:sub(1, 1) == "/" and p or PWD .. "/" .. p) end
+
+-- opts.cwd: run in that folder (the CLI and its build named by absolute
+-- paths); opts.pre: shell commands run first, in the same shell (ulimit, trap).
+local function command(args, env, opts)
+  opts = opts or {}
+  local parts = { opts.pre or "", opts.cwd and ("cd " .. q(opts.cwd) .. " &&") or "",
+                  "exec env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
+  if opts.cwd and env and env.OMNIHUMAN_BUILD then
+    local e = {}
+    for k, v in pairs(env) do e[k] = v end
+    e.OMNIHUMAN_BUILD = abs(env.OMNIHUMAN_BUILD)
+    env = e
+  end
   local keys = {}
   for k in pairs(env or {}) do keys[#keys + 1] = k end
   table.sort(keys)
@@ -43,18 +57,18 @@ local function command(args, env)
   for _, k in ipairs(keys) do
     if env[k] ~= false then parts[#parts + 1] = k .. "=" .. q(env[k]) end
   end
-  parts[#parts + 1] = q(C.LUA) .. " " .. C.BIN
+  parts[#parts + 1] = q(C.LUA) .. " " .. (opts.cwd and q(abs(C.BIN)) or C.BIN)
   for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
   return table.concat(parts, " ")
 end
 C.command = command
 
 -- Runs the CLI to completion (at most `limit` seconds, default 30).
--- Returns code, stdout, stderr.
-function C.run(args, env, limit)
+-- Returns code, stdout, stderr. opts: see command().
+function C.run(args, env, limit, opts)
   local dir = F.tmpdir()
   local out, err = dir .. "/out", dir .. "/err"
-  local _, code = exec("timeout -s KILL " .. (limit or 30) .. " " .. command(args, env)
+  local _, code = exec("timeout -s KILL " .. (limit or 30) .. " sh -c " .. q(command(args, env, opts))
       .. " >" .. q(out) .. " 2>" .. q(err) .. " </dev/null")
   local o, e = F.read(out), F.read(err)
   exec("rm -rf " .. q(dir))
@@ -62,10 +76,19 @@ function C.run(args, env, limit)
 end
 
 -- Starts the CLI in the background; returns a handle {pid, out, err}.
-function C.spawn(args, env, dir)
-  local h = { out = dir .. "/bg.out", err = dir .. "/bg.err" }
-  local p = io.popen("exec " .. command(args, env) .. " >" .. q(h.out) .. " 2>" .. q(h.err)
-      .. " </dev/null & echo $!")
+-- name: the stdout/stderr files' stem in dir (default "bg").
+-- opts.code: keep the exit code for C.wait (h.pid is then a wrapper shell's).
+function C.spawn(args, env, dir, opts, name)
+  local stem = dir .. "/" .. (name or "bg")
+  local h = { out = stem .. ".out", err = stem .. ".err" }
+  local p
+  if opts and opts.code then
+    h.code = stem .. ".code"
+    p = io.popen("(sh -c " .. q(command(args, env, opts)) .. " >" .. q(h.out) .. " 2>" .. q(h.err)
+      .. " </dev/null; echo $? >" .. q(h.code) .. ") >/dev/null 2>&1 & echo $!")
+  else
+    p = io.popen(command(args, env, opts) .. " >" .. q(h.out) .. " 2>" .. q(h.err) .. " </dev/null & echo $!")
+  end
   h.pid = tonumber(p:read("*l"))
   p:close()
   assert(h.pid, "could not start the CLI")
@@ -116,6 +139,22 @@ function C.journal(path)
   end
   f:close()
   return out
+end
+
+-- Waits for a background run to end (at most `limit` seconds); its exit
+-- code, stdout and stderr. The exit code comes through a wrapper file.
+function C.wait(h, limit)
+  C.until_true(function() return not C.alive(h.pid) end, limit or 30)
+  local code = tonumber(F.read(h.code or "/dev/null") or "")
+  return code, F.read(h.out), F.read(h.err)
+end
+
+-- Jobs the server made per sandbox_tag, and creates it received per tag.
+function C.tags(srv, ns)
+  local r = srv:records(ns)
+  local jobs = {}
+  for t, ids in pairs(r.tags or {}) do jobs[t] = #ids end
+  return jobs, r.tag_creates or {}, r
 end
 
 function C.count(records, ev)

@@ -133,7 +133,6 @@ function Run.execute(S)
 
   local function create(r, job)
     local row = r.row
-    pacer:take()
     P:set(job, "creating")
     if not record(r, "creating", { fp = row.fp }, true) then
       pacer:give_back()
@@ -218,6 +217,7 @@ function Run.execute(S)
         table.remove(queue, i)
         r.not_before = nil
         pacer.active = pacer.active + 1
+        if r.action == "create" then pacer:take() end -- given back if certainly not made
         ctx:spawn(process, r)
       end
     end
