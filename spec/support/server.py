@@ -11,7 +11,8 @@ Two listeners:
        GET  [/n/NS]/v2/video/generations?generation_id=ID   poll it
        (HTTPS when --tls is given, else HTTP)
   cdn  GET|HEAD [/n/NS]/files/NAME.mp4              result videos (plain HTTP)
-       /_control/faults, /_control/records, /_control/reset,
+       /_control/faults (POST {"route", "faults"[, "replace": true]}),
+       /_control/records, /_control/reset,
        /_control/health                             test control (JSON)
        /_control/limit      POST {"max_active": N | null}: creates answer 429
                             while N jobs of the namespace are unfinished (no
@@ -845,6 +846,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.send(error_answer(400, "control: %s: %s" % (err, json.dumps(f)), path))
             with app.lock:
                 dq = app.space(ns).faults[route]
+                if req.get("replace"):  # drop what is still queued first
+                    dq.clear()
                 dq.extend(faults)
                 pending = len(dq)
             return self.send(json_answer(200, {"ok": True, "ns": ns, "route": route, "pending": pending}))
