@@ -9,5 +9,5 @@ SIM_CONC ?= 2
 sim: deps
 	@$(MAKE) --no-print-directory all
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" LUA=$(LUA) BUILD=$(BUILD) \
-	  SIM_SCHEDULES=$(SIM_SCHEDULES) SIM_ROWS=$(SIM_ROWS) SIM_CONC=$(SIM_CONC) \
+	  SIM_SCHEDULES="$(SIM_SCHEDULES)" SIM_ROWS="$(SIM_ROWS)" SIM_CONC="$(SIM_CONC)" \
 	  $(LUA) sim/run.lua

@@ -71,6 +71,7 @@ local stats = { schedules = 0, points = 0, runs = 0, kills = 0, journal_faults =
                 server_faults = 0, two_at_once = 0, budgets = 0, adopted = 0, recreated = 0, violations = 0 }
 
 local srv = F.start()
+local typical = 0.5 -- seconds a run takes: random SIGKILLs fall within it
 local root = F.tmpdir()
 
 local function lines_of(path)
@@ -95,7 +96,10 @@ local function play(idx, sc)
   local world = W.new(root, idx, rng, rows)
   local v, log = {}, {}
   local printed = {} -- key -> job id the CLI printed as not journaled
-  local function violate(msg) v[#v + 1] = msg end
+  local seen = {}
+  local function violate(msg)
+    if not seen[msg] then seen[msg] = true; v[#v + 1] = msg end
+  end
   local function jobs() return K.server_jobs(srv, ns) end
 
   -- Runs the CLI once. o: extra (args), env, pre (shell), kill_after (s),
@@ -117,6 +121,7 @@ local function play(idx, sc)
     local journal_before = F.exists(world.journal) and F.read(world.journal) or nil
     local lines_before = lines_of(world.journal)
     local code, out, err
+    local started = F.now()
     if o.kill_after then
       local h = C.spawn(args, env, world.base, { cwd = cwd, pre = o.pre }, "bg")
       C.until_true(function() return not C.alive(h.pid) end, o.kill_after)
@@ -129,6 +134,7 @@ local function play(idx, sc)
       if not code then code = (decode(out) or {}).ok and 0 or -1 end -- finished first: its JSON says how
     else
       code, out, err = C.run(args, env, 90, { cwd = cwd, pre = o.pre })
+      if code == 0 and not o.dry then typical = 0.8 * typical + 0.2 * (F.now() - started) end
     end
     local entry = { what = o.what or "run", cwd = cwd, manifest = spelled, code = code, args = args,
                     env = o.env, out = out, err = err }
@@ -239,7 +245,7 @@ local function play(idx, sc)
       if rng(2) == 1 then server_faults(); parts[#parts + 1] = "server faults" end
       local pick = rng(6)
       if pick == 1 then
-        local t = 0.05 + rng() * 1.5
+        local t = 0.02 + rng() * typical
         parts[#parts + 1] = ("SIGKILL after %.2f s"):format(t)
         run({ what = "killed", kill_after = t })
       elseif pick == 2 then

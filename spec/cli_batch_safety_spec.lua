@@ -105,26 +105,47 @@ describe("omnihuman batch safety", function()
     assert.same(before, srv:records(ns).counts)
     assert.matches("already done", out)
     journal_lines_ok(m .. ".journal.jsonl")
+    local keys = {}
+    for _, r in ipairs(C.journal(m .. ".journal.jsonl")) do keys[r.key] = true end
+    assert.same({ ["out/r1.mp4"] = true, ["out/r2.mp4"] = true, ["out/r3.mp4"] = true, ["out/r4.mp4"] = true }, keys)
+  end)
+
+  it("resumes a folder moved whole with its journal", function()
+    local ns, d = F.ns("safe"), newdir()
+    local m = manifest(d .. "/jobs.csv", { "out/r1.mp4", "out/r2.mp4", "out/r3.mp4" })
+    assert.equals(137, (batch(ns, m, { "--concurrency", "1" }, nil, { OMNIHUMAN_SIM_JOURNAL = "crash_after=6" })))
+    assert.same({ r1 = 1, r2 = 1 }, jobs_per_tag(ns)) -- row 1 done, row 2 created
+    assert.is_true(C.exec("mv " .. C.q(d) .. " " .. C.q(d .. "-moved")))
+    local code, out, err = batch(ns, "jobs.csv", {}, { cwd = d .. "-moved" })
+    assert.equals(0, code, out .. err)
+    assert_one_job_each(ns, 3)
+    assert.matches("\n2%s+done%s+%x+%s+out/r1%.mp4  already done", out)
+    for i = 1, 3 do assert.equals(FIXTURE, F.read(("%s-moved/out/r%d.mp4"):format(d, i))) end
   end)
 
   it("reads a journal written with the older row names (the output as spelled) and resumes it", function()
     local ns, d = F.ns("safe"), newdir()
-    local m = manifest(d .. "/jobs.csv", { "r1.mp4", "r2.mp4", "r3.mp4" })
+    local m = manifest(d .. "/jobs.csv", { "r1.mp4", "r2.mp4", "r3.mp4", "r4.mp4" })
     local c = F.client(srv, ns)
-    local j1 = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 1, sandbox_tag = "r1" })
-    local j2 = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 1, sandbox_tag = "r2" })
-    -- r1 keyed as a run in the manifest's folder wrote it, r2 by the absolute path
+    local j = {}
+    for i = 1, 3 do
+      j[i] = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 1, sandbox_tag = "r" .. i })
+    end
+    -- r1 keyed as a run in the manifest's folder wrote it, r2 by the absolute
+    -- path, r3 as a run from the folder above wrote it
+    local name = d:match("[^/]+$")
     C.write(m .. ".journal.jsonl", table.concat({
       cjson.encode({ key = "r1.mp4", ev = "creating" }),
-      cjson.encode({ key = "r1.mp4", ev = "created", id = j1.id }),
+      cjson.encode({ key = "r1.mp4", ev = "created", id = j[1].id }),
       cjson.encode({ key = d .. "/r2.mp4", ev = "creating" }),
-      cjson.encode({ key = d .. "/r2.mp4", ev = "created", id = j2.id }),
+      cjson.encode({ key = d .. "/r2.mp4", ev = "created", id = j[2].id }),
+      cjson.encode({ key = name .. "/r3.mp4", ev = "creating" }),
+      cjson.encode({ key = name .. "/r3.mp4", ev = "created", id = j[3].id }),
     }, "\n") .. "\n")
-    local code, out, err = batch(ns, m, {}, { cwd = "/" })
+    local code, out, err = batch(ns, name .. "/jobs.csv", {}, { cwd = root })
     assert.equals(0, code, out .. err)
-    assert_one_job_each(ns, 3)
-    assert.matches(j1.id:sub(1, 8), out)
-    assert.matches(j2.id:sub(1, 8), out)
+    assert_one_job_each(ns, 4)
+    for i = 1, 3 do assert.matches("\n" .. (i + 1) .. "%s+done%s+" .. j[i].id:sub(1, 8), out) end
   end)
 
   it("reports one file named twice (any spelling) as bad rows before anything is sent", function()
@@ -184,6 +205,21 @@ describe("omnihuman batch safety", function()
     assert.matches("8 rows: 1 done, 0 failed, 0 uncertain, 0 pending, 0 errors, 7 bad", out)
     assert.same({ r1 = 1 }, jobs_per_tag(ns))
     assert.equals(FIXTURE, F.read(d .. "/deep/new/folder/r1.mp4"))
+  end)
+
+  it("reports an output folder it cannot write to as a bad row", function()
+    local d = newdir()
+    C.exec("chmod 755 " .. C.q(root) .. " && chmod 777 " .. C.q(d))
+    C.exec("mkdir " .. C.q(d .. "/ro") .. " && chmod 555 " .. C.q(d .. "/ro"))
+    local m = manifest(d .. "/jobs.csv", { "ro/r1.mp4", "ro/sub/r2.mp4", "new/r3.mp4" })
+    -- root may write anywhere: run as nobody then (a dry run needs no server)
+    local root_user = io.popen("id -u"):read("*l") == "0"
+    local code, out, err = batch("x", m, { "--dry-run" },
+      { cwd = d, wrap = root_user and "setpriv --reuid=65534 --regid=65534 --clear-groups" or nil })
+    assert.equals(7, code, out .. err)
+    assert.matches("jobs%.csv:2: bad row: output folder is not writable: [^\n]*/ro: Permission denied", err)
+    assert.matches("jobs%.csv:3: bad row: output folder is not writable: [^\n]*/ro: Permission denied", err)
+    assert.matches("create%s+jobs%.csv:4%s+%-%s+new/r3%.mp4  folder [^\n]*/new will be created", out)
   end)
 
   it("--dry-run prints every row's plan with manifest:line, sends and writes nothing", function()
@@ -263,6 +299,12 @@ describe("omnihuman batch safety", function()
     r = cjson.decode(out)
     assert.equals(3, r.creates)
     assert.equals(3 * 588, r.credits)
+    assert.equals(0, r.held)
+    assert.same({}, r.journal_errors)
+    assert.same({}, r.unrecorded)
+    assert.equals(4, r.concurrency.max)
+    assert.equals(5, #r.rows)
+    assert.equals(5, r.counts.done)
     assert_one_job_each(ns, 5)
     -- an older deployment reports tokens_used only: that is what is summed
     local d2 = newdir()
@@ -288,22 +330,41 @@ describe("omnihuman batch safety", function()
 
   it("a job id the journal cannot record stops the run at once (exit 10) and is printed to adopt it", function()
     local ns, d = F.ns("safe"), newdir()
-    local m = manifest(d .. "/jobs.csv", { "r1.mp4", "r2.mp4", "r3.mp4" }, 3)
-    -- write 2 is row 1's "created"
-    local code, out, err = batch(ns, m, { "--concurrency", "1" }, nil, { OMNIHUMAN_SIM_JOURNAL = "fail=2" })
+    local m = d .. "/jobs.csv"
+    C.write(m, "image,audio,output,sandbox_polls,sandbox_tag\n"
+      .. IMG .. "," .. AUD .. ",slow.mp4,400,r0\n")
+    -- a job that takes 20 s is waited on when the journal fails: the wait is cancelled
+    assert.equals(137, (batch(ns, m, {}, nil, { OMNIHUMAN_SIM_JOURNAL = "crash_after=2" })))
+    manifest(m, { "r1.mp4", "r2.mp4", "r3.mp4" }, 3)
+    C.write(m, F.read(m) .. IMG .. "," .. AUD .. ",slow.mp4,400,r0\n")
+    -- write 1 is row 1's "creating", write 2 its "created"
+    local t0 = F.now()
+    local code, out, err = batch(ns, m, { "--concurrency", "2" }, nil, { OMNIHUMAN_SIM_JOURNAL = "fail=2" })
+    assert.is_true(F.now() - t0 < 10, "the run did not stop at once")
     assert.equals(10, code, out .. err)
+    assert.matches("\n5%s+pending%s+%x+%s+slow%.mp4  stopped: the journal could not be written", out)
     local id = err:match("job (%S+) was created for [^\n]*jobs%.csv:2 %(r1%.mp4%) but its id could not be journaled")
     assert.is_string(id, err)
     local _, _, recs = C.tags(srv, ns)
     assert.same({ id }, recs.tags.r1)
     assert.is_nil(recs.tags.r2) -- stopped at once
     assert.matches("%-%-adopt 'r1%.mp4=" .. id:gsub("%p", "%%%0") .. "'", err)
+    manifest(m, { "r1.mp4", "r2.mp4", "r3.mp4" }, 3) -- without the slow row from here on
     -- a rerun does not send row 1 again: its create may have been paid (it was)
-    code, out = batch(ns, m)
+    code, out = batch(ns, m, { "--dry-run" })
+    assert.equals(7, code)
+    assert.matches("uncertain%s+jobs%.csv:2", out)
+    code, out = batch(ns, m, { "--max-creates", "2" })
     assert.equals(7, code)
     assert.matches("\n2%s+uncertain", out)
-    assert.same({ r1 = 1, r2 = 1, r3 = 1 }, jobs_per_tag(ns))
-    code, out, err = batch(ns, m, { "--adopt", "r1.mp4=" .. id })
+    assert.same({ r0 = 1, r1 = 1, r2 = 1, r3 = 1 }, jobs_per_tag(ns))
+    code, _, err = batch(ns, m, { "--adopt", "./r2.mp4=" .. id })
+    assert.equals(2, code)
+    assert.matches("%-%-adopt: %./r2%.mp4 already has job", err)
+    code, _, err = batch(ns, m, { "--adopt", "nope.mp4=" .. id })
+    assert.equals(2, code)
+    assert.matches("no row of the manifest writes nope%.mp4", err)
+    code, out, err = batch(ns, m, { "--adopt", d .. "/r1.mp4=" .. id })
     assert.equals(0, code, out .. err)
     assert_one_job_each(ns, 3)
     assert.equals(FIXTURE, F.read(d .. "/r1.mp4"))

@@ -120,7 +120,7 @@ describe("progress on a real terminal", function()
     assert.equals(4, #cuts, "fewer than 4 redraws")
     local mid, unknown = C.vt(stream:sub(1, cuts[4] - 1), 100)
     assert.same({}, unknown)
-    assert.matches("^batch m%.csv: %d/4 finished, 2 active, 0 failed  0:0%d$", mid[#mid - 2])
+    assert.matches("^batch m%.csv: %d/4 finished, 2 active, limit 2/2, 0 failed  0:0%d$", mid[#mid - 2])
     assert.matches("^" .. SPIN .. " L%d out%d%.mp4 +%a+ +0:0%d", mid[#mid - 1])
     assert.matches("^" .. SPIN .. " L%d out%d%.mp4 +%a+ +0:0%d", mid[#mid])
     local final = C.vt(stream, 100)
@@ -158,7 +158,7 @@ describe("progress on a real terminal", function()
     local header, job, bar, spins = false, false, false, {}
     for _, s in ipairs(screens) do
       for l in s:gmatch("[^\n]+") do
-        if l:match("^batch m%.csv: %d/6 finished, %d active, 0 failed  0:0%d$") then header = true end
+        if l:match("^batch m%.csv: %d/6 finished, %d active, limit 3/3, 0 failed  0:0%d$") then header = true end
         local spin = l:match("^(" .. SPIN .. ") L%d out%d%.mp4 +%a+ +0:0%d")
         if spin then job = true; spins[spin] = true end
         if l:match("downloading 0:0%d +%[##########%.%.%.%.%.%.%.%.%.%.%] 49%% 7%.3 KiB / 14%.6 KiB") then bar = true end

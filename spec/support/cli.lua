@@ -37,11 +37,12 @@ C.PWD = PWD
 local function abs(p) return p and (p:sub(1, 1) == "/" and p or PWD .. "/" .. p) end
 
 -- opts.cwd: run in that folder (the CLI and its build named by absolute
--- paths); opts.pre: shell commands run first, in the same shell (ulimit, trap).
+-- paths); opts.pre: shell commands run first, in the same shell (ulimit, trap);
+-- opts.wrap: a command the CLI runs under (setpriv ...).
 local function command(args, env, opts)
   opts = opts or {}
   local parts = { opts.pre or "", opts.cwd and ("cd " .. q(opts.cwd) .. " &&") or "",
-                  "exec env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
+                  "exec", opts.wrap or "", "env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
   if opts.cwd and env and env.OMNIHUMAN_BUILD then
     local e = {}
     for k, v in pairs(env) do e[k] = v end

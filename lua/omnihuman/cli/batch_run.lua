@@ -124,10 +124,14 @@ function Run.execute(S)
     return true
   end
 
+  -- Awaits a wait or download that a stop may cancel.
   local function await(r, op)
     inflight[r] = op
     local res, err = omnihuman.await(op)
     inflight[r] = nil
+    if not res and stopping and err.kind == "cancelled" then
+      err = { kind = "cancelled", message = "stopped: " .. stopping }
+    end
     return res, err
   end
 
