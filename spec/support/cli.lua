@@ -34,15 +34,22 @@ end
 
 local PWD = io.popen("pwd"):read("*l")
 C.PWD = PWD
+local function with_exec(opts)
+  local o = { exec = true }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return o
+end
+
 local function abs(p) return p and (p:sub(1, 1) == "/" and p or PWD .. "/" .. p) end
 
 -- opts.cwd: run in that folder (the CLI and its build named by absolute
 -- paths); opts.pre: shell commands run first, in the same shell (ulimit, trap);
--- opts.wrap: a command the CLI runs under (setpriv ...).
+-- opts.wrap: a command the CLI runs under (setpriv ...); opts.exec: the
+-- shell becomes the CLI (so that its pid and a kill are the CLI's).
 local function command(args, env, opts)
   opts = opts or {}
   local parts = { opts.pre or "", opts.cwd and ("cd " .. q(opts.cwd) .. " &&") or "",
-                  "exec", opts.wrap or "", "env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
+                  opts.exec and "exec" or "", opts.wrap or "", "env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
   if opts.cwd and env and env.OMNIHUMAN_BUILD then
     local e = {}
     for k, v in pairs(env) do e[k] = v end
@@ -69,7 +76,7 @@ C.command = command
 function C.run(args, env, limit, opts)
   local dir = F.tmpdir()
   local out, err = dir .. "/out", dir .. "/err"
-  local _, code = exec("timeout -s KILL " .. (limit or 30) .. " sh -c " .. q(command(args, env, opts))
+  local _, code = exec("timeout -s KILL " .. (limit or 30) .. " sh -c " .. q(command(args, env, with_exec(opts)))
       .. " >" .. q(out) .. " 2>" .. q(err) .. " </dev/null")
   local o, e = F.read(out), F.read(err)
   exec("rm -rf " .. q(dir))
@@ -85,10 +92,11 @@ function C.spawn(args, env, dir, opts, name)
   local p
   if opts and opts.code then
     h.code = stem .. ".code"
-    p = io.popen("(sh -c " .. q(command(args, env, opts)) .. " >" .. q(h.out) .. " 2>" .. q(h.err)
+    p = io.popen("(sh -c " .. q(command(args, env, with_exec(opts))) .. " >" .. q(h.out) .. " 2>" .. q(h.err)
       .. " </dev/null; echo $? >" .. q(h.code) .. ") >/dev/null 2>&1 & echo $!")
   else
-    p = io.popen(command(args, env, opts) .. " >" .. q(h.out) .. " 2>" .. q(h.err) .. " </dev/null & echo $!")
+    p = io.popen(command(args, env, with_exec(opts)) .. " >" .. q(h.out) .. " 2>" .. q(h.err)
+      .. " </dev/null & echo $!")
   end
   h.pid = tonumber(p:read("*l"))
   p:close()
