@@ -180,7 +180,9 @@ local function play(idx, sc)
         local f = io.open(r.path, "rb")
         local data = f and f:read("*a")
         if f then f:close() end
-        if data ~= F.read("spec/support/fixture.mp4") then violate("exit 0 but output " .. r.key .. " is not complete") end
+        if data ~= F.read("spec/support/fixture.mp4") then
+          violate("exit 0 but output " .. r.key .. " is not complete")
+        end
       end
     end
     local made = 0
@@ -243,8 +245,8 @@ local function play(idx, sc)
     local parts = {}
     for _ = 1, rng(3) do
       if rng(2) == 1 then server_faults(); parts[#parts + 1] = "server faults" end
-      local pick = rng(6)
-      if pick == 1 then
+      local pick = rng(7) -- 1 and 7: a SIGKILL at a random moment
+      if pick == 1 or pick == 7 then
         local t = 0.02 + rng() * typical
         parts[#parts + 1] = ("SIGKILL after %.2f s"):format(t)
         run({ what = "killed", kill_after = t })
@@ -299,7 +301,7 @@ local function play(idx, sc)
         end
         if codes[1] == 11 and codes[2] == 11 then violate("both runs at once exited 11") end
         for _, x in ipairs(K.at_most_one(world, (jobs()))) do violate(x) end
-      else
+      elseif pick == 6 then
         parts[#parts + 1] = "a plain run"
         local before = created_count()
         local _, res = run({ what = "plain" })

@@ -91,7 +91,9 @@ function W:invocation()
   }
   local p = places[self.rng(#places)]
   local spelled = p[2][self.rng(#p[2])]
-  if self.rng(3) == 1 then spelled = ({ self.manifest, self.link .. "/jobs.csv", home .. "/aux/../jobs.csv" })[self.rng(3)] end
+  if self.rng(3) == 1 then -- an absolute spelling instead
+    spelled = ({ self.manifest, self.link .. "/jobs.csv", home .. "/aux/../jobs.csv" })[self.rng(3)]
+  end
   return p[1], spelled
 end
 

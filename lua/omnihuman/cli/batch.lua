@@ -202,8 +202,8 @@ function B.command.run(ctx, opts)
       else
         todo[#todo + 1] = r
         if st and st.fp and st.fp ~= row.fp and st.id and not st.legacy then
-          P:log(("%s:%d: inputs changed since job %s was created; keeping that job (use another output to create a new one)")
-            :format(name, row.line, st.id))
+          P:log(("%s:%d: inputs changed since job %s was created; keeping that job"
+            .. " (use another output to create a new one)"):format(name, row.line, st.id))
         end
       end
     end

@@ -1,6 +1,5 @@
 -- What a batch prints: the plan of a dry run, or the summary of a run
 -- (a table or --json), and the exit code that goes with it.
-local U = require("omnihuman.cli.util")
 local E = require("omnihuman.cli.exit")
 local Run = require("omnihuman.cli.batch_run")
 
@@ -41,8 +40,8 @@ function R.plan(S)
     if S.budget and n.create > S.budget then
       tail = (" (--max-creates %d: %d of them in this run)"):format(S.budget, S.budget)
     end
-    lines[#lines + 1] = ("plan: %d to create%s, %d to resume, %d to download, %d to skip, %d uncertain, %d failed, %d bad"
-      .. " (dry run: nothing sent)"):format(n.create, tail, n.resume, n.download, n.skip, n.uncertain, n.failed, n.bad)
+    lines[#lines + 1] = ("plan: %d to create%s, %d to resume, %d to download, %d to skip, %d uncertain,"
+      .. " %d failed, %d bad (dry run: nothing sent)"):format(n.create, tail, n.resume, n.download, n.skip, n.uncertain, n.failed, n.bad)
     S.ctx:say(table.concat(lines, "\n"))
   end
   return ok and E.OK or E.BATCH

@@ -32,7 +32,7 @@ end
 -- .row, .action), name (the manifest as given) }. Fills each r.result /
 -- r.kind / r.message and returns a report table.
 function Run.execute(S)
-  local ctx, P, client, journal, pacer, opts = S.ctx, S.P, S.client, S.journal, S.pacer, S.opts
+  local ctx, P, client, journal, pacer = S.ctx, S.P, S.client, S.journal, S.pacer
   local rep = { credits = nil, unrecorded = {}, journal_errors = journal.errors, counts = S.counts,
                 limit_changes = {} }
   local counts = S.counts
