@@ -24,13 +24,7 @@ describe("omnihuman batch safety", function()
   end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. root .. '"') end)
 
-  local n = 0
-  local function newdir()
-    n = n + 1
-    local d = root .. "/s" .. n
-    os.execute('mkdir -p "' .. d .. '"')
-    return d
-  end
+  local newdir = C.dirs(function() return root end, "s")
 
   local function args(manifest, extra)
     local a = { "batch", manifest, "--ca-file", srv.ca_file, "--interval", "0.05", "--progress", "plain" }

@@ -13,13 +13,7 @@ describe("omnihuman batch", function()
   setup(function() srv = F.start(); root = F.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. root .. '"') end)
 
-  local n = 0
-  local function newdir()
-    n = n + 1
-    local d = root .. "/b" .. n
-    os.execute('mkdir -p "' .. d .. '"')
-    return d
-  end
+  local newdir = C.dirs(function() return root end, "b")
 
   local function batch(ns, manifest, args, env)
     local a = { "batch", manifest, "--ca-file", srv.ca_file, "--interval", "0.05", "--no-fsync" }

@@ -158,6 +158,17 @@ function C.wait(h, limit)
   return code, F.read(h.out), F.read(h.err)
 end
 
+-- A maker of fresh numbered folders under root (root() gives root itself).
+function C.dirs(root, prefix)
+  local n = 0
+  return function()
+    n = n + 1
+    local d = root() .. "/" .. prefix .. n
+    assert(exec("mkdir -p " .. q(d)))
+    return d
+  end
+end
+
 -- Jobs the server made per sandbox_tag, and creates it received per tag.
 function C.tags(srv, ns)
   local r = srv:records(ns)
