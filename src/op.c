@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "errors.h"
+#include "redact.h"
 #include "transfer.h"
 #include "udata.h"
 
@@ -138,12 +139,20 @@ void omh_op_finish_ok(omh_op *op, lua_State *L) { finish(op, L, 1); }
 
 void omh_op_finish_errobj(omh_op *op, lua_State *L) { finish(op, L, 0); }
 
+void omh_op_push_error(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
+                       const char *request_id, int retryable) {
+  /* The last guard before a message reaches the user: redact, then cut. */
+  const char *key = op->cfg ? op->cfg->api_key : NULL;
+  char buf[1024], rid[128];
+  if (!msg) msg = kind;
+  omh_redact_copy(key, msg, strlen(msg), buf, sizeof buf);
+  if (request_id) omh_redact_copy(key, request_id, strlen(request_id), rid, sizeof rid);
+  omh_push_error(L, kind, buf, status, request_id ? rid : NULL, retryable);
+}
+
 void omh_op_finish_err(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
                        const char *request_id, int retryable) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", msg ? msg : kind);
-  if (op->cfg) omh_config_redact(op->cfg, buf, sizeof buf);
-  omh_push_error(L, kind, buf, status, request_id, retryable);
+  omh_op_push_error(op, L, kind, msg, status, request_id, retryable);
   finish(op, L, 0);
 }
 
@@ -165,7 +174,7 @@ void omh_op_cancel(omh_op *op, lua_State *L, const char *why) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s after the create request was sent: the job may exist and be billed;"
              " check your jobs before creating it again", why);
-    omh_push_error(L, "cancelled", msg, 0, NULL, 0);
+    omh_op_push_error(op, L, "cancelled", msg, 0, NULL, 0);
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "maybe_created");
     finish(op, L, 0);

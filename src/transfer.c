@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "op.h"
+#include "redact.h"
 #include "retry_after.h"
 
 /* API answers are small JSON documents; anything bigger is broken or hostile. */
@@ -34,9 +35,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     op->x.retry_after = omh_retry_after_parse(v, vlen, time(NULL));
   } else if ((name == 12 && strncasecmp(p, "x-request-id", 12) == 0) ||
              (name == 9 && strncasecmp(p, "requestid", 9) == 0)) {
-    if (vlen >= sizeof op->x.s->request_id) vlen = sizeof op->x.s->request_id - 1;
-    memcpy(op->x.s->request_id, v, vlen);
-    op->x.s->request_id[vlen] = '\0';
+    /* Redacted before it is cut: a server may echo the key here. */
+    omh_redact_copy(op->cfg ? op->cfg->api_key : NULL, v, vlen, op->x.s->request_id,
+                    sizeof op->x.s->request_id);
   }
   return len;
 }
