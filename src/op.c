@@ -386,6 +386,16 @@ static void op_close(lua_State *L, omh_op *op) {
     op->cls->on_abort(op);
   }
   op->closed = 1;
+  /* The result goes, but not the one fact that can cost money. */
+  if (op->result_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "maybe_created");
+      op->closed_maybe_created = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
   luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->result_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->cb_ref);
@@ -499,9 +509,13 @@ static int op_timeout(lua_State *L) {
   return 1;
 }
 
+/* op:is_closed() -> closed, and whether it was closed after a billed
+ * request may have reached the server (its result is gone with it). */
 static int op_is_closed(lua_State *L) {
-  lua_pushboolean(L, ((omh_op *)luaL_checkudata(L, 1, OMH_OP_MT))->closed);
-  return 1;
+  omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
+  lua_pushboolean(L, op->closed);
+  lua_pushboolean(L, op->closed_maybe_created);
+  return 2;
 }
 
 /* op:loop(): the loop it runs on, while it is bound to one (nil after). */

@@ -61,6 +61,7 @@ struct omh_op {
   omh_xfer x;
   int state;                  /* kind-specific */
   int done, ok, closed, anchored;
+  int closed_maybe_created;   /* closed with a result that said maybe_created */
   int self_ref, result_ref;   /* registry refs */
   int loop_ref;               /* keeps the loop alive while in flight */
   int cb_ref;                 /* on_status / on_progress, or LUA_NOREF */

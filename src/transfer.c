@@ -2,6 +2,7 @@
  * carry our security rules (who gets the key, redirects, TLS) live here. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -94,7 +95,8 @@ static void set_common(omh_op *op, CURL *e) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout * 1000));
+  /* Rounded up: a sub-millisecond timeout must not become 0, "no timeout". */
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(c->connect_timeout * 1000));
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -162,7 +164,7 @@ void omh_xfer_setup(omh_op *op, CURL *e, int same) {
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(op->cfg->timeout * 1000));
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ceil(op->cfg->timeout * 1000));
   if (op->post) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)op->post_len);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, op->post);
