@@ -177,6 +177,8 @@ describe("omnihuman batch safety", function()
       { IMG, "media/long.wav", "r6.mp4" },                                -- 7: 31 s of audio
       { "media/dir.png", AUD, "r7.mp4" },                                 -- 8: not a regular file
       { "media/missing.png", AUD, "r8.mp4" },                             -- 9: no such file
+      { IMG, AUD, "./jobs.csv" },                                         -- 10: the manifest
+      { IMG, AUD, "jobs.csv.journal.jsonl" },                             -- 11: the journal
     }
     local lines = { "image,audio,output,sandbox_polls,sandbox_tag" }
     for i, r in ipairs(rows) do lines[#lines + 1] = ("%s,%s,%s,1,r%d"):format(r[1], r[2], r[3], i) end
@@ -185,7 +187,8 @@ describe("omnihuman batch safety", function()
     local expect = {
       [3] = "output .*taken%.mp4 is a folder", [4] = "blocker/r3%.mp4: .*Not a directory",
       [5] = "output deep/ names a folder", [6] = "not a recognised image", [7] = "audio is 31%.0 s long",
-      [8] = "not a regular file", [9] = "image file not found",
+      [8] = "not a regular file", [9] = "image file not found", [10] = "output %./jobs%.csv is the manifest",
+      [11] = "output jobs%.csv%.journal%.jsonl is the journal",
     }
     local code, out, err = batch(ns, m, { "--dry-run" })
     assert.equals(7, code, err)
@@ -196,7 +199,7 @@ describe("omnihuman batch safety", function()
     assert.equals(0, srv:count(ns, "create"))
     code, out, err = batch(ns, m)
     assert.equals(7, code, err)
-    assert.matches("8 rows: 1 done, 0 failed, 0 uncertain, 0 pending, 0 errors, 7 bad", out)
+    assert.matches("10 rows: 1 done, 0 failed, 0 uncertain, 0 pending, 0 errors, 9 bad", out)
     assert.same({ r1 = 1 }, jobs_per_tag(ns))
     assert.equals(FIXTURE, F.read(d .. "/deep/new/folder/r1.mp4"))
   end)

@@ -147,7 +147,7 @@ function B.command.run(ctx, opts)
     return E.USAGE
   end
   local by_key
-  rows, by_key = Rows.identify(rows, bad, home)
+  rows, by_key = Rows.identify(rows, bad, home, { [real] = "the manifest", [jpath] = "the journal" })
   local records, warnings = journal:read()
   for _, w in ipairs(warnings) do P:log(jpath .. ": " .. w) end
   local states = Journal.replay(records, Rows.keyof(by_key, home))

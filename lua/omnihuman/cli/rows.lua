@@ -8,8 +8,9 @@ local FS = require("omnihuman.cli.fs")
 local R = {}
 
 -- Sets row.output (canonical absolute path) and row.key on every row;
--- moves rows whose output is unusable or already taken to bad.
-function R.identify(rows, bad, home)
+-- moves rows whose output is unusable or already taken to bad. reserved:
+-- canonical path -> what it is (the manifest, the journal): never an output.
+function R.identify(rows, bad, home, reserved)
   local keep, owner = {}, {}
   for _, row in ipairs(rows) do
     local raw, why = row.output_raw, nil
@@ -23,7 +24,9 @@ function R.identify(rows, bad, home)
       else
         row.output = path
         row.key = FS.relative(path, home)
-        if owner[row.key] then
+        if reserved[path] then
+          why = ("output %s is %s"):format(raw, reserved[path])
+        elseif owner[row.key] then
           why = ("output %s is already the target of line %d (%s)"):format(raw, owner[row.key].line,
             owner[row.key].output_raw)
         end
