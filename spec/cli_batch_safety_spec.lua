@@ -304,6 +304,15 @@ describe("omnihuman batch safety", function()
     assert.equals(5, #r.rows)
     assert.equals(5, r.counts.done)
     assert_one_job_each(ns, 5)
+    -- a create the service certainly refused gives its place back
+    local ns2, d3 = F.ns("safe"), newdir()
+    local m2 = manifest(d3 .. "/jobs.csv", { "r1.mp4", "r2.mp4" })
+    srv:fault(ns2, "create", { { status = 400 } })
+    code, out = batch(ns2, m2, { "--max-creates", "1", "--concurrency", "1" })
+    assert.equals(7, code)
+    assert.matches("\n2%s+error%s+%-%s+r1%.mp4  ", out)
+    assert.matches("this run: 2 creates sent", out)
+    assert.same({ r2 = 1 }, jobs_per_tag(ns2))
     -- an older deployment reports tokens_used only: that is what is summed
     local d2 = newdir()
     C.write(d2 .. "/t.csv", "image,audio,output,sandbox_polls,sandbox_usage\n"

@@ -65,7 +65,8 @@ local function command(args, env, opts)
   for _, k in ipairs(keys) do
     if env[k] ~= false then parts[#parts + 1] = k .. "=" .. q(env[k]) end
   end
-  parts[#parts + 1] = q(C.LUA) .. " " .. (opts.cwd and q(abs(C.BIN)) or C.BIN)
+  local lua = (opts.cwd and C.LUA:find("/")) and abs(C.LUA) or C.LUA -- a path ($SANLUA) or a name
+  parts[#parts + 1] = q(lua) .. " " .. (opts.cwd and q(abs(C.BIN)) or C.BIN)
   for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
   return table.concat(parts, " ")
 end
