@@ -75,14 +75,15 @@ function J.open(path, opts)
   local self = setmetatable({ path = path, sync_mode = opts.sync or "auto", writes = 0, errors = {} }, J)
   local existed = core.stat(path) ~= nil
   if not existed and opts.create == false then return self end
-  local f, err, tag = lock(path, "ab")
+  local f, err, tag = lock(path, opts.create == false and "rb" or "ab")
   if not f then
     if tag == "busy" then return nil, err, tag end
     return nil, "cannot open journal " .. path .. ": " .. tostring(err)
   end
   self.f = f
   if not existed and self.sync_mode ~= "never" then
-    local ok, serr = core.fsync_dir(U.dirname(path)) -- the new journal's name survives a power cut
+    local dir = U.dirname(path)
+    local ok, serr = core.fsync_dir(dir ~= "" and dir or "/") -- the new journal's name survives a power cut
     if not ok then
       f:close()
       return nil, "cannot make the new journal " .. path .. " durable: " .. tostring(serr)
@@ -95,11 +96,16 @@ end
 -- warnings for lines that are not records.
 function J:read()
   local records, warnings = {}, {}
-  local text = U.readfile(self.path)
-  if not text then return records, warnings end
-  self.torn = #text > 0 and text:sub(-1) ~= "\n" -- a crash mid-write: end that line first
+  local f = io.open(self.path, "rb")
+  if not f then return records, warnings end
+  local size = f:seek("end")
+  if size and size > 0 then
+    f:seek("set", size - 1)
+    self.torn = f:read(1) ~= "\n" -- a crash mid-write: end that line first
+  end
+  f:seek("set", 0)
   local ln = 0
-  for line in text:gmatch("([^\n]*)\n?") do
+  for line in f:lines() do
     ln = ln + 1
     if not line:match("^%s*$") then
       local r = U.decode(line)
@@ -110,6 +116,7 @@ function J:read()
       end
     end
   end
+  f:close()
   return records, warnings
 end
 
