@@ -157,7 +157,7 @@ static void wait_done(omh_op *op, lua_State *L) {
     return;
   }
   /* Pending (or a status we do not know yet: keep waiting until the deadline). */
-  if (op->cfg->on_event_ref != LUA_NOREF) {
+  if (op->cfg && op->cfg->on_event_ref != LUA_NOREF) {
     lua_createtable(L, 0, 4);
     lua_pushliteral(L, "status");
     lua_setfield(L, -2, "type");
@@ -165,11 +165,14 @@ static void wait_done(omh_op *op, lua_State *L) {
     lua_setfield(L, -2, "id");
     lua_pushstring(L, op->last_status);
     lua_setfield(L, -2, "status");
-    omh_op_event(op, L);
+    if (!omh_op_event(op, L)) {
+      lua_settop(L, t - 1);
+      return;
+    }
   }
-  omh_op_callback(op, L, 1); /* on_status(st): pops the table */
+  int alive = omh_op_callback(op, L, 1); /* on_status(st): pops the table */
   lua_settop(L, t - 1);
-  if (op->done) return;     /* the callback cancelled it */
+  if (!alive) return;     /* the callback ended it, or its client or loop */
   double now = omh_now();
   if (now >= op->deadline) {
     wait_timeout(op, L);
@@ -191,9 +194,9 @@ static void wait_timer(omh_op *op, lua_State *L) {
 
 static void no_timer(omh_op *op, lua_State *L) { (void)op, (void)L; }
 
-const omh_op_class omh_create_class = {"create", create_done, no_timer, NULL};
-const omh_op_class omh_poll_class = {"poll", poll_done, no_timer, NULL};
-const omh_op_class omh_wait_class = {"wait", wait_done, wait_timer, NULL};
+const omh_op_class omh_create_class = {"create", 1, create_done, no_timer, NULL};
+const omh_op_class omh_poll_class = {"poll", 0, poll_done, no_timer, NULL};
+const omh_op_class omh_wait_class = {"wait", 0, wait_done, wait_timer, NULL};
 
 /* generation_id is a query value: "uuid:vendor/model" needs escaping. */
 char *omh_status_url(const char *base, const char *id) {
