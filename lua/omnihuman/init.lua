@@ -35,15 +35,18 @@ local function detect_host()
   return "plain"
 end
 host = require("omnihuman.hosts." .. detect_host())
+-- No host detected and no adapter chosen: cqueues and luv are recognised at
+-- each await (omnihuman.hosts.foreign); M.use turns that off.
+local foreign = host.name == "plain" and require("omnihuman.hosts.foreign") or nil
 
 --- Picks how operations are awaited: "plain" (default), "nvim", "openresty",
---- "love", or an adapter table with an await(loop, op) function.
+--- "love", "cqueues", "luv", or an adapter table with an await(loop, op) function.
 function M.use(adapter)
   if type(adapter) == "string" then adapter = require("omnihuman.hosts." .. adapter) end
   if type(adapter) ~= "table" or type(adapter.await) ~= "function" then
     error("omnihuman.use: expected an adapter name or a table with await(loop, op)", 2)
   end
-  host = adapter
+  host, foreign = adapter, nil
   if adapter.attach then adapter.attach(get_loop()) end
   return adapter
 end
@@ -59,7 +62,7 @@ function M.await(op)
     -- Finished (or closed) already: nothing to wait for.
     return waiters.result(op)
   end
-  return host.await(loop, op)
+  return (foreign and foreign.pick() or host).await(loop, op)
 end
 
 local function check_options(where, opts, spec, level)
