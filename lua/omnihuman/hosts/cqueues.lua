@@ -51,7 +51,13 @@ local function ensure_driver(loop, cq)
   if not d then
     d = setmetatable({}, { __mode = "k" })
     drivers[loop] = d
+    local fd = loop:pollfd()
     loop:set_wakeup(function()
+      if loop:is_closed() then
+        -- Called while the descriptor is still open: every controller drops
+        -- it now (it would fail to later, once the number is closed).
+        cqueues.cancel(fd)
+      end
       for _, poke in pairs(d) do poke:signal() end
     end)
   end
