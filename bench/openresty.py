@@ -73,6 +73,13 @@ http {
     location = /adapter {
       content_by_lua_block { ngx.say(require("omnihuman").adapter().name) }
     }
+    location = /turns {
+      content_by_lua_block { ngx.say((require("omnihuman").adapter().stats or {}).turns or -1) }
+    }
+    # The same requests with no omnihuman work: what serving them costs.
+    location = /idle {
+      content_by_lua_block { ngx.sleep(%(hold)s); ngx.say("completed") }
+    }
   }
 }
 """
@@ -105,11 +112,11 @@ def worker_cpu(port):
     return float(out)
 
 
-async def fire(port, n, timeout):
-    """n concurrent GET /gen, one connection each; returns (answers, completed)."""
+async def fire(port, n, timeout, path="/gen"):
+    """n concurrent GET path, one connection each; returns (answers, completed)."""
     async def one():
         r, w = await asyncio.open_connection("127.0.0.1", port)
-        w.write(b"GET /gen HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        w.write(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         await w.drain()
         data = await r.read()
         w.close()
@@ -128,7 +135,8 @@ def start_openresty(tmp, api):
     conf = os.path.join(prefix, "nginx.conf")
     with open(conf, "w") as f:
         f.write(CONF % {"user": "user root;\n" if os.geteuid() == 0 else "", "prefix": prefix, "root": R.ROOT,
-                        "build": BUILD, "api": api, "interval": INTERVAL, "port": port})
+                        "build": BUILD, "api": api, "interval": INTERVAL, "port": port,
+                        "hold": POLLS * INTERVAL - INTERVAL})
     proc = subprocess.Popen([nginx, "-p", prefix, "-c", conf, "-e", os.path.join(prefix, "logs/error.log")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     R.CHILDREN.append(proc)
@@ -144,15 +152,24 @@ def one_size(tmp, n):
     adapter = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/adapter" % port], stdout=subprocess.PIPE,
                              text=True).stdout.strip()
     st0 = R.get_json(fport, "/_stats")
+    turns0 = int(subprocess.run(["curl", "-s", "http://127.0.0.1:%d/turns" % port], stdout=subprocess.PIPE,
+                                text=True).stdout)
     c0, t0 = worker_cpu(port), time.monotonic()
     answers, completed = asyncio.run(fire(port, n, 300))
     c1, t1 = worker_cpu(port), time.monotonic()
     st1 = R.get_json(fport, "/_stats")
+    turns1 = int(subprocess.run(["curl", "-s", "http://127.0.0.1:%d/turns" % port], stdout=subprocess.PIPE,
+                                text=True).stdout)
+    # The same number of requests held as long, doing nothing: nginx's share.
+    c2 = worker_cpu(port)
+    asyncio.run(fire(port, n, 300, "/idle"))
+    c3 = worker_cpu(port)
     R.stop(proc)
     errors = [ln for ln in open(os.path.join(prefix, "logs/error.log")) if "[error]" in ln or "[alert]" in ln]
     shutil.rmtree(prefix, ignore_errors=True)
     R.stop(fast)
-    ngx = {"cpu": c1 - c0, "wall": t1 - t0, "answers": answers, "completed": completed,
+    ngx = {"cpu": c1 - c0, "wall": t1 - t0, "answers": answers, "completed": completed, "serve": c3 - c2,
+           "turns": turns1 - turns0,
            "checks": st1["poll"] - st0["poll"], "adapter": adapter, "errors": errors[:3]}
 
     fast, fport = R.start_fast(tmp, POLLS)
@@ -180,19 +197,23 @@ def main():
               POLLS, INTERVAL, POLLS * INTERVAL))
     R.say("")
     R.say("| N | adapter | answered | completed | worker CPU s | wall s | % of a core | status checks | "
-          "CPU us/check | plain CPU s | plain wall s | plain % | plain us/check | ratio |")
-    R.say("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "driver turns | CPU us/check | serving N requests, CPU s | plain CPU s | plain wall s | plain % | "
+          "plain us/check | ratio | ratio less serving |")
+    R.say("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = []
     try:
         for n in NS:
             ngx, plain = one_size(tmp, n)
             ratio = ngx["cpu"] / max(plain["cpu"], 1e-3)
+            net = (ngx["cpu"] - ngx["serve"]) / max(plain["cpu"], 1e-3)
             rows.append((n, ngx, plain, ratio))
-            R.say("| %d | %s | %d | %d | %.2f | %.1f | %.2f %% | %d | %.0f | %.2f | %.1f | %.2f %% | %.0f | %.2fx |" % (
-                n, ngx["adapter"], ngx["answers"], ngx["completed"], ngx["cpu"], ngx["wall"],
-                ngx["cpu"] / ngx["wall"] * 100, ngx["checks"], ngx["cpu"] / max(ngx["checks"], 1) * 1e6,
-                plain["cpu"], plain["wall"], plain["cpu"] / plain["wall"] * 100,
-                plain["cpu"] / max(plain["checks"], 1) * 1e6, ratio))
+            R.say("| %d | %s | %d | %d | %.3f | %.1f | %.2f %% | %d | %d | %.0f | %.3f | %.3f | %.1f | %.2f %% | %.0f "
+                  "| %.2fx | %.2fx |" % (
+                      n, ngx["adapter"], ngx["answers"], ngx["completed"], ngx["cpu"], ngx["wall"],
+                      ngx["cpu"] / ngx["wall"] * 100, ngx["checks"], ngx["turns"],
+                      ngx["cpu"] / max(ngx["checks"], 1) * 1e6, ngx["serve"],
+                      plain["cpu"], plain["wall"], plain["cpu"] / plain["wall"] * 100,
+                      plain["cpu"] / max(plain["checks"], 1) * 1e6, ratio, net))
             if ngx["errors"]:
                 R.say("  nginx error.log: " + " | ".join(e.strip()[:200] for e in ngx["errors"]))
     finally:

@@ -7,11 +7,11 @@
 -- (omnihuman.waiters) post the semaphore of each waiter whose operation
 -- finished, so a turn costs what finished, not what waits. ngx cannot watch
 -- the loop's descriptor, so between turns the driver sleeps on its own
--- semaphore: right after something happened for M.min_sleep, then doubling
--- up to M.max_sleep while operations are in flight (the longest a socket
--- event can go unnoticed), never past the loop's next deadline (a status
--- check, a retry) and cut short by a new await, a cancel or close from any
--- code (loop:set_wakeup), or a closing loop.
+-- semaphore: while transfers are in flight (loop:transfers()), M.min_sleep
+-- right after something happened, doubling up to M.max_sleep (the longest a
+-- socket event can go unnoticed); with none, until the loop's next deadline
+-- (a status check, a retry; at most M.max_idle_sleep). A new await, a cancel
+-- or close from any code (loop:set_wakeup) cut the sleep short.
 --
 -- Never a raw coroutine.yield (ngx_lua would take it for one of its own
 -- waits) and never a blocking wait in the worker. Works in rewrite, access
@@ -32,6 +32,7 @@ local M = { name = "openresty" }
 
 M.min_sleep = 0.001     -- seconds: the driver's first sleep after activity
 M.max_sleep = 0.05      -- seconds: upper bound on reaction time to socket activity
+M.max_idle_sleep = 10   -- seconds: longest driver sleep with no transfer in flight
 M.sweep_interval = 1    -- seconds between looks for waiters whose request went away
 M.wait_slice = 60       -- seconds per semaphore wait of a waiter (it waits again)
 
@@ -42,6 +43,37 @@ local SLEEPABLE = {
 local BLOCKING_OK = { init = true, init_worker = true }
 
 local semaphore -- ngx.semaphore, loaded on first use (it needs a running worker)
+
+-- Whether the loop's descriptor is readable now (socket work or notices):
+-- an epoll_wait with no timeout, through LuaJIT's FFI.
+local ready
+do
+  local ok, ffi = pcall(require, "ffi")
+  if ok then
+    pcall(ffi.cdef, [[
+      typedef union omh_epoll_data { void *ptr; int fd; uint32_t u32; uint64_t u64; } omh_epoll_data_t;
+      struct omh_epoll_event { uint32_t events; omh_epoll_data_t data; } __attribute__((packed));
+      int epoll_wait(int epfd, struct omh_epoll_event *events, int maxevents, int timeout);
+    ]])
+    local ev = ffi.new("struct omh_epoll_event[1]")
+    ready = function(fd) return ffi.C.epoll_wait(fd, ev, 1, 0) > 0 end
+  else
+    ready = function() return false end
+  end
+end
+
+-- One semaphore per waiting light thread, reused by its next wait (a wait
+-- always leaves its count at 0: one post, one wait).
+local thread_semas = setmetatable({}, { __mode = "k" })
+local function thread_sema()
+  local co = coroutine.running()
+  local s = thread_semas[co]
+  if not s then
+    s = semaphore.new()
+    thread_semas[co] = s
+  end
+  return s
+end
 
 -- Per loop: { loop, sema, running, sleeping, waiting = { [op] = record }, nwaiting, last_sweep }
 local states = setmetatable({}, { __mode = "k" })
@@ -90,8 +122,9 @@ local function wake_driver(st)
   return true
 end
 
+-- Waits not yet woken, or work in flight.
 local function busy(st)
-  return not st.loop:is_closed() and (st.nwaiting > 0 or waiters.pending(st.loop) > 0 or st.loop:active() > 0)
+  return not st.loop:is_closed() and (waiters.pending(st.loop) > 0 or st.loop:active() > 0)
 end
 
 -- A timer callback; run even when premature (the worker is exiting): the
@@ -101,6 +134,7 @@ driver = function(_, st)
   local exiting = ngx.worker.exiting
   while true do
     local t_before = loop:is_closed() and nil or loop:timeout()
+    local busy_sockets = t_before ~= nil and ready(st.fd)
     local ok, woken = pcall(waiters.turn, loop, 0)
     M.stats.turns = M.stats.turns + 1
     if not ok then
@@ -113,18 +147,25 @@ driver = function(_, st)
       sweep(st)
     end
     if not busy(st) then break end
-    if exiting() and st.nwaiting == 0 then
+    if exiting() and waiters.pending(loop) == 0 then
       -- A worker shutting down keeps no work nobody waits for.
       break
     end
-    -- Something happened (a finish, a deadline that was due): sockets are
-    -- likely busy; poll fast, then back off while nothing does.
-    if woken > 0 or (t_before ~= nil and t_before <= 0) then
-      backoff = M.min_sleep
+    local d
+    if loop:transfers() > 0 then
+      -- Sockets in use: poll fast after something happened (socket events,
+      -- a finish, a deadline that was due), backing off while nothing does.
+      if busy_sockets or woken > 0 or (t_before ~= nil and t_before <= 0) then
+        backoff = M.min_sleep
+      else
+        backoff = math.min(backoff * 2, M.max_sleep)
+      end
+      d = backoff
     else
-      backoff = math.min(backoff * 2, M.max_sleep)
+      -- Only timers: sleep to the next one (a new wait or a cancel pokes).
+      backoff = M.min_sleep
+      d = M.max_idle_sleep
     end
-    local d = backoff
     local t = loop:timeout()
     if t ~= nil and t < d then d = t end
     if d < M.min_sleep then d = M.min_sleep end
@@ -140,8 +181,8 @@ local function state(loop)
   local st = states[loop]
   if st then return st end
   semaphore = semaphore or require("ngx.semaphore")
-  st = { loop = loop, sema = semaphore.new(), running = false, sleeping = false, waiting = {}, nwaiting = 0,
-         last_sweep = ngx.now() }
+  st = { loop = loop, fd = loop:pollfd(), sema = semaphore.new(), running = false, sleeping = false,
+         waiting = {}, nwaiting = 0, last_sweep = ngx.now() }
   states[loop] = st
   -- An operation ended outside a drive (a cancel, a close, the loop closing):
   -- the driver dispatches it now rather than at its next turn.
@@ -180,7 +221,7 @@ function M.await(loop, op)
       .. "(use a content handler or ngx.timer.at)"):format(tostring(phase)), 3)
   end
   local st = state(loop)
-  local rec = { sema = semaphore.new(), woken = false }
+  local rec = { sema = thread_sema(), woken = false }
   if not st.waiting[op] then st.nwaiting = st.nwaiting + 1 end
   st.waiting[op] = rec
   waiters.park(loop, op, function()
