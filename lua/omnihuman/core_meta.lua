@@ -95,6 +95,18 @@ function Operation:kind() end
 --- Releases the operation; one still in flight is cancelled first.
 function Operation:close() end
 
+---@return boolean closed whether close() ran (a closed op has no result left)
+function Operation:is_closed() end
+
+--- The loop it runs on, while it is bound to one.
+---@return omnihuman.Loop?
+function Operation:loop() end
+
+--- For code that abandons work: a billed create that may have reached the
+--- service runs on until its answer (never retried); anything else is cancelled.
+---@return boolean running whether the op still runs
+function Operation:settle() end
+
 --- One curl multi handle, its timers and sockets: every client and operation
 --- of a Lua state share one (omnihuman.loop()). Pollable like an operation.
 ---@class omnihuman.Loop
@@ -115,11 +127,13 @@ function Loop:run_until(op) end
 ---@return table<omnihuman.Operation, true>
 function Loop:take_done() end
 
---- Seconds until the loop next wants attention; nil when nothing is armed.
+--- Seconds until the loop next wants attention; 0 while finish notices
+--- wait; nil when nothing is armed.
 ---@return number?
 function Loop:timeout() end
 
---- The loop's epoll descriptor: readable when it has work.
+--- An epoll descriptor, readable while curl has socket work or a finish
+--- notice waits for the dispatcher (omnihuman.waiters).
 ---@return integer fd
 function Loop:pollfd() end
 
@@ -129,8 +143,28 @@ function Loop:events() end
 ---@return integer active operations in flight
 function Loop:active() end
 
+---@return integer transfers HTTP transfers in curl (0: only timers can need a turn)
+function Loop:transfers() end
+
+--- fn() runs when an operation ends outside a turn (op:cancel(), op:close(),
+--- loop:close() from Lua code), before a closing loop's descriptor closes.
+--- One function per loop; nil removes it.
+---@param fn? fun()
+function Loop:set_wakeup(fn) end
+
+---@return boolean closed
+function Loop:is_closed() end
+
 --- Cancels what is in flight and releases the loop.
 function Loop:close() end
+
+--- How operations are awaited in a host (omnihuman.use, omnihuman.adapter).
+---@class omnihuman.Adapter
+---@field name string "plain", "nvim", "openresty", "love", "cqueues", "luv", or yours
+---@field await fun(loop: omnihuman.Loop, op: omnihuman.Operation): any, omnihuman.Error?
+---@field attach? fun(loop: omnihuman.Loop) called for the module's loop when picked, and for each new loop
+---@field spawn? fun(fn: function, ...): any runs fn as a coroutine the host resumes (omnihuman.spawn outside run)
+---@field pending? fun(loop: omnihuman.Loop): integer operations awaited through it
 
 ---@class omnihuman.Core
 ---@field version string the module's version

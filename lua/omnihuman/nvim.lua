@@ -13,6 +13,7 @@ M.root = ROOT
 
 --- The build folder matching this Neovim's Lua: build/luajit for LuaJIT
 --- (what Neovim normally runs), build/lua5.1 for a PUC Lua 5.1 build.
+---@return string
 function M.build_dir()
   local name = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
   return ROOT .. "/build/" .. name
@@ -63,6 +64,7 @@ function M.setup(opts)
 end
 
 --- The plugin's client (made with the setup{} options on first use).
+---@return omnihuman.Client
 function M.client()
   if not client then
     M.add_paths()
@@ -77,6 +79,7 @@ function M.client()
 end
 
 --- Where setup{} (or the environment) puts the key: "setup", "$AIMLAPI_KEY" or nil. Never the key.
+---@return "setup"|"$AIMLAPI_KEY"|nil
 function M.key_source()
   if config.client.api_key and config.client.api_key ~= "" then return "setup" end
   local env = os.getenv("AIMLAPI_KEY")
@@ -148,6 +151,7 @@ function M.generate(image, audio, output, done)
 end
 
 --- :OmniHuman {image} {audio} [{output}]
+---@param opts { fargs: string[] }
 function M.command(opts)
   local a = opts.fargs
   if #a < 2 or #a > 3 then

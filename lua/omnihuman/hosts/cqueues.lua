@@ -25,6 +25,7 @@ local condition = require("cqueues.condition")
 local waiters = require("omnihuman.waiters")
 local plain = require("omnihuman.hosts.plain")
 
+---@class omnihuman.CqueuesAdapter : omnihuman.Adapter
 local M = { name = "cqueues" }
 
 -- loop -> { [controller] = condition } for the drivers running (weak loops).
@@ -70,6 +71,10 @@ end
 
 --- Waits for op: inside a cqueues-managed coroutine on a condition that the
 --- loop's driver signals once op has finished; elsewhere as plain does.
+---@param loop omnihuman.Loop
+---@param op omnihuman.Operation
+---@return any value
+---@return omnihuman.Error? err
 function M.await(loop, op)
   if waiters.finished(op) then return waiters.result(op) end
   local cq, managed = cqueues.running()

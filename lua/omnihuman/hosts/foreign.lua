@@ -6,6 +6,7 @@
 local M = {}
 
 --- The adapter for the scheduler running this code, or nil.
+---@return omnihuman.Adapter?
 function M.pick()
   local cq = package.loaded.cqueues
   if type(cq) == "table" and type(cq.running) == "function" and select(2, cq.running()) == true then

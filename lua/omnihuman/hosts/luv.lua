@@ -24,6 +24,7 @@
 local uv = require("luv")
 local waiters = require("omnihuman.waiters")
 
+---@class omnihuman.LuvAdapter : omnihuman.Adapter
 local M = { name = "luv" }
 
 -- Per loop: { loop, poll, timer, polling, timing }
@@ -108,10 +109,15 @@ local function state(loop)
   return st
 end
 
+---@param loop omnihuman.Loop
 function M.attach(loop)
   state(loop)
 end
 
+---@param loop omnihuman.Loop
+---@param op omnihuman.Operation
+---@return any value
+---@return omnihuman.Error? err
 function M.await(loop, op)
   if waiters.finished(op) then return waiters.result(op) end
   local st = state(loop)
@@ -138,6 +144,8 @@ end
 --- Runs fn(...) as a coroutine now; it continues from the uv loop whenever
 --- an operation it awaits finishes. Errors go to M.on_error(msg), else to
 --- stderr, and are kept in M.errors.
+---@param fn function
+---@return thread|any
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then error("omnihuman.luv.spawn: expected a function", 2) end
   local co = coroutine.create(fn)
@@ -146,11 +154,14 @@ function M.spawn(fn, ...)
 end
 
 --- Operations awaited on loop.
+---@param loop omnihuman.Loop
+---@return integer
 function M.pending(loop)
   return waiters.pending(loop)
 end
 
 --- Stops watching loop and closes the uv handles.
+---@param loop omnihuman.Loop
 function M.detach(loop)
   local st = states[loop]
   if not st then return end

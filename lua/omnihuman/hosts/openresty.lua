@@ -28,6 +28,7 @@
 -- lazily), not in init_by_lua.
 local waiters = require("omnihuman.waiters")
 
+---@class omnihuman.OpenrestyAdapter : omnihuman.Adapter
 local M = { name = "openresty" }
 
 M.min_sleep = 0.001     -- seconds: the driver's first sleep after activity
@@ -209,6 +210,10 @@ local function await_stepping(loop, op)
   return waiters.result(op)
 end
 
+---@param loop omnihuman.Loop
+---@param op omnihuman.Operation
+---@return any value
+---@return omnihuman.Error? err
 function M.await(loop, op)
   if waiters.finished(op) then return waiters.result(op) end
   local phase = ngx.get_phase()
@@ -247,17 +252,23 @@ end
 
 --- Starts fn(...) in a light thread of the current request (ngx.thread.spawn);
 --- returns the thread for ngx.thread.wait.
+---@param fn function
+---@return thread|any
 function M.spawn(fn, ...)
   return ngx.thread.spawn(fn, ...)
 end
 
 --- Requests (or timers) waiting on loop's operations in this worker.
+---@param loop omnihuman.Loop
+---@return integer
 function M.pending(loop)
   local st = states[loop]
   return st and st.nwaiting or 0
 end
 
 --- Whether loop's driver light thread is running.
+---@param loop omnihuman.Loop
+---@return boolean
 function M.driving(loop)
   local st = states[loop]
   return st ~= nil and st.running
