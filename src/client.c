@@ -100,20 +100,6 @@ void omh_config_release(lua_State *L, omh_config *c) {
   free(c);
 }
 
-void omh_config_redact(const omh_config *c, char *s, size_t cap) {
-  static const char mask[] = "[redacted]";
-  size_t klen = c->api_key ? strlen(c->api_key) : 0;
-  if (klen < 4) return;
-  char *hit;
-  while ((hit = strstr(s, c->api_key))) {
-    size_t tail = strlen(hit + klen);
-    size_t room = cap - (size_t)(hit - s) - 1;
-    size_t m = sizeof mask - 1 < room ? sizeof mask - 1 : room;
-    memmove(hit + m, hit + klen, tail + 1 <= room - m + 1 ? tail + 1 : room - m + 1);
-    memcpy(hit, mask, m);
-    s[cap - 1] = '\0';
-  }
-}
 
 /* core.new_client(loop, opts) with opts already checked by the facade. */
 int omh_client_new(lua_State *L) {

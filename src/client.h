@@ -32,8 +32,6 @@ typedef struct omh_config {
 } omh_config;
 
 void omh_config_release(lua_State *L, omh_config *c);
-/* Replaces every occurrence of the key in s with "[redacted]". */
-void omh_config_redact(const omh_config *c, char *s, size_t cap);
 
 int omh_client_open(lua_State *L);   /* registers the client metatable */
 int omh_client_new(lua_State *L);    /* core.new_client(loop, opts) */

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "errors.h"
+#include "redact.h"
 #include "transfer.h"
 #include "udata.h"
 
@@ -139,12 +140,20 @@ void omh_op_finish_ok(omh_op *op, lua_State *L) { finish(op, L, 1); }
 
 void omh_op_finish_errobj(omh_op *op, lua_State *L) { finish(op, L, 0); }
 
+void omh_op_push_error(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
+                       const char *request_id, int retryable) {
+  /* The last guard before a message reaches the user: redact, then cut. */
+  const char *key = op->cfg ? op->cfg->api_key : NULL;
+  char buf[1024], rid[128];
+  if (!msg) msg = kind;
+  omh_redact_copy(key, msg, strlen(msg), buf, sizeof buf);
+  if (request_id) omh_redact_copy(key, request_id, strlen(request_id), rid, sizeof rid);
+  omh_push_error(L, kind, buf, status, request_id ? rid : NULL, retryable);
+}
+
 void omh_op_finish_err(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
                        const char *request_id, int retryable) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", msg ? msg : kind);
-  if (op->cfg) omh_config_redact(op->cfg, buf, sizeof buf);
-  omh_push_error(L, kind, buf, status, request_id, retryable);
+  omh_op_push_error(op, L, kind, msg, status, request_id, retryable);
   finish(op, L, 0);
 }
 
@@ -166,7 +175,7 @@ void omh_op_cancel(omh_op *op, lua_State *L, const char *why) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s after the create request was sent: the job may exist and be billed;"
              " check your jobs before creating it again", why);
-    omh_push_error(L, "cancelled", msg, 0, NULL, 0);
+    omh_op_push_error(op, L, "cancelled", msg, 0, NULL, 0);
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "maybe_created");
     finish(op, L, 0);
@@ -379,6 +388,16 @@ static void op_close(lua_State *L, omh_op *op) {
     op->cls->on_abort(op);
   }
   op->closed = 1;
+  /* The result goes, but not the one fact that can cost money. */
+  if (op->result_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "maybe_created");
+      op->closed_maybe_created = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
   luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->result_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->cb_ref);
@@ -492,9 +511,13 @@ static int op_timeout(lua_State *L) {
   return 1;
 }
 
+/* op:is_closed() -> closed, and whether it was closed after a billed
+ * request may have reached the server (its result is gone with it). */
 static int op_is_closed(lua_State *L) {
-  lua_pushboolean(L, ((omh_op *)luaL_checkudata(L, 1, OMH_OP_MT))->closed);
-  return 1;
+  omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
+  lua_pushboolean(L, op->closed);
+  lua_pushboolean(L, op->closed_maybe_created);
+  return 2;
 }
 
 /* op:loop(): the loop it runs on, while it is bound to one (nil after). */

@@ -61,6 +61,7 @@ struct omh_op {
   omh_xfer x;
   int state;                  /* kind-specific */
   int done, ok, closed, anchored;
+  int closed_maybe_created;   /* closed with a result that said maybe_created */
   int self_ref, result_ref;   /* registry refs */
   int loop_ref;               /* keeps the loop alive while in flight */
   int cb_ref;                 /* on_status / on_progress, or LUA_NOREF */
@@ -101,7 +102,11 @@ void omh_op_launch(omh_op *op, lua_State *L);
 void omh_op_arm(omh_op *op, double when);
 /* Finish with the value on top of the stack (popped). */
 void omh_op_finish_ok(omh_op *op, lua_State *L);
-/* Finish with an error object built from the arguments. */
+/* Pushes an error object built from the arguments, its message and request
+ * id redacted of the client's key and then cut to size. */
+void omh_op_push_error(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
+                       const char *request_id, int retryable);
+/* Finish with an error object built from the arguments (as above). */
 void omh_op_finish_err(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
                        const char *request_id, int retryable);
 /* Finish with the error object on top of the stack (popped). */

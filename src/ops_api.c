@@ -4,17 +4,20 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "errors.h"
 #include "json.h"
 #include "outcome.h"
+#include "redact.h"
 
 enum { WAIT_POLLING = 1, WAIT_SLEEPING = 2 };
 
 /* Decodes the answer body; pushes the table and returns 1, else 0 with nothing pushed. */
 static int decode_object(omh_op *op, lua_State *L) {
-  if (!omh_json_decode(L, op->loop->json_ref, op->x.body.data ? op->x.body.data : "", op->x.body.len))
+  if (!omh_json_decode(L, op->loop->json_ref, op->x.body.data ? op->x.body.data : "", op->x.body.len,
+                       op->cfg ? op->cfg->api_key : NULL))
     return 0;
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
@@ -35,8 +38,7 @@ static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int mayb
       " check your jobs before creating it again)";
   char msg[1024];
   snprintf(msg, sizeof msg, "%s%s", o->message, maybe_created ? note : "");
-  if (op->cfg) omh_config_redact(op->cfg, msg, sizeof msg);
-  omh_push_error(L, o->kind, msg, o->status, o->request_id, maybe_created ? 0 : o->retry_read);
+  omh_op_push_error(op, L, o->kind, msg, o->status, o->request_id, maybe_created ? 0 : o->retry_read);
   if (maybe_created) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "maybe_created");
@@ -98,11 +100,17 @@ static void poll_done(omh_op *op, lua_State *L) {
   if (status_answer(op, L)) omh_op_finish_ok(op, L);
 }
 
-/* Every status not final is pending, known (queued, generating, and the older
- * waiting, active, processing) or not: new ones must not end a wait early. */
+/* Statuses are compared without regard to case (the service's own SDK
+ * lower-cases them). Every status not final is pending, known (queued,
+ * generating, and the older waiting, active, processing) or not: new ones
+ * must not end a wait early. */
 static int is_failed(const char *s) {
-  return strcmp(s, "error") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0 ||
-         strcmp(s, "canceled") == 0 || strcmp(s, "rejected") == 0;
+  return strcasecmp(s, "error") == 0 || strcasecmp(s, "failed") == 0 || strcasecmp(s, "cancelled") == 0 ||
+         strcasecmp(s, "canceled") == 0 || strcasecmp(s, "rejected") == 0;
+}
+
+static int is_completed(const char *s) {
+  return strcasecmp(s, "completed") == 0 || strcasecmp(s, "succeeded") == 0;
 }
 
 static void wait_timeout(omh_op *op, lua_State *L) {
@@ -124,8 +132,7 @@ static void wait_generation_failed(omh_op *op, lua_State *L, int t, const char *
   }
   snprintf(msg, sizeof msg, "job %.120s ended with status %s: %s", op->job_id, status,
            why ? why : "no reason given");
-  if (op->cfg) omh_config_redact(op->cfg, msg, sizeof msg);
-  omh_push_error(L, "generation_failed", msg, 0, NULL, 0);
+  omh_op_push_error(op, L, "generation_failed", msg, 0, NULL, 0);
   lua_pushvalue(L, t);
   lua_setfield(L, -2, "result");
   lua_replace(L, t);
@@ -137,10 +144,10 @@ static void wait_done(omh_op *op, lua_State *L) {
   if (!status_answer(op, L)) return;
   int t = lua_gettop(L);
   const char *s = string_field(L, t, "status");
-  snprintf(op->last_status, sizeof op->last_status, "%s", s);
+  omh_redact_copy(op->cfg ? op->cfg->api_key : NULL, s, strlen(s), op->last_status, sizeof op->last_status);
   lua_pop(L, 1);
   op->polls++;
-  if (strcmp(op->last_status, "completed") == 0 || strcmp(op->last_status, "succeeded") == 0) {
+  if (is_completed(op->last_status)) {
     lua_getfield(L, t, "video");
     int has_url = lua_istable(L, -1) && (lua_getfield(L, -1, "url"), lua_type(L, -1) == LUA_TSTRING);
     lua_settop(L, t);

@@ -101,8 +101,15 @@ end
 --- What an awaited op ended with: its result, or, for an op that someone
 --- closed meanwhile (its result is gone with it), a "cancelled" error.
 function M.result(op)
-  if op:is_closed() then return nil, core.new_error("cancelled", "the operation was closed while awaited") end
-  return op:result()
+  local closed, maybe_created = op:is_closed()
+  if not closed then return op:result() end
+  if maybe_created then
+    local err = core.new_error("cancelled", "the operation was closed after the create request was sent:"
+      .. " the job may exist and be billed; check your jobs before creating it again")
+    err.maybe_created = true
+    return nil, err
+  end
+  return nil, core.new_error("cancelled", "the operation was closed while awaited")
 end
 
 --- Inside a coroutine: parks it on op until a dispatch wakes it with
