@@ -143,6 +143,20 @@ describe("luv", function()
     for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
   end)
 
+  it("examples/luv.lua and examples/cqueues.lua run as documented (child processes)", function()
+    local ns = F.ns("ex")
+    for _, ex in ipairs({ "luv", "cqueues" }) do
+      local cmd = ("OMNIHUMAN_BASE_URL=%q AIMLAPI_KEY=%q %s examples/%s.lua %q 2>&1"):format(srv:base_url(ns), F.KEY,
+        os.getenv("LUA") or "lua5.4", ex, dir)
+      local p = assert(io.popen(cmd))
+      local out = p:read("*a")
+      local ok = p:close()
+      assert.is_truthy(ok, out)
+      assert.matches("3 of 3 generations done", out)
+      for i = 1, 3 do assert.is_true(#F.read(("%s/%s-%d.mp4"):format(dir, ex, i)) > 0) end
+    end
+  end)
+
   it("omnihuman.use('luv') and use('cqueues'), as a script would (child process)", function()
     for _, mode in ipairs({ "luv", "cqueues" }) do
       local cmd = ("%s spec/support/foreign_use.lua %s %q %q %q 2>&1"):format(os.getenv("LUA") or "lua5.4", mode,
