@@ -10,6 +10,8 @@ local uv = require("luv")
 
 local URLS = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3", sandbox_polls = 3 }
 local SLOW = (os.getenv("ASAN_OPTIONS") or os.getenv("VALGRIND")) and 20 or 1
+-- Child processes run the suite's own interpreter (the sanitizer one under SAN=1).
+local LUA = require("spec.support.cli").LUA
 
 -- Runs fn inside a uv callback, then the uv loop until it has nothing left
 -- (bounded by a watchdog timer that is closed when the loop would end).
@@ -147,7 +149,7 @@ describe("luv", function()
     local ns = F.ns("ex")
     for _, ex in ipairs({ "luv", "cqueues" }) do
       local cmd = ("OMNIHUMAN_BASE_URL=%q AIMLAPI_KEY=%q %s examples/%s.lua %q 2>&1"):format(srv:base_url(ns), F.KEY,
-        os.getenv("LUA") or "lua5.4", ex, dir)
+        LUA, ex, dir)
       local p = assert(io.popen(cmd))
       local out = p:read("*a")
       local ok = p:close()
@@ -159,7 +161,7 @@ describe("luv", function()
 
   it("omnihuman.use('luv') and use('cqueues'), as a script would (child process)", function()
     for _, mode in ipairs({ "luv", "cqueues" }) do
-      local cmd = ("%s spec/support/foreign_use.lua %s %q %q %q 2>&1"):format(os.getenv("LUA") or "lua5.4", mode,
+      local cmd = ("%s spec/support/foreign_use.lua %s %q %q %q 2>&1"):format(LUA, mode,
         srv:base_url(F.ns("use")), srv.ca_file or "", F.KEY)
       local p = assert(io.popen(cmd))
       local out = p:read("*a")
