@@ -8,7 +8,7 @@ local cqueues = require("cqueues")
 
 local URLS = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3", sandbox_polls = 3 }
 -- Instrumented runs (sanitizers, valgrind) are slower: CPU bounds scale.
-local SLOW = (os.getenv("ASAN_OPTIONS") or os.getenv("VALGRIND")) and 20 or 1
+local SLOW = probe.SLOW
 
 -- Runs the controller until it is empty, within `secs`.
 local function loop_cq(cq, secs)
@@ -44,10 +44,10 @@ describe("cqueues", function()
     assert.equals(0, require("omnihuman.waiters").pending(omnihuman.loop()))
   end)
 
-  it("200 generations: one driver, no waiter polls, each woken once, CPU far below wall", function()
+  it(probe.MANY .. " generations: one driver, no waiter polls, each woken once, CPU far below wall", function()
     local c = F.client(srv, F.ns("cq200"), { poll_interval = 0.2 })
     local cq = cqueues.new()
-    local n, done, most_threads = 200, 0, 0
+    local n, done, most_threads = probe.MANY, 0, 0
     for _ = 1, n do
       cq:wrap(function()
         local res, err = c:generate(URLS)
@@ -108,7 +108,7 @@ describe("cqueues", function()
     loop_cq(cq, 10)
     assert.is_nil(got[1])
     assert.equals("cancelled", got[2].kind)
-    assert.is_true(woke_after < 1, "woke after " .. woke_after .. " s")
+    assert.is_true(woke_after < 1 * SLOW, "woke after " .. woke_after .. " s")
   end)
 
   it("closing the loop wakes every waiter and lets cq:loop() return", function()
@@ -127,7 +127,7 @@ describe("cqueues", function()
     end)
     local t0 = F.now()
     loop_cq(cq, 10)
-    assert.is_true(F.now() - t0 < 3)
+    assert.is_true(F.now() - t0 < 3 * SLOW)
     for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
   end)
 

@@ -38,6 +38,12 @@ end
 --- This process's CPU seconds (user + system).
 P.cpu = os.clock
 
+-- Under valgrind (its preload library is in the environment) or the
+-- sanitizers, time bounds stretch and the big runs shrink.
+local valgrind = (os.getenv("LD_PRELOAD") or ""):find("vgpreload", 1, true) ~= nil or os.getenv("VALGRIND") ~= nil
+P.SLOW = valgrind and 50 or os.getenv("ASAN_OPTIONS") and 20 or 1
+P.MANY = valgrind and 40 or 200
+
 --- The same work under omnihuman.run: n x client:generate(fields).
 --- Returns CPU seconds, wall seconds, completed count.
 function P.baseline(client, n, fields)
