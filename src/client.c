@@ -2,6 +2,7 @@
  * that start operations on a loop. */
 #include "client.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,12 @@ int omh_client_new(lua_State *L) {
   c->wait_timeout = opt_number(L, 2, "wait_timeout", 900);
   c->max_retries = (int)opt_number(L, 2, "max_retries", 3);
   c->max_connections = (int)opt_number(L, 2, "max_connections", 8);
+  c->max_audio_seconds = opt_number(L, 2, "max_audio_seconds", 0);
+  if (c->max_audio_seconds < 0 || !(c->max_audio_seconds < HUGE_VAL))
+    return luaL_error(L, "omnihuman: max_audio_seconds must be a number of seconds > 0");
+  lua_getfield(L, 2, "allow_unmeasured_audio");
+  c->allow_unmeasured_audio = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   if (!c->base_url || !c->model) return luaL_error(L, "omnihuman: out of memory");
   size_t bl = strlen(c->base_url);
   while (bl && c->base_url[bl - 1] == '/') c->base_url[--bl] = '\0';
@@ -150,18 +157,16 @@ static int need_key(lua_State *L, omh_op *op) {
 static int client_create(lua_State *L) {
   client_ud *u = check_client(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  char *body = NULL;
-  size_t len = 0;
-  int built = omh_body_build(L, 2, u->cfg->model, u->loop->json_ref, &body, &len);
+  omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio};
+  omh_body *body = omh_body_prepare(L, 2, &bo, u->loop->json_ref);
   int err_idx = lua_gettop(L);
   omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, &omh_create_class, OMH_OP_CREATE);
-  if (!built) {
+  if (!body) {
     lua_pushvalue(L, err_idx);
     omh_op_finish_errobj(op, L);
     return 1;
   }
-  op->post = body;
-  op->post_len = len;
+  op->body = body;
   size_t n = strlen(u->cfg->base_url) + 32;
   op->url = malloc(n);
   if (!op->url) return luaL_error(L, "omnihuman: out of memory");

@@ -56,19 +56,31 @@ static omh_media_type type_arg(lua_State *L, int idx, const char *buf,
     if (lua_isnoneornil(L, idx))
         return omh_media_sniff((const unsigned char *)buf, n);
     name = luaL_checkstring(L, idx);
-    for (t = OMH_MEDIA_UNKNOWN; t <= OMH_MEDIA_AAC; t++)
+    for (t = OMH_MEDIA_UNKNOWN; t < OMH_MEDIA_COUNT; t++)
         if (strcmp(name, omh_media_name((omh_media_type)t)) == 0)
             return (omh_media_type)t;
     luaL_argerror(L, idx, "unknown media type name");
     return OMH_MEDIA_UNKNOWN; /* not reached */
 }
 
+/* _duration(bytes [, type [, window]]): with a window size, measured
+ * through a window of that many bytes (raised to the parsers' minimum). */
 static int units_duration(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     omh_media_type t = type_arg(L, 2, s, n);
-    double d = omh_media_duration((const unsigned char *)s, n, t);
+    double d;
+    if (lua_isnoneornil(L, 3)) {
+        d = omh_media_duration((const unsigned char *)s, n, t);
+    } else {
+        lua_Number w = luaL_checknumber(L, 3);
+        omh_media_mem m;
+        omh_media_src src;
+        luaL_argcheck(L, w >= 0 && w <= 1e9, 3, "window size out of range");
+        omh_media_src_mem(&src, &m, (const unsigned char *)s, n);
+        d = omh_media_measure_window(&src, t, (size_t)w);
+    }
     if (d < 0.0)
         lua_pushnil(L);
     else
