@@ -173,6 +173,9 @@ void omh_xfer_setup(omh_op *op, CURL *e, int same) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, omh_body_curl_read);
     curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, omh_body_curl_seek);
+    /* Fewer, larger sends than with curl's 64 KiB: less CPU per MB, for
+     * 256 KiB per create in flight (none for one that waits). */
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 262144L);
     set_body(op, e);
     /* A billed request goes on a connection of its own: curl silently
      * re-sends a request whose reused connection died unanswered, and the

@@ -7,6 +7,9 @@
 #include "compat.h"
 
 #include "base64.h"
+#include "body.h"
+#include "clock.h"
+#include "json.h"
 #include "media.h"
 #include "retry_after.h"
 
@@ -105,6 +108,51 @@ static int units_retry_after(lua_State *L)
     return 1;
 }
 
+/* _body_drain(fields [, bufsize]): builds a create body from fields as a
+ * client with default options would, then reads it to the end through a
+ * bufsize-byte buffer (64 KiB: curl's), as curl does while sending.
+ * Returns bytes read, seconds spent reading, the announced length; or nil,
+ * error object. For the benchmarks. */
+static int units_body_drain(lua_State *L)
+{
+    lua_Integer bs = luaL_optinteger(L, 2, 65536);
+    omh_body_opts o = {"bytedance/omnihuman", 0, 0};
+    omh_body *b;
+    char *buf;
+    uint64_t total = 0;
+    size_t r;
+    double t0, t;
+    int ref;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argcheck(L, bs >= 1 && bs <= (64 << 20), 2, "buffer size out of range");
+    lua_settop(L, 2);
+    buf = (char *)lua_newuserdata(L, (size_t)bs); /* freed by the GC */
+    omh_json_push_instance(L);
+    ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    b = omh_body_prepare(L, 1, &o, ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    if (!b) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    t0 = omh_now();
+    while ((r = omh_body_read(b, buf, (size_t)bs)) != 0 && r != OMH_BODY_FAILED)
+        total += r;
+    t = omh_now() - t0;
+    if (r == OMH_BODY_FAILED) {
+        lua_pushnil(L);
+        lua_pushstring(L, omh_body_failure(b));
+        omh_body_free(b);
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)total);
+    lua_pushnumber(L, (lua_Number)t);
+    lua_pushinteger(L, (lua_Integer)omh_body_length(b));
+    omh_body_free(b);
+    return 3;
+}
+
 int omh_units_open(lua_State *L)
 {
     static const struct {
@@ -114,7 +162,8 @@ int omh_units_open(lua_State *L)
                {"_sniff", units_sniff},
                {"_mime", units_mime},
                {"_duration", units_duration},
-               {"_retry_after", units_retry_after}};
+               {"_retry_after", units_retry_after},
+               {"_body_drain", units_body_drain}};
     size_t i;
     for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         lua_pushcfunction(L, fns[i].fn);
