@@ -150,12 +150,7 @@ end)
 local BS = require("spec.support.body_server")
 local C = require("spec.support.cli")
 
-local function sha256(path)
-  local p = io.popen("sha256sum " .. C.q(path))
-  local out = p:read("*a")
-  p:close()
-  return out:match("^(%x+)")
-end
+local sha256 = BS.sha256
 
 -- A PNG signature, then `n` random bytes (incompressible) from the seed:
 -- openssl's AES-CTR keystream, so a run can be repeated.

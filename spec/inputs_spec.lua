@@ -109,12 +109,7 @@ local BS = require("spec.support.body_server")
 local C = require("spec.support.cli")
 local omnihuman = require("omnihuman")
 
-local function sha256(path)
-  local p = io.popen("sha256sum " .. C.q(path))
-  local out = p:read("*a")
-  p:close()
-  return out:match("^(%x+)")
-end
+local sha256 = BS.sha256
 
 -- A 16 kHz mono 16-bit WAV of `seconds` with header quirks from MB.wav.
 local function quirky_wav(seconds, opts) return MB.wav(16000, 1, 16, seconds, opts) end
@@ -345,8 +340,22 @@ describe("local inputs: files, limits and what is sent", function()
       res, err = c:generate{ image = F.PNG, audio = long, max_audio_seconds = 40, interval = 0.05 }
       assert.is_nil(err)
       assert.equals("completed", res.status)
-      local body = srv:records(ns).requests[1]
-      assert.is_nil(body.body:find("max_audio_seconds", 1, true))
+      local cut = write(dir .. "/cut.wav", quirky_wav(2):sub(1, 30))
+      res, err = c:generate{ image_url = "https://x/a.png", audio = cut }
+      assert.is_nil(res)
+      assert.matches("duration cannot be read", err.message)
+      res, err = c:generate{ image_url = "https://x/a.png", audio = cut, allow_unmeasured_audio = true,
+                             interval = 0.05 }
+      assert.is_nil(err)
+      assert.equals("completed", res.status)
+      local reqs = srv:records(ns).requests
+      for _, r in ipairs(reqs) do
+        if r.method == "POST" then
+          assert.is_nil(r.body:find("max_audio_seconds", 1, true))
+          assert.is_nil(r.body:find("allow_unmeasured_audio", 1, true))
+        end
+      end
+      assert.equals(2, srv:count(ns, "create"))
     end)
     srv:stop()
     assert(ok, e)

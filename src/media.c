@@ -213,10 +213,13 @@ static int mpa_confirmed(const unsigned char *b, size_t n, size_t off,
     return mpa_header(b + next, n - next, &g) && mpa_same(f, &g);
 }
 
-/* First confirmed frame in [from, from + scan), matching `want` if given;
- * from <= size. */
-static uint64_t mpa_find(win *w, uint64_t from, uint64_t scan,
-                         const mpa_frame *want, mpa_frame *f)
+/* A frame start at off in b[0, n) that the next header confirms; fills *frame. */
+typedef int (*frame_check)(const unsigned char *b, size_t n, size_t off, void *frame,
+                           const void *want);
+
+/* First confirmed frame in [from, from + scan) (from <= size). */
+static uint64_t find_frame(win *w, uint64_t from, uint64_t scan, frame_check check,
+                           void *frame, const void *want)
 {
     uint64_t end = w->size - from > scan ? from + scan : w->size;
     while (from < end) {
@@ -228,12 +231,17 @@ static uint64_t mpa_find(win *w, uint64_t from, uint64_t scan,
         if (step > avail)
             step = avail;
         for (i = 0; i < step; i++)
-            if (p[i] == 0xFF && mpa_confirmed(p, avail, i, f) &&
-                (!want || mpa_same(want, f)))
+            if (p[i] == 0xFF && check(p, avail, i, frame, want))
                 return from + i;
         from += step;
     }
     return NOT_FOUND;
+}
+
+static int mpa_check(const unsigned char *b, size_t n, size_t off, void *frame,
+                     const void *want)
+{
+    return mpa_confirmed(b, n, off, frame) && (!want || mpa_same(want, frame));
 }
 
 /* Xing/Info or VBRI frame count in the frame at p; 0 if none. *tagged is
@@ -274,7 +282,7 @@ static double mp3_duration(win *w)
     start = skip_id3v2(w);
     if (start >= w->size)
         return -1.0;
-    off = mpa_find(w, start, FIRST_FRAME_SCAN, NULL, &first);
+    off = find_frame(w, start, FIRST_FRAME_SCAN, mpa_check, &first, NULL);
     if (off == NOT_FOUND)
         return -1.0;
     p = win_at(w, off, LOOK, &avail);
@@ -297,7 +305,7 @@ static double mp3_duration(win *w)
         }
         if (w->size - off == 128 && has(p, avail, "TAG", 3)) /* ID3v1 */
             break;
-        off = mpa_find(w, off + 1, RESYNC_GAP, &first, &f);
+        off = find_frame(w, off + 1, RESYNC_GAP, mpa_check, &f, &first);
         if (off == NOT_FOUND)
             break;
     }
@@ -348,23 +356,11 @@ static int adts_confirmed(const unsigned char *b, size_t n, size_t off,
            g.rate_index == f->rate_index;
 }
 
-static uint64_t adts_find(win *w, uint64_t from, uint64_t scan, adts_frame *f)
+static int adts_check(const unsigned char *b, size_t n, size_t off, void *frame,
+                      const void *want)
 {
-    uint64_t end = w->size - from > scan ? from + scan : w->size;
-    while (from < end) {
-        size_t avail, i;
-        size_t step = end - from < SCAN_STEP ? (size_t)(end - from) : SCAN_STEP;
-        const unsigned char *p = win_at(w, from, step + LOOK, &avail);
-        if (avail == 0)
-            break;
-        if (step > avail)
-            step = avail;
-        for (i = 0; i < step; i++)
-            if (p[i] == 0xFF && adts_confirmed(p, avail, i, f))
-                return from + i;
-        from += step;
-    }
-    return NOT_FOUND;
+    (void)want;
+    return adts_confirmed(b, n, off, frame);
 }
 
 static double aac_duration(win *w)
@@ -376,7 +372,7 @@ static double aac_duration(win *w)
 
     if (off >= w->size)
         return -1.0;
-    off = adts_find(w, off, FIRST_FRAME_SCAN, &first);
+    off = find_frame(w, off, FIRST_FRAME_SCAN, adts_check, &first, NULL);
     if (off == NOT_FOUND)
         return -1.0;
     while (off < w->size) {
@@ -388,7 +384,7 @@ static double aac_duration(win *w)
             off += f.len;
             continue;
         }
-        off = adts_find(w, off + 1, RESYNC_GAP, &f);
+        off = find_frame(w, off + 1, RESYNC_GAP, adts_check, &f, NULL);
         if (off == NOT_FOUND || f.rate_index != first.rate_index)
             break;
     }

@@ -6,6 +6,7 @@
 --   srv:release()                  ends a stall
 --   srv:records()                  { bodies = { {declared, len, complete, sha256, fields} }, open, busy }
 --   srv:stop()
+--   M.sha256(path)                 hex digest of a file (to compare with the records)
 local cjson = require("cjson")
 local ts = require("spec.support.testserver")
 
@@ -34,6 +35,13 @@ function S:stop()
   if self.pid then os.execute("kill -TERM " .. self.pid .. " 2>/dev/null") end
   self.pid = nil
   if self.out then os.remove(self.out) end
+end
+
+function M.sha256(path)
+  local p = io.popen("sha256sum " .. q(path))
+  local out = p:read("*a")
+  p:close()
+  return out:match("^(%x+)")
 end
 
 function M.start()
