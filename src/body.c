@@ -1,7 +1,6 @@
 #include "body.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,8 +269,9 @@ static void take_options(lua_State *L, int t, omh_input_rules *r) {
   lua_getfield(L, t, "max_audio_seconds");
   if (!lua_isnil(L, -1)) {
     lua_Number v = lua_tonumber(L, -1);
-    if (lua_type(L, -1) != LUA_TNUMBER || !(v > 0 && v < HUGE_VAL))
-      luaL_error(L, "omnihuman: max_audio_seconds must be a number of seconds > 0");
+    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= OMH_MIN_AUDIO_LIMIT && v <= OMH_MAX_AUDIO_LIMIT))
+      luaL_error(L, "omnihuman: max_audio_seconds must be a number of seconds from %f to %f",
+                 OMH_MIN_AUDIO_LIMIT, OMH_MAX_AUDIO_LIMIT);
     r->max_audio_seconds = (double)v;
     r->limit_from = "create";
   }

@@ -2,6 +2,7 @@
  * that start operations on a loop. */
 #include "client.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "loop.h"
+#include "model_limits.h"
 #include "ops.h"
 #include "udata.h"
 
@@ -22,17 +24,65 @@ typedef struct client_ud {
   int loop_ref;   /* keeps the loop alive as long as the client */
 } client_ud;
 
-static char *opt_string(lua_State *L, int t, const char *k, const char *def) {
+/* Option checks live here, not only in the Lua facade, so that users of
+ * omnihuman.core get them too. Strings that end up in a header or a URL
+ * must not carry a line break or a NUL (header injection, silent cuts). */
+static const char *check_text(lua_State *L, int idx, const char *where, const char *what) {
+  size_t n;
+  const char *v = lua_tolstring(L, idx, &n);
+  for (size_t i = 0; i < n; i++)
+    if (v[i] == '\0' || v[i] == '\r' || v[i] == '\n')
+      luaL_error(L, "%s: %s must not contain a line break or a NUL byte", where, what);
+  return v;
+}
+
+static char *opt_string(lua_State *L, int t, const char *where, const char *k, const char *def) {
   lua_getfield(L, t, k);
-  const char *v = lua_isstring(L, -1) ? lua_tostring(L, -1) : def;
+  const char *v = def;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "%s: option '%s' must be a string, got %s", where, k, luaL_typename(L, -1));
+    char what[64];
+    snprintf(what, sizeof what, "option '%s'", k);
+    v = check_text(L, -1, where, what);
+  }
   char *copy = v ? strdup(v) : NULL;
   lua_pop(L, 1);
+  if (v && !copy) luaL_error(L, "omnihuman: out of memory");
   return copy;
 }
 
-static double opt_number(lua_State *L, int t, const char *k, double def) {
+static const char *fmt_num(char *buf, size_t n, double v) {
+  snprintf(buf, n, "%.15g", v);
+  return buf;
+}
+
+/* A number option within [lo, hi] (and whole when `whole`); NaN and
+ * infinities are outside every range. */
+static double opt_number(lua_State *L, int t, const char *where, const char *k, double def, double lo,
+                         double hi, int whole) {
   lua_getfield(L, t, k);
-  double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : def;
+  double v = def;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "%s: option '%s' must be a number, got %s", where, k, luaL_typename(L, -1));
+    v = lua_tonumber(L, -1);
+    if (!(v >= lo && v <= hi) || (whole && v != floor(v))) {
+      char a[32], b[32], c[32];
+      luaL_error(L, "%s: option '%s' must be %s from %s to %s, got %s", where, k,
+                 whole ? "a whole number" : "a number", fmt_num(a, sizeof a, lo), fmt_num(b, sizeof b, hi),
+                 fmt_num(c, sizeof c, v));
+    }
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static int opt_boolean(lua_State *L, int t, const char *where, const char *k) {
+  lua_getfield(L, t, k);
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TBOOLEAN)
+    luaL_error(L, "%s: option '%s' must be a boolean, got %s", where, k, luaL_typename(L, -1));
+  int v = lua_toboolean(L, -1);
   lua_pop(L, 1);
   return v;
 }
@@ -60,20 +110,6 @@ void omh_config_release(lua_State *L, omh_config *c) {
   free(c);
 }
 
-void omh_config_redact(const omh_config *c, char *s, size_t cap) {
-  static const char mask[] = "[redacted]";
-  size_t klen = c->api_key ? strlen(c->api_key) : 0;
-  if (klen < 4) return;
-  char *hit;
-  while ((hit = strstr(s, c->api_key))) {
-    size_t tail = strlen(hit + klen);
-    size_t room = cap - (size_t)(hit - s) - 1;
-    size_t m = sizeof mask - 1 < room ? sizeof mask - 1 : room;
-    memmove(hit + m, hit + klen, tail + 1 <= room - m + 1 ? tail + 1 : room - m + 1);
-    memcpy(hit, mask, m);
-    s[cap - 1] = '\0';
-  }
-}
 
 /* core.new_client(loop, opts) with opts already checked by the facade. */
 int omh_client_new(lua_State *L) {
@@ -89,24 +125,26 @@ int omh_client_new(lua_State *L) {
   c->refs = 1;
   c->on_event_ref = LUA_NOREF;
   u->cfg = c;
-  c->api_key = opt_string(L, 2, "api_key", NULL);
-  c->base_url = opt_string(L, 2, "base_url", "https://api.aimlapi.com/v2");
-  c->model = opt_string(L, 2, "model", "bytedance/omnihuman");
-  c->ca_file = opt_string(L, 2, "ca_file", NULL);
-  c->proxy = opt_string(L, 2, "proxy", NULL);
-  c->user_agent = opt_string(L, 2, "user_agent", NULL);
-  c->timeout = opt_number(L, 2, "timeout", 60);
-  c->connect_timeout = opt_number(L, 2, "connect_timeout", 10);
-  c->poll_interval = opt_number(L, 2, "poll_interval", 10);
-  c->wait_timeout = opt_number(L, 2, "wait_timeout", 900);
-  c->max_retries = (int)opt_number(L, 2, "max_retries", 3);
-  c->max_connections = (int)opt_number(L, 2, "max_connections", 8);
-  c->max_audio_seconds = opt_number(L, 2, "max_audio_seconds", 0);
-  if (c->max_audio_seconds < 0 || !(c->max_audio_seconds < HUGE_VAL))
-    return luaL_error(L, "omnihuman: max_audio_seconds must be a number of seconds > 0");
-  lua_getfield(L, 2, "allow_unmeasured_audio");
-  c->allow_unmeasured_audio = lua_toboolean(L, -1);
-  lua_pop(L, 1);
+  static const char where[] = "omnihuman.new";
+  c->api_key = opt_string(L, 2, where, "api_key", NULL);
+  c->base_url = opt_string(L, 2, where, "base_url", "https://api.aimlapi.com/v2");
+  c->model = opt_string(L, 2, where, "model", "bytedance/omnihuman");
+  c->ca_file = opt_string(L, 2, where, "ca_file", NULL);
+  c->proxy = opt_string(L, 2, where, "proxy", NULL);
+  c->user_agent = opt_string(L, 2, where, "user_agent", NULL);
+  c->timeout = opt_number(L, 2, where, "timeout", 60, OMH_MIN_TIMEOUT, OMH_MAX_TIMEOUT, 0);
+  c->connect_timeout = opt_number(L, 2, where, "connect_timeout", 10, OMH_MIN_TIMEOUT, OMH_MAX_TIMEOUT, 0);
+  c->poll_interval = opt_number(L, 2, where, "poll_interval", 10, 0, OMH_MAX_INTERVAL, 0);
+  c->wait_timeout = opt_number(L, 2, where, "wait_timeout", 900, 0, OMH_MAX_WAIT, 0);
+  c->max_retries = (int)opt_number(L, 2, where, "max_retries", 3, 0, OMH_MAX_RETRIES, 1);
+  c->max_connections = (int)opt_number(L, 2, where, "max_connections", 8, 1, OMH_MAX_CONNECTIONS, 1);
+  c->max_audio_seconds = opt_number(L, 2, where, "max_audio_seconds", 0, OMH_MIN_AUDIO_LIMIT,
+                                    OMH_MAX_AUDIO_LIMIT, 0); /* 0: the model's limit */
+  c->allow_unmeasured_audio = opt_boolean(L, 2, where, "allow_unmeasured_audio");
+  if (strncmp(c->base_url, "https://", 8) != 0 && strncmp(c->base_url, "http://", 7) != 0)
+    return luaL_error(L, "%s: option 'base_url' must be an http:// or https:// URL", where);
+  omh_lane_init(&c->api_lane, c->max_connections);
+  omh_lane_init(&c->cdn_lane, c->max_connections);
   if (!c->base_url || !c->model) return luaL_error(L, "omnihuman: out of memory");
   size_t bl = strlen(c->base_url);
   while (bl && c->base_url[bl - 1] == '/') c->base_url[--bl] = '\0';
@@ -154,6 +192,13 @@ static int need_key(lua_State *L, omh_op *op) {
   return 0;
 }
 
+/* The end of every method that starts an op: a callback run on the way
+ * (on_event "request") may have ended other ops; tell the host. */
+static int started(lua_State *L, client_ud *u) {
+  if (!u->loop->closed) omh_loop_safe_point(u->loop, L);
+  return 1; /* the op, on top */
+}
+
 static int client_create(lua_State *L) {
   client_ud *u = check_client(L);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -161,6 +206,7 @@ static int client_create(lua_State *L) {
   omh_body *body = omh_body_prepare(L, 2, &bo, u->loop->json_ref);
   int err_idx = lua_gettop(L);
   omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, &omh_create_class, OMH_OP_CREATE);
+  op->lane = &u->cfg->api_lane;
   if (!body) {
     lua_pushvalue(L, err_idx);
     omh_op_finish_errobj(op, L);
@@ -172,13 +218,15 @@ static int client_create(lua_State *L) {
   if (!op->url) return luaL_error(L, "omnihuman: out of memory");
   snprintf(op->url, n, "%s/video/generations", u->cfg->base_url);
   if (need_key(L, op)) omh_op_start_request(op, L);
-  return 1;
+  return started(L, u);
 }
 
 static omh_op *new_status_op(lua_State *L, client_ud *u, const omh_op_class *cls, omh_op_kind kind) {
   const char *id = luaL_checkstring(L, 2);
   if (!*id) luaL_argerror(L, 2, "job id is empty");
+  check_text(L, 2, "omnihuman", "a job id");
   omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, cls, kind);
+  op->lane = &u->cfg->api_lane;
   op->job_id = strdup(id);
   op->url = omh_status_url(u->cfg->base_url, id);
   if (!op->job_id || !op->url) luaL_error(L, "omnihuman: out of memory");
@@ -189,30 +237,30 @@ static int client_poll(lua_State *L) {
   client_ud *u = check_client(L);
   omh_op *op = new_status_op(L, u, &omh_poll_class, OMH_OP_POLL);
   if (need_key(L, op)) omh_op_start_request(op, L);
-  return 1;
+  return started(L, u);
 }
 
 /* client:wait_op(id, {interval=, timeout=, on_status=}) */
 static int client_wait(lua_State *L) {
   client_ud *u = check_client(L);
   double interval = u->cfg->poll_interval, timeout = u->cfg->wait_timeout;
-  int cb = 0;
-  if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    interval = opt_number(L, 3, "interval", interval);
-    timeout = opt_number(L, 3, "timeout", timeout);
-    lua_getfield(L, 3, "on_status");
-    cb = lua_isfunction(L, -1);
-    lua_pop(L, 1);
-  }
   lua_settop(L, 3);
-  omh_op *op = new_status_op(L, u, &omh_wait_class, OMH_OP_WAIT);
-  if (cb) {
+  int cb_idx = 0;
+  if (!lua_isnil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    interval = opt_number(L, 3, "client:wait", "interval", interval, 0, OMH_MAX_INTERVAL, 0);
+    timeout = opt_number(L, 3, "client:wait", "timeout", timeout, 0, OMH_MAX_WAIT, 0);
     lua_getfield(L, 3, "on_status");
+    if (lua_isfunction(L, -1)) cb_idx = lua_gettop(L);
+    else lua_pop(L, 1);
+  }
+  omh_op *op = new_status_op(L, u, &omh_wait_class, OMH_OP_WAIT);
+  if (cb_idx) {
+    lua_pushvalue(L, cb_idx);
     op->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   if (need_key(L, op)) omh_wait_begin(op, L, interval, timeout);
-  return 1;
+  return started(L, u);
 }
 
 /* Far above any clip under 30 s; a body beyond it is broken or hostile. */
@@ -224,33 +272,36 @@ static int client_download(lua_State *L) {
   const char *url = luaL_checkstring(L, 2);
   const char *path = luaL_checkstring(L, 3);
   if (!*path) luaL_argerror(L, 3, "output path is empty");
-  int cb = 0;
+  check_text(L, 2, "client:download", "the URL");
+  if (strlen(path) != omh_rawlen(L, 3)) luaL_argerror(L, 3, "output path contains a NUL byte");
   double max_bytes = (double)DEFAULT_MAX_DOWNLOAD;
-  if (!lua_isnoneornil(L, 4)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
-    max_bytes = opt_number(L, 4, "max_bytes", max_bytes);
-    lua_getfield(L, 4, "on_progress");
-    cb = lua_isfunction(L, -1);
-    lua_pop(L, 1);
-  }
   lua_settop(L, 4);
+  int cb_idx = 0;
+  if (!lua_isnil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    max_bytes = opt_number(L, 4, "client:download", "max_bytes", max_bytes, 0, OMH_MAX_BYTES, 1);
+    lua_getfield(L, 4, "on_progress");
+    if (lua_isfunction(L, -1)) cb_idx = lua_gettop(L);
+    else lua_pop(L, 1);
+  }
   omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, &omh_download_class, OMH_OP_DOWNLOAD);
+  op->lane = &u->cfg->cdn_lane;
   op->url = strdup(url);
   op->target = strdup(path);
   op->max_bytes = (curl_off_t)max_bytes;
   if (!op->url || !op->target) return luaL_error(L, "omnihuman: out of memory");
-  if (cb) {
-    lua_getfield(L, 4, "on_progress");
+  if (cb_idx) {
+    lua_pushvalue(L, cb_idx);
     op->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
     omh_op_finish_err(op, L, "invalid_input", "download URL must be http(s)", 0, NULL, 0);
   } else if (omh_download_begin(op, L) != 0) {
     char msg[1200];
-    snprintf(msg, sizeof msg, "cannot create a temporary file beside '%.900s'", path);
+    snprintf(msg, sizeof msg, "cannot create a temporary file beside '%.900s': %s", path, strerror(errno));
     omh_op_finish_err(op, L, "io", msg, 0, NULL, 0);
   }
-  return 1;
+  return started(L, u);
 }
 
 static int client_close(lua_State *L) {

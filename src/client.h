@@ -6,6 +6,16 @@
 
 #include <curl/curl.h>
 #include "compat.h"
+#include "loop.h"
+
+/* Documented ranges of the numeric options (seconds, counts, bytes). */
+#define OMH_MIN_TIMEOUT 0.001
+#define OMH_MAX_TIMEOUT 86400.0
+#define OMH_MAX_INTERVAL 86400.0
+#define OMH_MAX_WAIT 31536000.0
+#define OMH_MAX_RETRIES 100
+#define OMH_MAX_CONNECTIONS 1024
+#define OMH_MAX_BYTES 9007199254740992.0 /* 2^53: exact in every Lua's numbers */
 
 typedef struct omh_config {
   int refs;
@@ -20,11 +30,10 @@ typedef struct omh_config {
   int allow_unmeasured_audio;
   int on_event_ref;     /* registry ref or LUA_NOREF */
   struct curl_slist *api_headers;  /* Authorization + Content-Type */
+  omh_lane api_lane, cdn_lane;     /* at most max_connections requests each */
 } omh_config;
 
 void omh_config_release(lua_State *L, omh_config *c);
-/* Replaces every occurrence of the key in s with "[redacted]". */
-void omh_config_redact(const omh_config *c, char *s, size_t cap);
 
 int omh_client_open(lua_State *L);   /* registers the client metatable */
 int omh_client_new(lua_State *L);    /* core.new_client(loop, opts) */

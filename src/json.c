@@ -1,5 +1,9 @@
 #include "json.h"
 
+#include <math.h>
+
+#include "redact.h"
+
 void omh_json_push_instance(lua_State *L) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "cjson");
@@ -21,36 +25,130 @@ void omh_json_push_instance(lua_State *L) {
   lua_remove(L, -2);
 }
 
-/* cjson.null is a truthy lightuserdata: `if st.video then` would lie, so
- * nulls become absent fields. Depth-bounded: answers are shallow. */
-static void strip_nulls(lua_State *L, int t, int null_idx, int depth) {
-  /* Two slots per level (key, value): beyond LUA_MINSTACK without this. */
-  if (depth > 32 || !lua_checkstack(L, 4)) return;
+/* One walk over a decoded answer (depth-bounded: answers are shallow):
+ * - cjson.null is a truthy lightuserdata: `if st.video then` would lie, so
+ *   nulls become absent fields;
+ * - whole numbers become integers on Lua 5.3+ (cjson gives floats);
+ * - with `key`, every string (values and keys) is redacted of it. */
+typedef struct walk {
+  int null_idx;
+  const char *key; /* NULL: nothing to redact */
+  int renames;     /* stack index of a table of keys to rename, or 0 */
+} walk;
+
+static int whole(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) return 0;
+  lua_Number v = lua_tonumber(L, idx);
+  return v == floor(v) && fabs(v) <= 9007199254740992.0;
+#else
+  (void)L, (void)idx;
+  return 0;
+#endif
+}
+
+static void normalize(lua_State *L, int t, walk *w, int depth) {
+  /* Two slots per level (key, value) and a few for the work: beyond
+   * LUA_MINSTACK without this. */
+  if (depth > 32 || !lua_checkstack(L, 6)) return;
   lua_pushnil(L);
   while (lua_next(L, t)) {
-    if (lua_rawequal(L, -1, null_idx)) {
+    int v = lua_gettop(L);
+    if (lua_rawequal(L, v, w->null_idx)) {
       lua_pop(L, 1);
       lua_pushvalue(L, -1);
       lua_pushnil(L);
-      lua_rawset(L, t);       /* clearing an existing field during next is allowed */
+      lua_rawset(L, t); /* clearing an existing field during next is allowed */
       continue;
     }
-    if (lua_istable(L, -1)) strip_nulls(L, lua_gettop(L), null_idx, depth + 1);
-    lua_pop(L, 1);
+    switch (lua_type(L, v)) {
+      case LUA_TTABLE:
+        normalize(L, v, w, depth + 1);
+        break;
+      case LUA_TNUMBER:
+        if (whole(L, v)) {
+          lua_pushvalue(L, v - 1);
+          lua_pushinteger(L, (lua_Integer)lua_tonumber(L, v));
+          lua_rawset(L, t); /* an existing field: allowed during next */
+        }
+        break;
+      case LUA_TSTRING:
+        if (w->key) {
+          lua_pushvalue(L, v);
+          omh_redact_string_at(L, -1, w->key);
+          if (!lua_rawequal(L, -1, v)) {
+            lua_pushvalue(L, v - 1);
+            lua_insert(L, -2);
+            lua_rawset(L, t);
+          } else {
+            lua_pop(L, 1);
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    /* A key holding the key: renamed after the walk (no new keys during next). */
+    if (w->key && lua_type(L, v - 1) == LUA_TSTRING) {
+      lua_pushvalue(L, v - 1);
+      omh_redact_string_at(L, -1, w->key);
+      if (!lua_rawequal(L, -1, v - 1)) {
+        if (!w->renames) {
+          lua_newtable(L);
+          lua_replace(L, w->null_idx + 1);
+          w->renames = w->null_idx + 1;
+        }
+        lua_createtable(L, 3, 0);
+        lua_pushvalue(L, t);
+        lua_rawseti(L, -2, 1);
+        lua_pushvalue(L, v - 1);
+        lua_rawseti(L, -2, 2);
+        lua_insert(L, -2);
+        lua_rawseti(L, -2, 3);
+        lua_rawseti(L, w->renames, (int)omh_rawlen(L, w->renames) + 1);
+      } else {
+        lua_pop(L, 1);
+      }
+    }
+    lua_settop(L, v - 1);
   }
 }
 
-int omh_json_decode(lua_State *L, int json_ref, const char *s, size_t n) {
+static void apply_renames(lua_State *L, int renames) {
+  int n = (int)omh_rawlen(L, renames);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, renames, i);
+    lua_rawgeti(L, -1, 1); /* table */
+    lua_rawgeti(L, -2, 3); /* new key */
+    lua_rawgeti(L, -3, 2); /* old key */
+    lua_rawget(L, -3);     /* value */
+    lua_rawset(L, -3);
+    lua_rawgeti(L, -2, 2);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
+  }
+}
+
+int omh_json_decode(lua_State *L, int json_ref, const char *s, size_t n, const char *key) {
   int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, json_ref);
   lua_getfield(L, -1, "null");
-  lua_getfield(L, -2, "decode");
+  lua_pushnil(L); /* top + 3: room for the renames table */
+  lua_getfield(L, -3, "decode");
   lua_pushlstring(L, s, n);
   if (lua_pcall(L, 1, 1, 0) != 0) {
     lua_settop(L, top);
     return 0;
   }
-  if (lua_istable(L, -1)) strip_nulls(L, lua_gettop(L), top + 2, 0);
+  if (key && !omh_redact_suspect(key, s, n)) key = NULL;
+  if (lua_istable(L, -1)) {
+    walk w = {top + 2, key, 0};
+    normalize(L, lua_gettop(L), &w, 0);
+    if (w.renames) apply_renames(L, w.renames);
+  } else if (lua_type(L, -1) == LUA_TSTRING && key) {
+    omh_redact_string_at(L, -1, key);
+  }
   lua_replace(L, top + 1);
   lua_settop(L, top + 1);
   return 1;

@@ -9,8 +9,10 @@
 /* Pushes {decode=, encode=, null=} built from require("cjson").new(). */
 void omh_json_push_instance(lua_State *L);
 /* Decodes s with the instance at registry ref `json_ref`. On success pushes the
- * value (JSON nulls dropped from tables) and returns 1; on failure pushes nothing. */
-int omh_json_decode(lua_State *L, int json_ref, const char *s, size_t n);
+ * value and returns 1; on failure pushes nothing. JSON nulls are dropped
+ * from tables, whole numbers are integers (Lua 5.3+), and with a `key`
+ * (non-NULL) no string in the value holds it. */
+int omh_json_decode(lua_State *L, int json_ref, const char *s, size_t n, const char *key);
 /* Encodes the value at idx; on success pushes the string and returns 1,
  * else pushes an error message and returns 0. */
 int omh_json_encode(lua_State *L, int json_ref, int idx);

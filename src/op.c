@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "body.h"
 #include "errors.h"
+#include "redact.h"
 #include "transfer.h"
 #include "udata.h"
 
@@ -44,9 +45,9 @@ static void halt(omh_op *op) {
     curl_multi_remove_handle(lp->multi, op->x.easy);
     omh_loop_release_easy(lp, op->x.easy, 0); /* interrupted: set up anew next time */
     op->x.easy = NULL;
-    lp->xfers--;
+    if (op->lane) op->lane->inflight--;
   }
-  omh_op_dequeue(op);
+  omh_loop_dequeue(lp, op);
   omh_timers_disarm(&lp->timers, &op->timer);
   op->retrying = 0;
 }
@@ -86,17 +87,31 @@ omh_op *omh_checkop(lua_State *L, int idx) {
   return op;
 }
 
+int omh_op_alive(const omh_op *op) {
+  return !op->done && !op->closed && op->loop && !op->loop->closed;
+}
+
+int omh_op_pin(omh_op *op, lua_State *L) {
+  if (op->self_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, op->self_ref);
+  return 1;
+}
+
+/* Pushes the op's loop while the op holds it (1), or nothing (0). */
+static int pin_loop(omh_op *op, lua_State *L) {
+  if (!op->loop || op->loop_ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, op->loop_ref);
+  return 1;
+}
+
 static void release_anchor(omh_op *op, lua_State *L) {
   if (!op->anchored) return;
   op->anchored = 0;
   if (op->loop) {
     op->loop->nactive--;
-    /* Tell a scheduler this one finished: O(finished), never a scan. */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->loop->done_ref);
+    /* Tell the dispatcher this one finished: O(finished), never a scan. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->self_ref);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    omh_loop_post_done(op->loop, L);
   }
   luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->loop_ref);
@@ -124,35 +139,52 @@ void omh_op_finish_ok(omh_op *op, lua_State *L) { finish(op, L, 1); }
 
 void omh_op_finish_errobj(omh_op *op, lua_State *L) { finish(op, L, 0); }
 
+void omh_op_push_error(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
+                       const char *request_id, int retryable) {
+  /* The last guard before a message reaches the user: redact, then cut. */
+  const char *key = op->cfg ? op->cfg->api_key : NULL;
+  char buf[1024], rid[128];
+  if (!msg) msg = kind;
+  omh_redact_copy(key, msg, strlen(msg), buf, sizeof buf);
+  if (request_id) omh_redact_copy(key, request_id, strlen(request_id), rid, sizeof rid);
+  omh_push_error(L, kind, buf, status, request_id ? rid : NULL, retryable);
+}
+
 void omh_op_finish_err(omh_op *op, lua_State *L, const char *kind, const char *msg, long status,
                        const char *request_id, int retryable) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", msg ? msg : kind);
-  if (op->cfg) omh_config_redact(op->cfg, buf, sizeof buf);
-  omh_push_error(L, kind, buf, status, request_id, retryable);
+  omh_op_push_error(op, L, kind, msg, status, request_id, retryable);
   finish(op, L, 0);
 }
 
-/* A callback raised earlier: the op ends here rather than carry on. */
-static int abort_if_callback_failed(omh_op *op, lua_State *L) {
-  if (op->cb_err_ref == LUA_NOREF) return 0;
-  omh_op_finish_err(op, L, "cancelled", "a callback raised an error", 0, NULL, 0);
-  return 1;
+/* Whether a billed request may have reached the server: once curl has a
+ * connection for it, the request may be on its way. */
+static int request_may_have_left(omh_op *op) {
+  if (!op->x.easy) return 0;
+  curl_off_t connect = 0, pre = 0;
+  long size = 0;
+  curl_easy_getinfo(op->x.easy, CURLINFO_CONNECT_TIME_T, &connect);
+  curl_easy_getinfo(op->x.easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+  curl_easy_getinfo(op->x.easy, CURLINFO_REQUEST_SIZE, &size);
+  return connect > 0 || pre > 0 || size > 0;
 }
 
-void omh_op_dequeue(omh_op *op) {
-  omh_loop *lp = op->loop;
-  if (!op->queued || !lp) return;
-  if (op->queue_prev) op->queue_prev->queue_next = op->queue_next;
-  else lp->queue_head = op->queue_next;
-  if (op->queue_next) op->queue_next->queue_prev = op->queue_prev;
-  else lp->queue_tail = op->queue_prev;
-  op->queue_next = op->queue_prev = NULL;
-  op->queued = 0;
+void omh_op_cancel(omh_op *op, lua_State *L, const char *why) {
+  if (op->done) return;
+  if (op->cls->billed && request_may_have_left(op)) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s after the create request was sent: the job may exist and be billed;"
+             " check your jobs before creating it again", why);
+    omh_op_push_error(op, L, "cancelled", msg, 0, NULL, 0);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "maybe_created");
+    finish(op, L, 0);
+    return;
+  }
+  omh_op_finish_err(op, L, "cancelled", why, 0, NULL, 0);
 }
 
 void omh_op_start_request(omh_op *op, lua_State *L) {
-  if (op->done || !op->loop || abort_if_callback_failed(op, L)) return;
+  if (!omh_op_alive(op)) return;
   /* The event comes first: a callback that raises stops the request from
    * ever leaving, rather than hiding the answer to a billed one. */
   if (op->cfg && op->cfg->on_event_ref != LUA_NOREF) {
@@ -165,20 +197,14 @@ void omh_op_start_request(omh_op *op, lua_State *L) {
     lua_setfield(L, -2, "url");
     lua_pushinteger(L, op->attempt + 1);
     lua_setfield(L, -2, "attempt");
-    omh_op_event(op, L);
-    if (op->done || !op->loop || abort_if_callback_failed(op, L)) return;
+    if (!omh_op_event(op, L)) return;
   }
-  omh_loop *lp = op->loop;
   /* A request never outlives the operation's deadline, queued or in flight. */
   if (op->deadline >= 0) omh_op_arm(op, op->deadline);
-  if (lp->xfers >= lp->max_xfers || lp->queue_head) {
-    /* No transfer slot: wait in line, FIFO, holding no easy handle. */
-    op->queued = 1;
-    op->queue_next = NULL;
-    op->queue_prev = lp->queue_tail;
-    if (lp->queue_tail) lp->queue_tail->queue_next = op;
-    else lp->queue_head = op;
-    lp->queue_tail = op;
+  omh_lane *ln = op->lane;
+  if (ln && (ln->inflight >= ln->cap || ln->head)) {
+    /* No slot for this client: wait in line, FIFO, holding no easy handle. */
+    omh_loop_enqueue(op->loop, ln, op);
     return;
   }
   omh_op_launch(op, L);
@@ -205,7 +231,7 @@ void omh_op_launch(omh_op *op, lua_State *L) {
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);
     return;
   }
-  op->loop->xfers++;
+  if (op->lane) op->lane->inflight++;
 }
 
 void omh_op_arm(omh_op *op, double when) {
@@ -214,7 +240,7 @@ void omh_op_arm(omh_op *op, double when) {
 }
 
 int omh_op_retry(omh_op *op, lua_State *L, const char *kind, long status, double retry_after) {
-  if (!op->cfg || op->attempt >= op->cfg->max_retries || !op->loop) return 0;
+  if (op->settling || !op->cfg || op->attempt >= op->cfg->max_retries || !op->loop) return 0;
   /* Exponential backoff with jitter (half to full step), capped at 30 s. */
   double step = 0.5 * pow(2.0, op->attempt);
   if (step > 30) step = 30;
@@ -239,35 +265,45 @@ int omh_op_retry(omh_op *op, lua_State *L, const char *kind, long status, double
       lua_pushinteger(L, status);
       lua_setfield(L, -2, "status");
     }
-    omh_op_event(op, L);
+    (void)omh_op_event(op, L); /* scheduled either way; a dead op's caller just returns */
   }
   return 1;
 }
 
-/* Runs the function under it with nargs; keeps the first error raised. */
-static void call_protected(omh_op *op, lua_State *L, int nargs) {
+/* Runs the function under its nargs arguments with the op pinned. A raise
+ * is kept for result() and ends the op. Returns omh_op_alive(op). */
+static int call_protected(omh_op *op, lua_State *L, int nargs) {
+  int pinned = omh_op_pin(op, L);
+  if (pinned) lua_insert(L, -nargs - 2);
   if (lua_pcall(L, nargs, 0, 0) != 0) {
-    if (op->cb_err_ref == LUA_NOREF) op->cb_err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (op->cb_err_ref == LUA_NOREF && !op->closed) op->cb_err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
+    if (omh_op_alive(op)) omh_op_cancel(op, L, "a callback raised an error");
   }
+  if (pinned) lua_pop(L, 1);
+  return omh_op_alive(op);
 }
 
-void omh_op_event(omh_op *op, lua_State *L) {
+int omh_op_event(omh_op *op, lua_State *L) {
+  if (!omh_op_alive(op) || !op->cfg || op->cfg->on_event_ref == LUA_NOREF) {
+    lua_pop(L, 1);
+    return omh_op_alive(op);
+  }
   lua_pushstring(L, op->cls->name);
   lua_setfield(L, -2, "op");
   lua_rawgeti(L, LUA_REGISTRYINDEX, op->cfg->on_event_ref);
   lua_insert(L, -2);
-  call_protected(op, L, 1);
+  return call_protected(op, L, 1);
 }
 
-void omh_op_callback(omh_op *op, lua_State *L, int nargs) {
-  if (op->cb_ref == LUA_NOREF) {
+int omh_op_callback(omh_op *op, lua_State *L, int nargs) {
+  if (!omh_op_alive(op) || op->cb_ref == LUA_NOREF) {
     lua_pop(L, nargs);
-    return;
+    return omh_op_alive(op);
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, op->cb_ref);
   lua_insert(L, -nargs - 1);
-  call_protected(op, L, nargs);
+  return call_protected(op, L, nargs);
 }
 
 void omh_op_queue_notify(omh_op *op) {
@@ -278,38 +314,35 @@ void omh_op_queue_notify(omh_op *op) {
 }
 
 void omh_op_flush_progress(omh_op *op, lua_State *L) {
-  if (op->kind != OMH_OP_DOWNLOAD || op->x.got == op->x.reported || op->done) return;
+  if (op->kind != OMH_OP_DOWNLOAD || op->x.got == op->x.reported || !omh_op_alive(op)) return;
   op->x.reported = op->x.got;
-  int has_event = op->cfg && op->cfg->on_event_ref != LUA_NOREF;
-  if (op->cb_ref == LUA_NOREF && !has_event) return;
+  lua_Integer got = (lua_Integer)op->x.got;
   lua_Integer total = op->x.total >= 0 ? (lua_Integer)op->x.total : -1;
   if (op->cb_ref != LUA_NOREF) {
-    lua_pushinteger(L, (lua_Integer)op->x.got);
+    lua_pushinteger(L, got);
     if (total >= 0) lua_pushinteger(L, total);
     else lua_pushnil(L);
-    omh_op_callback(op, L, 2);
+    if (!omh_op_callback(op, L, 2)) return;
   }
-  if (has_event) {
+  if (op->cfg && op->cfg->on_event_ref != LUA_NOREF) {
     lua_createtable(L, 0, 3);
     lua_pushliteral(L, "progress");
     lua_setfield(L, -2, "type");
-    lua_pushinteger(L, (lua_Integer)op->x.got);
+    lua_pushinteger(L, got);
     lua_setfield(L, -2, "got");
     if (total >= 0) {
       lua_pushinteger(L, total);
       lua_setfield(L, -2, "total");
     }
-    omh_op_event(op, L);
+    (void)omh_op_event(op, L);
   }
-  abort_if_callback_failed(op, L);
 }
 
 void omh_op_transfer_done(omh_op *op, lua_State *L) {
   omh_op_flush_progress(op, L);
-  if (op->done) return;
-  op->cls->on_done(op, L);
+  if (omh_op_alive(op)) op->cls->on_done(op, L);
   /* The answer is decoded by now: a job sleeping between polls keeps no
-   * buffer (its capacity starts at 1 KiB). */
+   * buffer (its capacity starts at 1 KiB). A closed op freed both already. */
   if (op->kind != OMH_OP_DOWNLOAD) omh_buf_free(&op->x.body);
   if (!op->x.easy) {
     free(op->x.s);
@@ -318,13 +351,12 @@ void omh_op_transfer_done(omh_op *op, lua_State *L) {
 }
 
 void omh_op_timer_fired(omh_op *op, lua_State *L) {
-  if (op->done) return;
+  if (!omh_op_alive(op)) return;
   if (op->retrying) {
     op->retrying = 0;
     omh_op_start_request(op, L);
     return;
   }
-  if (abort_if_callback_failed(op, L)) return;
   if (op->x.easy) {
     /* The deadline came while a request was still in flight. */
     omh_op_finish_err(op, L, "timeout", "deadline reached while a request was in flight", 0, NULL, 1);
@@ -354,6 +386,16 @@ static void op_close(lua_State *L, omh_op *op) {
     op->cls->on_abort(op);
   }
   op->closed = 1;
+  /* The result goes, but not the one fact that can cost money. */
+  if (op->result_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "maybe_created");
+      op->closed_maybe_created = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
   luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->result_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->cb_ref);
@@ -385,7 +427,7 @@ static int op_gc(lua_State *L) {
 
 static int op_step(lua_State *L) {
   omh_op *op = omh_checkop(L, 1);
-  if (!op->done && op->loop) omh_loop_drive(op->loop, L, 0);
+  if (!op->done && op->loop && pin_loop(op, L)) omh_loop_drive(op->loop, L, 0);
   lua_pushboolean(L, op->done);
   return 1;
 }
@@ -411,20 +453,42 @@ static int op_result(lua_State *L) {
   return 2;
 }
 
+/* Ends op from Lua code (not from its loop): waiters hear of it through the
+ * done set, and hosts that cannot watch the loop's descriptor through its
+ * wakeup function, called once the op's state is settled. */
+static int end_from_lua(lua_State *L, omh_op *op, const char *why, int close_too) {
+  int was_running = !op->done;
+  omh_loop *lp = pin_loop(op, L) ? op->loop : NULL;
+  if (!op->done) omh_op_cancel(op, L, why);
+  if (close_too) op_close(L, op);
+  if (lp) omh_loop_safe_point(lp, L);
+  return was_running;
+}
+
+/* op:settle(): for whoever abandons work (omnihuman.run unwinding). A billed
+ * request that may have reached the server keeps running until its answer
+ * (never retried), so that its job id is not lost; anything else is
+ * cancelled. Returns true while the op still runs. */
+static int op_settle(lua_State *L) {
+  omh_op *op = omh_checkop(L, 1);
+  if (!op->done && op->cls->billed && request_may_have_left(op)) {
+    op->settling = 1;
+  } else if (!op->done) {
+    end_from_lua(L, op, "operation abandoned", 0);
+  }
+  lua_pushboolean(L, !op->done);
+  return 1;
+}
+
 static int op_cancel(lua_State *L) {
   omh_op *op = omh_checkop(L, 1);
-  if (op->done) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  omh_op_finish_err(op, L, "cancelled", "operation cancelled", 0, NULL, 0);
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, end_from_lua(L, op, "operation cancelled", 0));
   return 1;
 }
 
 static int op_pollfd(lua_State *L) {
   omh_op *op = omh_checkop(L, 1);
-  lua_pushinteger(L, op->loop ? op->loop->epfd : -1);
+  lua_pushinteger(L, op->loop && !op->loop->closed ? op->loop->outer_fd : -1);
   return 1;
 }
 
@@ -440,9 +504,25 @@ static int op_timeout(lua_State *L) {
     lua_pushnumber(L, 0);
     return 1;
   }
-  double t = op->loop ? omh_loop_timeout(op->loop) : -1;
+  double t = op->loop && !op->loop->closed ? omh_loop_next_deadline(op->loop) : -1;
   if (t < 0) lua_pushnil(L);
   else lua_pushnumber(L, t);
+  return 1;
+}
+
+/* op:is_closed() -> closed, and whether it was closed after a billed
+ * request may have reached the server (its result is gone with it). */
+static int op_is_closed(lua_State *L) {
+  omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
+  lua_pushboolean(L, op->closed);
+  lua_pushboolean(L, op->closed_maybe_created);
+  return 2;
+}
+
+/* op:loop(): the loop it runs on, while it is bound to one (nil after). */
+static int op_loop(lua_State *L) {
+  omh_op *op = omh_checkop(L, 1);
+  if (!pin_loop(op, L)) lua_pushnil(L);
   return 1;
 }
 
@@ -454,9 +534,7 @@ static int op_kind(lua_State *L) {
 static int op_close_m(lua_State *L) {
   omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
   /* Closing in-flight work is cancelling it: a scheduler waiting on it must hear. */
-  if (!op->closed && !op->done && op->loop)
-    omh_op_finish_err(op, L, "cancelled", "operation closed", 0, NULL, 0);
-  op_close(L, op);
+  if (!op->closed) end_from_lua(L, op, "operation closed", 1);
   return 0;
 }
 
@@ -471,7 +549,7 @@ int omh_op_open(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"step", op_step},     {"done", op_done},     {"result", op_result}, {"cancel", op_cancel},
     {"pollfd", op_pollfd}, {"events", op_events}, {"timeout", op_timeout}, {"kind", op_kind},
-    {"close", op_close_m}, {NULL, NULL}};
+    {"close", op_close_m}, {"is_closed", op_is_closed}, {"settle", op_settle}, {"loop", op_loop}, {NULL, NULL}};
   omh_register_type(L, OMH_OP_MT, methods, op_gc, op_tostring);
   return 0;
 }

@@ -10,12 +10,14 @@
 #include "errors.h"
 #include "json.h"
 #include "outcome.h"
+#include "redact.h"
 
 enum { WAIT_POLLING = 1, WAIT_SLEEPING = 2 };
 
 /* Decodes the answer body; pushes the table and returns 1, else 0 with nothing pushed. */
 static int decode_object(omh_op *op, lua_State *L) {
-  if (!omh_json_decode(L, op->loop->json_ref, op->x.body.data ? op->x.body.data : "", op->x.body.len))
+  if (!omh_json_decode(L, op->loop->json_ref, op->x.body.data ? op->x.body.data : "", op->x.body.len,
+                       op->cfg ? op->cfg->api_key : NULL))
     return 0;
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
@@ -36,8 +38,7 @@ static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int mayb
       " check your jobs before creating it again)";
   char msg[1024];
   snprintf(msg, sizeof msg, "%s%s", o->message, maybe_created ? note : "");
-  if (op->cfg) omh_config_redact(op->cfg, msg, sizeof msg);
-  omh_push_error(L, o->kind, msg, o->status, o->request_id, maybe_created ? 0 : o->retry_read);
+  omh_op_push_error(op, L, o->kind, msg, o->status, o->request_id, maybe_created ? 0 : o->retry_read);
   if (maybe_created) {
     lua_pushboolean(L, 1);
     lua_setfield(L, -2, "maybe_created");
@@ -131,8 +132,7 @@ static void wait_generation_failed(omh_op *op, lua_State *L, int t, const char *
   }
   snprintf(msg, sizeof msg, "job %.120s ended with status %s: %s", op->job_id, status,
            why ? why : "no reason given");
-  if (op->cfg) omh_config_redact(op->cfg, msg, sizeof msg);
-  omh_push_error(L, "generation_failed", msg, 0, NULL, 0);
+  omh_op_push_error(op, L, "generation_failed", msg, 0, NULL, 0);
   lua_pushvalue(L, t);
   lua_setfield(L, -2, "result");
   lua_replace(L, t);
@@ -144,7 +144,7 @@ static void wait_done(omh_op *op, lua_State *L) {
   if (!status_answer(op, L)) return;
   int t = lua_gettop(L);
   const char *s = string_field(L, t, "status");
-  snprintf(op->last_status, sizeof op->last_status, "%s", s);
+  omh_redact_copy(op->cfg ? op->cfg->api_key : NULL, s, strlen(s), op->last_status, sizeof op->last_status);
   lua_pop(L, 1);
   op->polls++;
   if (strcmp(op->last_status, "completed") == 0 || strcmp(op->last_status, "succeeded") == 0) {
@@ -164,7 +164,7 @@ static void wait_done(omh_op *op, lua_State *L) {
     return;
   }
   /* Pending (or a status we do not know yet: keep waiting until the deadline). */
-  if (op->cfg->on_event_ref != LUA_NOREF) {
+  if (op->cfg && op->cfg->on_event_ref != LUA_NOREF) {
     lua_createtable(L, 0, 4);
     lua_pushliteral(L, "status");
     lua_setfield(L, -2, "type");
@@ -172,11 +172,14 @@ static void wait_done(omh_op *op, lua_State *L) {
     lua_setfield(L, -2, "id");
     lua_pushstring(L, op->last_status);
     lua_setfield(L, -2, "status");
-    omh_op_event(op, L);
+    if (!omh_op_event(op, L)) {
+      lua_settop(L, t - 1);
+      return;
+    }
   }
-  omh_op_callback(op, L, 1); /* on_status(st): pops the table */
+  int alive = omh_op_callback(op, L, 1); /* on_status(st): pops the table */
   lua_settop(L, t - 1);
-  if (op->done) return;     /* the callback cancelled it */
+  if (!alive) return;     /* the callback ended it, or its client or loop */
   double now = omh_now();
   if (now >= op->deadline) {
     wait_timeout(op, L);
@@ -198,9 +201,9 @@ static void wait_timer(omh_op *op, lua_State *L) {
 
 static void no_timer(omh_op *op, lua_State *L) { (void)op, (void)L; }
 
-const omh_op_class omh_create_class = {"create", create_done, no_timer, NULL};
-const omh_op_class omh_poll_class = {"poll", poll_done, no_timer, NULL};
-const omh_op_class omh_wait_class = {"wait", wait_done, wait_timer, NULL};
+const omh_op_class omh_create_class = {"create", 1, create_done, no_timer, NULL};
+const omh_op_class omh_poll_class = {"poll", 0, poll_done, no_timer, NULL};
+const omh_op_class omh_wait_class = {"wait", 0, wait_done, wait_timer, NULL};
 
 /* generation_id is a query value: "uuid:vendor/model" needs escaping. */
 char *omh_status_url(const char *base, const char *id) {

@@ -83,5 +83,5 @@ static void sleep_timer(omh_op *op, lua_State *L) {
   omh_op_finish_ok(op, L);
 }
 
-const omh_op_class omh_download_class = {"download", download_done, download_timer, download_abort};
-const omh_op_class omh_sleep_class = {"sleep", sleep_done, sleep_timer, NULL};
+const omh_op_class omh_download_class = {"download", 0, download_done, download_timer, download_abort};
+const omh_op_class omh_sleep_class = {"sleep", 0, sleep_done, sleep_timer, NULL};

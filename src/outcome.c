@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "json.h"
+#include "redact.h"
 
 static void judge_curl(omh_op *op, omh_outcome *o) {
   CURLcode c = op->x.code;
@@ -55,14 +56,16 @@ static void judge_curl(omh_op *op, omh_outcome *o) {
       o->retry_create = !op->x.sent;
       break;
   }
-  snprintf(o->message, sizeof o->message, "%s", detail);
+  /* curl's own message may quote the server, cut at CURL_ERROR_SIZE. */
+  omh_redact_copy(op->cfg ? op->cfg->api_key : NULL, detail, strlen(detail), o->message, sizeof o->message);
 }
 
 /* The service's error JSON: {"message": s | [s...], "requestId": ...}. */
 static void read_error_body(omh_op *op, lua_State *L, omh_outcome *o) {
   const omh_buf *b = &op->x.body;
   int top = lua_gettop(L);
-  if (b->len && op->loop && omh_json_decode(L, op->loop->json_ref, b->data, b->len) && lua_istable(L, -1)) {
+  if (b->len && op->loop && omh_json_decode(L, op->loop->json_ref, b->data, b->len, op->cfg ? op->cfg->api_key : NULL) &&
+      lua_istable(L, -1)) {
     lua_getfield(L, -1, "message");
     if (lua_istable(L, -1)) lua_rawgeti(L, -1, 1);
     if (lua_type(L, -1) == LUA_TSTRING)

@@ -2,6 +2,7 @@
  * carry our security rules (who gets the key, redirects, TLS) live here. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 #include "body.h"
 #include "clock.h"
 #include "op.h"
+#include "redact.h"
 #include "retry_after.h"
 
 /* API answers are small JSON documents; anything bigger is broken or hostile. */
@@ -35,9 +37,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     op->x.retry_after = omh_retry_after_parse(v, vlen, time(NULL));
   } else if ((name == 12 && strncasecmp(p, "x-request-id", 12) == 0) ||
              (name == 9 && strncasecmp(p, "requestid", 9) == 0)) {
-    if (vlen >= sizeof op->x.s->request_id) vlen = sizeof op->x.s->request_id - 1;
-    memcpy(op->x.s->request_id, v, vlen);
-    op->x.s->request_id[vlen] = '\0';
+    /* Redacted before it is cut: a server may echo the key here. */
+    omh_redact_copy(op->cfg ? op->cfg->api_key : NULL, v, vlen, op->x.s->request_id,
+                    sizeof op->x.s->request_id);
   }
   return len;
 }
@@ -94,7 +96,8 @@ static void set_common(omh_op *op, CURL *e) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout * 1000));
+  /* Rounded up: a sub-millisecond timeout must not become 0, "no timeout". */
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(c->connect_timeout * 1000));
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -168,7 +171,7 @@ void omh_xfer_setup(omh_op *op, CURL *e, int same) {
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(op->cfg->timeout * 1000));
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ceil(op->cfg->timeout * 1000));
   if (op->body) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, omh_body_curl_read);

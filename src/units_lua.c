@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "json.h"
 #include "media.h"
+#include "redact.h"
 #include "retry_after.h"
 
 static int units_b64(lua_State *L)
@@ -153,6 +154,20 @@ static int units_body_drain(lua_State *L)
     return 3;
 }
 
+/* core._redact(key, s, cap) -> what a cut to cap bytes of s keeps */
+static int units_redact(lua_State *L)
+{
+    size_t n;
+    const char *key = luaL_checkstring(L, 1);
+    const char *s = luaL_checklstring(L, 2, &n);
+    lua_Integer cap = luaL_checkinteger(L, 3);
+    char *out;
+    luaL_argcheck(L, cap >= 1 && cap <= 1 << 20, 3, "cap out of range");
+    out = (char *)lua_newuserdata(L, (size_t)cap);
+    lua_pushlstring(L, out, omh_redact_copy(key, s, n, out, (size_t)cap));
+    return 1;
+}
+
 int omh_units_open(lua_State *L)
 {
     static const struct {
@@ -163,7 +178,8 @@ int omh_units_open(lua_State *L)
                {"_mime", units_mime},
                {"_duration", units_duration},
                {"_retry_after", units_retry_after},
-               {"_body_drain", units_body_drain}};
+               {"_body_drain", units_body_drain},
+               {"_redact", units_redact}};
     size_t i;
     for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         lua_pushcfunction(L, fns[i].fn);

@@ -3,15 +3,22 @@
 -- non-blocking operations; this facade turns an operation into a result.
 local core = require("omnihuman.core")
 local Scheduler = require("omnihuman.scheduler")
+local waiters = require("omnihuman.waiters")
 
 local M = { _VERSION = core.version, core = core }
 
 local DEFAULT_BASE_URL = "https://api.aimlapi.com/v2"
 
--- One loop per Lua state: the module table is per state, so is this.
+local host -- the adapter in use (see detect_host and M.use below)
+
+-- One loop per Lua state: the module table is per state, so is this. A
+-- closed loop is replaced by a new one for the clients made after it.
 local loop
 local function get_loop()
-  if not loop then loop = core.new_loop() end
+  if not loop or loop:is_closed() then
+    loop = core.new_loop()
+    if host and host.attach then host.attach(loop) end
+  end
   return loop
 end
 M.loop = get_loop
@@ -27,7 +34,7 @@ local function detect_host()
   if type(love) == "table" and type(love.getVersion) == "function" then return "love" end
   return "plain"
 end
-local host = require("omnihuman.hosts." .. detect_host())
+host = require("omnihuman.hosts." .. detect_host())
 
 --- Picks how operations are awaited: "plain" (default), "nvim", "openresty",
 --- "love", or an adapter table with an await(loop, op) function.
@@ -47,7 +54,12 @@ function M.adapter() return host end
 --- Waits for an operation: yields it inside a coroutine, drives the loop in
 --- the main thread. Returns the operation's result (value, or nil, err).
 function M.await(op)
-  return host.await(get_loop(), op)
+  local ok, loop = pcall(op.loop, op)
+  if not ok or not loop then
+    -- Finished (or closed) already: nothing to wait for.
+    return waiters.result(op)
+  end
+  return host.await(loop, op)
 end
 
 local function check_options(where, opts, spec, level)
@@ -62,9 +74,6 @@ local function check_options(where, opts, spec, level)
     end
     if type(v) ~= want then
       error(("%s: option '%s' must be a %s, got %s"):format(where, k, want, type(v)), level + 1)
-    end
-    if want == "number" and not (v >= 0 and v < math.huge) then
-      error(("%s: option '%s' must be a finite number >= 0"):format(where, k), level + 1)
     end
   end
   return opts
@@ -95,10 +104,10 @@ function M.new(opts)
   cfg.api_key = cfg.api_key or os.getenv("AIMLAPI_KEY")
   local env_base = os.getenv("OMNIHUMAN_BASE_URL")
   cfg.base_url = cfg.base_url or (env_base ~= "" and env_base) or DEFAULT_BASE_URL
-  if cfg.max_connections and cfg.max_connections < 1 then
-    error("omnihuman.new: option 'max_connections' must be at least 1", 2)
-  end
-  return setmetatable({ core = core.new_client(get_loop(), cfg), base_url = cfg.base_url }, Client)
+  -- Ranges, and strings that must not carry line breaks, are checked in C.
+  local ok, c = pcall(core.new_client, get_loop(), cfg)
+  if not ok then error(c, 2) end
+  return setmetatable({ core = c, base_url = cfg.base_url }, Client)
 end
 
 -- Operation starters, for schedulers of your own (cqueues, an event loop):
@@ -176,7 +185,19 @@ function M.run(fn, ...)
   s:spawn(fn, ...)
   local ok, err = pcall(s.run, s)
   current = nil
-  if not ok then error(err, 0) end
+  if not ok then
+    -- Creates still in flight are settled, never silently dropped: the
+    -- error says which jobs exist (or may) that no coroutine received.
+    local notes = s:abandon()
+    if #notes > 0 then
+      if type(err) == "string" then
+        err = err .. "\n" .. table.concat(notes, "\n")
+      elseif type(err) == "table" then
+        pcall(rawset, err, "abandoned_jobs", notes)
+      end
+    end
+    error(err, 0)
+  end
 end
 
 --- Starts fn(...) as a coroutine of the running omnihuman.run.

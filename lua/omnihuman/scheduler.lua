@@ -1,6 +1,9 @@
 -- The built-in scheduler behind omnihuman.run/spawn: coroutines that yield
--- operations are resumed when the loop reports those operations finished.
--- Work per turn is proportional to what finished, never to what waits.
+-- operations are parked in omnihuman.waiters and resumed when their
+-- operations finish. Work per turn is proportional to what finished, never
+-- to what waits.
+local waiters = require("omnihuman.waiters")
+
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
@@ -10,7 +13,8 @@ local pack = table.pack or function(...) return { n = select("#", ...), ... } en
 function Scheduler.new(loop)
   return setmetatable({
     loop = loop,
-    waiting = {},   -- op -> coroutine
+    waiting = {},   -- op -> coroutine parked on it (until that coroutine resumes)
+    woken = {},     -- coroutine -> the op it was woken for
     ready = {},     -- coroutines to resume this turn
     args = {},      -- coroutine -> packed first-resume arguments
     live = 0,       -- coroutines not yet finished
@@ -29,7 +33,18 @@ local function is_op(v)
   return type(v) == "userdata" and type(v.step) == "function" and type(v.done) == "function"
 end
 
+function Scheduler:wake(op)
+  local co = self.waiting[op]
+  self.woken[co] = op
+  self.ready[#self.ready + 1] = co
+end
+
 function Scheduler:resume(co)
+  local woken = self.woken[co]
+  if woken then
+    self.woken[co] = nil
+    self.waiting[woken] = nil
+  end
   local args = self.args[co]
   local ok, yielded
   if args then
@@ -44,15 +59,18 @@ function Scheduler:resume(co)
   end
   if coroutine.status(co) == "dead" then
     self.live = self.live - 1
-  elseif is_op(yielded) and not yielded:done() then
+  elseif is_op(yielded) and not waiters.finished(yielded) then
     self.waiting[yielded] = co
+    waiters.park(self.loop, yielded, function(op) self:wake(op) end)
   else
     self.ready[#self.ready + 1] = co   -- a plain yield: go again next turn
   end
 end
 
 -- Runs until every coroutine has finished. Blocks in the loop (epoll with
--- the earliest deadline as timeout) whenever no coroutine is ready.
+-- the earliest deadline as timeout) whenever no coroutine is ready; an
+-- operation that finishes for any reason, a cancel from another coroutine
+-- included, wakes its coroutine in the next turn.
 function Scheduler:run()
   local loop = self.loop
   while self.live > 0 do
@@ -60,18 +78,40 @@ function Scheduler:run()
     self.ready = {}
     for i = 1, #ready do self:resume(ready[i]) end
     if self.live == 0 then break end
-    if #self.ready == 0 and loop:active() == 0 and next(self.waiting) == nil then
-      error("omnihuman.run: coroutines are suspended on something that is not an omnihuman operation", 0)
+    waiters.turn(loop, #self.ready > 0 and 0 or 3600)
+    if #self.ready == 0 and (loop:is_closed() or (loop:active() == 0 and loop:timeout() == nil)) then
+      error("omnihuman.run: coroutines are suspended on something that is not an operation of this loop", 0)
     end
-    loop:run_once(#self.ready > 0 and 0 or 3600)
-    for op in pairs(loop:take_done()) do
-      local co = self.waiting[op]
-      if co then
-        self.waiting[op] = nil
-        self.ready[#self.ready + 1] = co
+  end
+end
+
+-- When run() unwinds on an error: nothing awaited may be billed unseen.
+-- Creates whose request may have reached the service get their answer
+-- (never retried); everything else is cancelled. Returns a line per create
+-- that made, or may have made, a job its coroutine never saw.
+function Scheduler:abandon()
+  local loop, creates, notes = self.loop, {}, {}
+  for op in pairs(self.waiting) do
+    waiters.unpark(loop, op)
+    if not op:is_closed() then
+      if op:kind() == "create" then creates[#creates + 1] = op end
+      if not op:done() then op:settle() end
+    end
+  end
+  self.waiting, self.woken = {}, {}
+  for _, op in ipairs(creates) do
+    if not op:is_closed() and not op:done() and not loop:is_closed() then pcall(loop.run_until, loop, op) end
+    if not op:is_closed() and op:done() then
+      local okr, res, err = pcall(op.result, op)
+      if okr and res and res.id then
+        notes[#notes + 1] = ("job %s was created (and billed) by a coroutine that did not finish:"
+          .. " wait for it with client:wait(%q)"):format(res.id, res.id)
+      elseif okr and err and err.maybe_created then
+        notes[#notes + 1] = "a create may have reached the service (" .. tostring(err) .. ")"
       end
     end
   end
+  return notes
 end
 
 return Scheduler

@@ -20,11 +20,13 @@
 -- the operation is done, freezing the frame: use spawn. In a love.thread
 -- (its own Lua state, no love.update) blocking is what you want; the plain
 -- adapter does that too.
+local waiters = require("omnihuman.waiters")
+
 local M = { name = "love" }
 
--- Per loop: { loop = loop, waiting = {op = co}, nwaiting = n }
-local states = setmetatable({}, { __mode = "k" })
-local order = {} -- loops in first-seen order (usually one)
+-- Loops seen, in first-seen order (usually one).
+local order = {}
+local known = setmetatable({}, { __mode = "k" })
 
 M.errors = {}
 
@@ -36,97 +38,55 @@ local function report(msg)
   error("omnihuman: " .. msg, 0) -- LÖVE shows it on its error screen
 end
 
--- Returns the error message when co raised.
+-- Errors of coroutines resumed during one update(), reported after all ran.
+local failed = {}
+
 local function resume(co, ...)
   if coroutine.status(co) ~= "suspended" then return end
   local ok, err = coroutine.resume(co, ...)
-  if not ok then return debug.traceback(co, tostring(err)) end
-end
-
-local function state(loop)
-  local st = states[loop]
-  if not st then
-    st = { loop = loop, waiting = {}, nwaiting = 0 }
-    states[loop] = st
-    order[#order + 1] = loop
-  end
-  return st
+  if not ok then failed[#failed + 1] = debug.traceback(co, tostring(err)) end
 end
 
 function M.attach(loop)
-  state(loop)
-end
-
-local function in_coroutine()
-  local co, main = coroutine.running()
-  return co ~= nil and not main, co
+  if known[loop] then return end
+  known[loop] = true
+  order[#order + 1] = loop
 end
 
 function M.await(loop, op)
-  if op:done() then return op:result() end
-  local inco, co = in_coroutine()
-  if not inco then
+  if waiters.finished(op) then return waiters.result(op) end
+  if not waiters.coroutine() then
     loop:run_until(op)
-    return op:result()
+    return waiters.result(op)
   end
-  local st = state(loop)
-  if not st.waiting[op] then st.nwaiting = st.nwaiting + 1 end
-  st.waiting[op] = co
+  M.attach(loop)
   -- Resumed by update() once op is done; another scheduler resuming this
   -- coroutine gets the op and may step it.
-  repeat coroutine.yield(op) until op:step()
-  if st.waiting[op] then
-    st.waiting[op] = nil
-    st.nwaiting = st.nwaiting - 1
-  end
-  return op:result()
-end
-
-local function update_loop(st, failed)
-  local loop = st.loop
-  local alive, active = pcall(loop.active, loop)
-  if not alive then -- the loop was closed: forget it
-    states[loop] = nil
-    for i = #order, 1, -1 do if order[i] == loop then table.remove(order, i) end end
-    return
-  end
-  if st.nwaiting == 0 and active == 0 then return end
-  loop:run_once(0)
-  local waiting = st.waiting
-  for op in pairs(loop:take_done()) do
-    local co = waiting[op]
-    if co then
-      waiting[op] = nil
-      st.nwaiting = st.nwaiting - 1
-      failed[#failed + 1] = resume(co)
-    end
-  end
-  if st.nwaiting > 0 and loop:active() == 0 then
-    -- A finished operation's notice was taken by someone else: sweep.
-    for op, co in pairs(waiting) do
-      if op:done() or coroutine.status(co) == "dead" then
-        waiting[op] = nil
-        st.nwaiting = st.nwaiting - 1
-        failed[#failed + 1] = resume(co)
-      end
-    end
-  end
+  waiters.yield_until_done(loop, op, resume)
+  return waiters.result(op)
 end
 
 --- Call from love.update(dt): advances every loop without blocking and
 --- resumes the coroutines whose operations finished. Returns the number of
 --- operations still awaited.
 function M.update()
-  local n, failed = 0, {}
-  for i = 1, #order do
-    local st = states[order[i]]
-    if st then
-      update_loop(st, failed)
-      n = n + st.nwaiting
+  local n = 0
+  for i = #order, 1, -1 do
+    local loop = order[i]
+    if waiters.pending(loop) > 0 or (not loop:is_closed() and loop:active() > 0) then
+      local ok, err = pcall(waiters.turn, loop, 0)
+      if not ok then failed[#failed + 1] = tostring(err) end
     end
+    if loop:is_closed() and waiters.pending(loop) == 0 then
+      table.remove(order, i) -- the loop was closed and its last notices dispatched
+      known[loop] = nil
+    end
+    n = n + waiters.pending(loop)
   end
   -- Every finished coroutine was resumed; now report what went wrong.
-  for i = 1, #failed do report(failed[i]) end
+  local errs = failed
+  failed = {}
+  for i = 1, #errs do report(errs[i]) end
   return n
 end
 
@@ -136,18 +96,17 @@ end
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then error("omnihuman.love.spawn: expected a function", 2) end
   local co = coroutine.create(fn)
-  local err = resume(co, ...)
-  if err then report(err) end
+  resume(co, ...)
+  local errs = failed
+  failed = {}
+  for i = 1, #errs do report(errs[i]) end
   return co
 end
 
 --- Operations awaited through this adapter and not yet resumed.
 function M.pending()
   local n = 0
-  for i = 1, #order do
-    local st = states[order[i]]
-    if st then n = n + st.nwaiting end
-  end
+  for i = 1, #order do n = n + waiters.pending(order[i]) end
   return n
 end
 

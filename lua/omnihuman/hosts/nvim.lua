@@ -25,8 +25,9 @@
 local M = { name = "nvim" }
 
 local uv = vim.uv or vim.loop
+local waiters = require("omnihuman.waiters")
 
--- Per loop: { loop, poll, timer, polling, scheduled, waiting = {op = co}, nwaiting }
+-- Per loop: { loop, poll, timer, polling, scheduled }
 local states = setmetatable({}, { __mode = "k" })
 
 M.errors = {} -- the last few errors raised by resumed coroutines (also notified)
@@ -47,36 +48,17 @@ end
 
 local arm, wake
 
+-- One turn on the main loop: drive without blocking, then let the shared
+-- dispatcher resume whoever waits on what finished (nothing is ever missed:
+-- every finish, a cancel from other code included, makes the descriptor
+-- readable until the dispatcher takes it).
 local function tick(st)
   st.scheduled = false
   if st.detached then return end
-  local loop = st.loop
   st.ticking = true
-  local ok, err = pcall(loop.run_once, loop, 0)
-  local done = ok and loop:take_done() or {}
+  local ok, err = pcall(waiters.turn, st.loop, 0)
   st.ticking = false
   if not ok then report(tostring(err)) end
-  local waiting = st.waiting
-  for op in pairs(done) do
-    local co = waiting[op]
-    if co then
-      waiting[op] = nil
-      st.nwaiting = st.nwaiting - 1
-      resume(co)
-    end
-  end
-  -- Someone else (omnihuman.run, a direct op:step()) may have taken a finished
-  -- operation's notice from the loop: when nothing is in flight, sweep.
-  local alive, active = pcall(loop.active, loop)
-  if st.nwaiting > 0 and alive and active == 0 then
-    for op, co in pairs(waiting) do
-      if op:done() or coroutine.status(co) == "dead" then
-        waiting[op] = nil
-        st.nwaiting = st.nwaiting - 1
-        resume(co)
-      end
-    end
-  end
   arm(st)
 end
 
@@ -97,9 +79,8 @@ end
 arm = function(st)
   if st.scheduled or st.detached then return end
   local loop = st.loop
-  local alive, active = pcall(loop.active, loop)
-  if not alive then return M.detach(loop) end -- the loop was closed
-  if st.nwaiting == 0 and active == 0 then
+  if loop:is_closed() then return M.detach(loop) end
+  if waiters.pending(loop) == 0 and loop:active() == 0 then
     -- Idle: no handle active, no wakeups.
     if st.polling then
       st.poll:stop()
@@ -123,17 +104,21 @@ end
 local function state(loop)
   local st = states[loop]
   if st then return st end
-  st = { loop = loop, waiting = {}, nwaiting = 0, polling = false, scheduled = false }
+  st = { loop = loop, polling = false, scheduled = false }
   st.poll = assert(uv.new_poll(loop:pollfd()))
   st.timer = assert(uv.new_timer())
   st.on_wake = function() wake(st) end
   states[loop] = st
+  -- An op ended outside a drive makes the descriptor readable, which the
+  -- poll sees; a closing loop calls this first, while its descriptor is
+  -- still open: stop watching it now, dispatch the last notices next tick.
+  loop:set_wakeup(function()
+    if loop:is_closed() then
+      M.detach(loop)
+      vim.schedule(function() pcall(waiters.dispatch, loop) end)
+    end
+  end)
   return st
-end
-
-local function in_coroutine()
-  local co, main = coroutine.running()
-  return co ~= nil and not main, co
 end
 
 function M.attach(loop)
@@ -141,38 +126,30 @@ function M.attach(loop)
 end
 
 function M.await(loop, op)
-  if op:done() then return op:result() end
+  if waiters.finished(op) then return waiters.result(op) end
   local st = state(loop)
-  local inco, co = in_coroutine()
-  if inco then
-    if not st.waiting[op] then st.nwaiting = st.nwaiting + 1 end
-    st.waiting[op] = co
-    arm(st)
-    -- Resumed by the tick once op is done. Another scheduler resuming this
-    -- coroutine (cqueues, omnihuman.run) gets the op and may step it.
-    repeat coroutine.yield(op) until op:step()
-    if st.waiting[op] then
-      st.waiting[op] = nil
-      st.nwaiting = st.nwaiting - 1
-    end
-    return op:result()
+  if waiters.coroutine() then
+    -- Parked until a tick's dispatch resumes it; another scheduler resuming
+    -- this coroutine (omnihuman.run) gets the op and may step it.
+    waiters.yield_until_done(loop, op, resume, function() arm(st) end)
+    return waiters.result(op)
   end
   if st.ticking or vim.in_fast_event() then
     -- vim.wait is not allowed here; the loop is ours to block on.
     loop:run_until(op)
-    return op:result()
+    return waiters.result(op)
   end
   arm(st)
   local n = 0
-  while not op:done() do
+  while not waiters.finished(op) do
     -- The poll/timer ticks keep running inside vim.wait; the condition is
     -- only checked, never used to drive.
-    vim.wait(1000, function() return op:done() end, 20)
+    vim.wait(1000, function() return waiters.finished(op) end, 20)
     n = n + 1
-    if n % 10 == 0 and not op:done() then arm(st) end
+    if n % 10 == 0 and not waiters.finished(op) then arm(st) end
   end
   arm(st)
-  return op:result()
+  return waiters.result(op)
 end
 
 --- Runs fn(...) as a coroutine now; it continues on the main loop whenever an
@@ -184,10 +161,9 @@ function M.spawn(fn, ...)
   return co
 end
 
---- Operations this adapter is waiting for on loop (for tests and :checkhealth).
+--- Operations awaited on loop (for tests and :checkhealth).
 function M.pending(loop)
-  local st = states[loop]
-  return st and st.nwaiting or 0
+  return waiters.pending(loop)
 end
 
 --- Stops watching loop (e.g. before closing it, or on VimLeavePre).
@@ -200,6 +176,7 @@ function M.detach(loop)
   if st.polling then st.poll:stop() end
   st.poll:close()
   st.timer:close()
+  if not loop:is_closed() then loop:set_wakeup(nil) end
 end
 
 return M

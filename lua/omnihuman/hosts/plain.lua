@@ -1,24 +1,31 @@
 -- Plain Lua (lua5.x, LuaJIT, LÖVE threads): inside a coroutine an operation is
--- yielded to whoever resumes it; in the main thread the loop is driven in C
--- (epoll, no spinning) until the operation finishes.
+-- parked in omnihuman.waiters and yielded to whoever resumes the coroutine
+-- (omnihuman.run's scheduler resumes it when the operation has finished; a
+-- scheduler of your own may resume it earlier: it then steps the operation
+-- and yields again). In the main thread the loop is driven in C (epoll, no
+-- spinning) until the operation finishes.
+local waiters = require("omnihuman.waiters")
+
 local plain = { name = "plain" }
 
-local function in_coroutine()
-  local co, main = coroutine.running()
-  return co ~= nil and not main
+local function resume(co)
+  -- Woken by a dispatcher that is not a scheduler (a host adapter's turn):
+  -- resume the coroutine only if nobody else has already.
+  if coroutine.status(co) == "suspended" then
+    local ok, err = coroutine.resume(co)
+    if not ok then error(err, 0) end
+  end
 end
 
 function plain.await(loop, op)
-  if not op:done() then
-    if in_coroutine() then
-      -- Our scheduler resumes only when done; any other scheduler (cqueues)
-      -- resumes when the pollfd is readable or the timeout passed.
-      repeat coroutine.yield(op) until op:step()
+  if not waiters.finished(op) then
+    if waiters.coroutine() then
+      waiters.yield_until_done(loop, op, resume)
     else
       loop:run_until(op)
     end
   end
-  return op:result()
+  return waiters.result(op)
 end
 
 return plain
