@@ -186,15 +186,17 @@ def get_json(port, path):
     return d
 
 
-def core_env(build):
-    """ENV with the module taken from another build (the baseline core)."""
+def core_env(tree):
+    """ENV with the module (core and facade) taken from another tree: the baseline."""
     env = dict(ENV)
-    env["LUA_CPATH"] = os.path.join(build, "?.so") + ";;"
+    env["LUA_PATH"] = os.path.join(tree, "lua/?.lua") + ";" + os.path.join(tree, "lua/?/init.lua") + ";;"
+    env["LUA_CPATH"] = os.path.join(tree, "?.so") + ";;"
     return env
 
 
 def have_baseline():
-    return os.path.exists(os.path.join(BASELINE, "omnihuman", "core.so"))
+    return os.path.exists(os.path.join(BASELINE, "omnihuman", "core.so")) and \
+        os.path.exists(os.path.join(BASELINE, "lua", "omnihuman", "init.lua"))
 
 
 def run(cmd, timeout, env=None):
