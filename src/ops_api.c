@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "body.h"
 #include "clock.h"
@@ -106,11 +107,17 @@ static void poll_done(omh_op *op, lua_State *L) {
   if (status_answer(op, L)) omh_op_finish_ok(op, L);
 }
 
-/* Every status not final is pending, known (queued, generating, and the older
- * waiting, active, processing) or not: new ones must not end a wait early. */
+/* Statuses are compared without regard to case (the service's own SDK
+ * lower-cases them). Every status not final is pending, known (queued,
+ * generating, and the older waiting, active, processing) or not: new ones
+ * must not end a wait early. */
 static int is_failed(const char *s) {
-  return strcmp(s, "error") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0 ||
-         strcmp(s, "canceled") == 0 || strcmp(s, "rejected") == 0;
+  return strcasecmp(s, "error") == 0 || strcasecmp(s, "failed") == 0 || strcasecmp(s, "cancelled") == 0 ||
+         strcasecmp(s, "canceled") == 0 || strcasecmp(s, "rejected") == 0;
+}
+
+static int is_completed(const char *s) {
+  return strcasecmp(s, "completed") == 0 || strcasecmp(s, "succeeded") == 0;
 }
 
 static void wait_timeout(omh_op *op, lua_State *L) {
@@ -147,7 +154,7 @@ static void wait_done(omh_op *op, lua_State *L) {
   omh_redact_copy(op->cfg ? op->cfg->api_key : NULL, s, strlen(s), op->last_status, sizeof op->last_status);
   lua_pop(L, 1);
   op->polls++;
-  if (strcmp(op->last_status, "completed") == 0 || strcmp(op->last_status, "succeeded") == 0) {
+  if (is_completed(op->last_status)) {
     lua_getfield(L, t, "video");
     int has_url = lua_istable(L, -1) && (lua_getfield(L, -1, "url"), lua_type(L, -1) == LUA_TSTRING);
     lua_settop(L, t);
