@@ -478,15 +478,16 @@ def bench_upload(tmp, port):
         "%.0f MB/s of base64 (%.0f MB/s of file) |" % (body / drain["first"] / 1e6, size / drain["first"] / 1e6))
     say("| same, best of 20 | %.0f MB/s of base64 (%.0f MB/s of file) |" % (
         body / drain["best"] / 1e6, size / drain["best"] / 1e6))
-    say("| omh_b64_encode alone, in memory (bench/base64_bench.c) | %.0f MB/s of input |" % enc_c)
+    say("| omh_b64_encode alone, in memory (bench/base64_bench.c) | %.0f MB/s of input (streamed: %.2fx) |" % (
+        enc_c, size / drain["best"] / 1e6 / enc_c))
     say("| memcpy, same run, same buffer size | %.0f MB/s |" % memcpy)
     say("| scalar 64-entry table loop, same run | %.0f MB/s |" % scalar)
     say("")
     ours = res["streamed"]
     in_mbs, out_mbs = size / drain["best"] / 1e6, body / drain["best"] / 1e6
-    target("4a encoding on the fly >= 2 GB/s of base64 (streamed body, best of 20)", min(in_mbs, out_mbs) >= 2000,
-           "%.0f MB/s of base64 out, %.0f MB/s of file in (encoder alone %.0f, memcpy %.0f, scalar loop %.0f)" % (
-               out_mbs, in_mbs, enc_c, memcpy, scalar))
+    target("4a encoding on the fly >= 2 GB/s of base64 (streamed body, best of 20)", out_mbs >= 2000,
+           "%.0f MB/s of base64 out = %.0f MB/s of file in, %.2fx the encoder alone in memory (%.0f MB/s in; "
+           "memcpy %.0f, scalar loop %.0f)" % (out_mbs, in_mbs, in_mbs / enc_c, enc_c, memcpy, scalar))
     first, warm = tot["streamed"][0], min(tot["streamed"][1:])
     detail = "first %.0f MB/s, warm %.0f MB/s (%.2fx)" % (body / first / 1e6, body / warm / 1e6, warm / first)
     if len(cores) > 1:
