@@ -29,7 +29,7 @@ typedef struct omh_config {
   double max_audio_seconds;      /* > 0: replaces the per-model audio limit */
   int allow_unmeasured_audio;
   int on_event_ref;     /* registry ref or LUA_NOREF */
-  struct curl_slist *api_headers;  /* Authorization + Content-Type */
+  struct curl_slist *api_headers[2]; /* [0] GET, [1] POST: Authorization, Accept (+ Content-Type) */
   omh_lane api_lane, cdn_lane;     /* at most max_connections requests each */
 } omh_config;
 
