@@ -439,13 +439,13 @@ static int loop_gc(lua_State *L) {
   return 0;
 }
 
-/* loop:run_once([max_block_seconds]) -> number of ops in flight. Returns at
- * once while finish notices wait: its caller is the one to take them. */
+/* loop:run_once([max_block_seconds]) -> number of ops in flight. Blocks
+ * for sockets and timers only: finish notices are the dispatcher's
+ * (omnihuman.waiters.turn takes them before it blocks). */
 static int loop_run_once(lua_State *L) {
   omh_loop *lp = omh_checkloop(L, 1);
   double block = luaL_optnumber(L, 2, 0);
   if (block != block) return luaL_argerror(L, 2, "not a number");
-  if (lp->ndone > 0) block = 0;
   omh_loop_drive(lp, L, block);
   lua_pushinteger(L, lp->nactive);
   return 1;
