@@ -5,7 +5,7 @@ Every server is started here on 127.0.0.1 (free ports picked by the kernel)
 and stopped at the end; nothing else is ever contacted. Every loop is
 bounded in count and in time. Environment knobs:
 
-  BENCH_ONLY=1,2,3,4,5 which benchmarks (default: all)
+  BENCH_ONLY=1,2,3,4,6 which benchmarks (default: all; 5, OpenResty, is bench/openresty.py)
   BENCH_SECS=1.5       seconds per sequential-client measurement
   BENCH_ROUNDS=5       rounds of the sequential clients, interleaved; the best
                        round of each client is reported (least disturbed by
@@ -33,7 +33,7 @@ LUA = os.environ.get("LUA", "lua5.4")
 BUILD = os.environ.get("BUILD", "build/" + LUA)
 BIN = os.path.join(ROOT, "build", "bench")
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,5").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,6").split(","))
 SECS = float(os.environ.get("BENCH_SECS", "1.5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 JOBS = [int(x) for x in os.environ.get("BENCH_JOBS", "1000,5000,10000").split(",")]
@@ -500,7 +500,7 @@ def bench_upload(tmp, port):
            (ours["hwm_kb"] - ours["rss0_kb"]) <= 4096, "%.1f MiB" % ((ours["hwm_kb"] - ours["rss0_kb"]) / 1024))
 
 
-# 5 -------------------------------------------------------------------------
+# 6 (5 is bench/openresty.py) ------------------------------------------------
 
 def mem_available_kb():
     with open("/proc/meminfo") as f:
@@ -514,7 +514,7 @@ def bench_uploads(tmp):
     size = 5 * 1000 * 1000
     png = os.path.join(tmp, "five.png")
     make_png(png, size)
-    say("## 5. Concurrent creates with a %d-byte local image each, under omnihuman.run" % size)
+    say("## 6. Concurrent creates with a %d-byte local image each, under omnihuman.run" % size)
     say("")
     say("N coroutines each `client:create{ image = <5 MB PNG>, audio_url = ... }` at once (the README's pattern); "
         "server: bench/fastserver.py (reads and discards each body, answers once it is whole; counts the bytes). "
@@ -545,11 +545,11 @@ def bench_uploads(tmp):
             if out.get("first_error"):
                 say("  first error: %s" % out["first_error"])
         ours = rates["streamed"][1]
-        target("5a peak RSS < 64 MiB with %d concurrent 5 MB uploads" % n, ours["hwm_kb"] < 64 * 1024 and
+        target("6a peak RSS < 64 MiB with %d concurrent 5 MB uploads" % n, ours["hwm_kb"] < 64 * 1024 and
                ours["created"] == n, "%.1f MiB, %d/%d created" % (ours["hwm_kb"] / 1024, ours["created"], n))
         if "whole body" in rates:
             r = rates["streamed"][0] / rates["whole body"][0]
-            target("5b request-body MB/s >= 0.9x whole-body sends (%d uploads)" % n, r >= 0.9,
+            target("6b request-body MB/s >= 0.9x whole-body sends (%d uploads)" % n, r >= 0.9,
                    "%.0f vs %.0f MB/s = %.2fx" % (rates["streamed"][0], rates["whole body"][0], r))
         else:
             say("  (%d: no baseline run: %s)" % (n, "not built" if not have_baseline() else "not enough memory"))
@@ -576,7 +576,7 @@ def main():
             bench_idle(nport)
         if "4" in ONLY:
             bench_upload(tmp, nport)
-        if "5" in ONLY:
+        if "6" in ONLY:
             bench_uploads(tmp)
     finally:
         for p in CHILDREN:
