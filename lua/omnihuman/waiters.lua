@@ -79,11 +79,14 @@ function M.dispatch(loop)
   return woken
 end
 
---- One turn: drive the loop (blocking at most `block` seconds; it returns at
---- once while notes wait) and dispatch.
+--- One turn: dispatch what finished already (an op ended by other code
+--- while nobody drove), drive the loop (blocking at most `block` seconds,
+--- not at all if that woke anyone), and dispatch again. Returns how many
+--- were woken.
 function M.turn(loop, block)
-  if not loop:is_closed() then loop:run_once(block or 0) end
-  return M.dispatch(loop)
+  local woken = M.dispatch(loop)
+  if not loop:is_closed() then loop:run_once(woken > 0 and 0 or block or 0) end
+  return woken + M.dispatch(loop)
 end
 
 --- The running coroutine, when it is not the main thread (nil there).
@@ -91,6 +94,31 @@ function M.coroutine()
   local co, main = coroutine.running()
   if co == nil or main then return nil end
   return co
+end
+
+-- loop -> { [owner] = fn }: the loop has one wakeup slot; every adapter
+-- that watches it gets a share here.
+local wakeups = setmetatable({}, { __mode = "k" })
+
+--- Calls fn() whenever an operation of loop ends outside a drive (a cancel
+--- or close from Lua code) and when the loop closes (before its descriptor
+--- does). `owner` names the caller's share (an adapter's name); fn = nil
+--- removes it. Several adapters may watch one loop.
+function M.on_wakeup(loop, owner, fn)
+  local fns = wakeups[loop]
+  if not fns then
+    if fn == nil then return end
+    fns = {}
+    wakeups[loop] = fns
+    loop:set_wakeup(function()
+      for _, f in pairs(fns) do pcall(f) end
+    end)
+  end
+  fns[owner] = fn
+  if next(fns) == nil then
+    wakeups[loop] = nil
+    if not loop:is_closed() then loop:set_wakeup(nil) end
+  end
 end
 
 --- Whether op has finished or was closed (a closed op has no result left).
