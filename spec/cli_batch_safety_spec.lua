@@ -204,6 +204,38 @@ describe("omnihuman batch safety", function()
     assert.equals(FIXTURE, F.read(d .. "/deep/new/folder/r1.mp4"))
   end)
 
+  it("checks masks too, and the audio limit that --max-audio-seconds sets, before anything is sent", function()
+    local ns, d = F.ns("safe"), newdir()
+    C.exec("mkdir -p " .. C.q(d .. "/media"))
+    C.write(d .. "/media/mask.png", F.read(F.PNG))
+    C.write(d .. "/media/notes.txt", "not an image")
+    C.write(d .. "/media/voice.wav", F.read(F.WAV)) -- 3.8 s
+    assert.is_true(C.exec("truncate -s 257M " .. C.q(d .. "/media/huge.png"))) -- sparse: no disk used
+    local m = d .. "/jobs.csv"
+    C.write(m, table.concat({
+      "image,audio,mask,output,sandbox_polls,sandbox_tag",
+      IMG .. "," .. AUD .. ",media/mask.png,r1.mp4,0,r1",      -- 2: a mask beside the manifest
+      IMG .. "," .. AUD .. ",media/notes.txt,r2.mp4,0,r2",     -- 3: not an image
+      IMG .. ",media/voice.wav,,r3.mp4,0,r3",                  -- 4: 3.8 s of audio, limit 2 s
+      IMG .. "," .. AUD .. ",https://x/m.png,r4.mp4,0,r4",     -- 5: a mask URL
+      "media/huge.png," .. AUD .. ",,r5.mp4,0,r5",             -- 6: over 256 MiB
+    }, "\n") .. "\n")
+    local code, out, err = batch(ns, "jobs.csv", { "--max-audio-seconds", "2" }, { cwd = d })
+    assert.equals(7, code, err)
+    assert.matches("jobs%.csv:3: bad row: mask file [^\n]*notes%.txt: not a recognised image", err)
+    assert.matches("jobs%.csv:4: bad row: audio file [^\n]*voice%.wav: audio is 3%.8 s long", err)
+    assert.matches("jobs%.csv:6: bad row: image file [^\n]*huge%.png: 269484032 bytes %(257%.0 MiB%), more than", err)
+    assert.matches("5 rows: 2 done, 0 failed, 0 uncertain, 0 pending, 0 errors, 3 bad", out)
+    assert.same({ r1 = 1, r4 = 1 }, jobs_per_tag(ns))
+    local inline, url = 0, 0 -- the local mask went inline (a body bigger than the file), the other as a URL
+    for _, r in ipairs(srv:records(ns).requests) do
+      if r.route == "create" and r.body_len > #F.read(F.PNG) then inline = inline + 1 end
+      local ok, body = pcall(cjson.decode, r.body)
+      if r.route == "create" and ok and body.mask_url == "https://x/m.png" then url = url + 1 end
+    end
+    assert.same({ 1, 1 }, { inline, url })
+  end)
+
   it("reports an output folder it cannot write to as a bad row", function()
     local d = newdir()
     C.exec("chmod 755 " .. C.q(root) .. " && chmod 777 " .. C.q(d))

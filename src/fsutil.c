@@ -1,6 +1,7 @@
 /* File-system helpers for the command line's batch journal and pre-flight:
  * the io library can flush but not fsync, lock, resolve a canonical path,
- * create folders or append all-or-nothing. */
+ * create folders or append all-or-nothing; and the create's own check of a
+ * local input file, run before anything is sent. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "input_file.h"
+#include "model_limits.h"
 
 /* Every Lua (5.1-5.4, LuaJIT) file handle userdata starts with its FILE*;
  * 5.1 and LuaJIT clear it on close, 5.2+ clear closef instead. */
@@ -174,13 +177,50 @@ static int core_mkdir_p(lua_State *L) {
   return 1;
 }
 
+/* core.check_input(path, "image" | "audio" | "mask"[, opts]): the check a
+ * create makes of a local file (regular, sendable size, recognised media,
+ * audio measured under the model's limit), without sending anything.
+ * opts: model, max_audio_seconds, allow_unmeasured_audio. true, or nil, why. */
+static int core_check_input(lua_State *L) {
+  static const char *const kinds[] = {"image", "audio", "mask", NULL};
+  const char *path = luaL_checkstring(L, 1);
+  int audio = luaL_checkoption(L, 2, NULL, kinds) == 1;
+  omh_input_rules r;
+  memset(&r, 0, sizeof r);
+  r.model = "bytedance/omnihuman";
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "model");
+    if (lua_type(L, -1) == LUA_TSTRING) r.model = lua_tostring(L, -1); /* stays on the stack */
+    lua_getfield(L, 3, "max_audio_seconds");
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+      r.max_audio_seconds = (double)lua_tonumber(L, -1);
+      luaL_argcheck(L, r.max_audio_seconds >= OMH_MIN_AUDIO_LIMIT && r.max_audio_seconds <= OMH_MAX_AUDIO_LIMIT,
+                    3, "max_audio_seconds out of range");
+      r.limit_from = "client";
+    }
+    lua_getfield(L, 3, "allow_unmeasured_audio");
+    r.allow_unmeasured = lua_toboolean(L, -1);
+  }
+  double table_limit = omh_limits_audio_seconds(r.model, &r.model_known);
+  if (!r.limit_from) r.max_audio_seconds = table_limit;
+  omh_input_file info;
+  char why[600];
+  if (omh_input_check(path, audio, &r, &info, why, sizeof why)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushstring(L, why);
+  return 2;
+}
+
 void omh_fsutil_open(lua_State *L) {
   static const struct {
     const char *name;
     lua_CFunction fn;
   } fns[] = {{"fsync", core_fsync},       {"fsync_dir", core_fsync_dir}, {"flock", core_flock},
              {"append", core_append},     {"realpath", core_realpath},   {"stat", core_stat},
-             {"writable", core_writable}, {"mkdir_p", core_mkdir_p}};
+             {"writable", core_writable}, {"mkdir_p", core_mkdir_p},   {"check_input", core_check_input}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     lua_pushcfunction(L, fns[i].fn);
     lua_setfield(L, -2, fns[i].name);

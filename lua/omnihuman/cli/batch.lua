@@ -179,7 +179,9 @@ function B.command.run(ctx, opts)
     local st = states[row.key]
     local r = { row = row, line = row.line, st = st, id = st and st.id, action = Rows.plan(row, st, opts) }
     local why
-    if r.action == "create" then why = Preflight.inputs(row, media) end
+    if r.action == "create" then
+      why = Preflight.inputs(row, media, { model = ctx.cfg.model, max_audio_seconds = ctx.cfg.max_audio_seconds })
+    end
     if not why and (r.action == "create" or r.action == "resume" or r.action == "download") then
       why = Preflight.output(row, not dry)
     end

@@ -10,6 +10,7 @@ local FS = {}
 function FS.available()
   return type(core.realpath) == "function" and type(core.flock) == "function"
       and type(core.append) == "function" and type(core.mkdir_p) == "function"
+      and type(core.check_input) == "function"
 end
 
 function FS.cwd()

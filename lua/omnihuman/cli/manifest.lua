@@ -130,15 +130,23 @@ function M.read(path, dir)
   return rows, bad, format
 end
 
-local function input(t, name, dir)
+-- An input column (name or name_url): { url } or { path }; optional ones
+-- (mask) may be absent: false then.
+local function input(t, name, dir, optional)
   local v, u = t[name], t[name .. "_url"]
   if v ~= nil and u ~= nil then return nil, "has both " .. name .. " and " .. name .. "_url" end
   v = v or u
-  if v == nil or v == U.null or v == "" then return nil, "has no " .. name end
+  if v == nil or v == U.null or v == "" then
+    if optional then return false end
+    return nil, "has no " .. name
+  end
   if type(v) ~= "string" then return nil, name .. " must be a string" end
   if U.is_url(v) then return { url = v } end
   return { path = U.join(dir, v) } -- checked by the pre-flight
 end
+
+local INPUT_COLUMNS = { image = true, image_url = true, audio = true, audio_url = true, mask = true,
+                        mask_url = true, output = true }
 
 function M.row(t, line, dir)
   local image, why = input(t, "image", dir)
@@ -146,18 +154,20 @@ function M.row(t, line, dir)
   local audio
   audio, why = input(t, "audio", dir)
   if not audio then return nil, why end
+  local mask
+  mask, why = input(t, "mask", dir, true)
+  if mask == nil then return nil, why end
   local out = t.output
   if type(out) ~= "string" or out == "" then return nil, "has no output" end
   -- output_raw as written; the batch resolves it to a canonical path.
   local row = { line = line, output_raw = out, fields = {} }
   for k, v in pairs(t) do
-    if k ~= "image" and k ~= "image_url" and k ~= "audio" and k ~= "audio_url" and k ~= "output"
-        and v ~= U.null then
+    if not INPUT_COLUMNS[k] and v ~= U.null then
       if type(k) ~= "string" or not k:match("^[%w_%.%-]+$") then return nil, "bad column name " .. tostring(k) end
       row.fields[k] = v
     end
   end
-  row.image, row.audio = image, audio
+  row.image, row.audio, row.mask = image, audio, mask or nil
   return row
 end
 
@@ -167,6 +177,9 @@ function M.create_fields(row)
   for k, v in pairs(row.fields) do f[k] = v end
   if row.image.url then f.image_url = row.image.url else f.image = row.image.path end
   if row.audio.url then f.audio_url = row.audio.url else f.audio = row.audio.path end
+  if row.mask then
+    if row.mask.url then f.mask_url = row.mask.url else f.mask = row.mask.path end
+  end
   return f
 end
 
@@ -176,7 +189,8 @@ function M.fingerprint(row)
   local keys = {}
   for k in pairs(row.fields) do keys[#keys + 1] = k end
   table.sort(keys)
-  local parts = { row.image.url or row.image.real or row.image.path, row.audio.url or row.audio.real or row.audio.path }
+  local function name(i) return i and (i.url or i.real or i.path) or "" end
+  local parts = { name(row.image), name(row.audio), name(row.mask) }
   for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. U.encode(row.fields[k]) end
   return table.concat(parts, "\0")
 end

@@ -1,64 +1,32 @@
 -- Pre-flight of batch rows, before the first create is sent: local inputs
--- exist, are regular files and recognised media (sniffed by the core, the
--- way its create checks them), audio is under the service's limit; the
--- output's folder exists (or is created), the output is not a folder and
--- the folder is writable. Each check returns nil (fine) or the reason.
+-- pass the create's own check; the output's folder exists (or is created),
+-- the output is not a folder and the folder is writable. Each check returns
+-- nil (fine) or the reason.
 local core = require("omnihuman.core")
 local U = require("omnihuman.cli.util")
 local FS = require("omnihuman.cli.fs")
 
 local PF = {}
 
-local MAX_AUDIO_SECONDS = 30
-local MAX_AUDIO_BYTES = 256 * 1024 * 1024 -- read whole to measure; far beyond a 30 s clip
-local IMAGE = { png = true, jpeg = true, webp = true, gif = true }
-local AUDIO = { wav = true, mp3 = true, ogg = true, m4a = true, aac = true }
-
-local function read_head(path, n)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local s = f:read(n) or ""
-  f:close()
-  return s
-end
-
--- One local input file: nil, or why it cannot be sent.
-local function check_media(path, audio)
-  local what = audio and "audio" or "image"
-  local kind, size_or_err, tag = FS.stat(path)
-  if not kind then
-    if tag == "missing" or tag == "notdir" then return what .. " file not found: " .. path end
-    return what .. " file " .. size_or_err
-  end
-  if kind ~= "file" then return what .. " file " .. path .. ": not a regular file" end
-  if audio and size_or_err > MAX_AUDIO_BYTES then
-    return what .. " file " .. path .. ": too large for a clip under 30 s"
-  end
-  local data, err = read_head(path, audio and math.max(1, size_or_err) or 4096)
-  if not data then return what .. " file " .. path .. ": " .. tostring(err) end
-  local name = core._sniff(data:sub(1, 4096))
-  if audio and not AUDIO[name] then
-    return what .. " file " .. path .. ": not a recognised audio file (WAV, MP3, OGG, M4A/AAC)"
-  elseif not audio and not IMAGE[name] then
-    return what .. " file " .. path .. ": not a recognised image (PNG, JPEG, WebP, GIF)"
-  end
-  if audio then
-    local secs = core._duration(data, name)
-    if secs and secs >= MAX_AUDIO_SECONDS then
-      return ("%s file %s: audio is %.1f s long; the service takes clips under 30 s"):format(what, path, secs)
-    end
-  end
-  return nil
-end
-
--- A row's local inputs; cache (path -> reason or false) spares files that
--- many rows share a second read. Sets input.real (canonical path).
-function PF.inputs(row, cache)
-  for _, which in ipairs({ "image", "audio" }) do
+-- A row's local inputs, checked as the create will check them (the core's
+-- own check: regular file, sendable size, recognised media, audio measured
+-- under the model's limit). rules: { model, max_audio_seconds } of the
+-- client; cache (key -> reason or false) spares files that many rows share
+-- a second read. Sets input.real (canonical path). nil, or the reason.
+function PF.inputs(row, cache, rules)
+  local model = type(row.fields.model) == "string" and row.fields.model or rules.model
+  for _, which in ipairs({ "image", "audio", "mask" }) do
     local input = row[which]
-    if input.path then
-      local k = which .. "\0" .. input.path
-      if cache[k] == nil then cache[k] = check_media(input.path, which == "audio") or false end
+    if input and input.path then
+      local k = which .. "\0" .. tostring(model) .. "\0" .. input.path
+      if cache[k] == nil then
+        local _, _, tag = FS.stat(input.path)
+        local ok, why = core.check_input(input.path, which,
+          { model = model, max_audio_seconds = rules.max_audio_seconds })
+        if ok then cache[k] = false
+        elseif tag == "missing" or tag == "notdir" then cache[k] = which .. " file not found: " .. input.path
+        else cache[k] = which .. " file " .. input.path .. ": " .. why end
+      end
       if cache[k] then return cache[k] end
       input.real = FS.canonical(input.path) or input.path
     end
