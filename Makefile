@@ -6,7 +6,7 @@ LUA_INC  ?= $(shell pkg-config --cflags $(LUA) 2>/dev/null || echo -I/usr/includ
 OPT      ?= -O2 -g
 SANFLAGS_ON := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANFLAGS := $(if $(SAN),$(SANFLAGS_ON))
-CFLAGS   += -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -Wall -Wextra -Werror $(OPT) $(SANFLAGS) $(LUA_INC)
+CFLAGS   += -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden -Wall -Wextra -Wmissing-prototypes -Werror $(OPT) $(SANFLAGS) $(LUA_INC)
 LDLIBS   := -lcurl -lm
 SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)

@@ -1,12 +1,10 @@
-/* Durability helpers for journals written from Lua: the io library can
- * flush but not fsync. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "compat.h"
+#include "fsutil.h"
 
 /* Every Lua (5.1-5.4, LuaJIT) file handle userdata starts with its FILE*;
  * 5.1 and LuaJIT clear it on close, 5.2+ clear closef instead. */
