@@ -24,7 +24,7 @@ $(FUZZ_DIR)/answer_fuzz: fuzz/answer_fuzz.c $(FUZZ_SRC_OBJS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ fuzz/answer_fuzz.c $(FUZZ_SRC_OBJS) \
 	  -Wl,-E -l:lib$(LUA).a -lcurl -lm -ldl
 
-$(FUZZ_DIR)/media_fuzz: fuzz/media_fuzz.c $(FUZZ_DIR)/obj/media.o
+$(FUZZ_DIR)/media_fuzz: fuzz/media_fuzz.c $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(wildcard src/media*.c))
 $(FUZZ_DIR)/retry_after_fuzz: fuzz/retry_after_fuzz.c $(FUZZ_DIR)/obj/retry_after.o
 $(FUZZ_DIR)/base64_fuzz: fuzz/base64_fuzz.c $(FUZZ_DIR)/obj/base64.o
 $(FUZZ_DIR)/media_fuzz $(FUZZ_DIR)/retry_after_fuzz $(FUZZ_DIR)/base64_fuzz:
