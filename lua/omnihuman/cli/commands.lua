@@ -160,7 +160,8 @@ K.status = {
     if not client then ctx:fail(cerr) return E.for_error(cerr) end
     local st, err = client:poll(id)
     if not st then ctx:fail(err) return E.for_error(err) end
-    local failed = st.status == "error" or st.status == "failed"
+    local s = tostring(st.status):lower() -- statuses may come in any case
+    local failed = s == "error" or s == "failed"
     if opts.json then
       local o = result_json(st)
       if failed then o.ok = false; o.error = st.error end
