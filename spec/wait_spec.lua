@@ -1,13 +1,7 @@
 -- client:poll and client:wait: the status state machine in C.
 local F = require("spec.support.fixtures")
 
-local URLS = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
-local function fields(extra)
-  local t = {}
-  for k, v in pairs(URLS) do t[k] = v end
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return t
-end
+local fields = F.url_fields
 
 describe("poll and wait", function()
   local srv

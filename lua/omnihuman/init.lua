@@ -4,6 +4,7 @@
 local core = require("omnihuman.core")
 local Scheduler = require("omnihuman.scheduler")
 local waiters = require("omnihuman.waiters")
+local usage_of = require("omnihuman.usage")
 
 local M = { _VERSION = core.version, core = core }
 
@@ -163,6 +164,7 @@ function Client:generate(args)
     end
     res.output = path
   end
+  res.usage, res.credits = usage_of(job) -- what the create cost
   return res
 end
 
