@@ -27,7 +27,7 @@ typedef struct omh_config {
   double timeout, connect_timeout, poll_interval, wait_timeout;
   int max_retries, max_connections;
   int on_event_ref;     /* registry ref or LUA_NOREF */
-  struct curl_slist *api_headers;  /* Authorization + Content-Type */
+  struct curl_slist *api_headers[2]; /* [0] GET, [1] POST: Authorization, Accept (+ Content-Type) */
   omh_lane api_lane, cdn_lane;     /* at most max_connections requests each */
 } omh_config;
 

@@ -160,8 +160,7 @@ void omh_xfer_setup(omh_op *op, CURL *e, int same) {
   }
   /* API requests carry the key, so they never follow a redirect anywhere. */
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->cfg->api_headers);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->cfg->api_headers[op->post != NULL]);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ceil(op->cfg->timeout * 1000));
