@@ -158,7 +158,7 @@ elseif mode == "upload" then
     out("rep" .. r .. "_encode_cpu", c1 - c0)
     out("rep" .. r .. "_total_wall", t2 - t0)
     if r == 1 then out("hwm1_kb", status_kb("VmHWM")) end
-    op = nil
+    op = nil -- luacheck: ignore 311 (drops the last reference before collectgarbage)
     collectgarbage()
   end
   out("hwm_kb", status_kb("VmHWM"))

@@ -17,3 +17,12 @@ bench: all bench-tools
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
 	  { apt-get install -y nginx-light >/dev/null 2>&1 || apt-get install -y nginx >/dev/null; }
 	@LUA=$(LUA) BUILD=$(BUILD) PATH="$$PATH:/usr/sbin" python3 bench/run.py
+	@$(MAKE) --no-print-directory bench-openresty
+
+# Benchmark 5: an OpenResty worker while N requests wait (bench/openresty.py).
+.PHONY: bench-openresty
+bench-openresty:
+	@case ",$${BENCH_ONLY:-5}," in *,5,*) ;; *) exit 0 ;; esac; \
+	  sh scripts/deps.sh luajit nginx libnginx-mod-http-lua && \
+	  $(MAKE) --no-print-directory all LUA=luajit && \
+	  PATH="$$PATH:/usr/sbin" python3 bench/openresty.py

@@ -132,11 +132,9 @@ describe("create", function()
 
   it("retries a create when the connection could not be made", function()
     -- A port nobody listens on: connection refused every time.
-    local c = omnihuman.new{ api_key = F.KEY, base_url = "http://127.0.0.1:9/v2", max_retries = 1,
-                             connect_timeout = 1 }
     local events = {}
-    c = omnihuman.new{ api_key = F.KEY, base_url = "http://127.0.0.1:9/v2", max_retries = 1,
-                       on_event = function(ev) events[#events + 1] = ev.type end }
+    local c = omnihuman.new{ api_key = F.KEY, base_url = "http://127.0.0.1:9/v2", max_retries = 1,
+                             connect_timeout = 1, on_event = function(ev) events[#events + 1] = ev.type end }
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(job)
     assert.equals("network", err.kind)

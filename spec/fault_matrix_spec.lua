@@ -6,7 +6,6 @@
 -- target. Every fault is one-shot (the next answer is normal), so a cell that
 -- retries must then succeed. Set FAULT_MATRIX_QUIET=1 to skip the printout.
 local cjson = require("cjson")
-local ts = require("spec.support.testserver")
 local F = require("spec.support.fixtures")
 
 -- Short timeouts keep hangs cheap; two retries are enough for one-shot faults.
@@ -93,7 +92,7 @@ describe_or_skip("fault matrix", function()
   -- Runs one cell; returns the outcome text, the expectation check result
   -- (nil or a problem description) and a note.
   local function run_cell(row, call)
-    local name, fault, expect = row[1], row[2], row[3][call]
+    local fault, expect = row[2], row[3][call]
     if expect == "n/a" then return "n/a" end
     local ns = F.ns("fm")
     local s = srv

@@ -34,6 +34,7 @@ describe("security", function()
     assert.is_nil(tostring(err):find(F.KEY, 1, true))
     res, err = c:generate{ image = F.PNG, audio = F.WAV, output = dir .. "/s.mp4", sandbox_polls = 1 }
     assert.is_nil(err)
+    assert.is_table(res)
     assert.is_true(#events >= 4)
     assert.is_false(contains_key(events))
     local cdn = 0

@@ -15,7 +15,10 @@ local floor = math.floor
 -- byte and media builders: spec/support/media_bytes.lua
 local MB = require("spec.support.media_bytes")
 local MP3_HDR, MP3_LEN = MB.MP3_HDR, MB.MP3_LEN
-local u16le, u32le, u32be, u64le, u64be, wav, mp3_frame, mp3_frames, id3v2, xing_frame, adts_frame, ogg_page, ogg_opus, ogg_vorbis, box, m4a, mvhd_v0, mvhd_v1 = MB.u16le, MB.u32le, MB.u32be, MB.u64le, MB.u64be, MB.wav, MB.mp3_frame, MB.mp3_frames, MB.id3v2, MB.xing_frame, MB.adts_frame, MB.ogg_page, MB.ogg_opus, MB.ogg_vorbis, MB.box, MB.m4a, MB.mvhd_v0, MB.mvhd_v1
+local u16le, u32le, u32be, wav, mp3_frames, id3v2, xing_frame = MB.u16le, MB.u32le, MB.u32be, MB.wav,
+  MB.mp3_frames, MB.id3v2, MB.xing_frame
+local adts_frame, ogg_page, ogg_opus, ogg_vorbis, box, m4a, mvhd_v0, mvhd_v1 = MB.adts_frame, MB.ogg_page,
+  MB.ogg_opus, MB.ogg_vorbis, MB.box, MB.m4a, MB.mvhd_v0, MB.mvhd_v1
 
 local read_file = require("spec.support.testserver").readfile
 

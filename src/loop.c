@@ -94,6 +94,7 @@ static void finish_transfers(omh_loop *lp, lua_State *L) {
     curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &reqsize);
     op->x.sent = reqsize > 0;
     curl_multi_remove_handle(lp->multi, e);
+    lp->ntransfers--;
     omh_loop_release_easy(lp, e, op->x.profile);
     op->x.easy = NULL;
     if (op->lane) op->lane->inflight--;
@@ -439,13 +440,13 @@ static int loop_gc(lua_State *L) {
   return 0;
 }
 
-/* loop:run_once([max_block_seconds]) -> number of ops in flight. Returns at
- * once while finish notices wait: its caller is the one to take them. */
+/* loop:run_once([max_block_seconds]) -> number of ops in flight. Blocks
+ * for sockets and timers only: finish notices are the dispatcher's
+ * (omnihuman.waiters.turn takes them before it blocks). */
 static int loop_run_once(lua_State *L) {
   omh_loop *lp = omh_checkloop(L, 1);
   double block = luaL_optnumber(L, 2, 0);
   if (block != block) return luaL_argerror(L, 2, "not a number");
-  if (lp->ndone > 0) block = 0;
   omh_loop_drive(lp, L, block);
   lua_pushinteger(L, lp->nactive);
   return 1;
@@ -521,6 +522,12 @@ static int loop_active(lua_State *L) {
   return 1;
 }
 
+/* Transfers in curl: a host that cannot watch pollfd() polls while > 0. */
+static int loop_transfers(lua_State *L) {
+  lua_pushinteger(L, omh_checkloop(L, 1)->ntransfers);
+  return 1;
+}
+
 static int loop_is_closed(lua_State *L) {
   lua_pushboolean(L, ((omh_loop *)luaL_checkudata(L, 1, OMH_LOOP_MT))->closed);
   return 1;
@@ -537,7 +544,7 @@ int omh_loop_open(lua_State *L) {
     {"run_once", loop_run_once}, {"run_until", loop_run_until}, {"take_done", loop_take_done},
     {"timeout", loop_timeout},   {"pollfd", loop_pollfd},       {"events", loop_events},
     {"active", loop_active},     {"close", loop_close_m},       {"is_closed", loop_is_closed},
-    {"set_wakeup", loop_set_wakeup}, {NULL, NULL}};
+    {"set_wakeup", loop_set_wakeup}, {"transfers", loop_transfers}, {NULL, NULL}};
   omh_register_type(L, OMH_LOOP_MT, methods, loop_gc, loop_tostring);
   luaL_getmetatable(L, OMH_LOOP_MT);
   lua_pushcfunction(L, loop_close_m);

@@ -47,6 +47,7 @@ typedef struct omh_loop {
   long max_host_connections;
   unsigned rng;               /* jitter for backoff; no shared global state */
   int nactive;                /* ops anchored while in flight */
+  int ntransfers;             /* easy handles in the multi handle */
 } omh_loop;
 
 #define OMH_LOOP_MT "omnihuman.loop"

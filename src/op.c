@@ -42,6 +42,7 @@ static void halt(omh_op *op) {
   if (!lp) return;
   if (op->x.easy) {
     curl_multi_remove_handle(lp->multi, op->x.easy);
+    lp->ntransfers--;
     omh_loop_release_easy(lp, op->x.easy, 0); /* interrupted: set up anew next time */
     op->x.easy = NULL;
     if (op->lane) op->lane->inflight--;
@@ -231,6 +232,7 @@ void omh_op_launch(omh_op *op, lua_State *L) {
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);
     return;
   }
+  op->loop->ntransfers++;
   if (op->lane) op->lane->inflight++;
 }
 

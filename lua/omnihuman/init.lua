@@ -6,7 +6,52 @@ local Scheduler = require("omnihuman.scheduler")
 local waiters = require("omnihuman.waiters")
 local usage_of = require("omnihuman.usage")
 
+---@class omnihuman
+---@field _VERSION string the module's version
+---@field core omnihuman.Core the C core
 local M = { _VERSION = core.version, core = core }
+
+--- Options of omnihuman.new; every one optional. Unknown names raise.
+---@class omnihuman.ClientOptions
+---@field api_key? string default: $AIMLAPI_KEY (a missing key fails at the first request)
+---@field base_url? string default: $OMNIHUMAN_BASE_URL, else https://api.aimlapi.com/v2
+---@field model? string "bytedance/omnihuman" (default) or "bytedance/omnihuman/v1.5"
+---@field timeout? number seconds per HTTP request (60)
+---@field connect_timeout? number seconds (10)
+---@field max_retries? number transient failures retried (3)
+---@field max_connections? number per host (8)
+---@field poll_interval? number seconds between status checks (10)
+---@field wait_timeout? number seconds for a whole wait (900)
+---@field ca_file? string an extra trust anchor (verification is never turned off)
+---@field proxy? string
+---@field user_agent? string
+---@field on_event? fun(ev: omnihuman.Event) requests, retries, statuses, download progress
+
+--- Fields of a create: `image`/`audio` (local files) or `image_url`/`audio_url`;
+--- any other field is sent to the service as it is.
+---@class omnihuman.CreateFields
+---@field image? string a local PNG, JPEG, WebP or GIF
+---@field image_url? string
+---@field audio? string a local WAV, MP3, OGG, M4A or AAC under 30 s
+---@field audio_url? string
+---@field [string] any
+
+---@class omnihuman.WaitOptions
+---@field interval? number seconds between status checks (the client's poll_interval)
+---@field timeout? number seconds for the whole wait (the client's wait_timeout)
+---@field on_status? fun(st: omnihuman.Job) each status answer
+
+---@class omnihuman.DownloadOptions
+---@field on_progress? fun(got: integer, total: integer?) bytes so far, expected size when known
+---@field max_bytes? number refuse a larger body (default 4 GiB)
+
+--- client:generate's argument: create fields plus these.
+---@class omnihuman.GenerateArgs : omnihuman.CreateFields
+---@field output? string where to download the video (then res.output is set)
+---@field interval? number
+---@field timeout? number
+---@field on_status? fun(st: omnihuman.Job)
+---@field on_progress? fun(got: integer, total: integer?)
 
 local DEFAULT_BASE_URL = "https://api.aimlapi.com/v2"
 
@@ -22,6 +67,8 @@ local function get_loop()
   end
   return loop
 end
+--- The loop every client of this Lua state shares (a new one after close).
+---@type fun(): omnihuman.Loop
 M.loop = get_loop
 
 -- The host adapter, picked from the globals the host defines; M.use overrides.
@@ -36,31 +83,40 @@ local function detect_host()
   return "plain"
 end
 host = require("omnihuman.hosts." .. detect_host())
+-- No host detected and no adapter chosen: cqueues and luv are recognised at
+-- each await (omnihuman.hosts.foreign); M.use turns that off.
+local foreign = host.name == "plain" and require("omnihuman.hosts.foreign") or nil
 
 --- Picks how operations are awaited: "plain" (default), "nvim", "openresty",
---- "love", or an adapter table with an await(loop, op) function.
+--- "love", "cqueues", "luv", or an adapter table with an await(loop, op) function.
+---@param adapter string|omnihuman.Adapter
+---@return omnihuman.Adapter
 function M.use(adapter)
   if type(adapter) == "string" then adapter = require("omnihuman.hosts." .. adapter) end
   if type(adapter) ~= "table" or type(adapter.await) ~= "function" then
     error("omnihuman.use: expected an adapter name or a table with await(loop, op)", 2)
   end
-  host = adapter
+  host, foreign = adapter, nil
   if adapter.attach then adapter.attach(get_loop()) end
   return adapter
 end
 
 --- The adapter in use (a table with a name field: "plain", "nvim", ...).
+---@return omnihuman.Adapter
 function M.adapter() return host end
 
 --- Waits for an operation: yields it inside a coroutine, drives the loop in
 --- the main thread. Returns the operation's result (value, or nil, err).
+---@param op omnihuman.Operation
+---@return any value
+---@return omnihuman.Error? err
 function M.await(op)
-  local ok, loop = pcall(op.loop, op)
-  if not ok or not loop then
+  local ok, op_loop = pcall(op.loop, op)
+  if not ok or not op_loop then
     -- Finished (or closed) already: nothing to wait for.
     return waiters.result(op)
   end
-  return host.await(loop, op)
+  return (foreign and foreign.pick() or host).await(op_loop, op)
 end
 
 local function check_options(where, opts, spec, level)
@@ -94,9 +150,15 @@ local GENERATE_OWN = {
   on_progress = "function",
 }
 
+--- A client: its options, its connections, on the shared loop.
+---@class omnihuman.Client
+---@field core userdata the C client
+---@field base_url string the API's base URL in use
 local Client = {}
 Client.__index = Client
 
+---@param opts? omnihuman.ClientOptions
+---@return omnihuman.Client
 function M.new(opts)
   opts = check_options("omnihuman.new", opts, CLIENT_OPTIONS, 2)
   local cfg = {}
@@ -112,34 +174,70 @@ end
 
 -- Operation starters, for schedulers of your own (cqueues, an event loop):
 -- each returns a pollable operation without waiting.
+---@param fields omnihuman.CreateFields
+---@return omnihuman.Operation
 function Client:create_op(fields)
   if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
   return self.core:create_op(fields)
 end
 
+---@param id string
+---@return omnihuman.Operation
 function Client:poll_op(id)
   if type(id) ~= "string" then error("client:poll: expected a job id string", 2) end
   return self.core:poll_op(id)
 end
 
+---@param id string
+---@param opts? omnihuman.WaitOptions
+---@return omnihuman.Operation
 function Client:wait_op(id, opts)
   if type(id) ~= "string" then error("client:wait: expected a job id string", 2) end
   return self.core:wait_op(id, check_options("client:wait", opts, WAIT_OPTIONS, 2))
 end
 
+---@param url string
+---@param path string
+---@param opts? omnihuman.DownloadOptions
+---@return omnihuman.Operation
 function Client:download_op(url, path, opts)
   if type(url) ~= "string" then error("client:download: expected a URL string", 2) end
   if type(path) ~= "string" then error("client:download: expected an output path string", 2) end
   return self.core:download_op(url, path, check_options("client:download", opts, DOWNLOAD_OPTIONS, 2))
 end
 
+--- Creates a job (billed). Returns the service's answer ({ id, status, ... }).
+---@param fields omnihuman.CreateFields
+---@return omnihuman.Job? job
+---@return omnihuman.Error? err
 function Client:create(fields) return M.await(self:create_op(fields)) end
+
+--- One status check.
+---@param id string
+---@return omnihuman.Job? status
+---@return omnihuman.Error? err
 function Client:poll(id) return M.await(self:poll_op(id)) end
+
+--- Status checks until the job completes (its final status) or fails.
+---@param id string
+---@param opts? omnihuman.WaitOptions
+---@return omnihuman.Job? result
+---@return omnihuman.Error? err
 function Client:wait(id, opts) return M.await(self:wait_op(id, opts)) end
+
+--- Streams url into path (atomically). Returns path.
+---@param url string
+---@param path string
+---@param opts? omnihuman.DownloadOptions
+---@return string? path
+---@return omnihuman.Error? err
 function Client:download(url, path, opts) return M.await(self:download_op(url, path, opts)) end
 
 --- create, wait, and (with `output`) download. On failure after the create,
 --- err.job_id names the job so it can be waited on again without paying twice.
+---@param args omnihuman.GenerateArgs
+---@return omnihuman.Result? res
+---@return omnihuman.Error? err
 function Client:generate(args)
   if type(args) ~= "table" then error("client:generate: expected a table", 2) end
   local fields, own = {}, {}
@@ -168,6 +266,7 @@ function Client:generate(args)
   return res
 end
 
+--- Cancels what this client has in flight and releases it.
 function Client:close() self.core:close() end
 Client.__close = Client.close
 function Client:__tostring() return tostring(self.core) end
@@ -178,6 +277,8 @@ local current -- the scheduler of the run() in progress, if any
 
 --- Runs fn(...) and everything it spawns as coroutines on the loop; returns
 --- when all have finished. An error in any of them is raised from here.
+---@param fn function
+---@param ... any
 function M.run(fn, ...)
   if type(fn) ~= "function" then error("omnihuman.run: expected a function", 2) end
   if current then return fn(...) end -- already inside run: just call it
@@ -202,6 +303,9 @@ function M.run(fn, ...)
 end
 
 --- Starts fn(...) as a coroutine of the running omnihuman.run.
+---@param fn function
+---@param ... any
+---@return thread|any
 function M.spawn(fn, ...)
   if type(fn) ~= "function" then error("omnihuman.spawn: expected a function", 2) end
   if not current then
@@ -213,12 +317,19 @@ function M.spawn(fn, ...)
 end
 
 --- Sleeps without blocking other coroutines (blocks the main thread outside them).
+---@param seconds number
+---@return true? ok
+---@return omnihuman.Error? err
 function M.sleep(seconds)
   if type(seconds) ~= "number" then error("omnihuman.sleep: expected seconds", 2) end
   return M.await(core.sleep_op(get_loop(), seconds))
 end
 
 --- Builds an error object like the ones operations return.
+---@param kind omnihuman.ErrorKind
+---@param message string
+---@param status? integer
+---@return omnihuman.Error
 function M.error(kind, message, status) return core.new_error(kind, message, status) end
 
 return M

@@ -79,11 +79,14 @@ function M.dispatch(loop)
   return woken
 end
 
---- One turn: drive the loop (blocking at most `block` seconds; it returns at
---- once while notes wait) and dispatch.
+--- One turn: dispatch what finished already (an op ended by other code
+--- while nobody drove), drive the loop (blocking at most `block` seconds,
+--- not at all if that woke anyone), and dispatch again. Returns how many
+--- were woken.
 function M.turn(loop, block)
-  if not loop:is_closed() then loop:run_once(block or 0) end
-  return M.dispatch(loop)
+  local woken = M.dispatch(loop)
+  if not loop:is_closed() then loop:run_once(woken > 0 and 0 or block or 0) end
+  return woken + M.dispatch(loop)
 end
 
 --- The running coroutine, when it is not the main thread (nil there).

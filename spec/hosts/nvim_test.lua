@@ -1,43 +1,15 @@
 -- Host test: Neovim (headless, -u NONE). Run by spec/hosts/run.sh, which
--- starts the test server and sets OMH_* and AIMLAPI_KEY. Neovim 0.7.2 has no
--- `nvim -l`: this file is sourced with -c 'luafile ...', sets everything up
--- and returns, so the generations run while the editor's own main loop runs.
--- It ends the editor with :qall! (all checks passed) or :cquit N.
+-- starts the test server and sets OMH_* and AIMLAPI_KEY. The generations run
+-- while the editor's own main loop runs; the harness ends the editor.
+local H = dofile(assert(os.getenv("OMH_ROOT"), "OMH_ROOT not set") .. "/spec/hosts/nvim_harness.lua")("nvim", 60)
 local uv = vim.uv or vim.loop
-local env = function(k) return assert(os.getenv(k), k .. " not set (run spec/hosts/run.sh)") end
+local env, now, out, check = H.env, H.now, H.out, H.check
 package.path = env("OMH_LUA_PATH") .. ";" .. package.path
 package.cpath = env("OMH_LUA_CPATH") .. ";" .. package.cpath
 
 local ROOT, API, WORK = env("OMH_ROOT"), env("OMH_API"), env("OMH_WORK")
-local T0 = uv.hrtime()
-local function now() return (uv.hrtime() - T0) / 1e9 end
-local function out(fmt, ...)
-  io.stdout:write(("[nvim %6.3f] " .. fmt .. "\n"):format(now(), ...))
-  io.stdout:flush()
-end
 
-local finished = false
-local function finish(code, why)
-  if finished then return end
-  finished = true
-  if code == 0 then out("PASS %s", why) else out("FAIL %s", why) end
-  vim.schedule(function()
-    if code == 0 then vim.cmd("qall!") else vim.cmd("cquit " .. code) end
-  end)
-end
-
--- Watchdog: never hang CI.
-local watchdog = uv.new_timer()
-watchdog:start(60000, 0, function() finish(2, "watchdog: not done within 60 s") end)
-
-local checks, failures = 0, {}
-local function check(ok, what)
-  checks = checks + 1
-  out("%s %s", ok and "ok  " or "FAIL", what)
-  if not ok then failures[#failures + 1] = what end
-end
-
-local ok, err = pcall(function()
+H.run(function()
   local omnihuman = require("omnihuman")
   out("%s, module %s, adapter %s", vim.version and tostring(vim.version().major .. "." .. vim.version().minor
     .. "." .. vim.version().patch) or "?", tostring(omnihuman._VERSION), omnihuman.adapter().name)
@@ -120,17 +92,9 @@ local ok, err = pcall(function()
           "client:poll in the main thread (vim.wait path): " .. (st and st.status or tostring(perr)))
         local errs = #nv.errors
         check(errs == 0, ("no errors reported by the adapter (%d)"):format(errs))
-        if #failures == 0 then
-          finish(0, ("%d checks"):format(checks))
-        else
-          finish(1, ("%d of %d checks failed"):format(#failures, checks))
-        end
+        H.judge()
       end)
     end)
   end
   out("%d generations started; the editor is idle in its main loop", N)
 end)
-if not ok then
-  out("error: %s", tostring(err))
-  finish(1, "setup raised")
-end

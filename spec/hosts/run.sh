@@ -1,13 +1,14 @@
 #!/bin/bash
 # Host tests: the module inside real Neovim, nginx + ngx_lua and LÖVE, each
 # against spec/support/server.py on 127.0.0.1. Usage (from the repo root,
-# after `make LUA=luajit`): spec/hosts/run.sh [nvim] [openresty] [love]
+# after `make LUA=luajit`; the plugin's badcore case also wants `make LUA=lua5.4`):
+# spec/hosts/run.sh [nvim] [nvim-plugin] [openresty] [love]
 # Prints each test's output and ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${BUILD:-build/luajit}
-HOSTS=${*:-nvim openresty love}
+HOSTS=${*:-nvim nvim-plugin openresty love}
 TIMEOUT=${HOST_TIMEOUT:-90}        # seconds, per host test
 KEY="sk-omh-hosttest-Q8v2Lm4Zt7Wc"
 
@@ -63,6 +64,45 @@ run_nvim() {
     -c "luafile spec/hosts/nvim_test.lua" </dev/null 2>&1
 }
 
+# The plugin, installed for one scenario (see spec/hosts/nvim_plugin_test.lua):
+# its own XDG folders, so no user configuration takes part.
+run_nvim_plugin() {
+  command -v nvim >/dev/null || { echo "nvim not installed"; return 1; }
+  local scenario=$1 x="$WORK/nvim-plugin-$1" plugin=$ROOT
+  mkdir -p "$x/config/nvim" "$x/data/nvim/site/pack/test/start" "$x/state" "$x/cache"
+  local args=(--headless -i NONE -n)
+  case $scenario in
+    native|early)
+      # Installed as a start package; the plugin file runs at startup.
+      plugin="$x/data/nvim/site/pack/test/start/omnihuman"
+      ln -s "$ROOT" "$plugin" ;;
+    lazy) args+=(-u NONE) ;;
+    example) args+=(-u "$ROOT/examples/nvim/init.lua") ;;
+    badcore|nocore)
+      # A copy of the plugin whose build is wrong or missing.
+      plugin="$x/plugin-copy"
+      mkdir -p "$plugin"
+      cp -r "$ROOT/lua" "$ROOT/plugin" "$ROOT/doc" "$plugin/"
+      if [ "$scenario" = badcore ]; then
+        [ -f "$ROOT/build/lua5.4/omnihuman/core.so" ] || { echo "no build/lua5.4: run make LUA=lua5.4"; return 1; }
+        mkdir -p "$plugin/build/luajit/omnihuman"
+        cp "$ROOT/build/lua5.4/omnihuman/core.so" "$plugin/build/luajit/omnihuman/"
+      fi
+      args+=(-u NONE) ;;
+  esac
+  if [ "$scenario" = early ]; then
+    cat >"$x/config/nvim/init.lua" <<'LUA'
+-- Before plugins are loaded: setup through the plugin's own module.
+require("omnihuman.nvim").setup{ base_url = os.getenv("OMH_API") .. "/n/plugin-early/v2", timeout = 10 }
+_G.omh_early_loaded = package.loaded.omnihuman ~= nil and package.loaded["omnihuman.core"] ~= nil
+LUA
+  fi
+  (cd "$x" && XDG_CONFIG_HOME="$x/config" XDG_DATA_HOME="$x/data" XDG_STATE_HOME="$x/state" \
+    XDG_CACHE_HOME="$x/cache" OMH_SCENARIO=$scenario OMH_PLUGIN_ROOT=$plugin VIMINIT= \
+    OMNIHUMAN_BASE_URL="$API/n/plugin-$scenario/v2" \
+    timeout -k 5 "$TIMEOUT" nvim "${args[@]}" -c "luafile $ROOT/spec/hosts/nvim_plugin_test.lua" </dev/null 2>&1)
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
@@ -108,6 +148,13 @@ for h in $HOSTS; do
   echo "== host: $h"
   case $h in
     nvim) run_nvim; rc=$? ;;
+    nvim-plugin)
+      for sc in native early lazy badcore nocore example; do
+        echo "== nvim-plugin: $sc"
+        run_nvim_plugin "$sc"
+        result "nvim-plugin-$sc" $?
+      done
+      continue ;;
     openresty|nginx) run_openresty; rc=$? ;;
     love) run_love; rc=$? ;;
     *) echo "unknown host $h"; rc=2 ;;

@@ -164,7 +164,8 @@ K.create = {
 
 K.status = {
   usage = "status ID",
-  summary = "Check a job once and print its status (and the video URL when completed).\nExit 0 when the check worked (pending or completed), 4 when the job failed.",
+  summary = "Check a job once and print its status (and the video URL when completed).\n"
+    .. "Exit 0 when the check worked (pending or completed), 4 when the job failed.",
   options = {},
   run = function(ctx, opts)
     local id = opts.args[1]

@@ -70,7 +70,7 @@ function M.read(path)
   if not text then return nil, "cannot read manifest: " .. tostring(err) end
   local dir = U.dirname(path)
   local first = text:match("^%s*(.)")
-  local raw, bad, format = {}, {}, nil
+  local raw, bad, format = {}, {}, nil -- luacheck: ignore 311 (every branch below sets format)
   if first == "{" or path:match("%.jsonl$") or path:match("%.ndjson$") then
     format = "jsonl"
     local ln = 0

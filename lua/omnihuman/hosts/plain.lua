@@ -23,6 +23,9 @@ function plain.await(loop, op)
       waiters.yield_until_done(loop, op, resume)
     else
       loop:run_until(op)
+      -- Its own notice and any others: taken here, so pollfd() does not
+      -- stay readable for hosts that watch it.
+      waiters.dispatch(loop)
     end
   end
   return waiters.result(op)

@@ -69,7 +69,7 @@ local function judge()
   if failures == 0 then quit(0, ("%d checks"):format(checks)) else quit(1, ("%d of %d checks failed"):format(failures, checks)) end
 end
 
-function love.update(dt)
+function love.update()
   if quitting then return end
   frames = frames + 1
   local ok, err = pcall(function()

@@ -81,4 +81,35 @@ function M.timer()
   ngx.say(line("timer", got[1], got[2]))
 end
 
+-- A generation in the rewrite or access phase; the answer goes in a header
+-- for the content phase to print.
+function M.early_phase()
+  local res, err = client:generate(gen_args(ngx.get_phase()))
+  ngx.req.set_header("X-Omh-Result", res and (res.status .. " " .. res.id) or ("error " .. tostring(err)))
+end
+
+function M.print_early()
+  ngx.say(ngx.var.uri:sub(2), " ", ngx.req.get_headers()["X-Omh-Result"] or "nothing")
+end
+
+-- A wait that takes minutes: the client goes away long before.
+function M.long()
+  local job = assert(client:create{ image_url = "u", audio_url = "u", sandbox_polls = 100000 })
+  ngx.say("created ", job.id)
+  ngx.flush(true)
+  local res, err = client:wait(job.id, { interval = 0.2, timeout = 600 })
+  ngx.say(res and res.status or tostring(err))
+end
+
+-- What the worker holds: waiters, the driver, timers, operations in flight, CPU.
+function M.stats()
+  local adapter = omnihuman.adapter()
+  local loop = omnihuman.loop()
+  local s = adapter.stats or {}
+  ngx.say(("adapter=%s pending=%d driving=%s active=%d timers_running=%d timers_pending=%d "
+    .. "drivers_started=%d swept=%d cpu=%.6f pid=%d"):format(adapter.name, adapter.pending(loop),
+    tostring(adapter.driving(loop)), loop:active(), ngx.timer.running_count(), ngx.timer.pending_count(),
+    s.drivers_started or -1, s.swept or -1, os.clock(), ngx.worker.pid()))
+end
+
 return M

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""make bench, part 5: what waiting costs an OpenResty worker.
+
+N requests are sent at once to one nginx + ngx_lua worker; each runs one
+client:generate (create, then status checks every 2 s until the job
+completes at its 5th check, ~10 s). The worker's CPU time (os.clock() inside it,
+read through a /cpu location) over the batch is compared with the same N generations
+under omnihuman.run in one LuaJIT process (os.clock around the run), against
+the same server (bench/fastserver.py). Both use build/luajit.
+
+  BENCH_OR_N=10,100,500,2000   batch sizes
+  BENCH_OR_POLLS=5             a job completes at this status check
+  BENCH_OR_INTERVAL=2          seconds between status checks
+
+Prints a Markdown table and target lines (also written to
+build/bench/openresty.md). 127.0.0.1 only; every wait is bounded.
+"""
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as R  # noqa: E402  (the shared helpers of bench/run.py)
+
+NS = [int(x) for x in os.environ.get("BENCH_OR_N", "10,100,500,2000").split(",")]
+POLLS = int(os.environ.get("BENCH_OR_POLLS", "5"))
+INTERVAL = float(os.environ.get("BENCH_OR_INTERVAL", "2"))
+BUILD = os.path.join(R.ROOT, "build", "luajit")
+ENV = dict(R.ENV)
+ENV["LUA_PATH"] = os.path.join(R.ROOT, "lua/?.lua") + ";" + os.path.join(R.ROOT, "lua/?/init.lua") + ";;"
+ENV["LUA_CPATH"] = os.path.join(BUILD, "?.so") + ";;"
+
+CONF = """%(user)sdaemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid %(prefix)s/nginx.pid;
+error_log %(prefix)s/logs/error.log warn;
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+events { worker_connections 16000; }
+http {
+  access_log off;
+  client_body_temp_path %(prefix)s/tmp/body;
+  proxy_temp_path %(prefix)s/tmp/proxy;
+  fastcgi_temp_path %(prefix)s/tmp/fastcgi;
+  uwsgi_temp_path %(prefix)s/tmp/uwsgi;
+  scgi_temp_path %(prefix)s/tmp/scgi;
+  default_type text/plain;
+  lua_package_path "%(root)s/lua/?.lua;%(root)s/lua/?/init.lua;;";
+  lua_package_cpath "%(build)s/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";
+  init_worker_by_lua_block {
+    local omnihuman = require("omnihuman")
+    CLIENT = omnihuman.new{ api_key = "bench-key", base_url = "%(api)s", poll_interval = %(interval)s,
+                            max_retries = 0, timeout = 120, wait_timeout = 600 }
+  }
+  server {
+    listen 127.0.0.1:%(port)d backlog=4096;
+    location = /gen {
+      content_by_lua_block {
+        local res, err = CLIENT:generate{ image_url = "https://127.0.0.1/face.png",
+                                          audio_url = "https://127.0.0.1/hello.wav" }
+        ngx.say(res and res.status or tostring(err))
+      }
+    }
+    location = /cpu {
+      content_by_lua_block { ngx.say(("%%.6f"):format(os.clock())) }
+    }
+    location = /adapter {
+      content_by_lua_block { ngx.say(require("omnihuman").adapter().name) }
+    }
+    location = /turns {
+      content_by_lua_block { ngx.say((require("omnihuman").adapter().stats or {}).turns or -1) }
+    }
+    # The same requests with no omnihuman work: what serving them costs.
+    location = /idle {
+      content_by_lua_block { ngx.sleep(%(hold)s); ngx.say("completed") }
+    }
+  }
+}
+"""
+
+PLAIN = r"""
+local omnihuman = require("omnihuman")
+local api, n, interval = arg[1], tonumber(arg[2]), tonumber(arg[3])
+local client = omnihuman.new{ api_key = "bench-key", base_url = api, poll_interval = interval,
+                              max_retries = 0, timeout = 120, wait_timeout = 600 }
+local done = 0
+local c0, t0 = os.clock(), omnihuman.core.now()
+omnihuman.run(function()
+  for _ = 1, n do
+    omnihuman.spawn(function()
+      local res = client:generate{ image_url = "https://127.0.0.1/face.png",
+                                   audio_url = "https://127.0.0.1/hello.wav" }
+      if res and res.status == "completed" then done = done + 1 end
+    end)
+  end
+end)
+io.write(("cpu=%.6f\nwall=%.6f\ncompleted=%d\n"):format(os.clock() - c0, omnihuman.core.now() - t0, done))
+"""
+
+
+def worker_cpu(port):
+    """The worker's own CPU seconds: os.clock() inside it (process CPU time,
+    microseconds), read through /cpu."""
+    out = subprocess.run(["curl", "-s", "--max-time", "10", "http://127.0.0.1:%d/cpu" % port],
+                         stdout=subprocess.PIPE, text=True).stdout
+    return float(out)
+
+
+async def fire(port, n, timeout, path="/gen"):
+    """n concurrent GET path, one connection each; returns (answers, completed)."""
+    async def one():
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await w.drain()
+        data = await r.read()
+        w.close()
+        return data
+    res = await asyncio.wait_for(asyncio.gather(*(one() for _ in range(n)), return_exceptions=True), timeout)
+    ok = [d for d in res if isinstance(d, bytes) and d.startswith(b"HTTP/1.1 200")]
+    return len(ok), sum(1 for d in ok if b"\ncompleted\n" in d.split(b"\r\n\r\n", 1)[-1])
+
+
+def start_openresty(tmp, api):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    prefix = os.path.join(tmp, "or")
+    for d in ("logs", "tmp"):
+        os.makedirs(os.path.join(prefix, d), exist_ok=True)
+    port = R.free_port()
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(CONF % {"user": "user root;\n" if os.geteuid() == 0 else "", "prefix": prefix, "root": R.ROOT,
+                        "build": BUILD, "api": api, "interval": INTERVAL, "port": port,
+                        "hold": POLLS * INTERVAL - INTERVAL})
+    proc = subprocess.Popen([nginx, "-p", prefix, "-c", conf, "-e", os.path.join(prefix, "logs/error.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    R.CHILDREN.append(proc)
+    R.watchdog(proc, 600)
+    R.wait_port(port, proc)
+    return proc, port, prefix
+
+
+def one_size(tmp, n):
+    fast, fport = R.start_fast(tmp, POLLS)
+    api = "http://127.0.0.1:%d/v2" % fport
+    proc, port, prefix = start_openresty(tmp, api)
+    adapter = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/adapter" % port], stdout=subprocess.PIPE,
+                             text=True).stdout.strip()
+    st0 = R.get_json(fport, "/_stats")
+    turns0 = int(subprocess.run(["curl", "-s", "http://127.0.0.1:%d/turns" % port], stdout=subprocess.PIPE,
+                                text=True).stdout)
+    c0, t0 = worker_cpu(port), time.monotonic()
+    answers, completed = asyncio.run(fire(port, n, 300))
+    c1, t1 = worker_cpu(port), time.monotonic()
+    st1 = R.get_json(fport, "/_stats")
+    turns1 = int(subprocess.run(["curl", "-s", "http://127.0.0.1:%d/turns" % port], stdout=subprocess.PIPE,
+                                text=True).stdout)
+    # The same number of requests held as long, doing nothing: nginx's share.
+    c2 = worker_cpu(port)
+    asyncio.run(fire(port, n, 300, "/idle"))
+    c3 = worker_cpu(port)
+    R.stop(proc)
+    errors = [ln for ln in open(os.path.join(prefix, "logs/error.log")) if "[error]" in ln or "[alert]" in ln]
+    shutil.rmtree(prefix, ignore_errors=True)
+    R.stop(fast)
+    ngx = {"cpu": c1 - c0, "wall": t1 - t0, "answers": answers, "completed": completed, "serve": c3 - c2,
+           "turns": turns1 - turns0,
+           "checks": st1["poll"] - st0["poll"], "adapter": adapter, "errors": errors[:3]}
+
+    fast, fport = R.start_fast(tmp, POLLS)
+    script = os.path.join(tmp, "plain.lua")
+    with open(script, "w") as f:
+        f.write(PLAIN)
+    p = subprocess.run(["luajit", script, "http://127.0.0.1:%d/v2" % fport, str(n), str(INTERVAL)],
+                       env=ENV, cwd=R.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    st = R.get_json(fport, "/_stats")
+    R.stop(fast)
+    if p.returncode != 0:
+        raise SystemExit("bench: plain run failed:\n" + p.stdout + p.stderr)
+    plain = R.kv(p.stdout)
+    plain["checks"] = st["poll"]
+    return ngx, plain
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="omnihuman-bench-or.")
+    R.say("## 5. OpenResty: worker CPU while N requests wait, vs the same work under omnihuman.run")
+    R.say("")
+    R.say("One nginx worker; N requests at once, each one client:generate; a job completes at status check "
+          "#%d, interval %.0f s (~%.0f s per job). Plain: the same N generations in one `omnihuman.run` "
+          "(LuaJIT). CPU: os.clock() in the worker before and after the batch (read through a /cpu location); the plain process's os.clock()." % (
+              POLLS, INTERVAL, POLLS * INTERVAL))
+    R.say("")
+    R.say("| N | adapter | answered | completed | worker CPU s | wall s | % of a core | status checks | "
+          "driver turns | CPU us/check | serving N requests, CPU s | plain CPU s | plain wall s | plain % | "
+          "plain us/check | ratio | ratio less serving |")
+    R.say("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows = []
+    try:
+        for n in NS:
+            ngx, plain = one_size(tmp, n)
+            ratio = ngx["cpu"] / max(plain["cpu"], 1e-3)
+            net = (ngx["cpu"] - ngx["serve"]) / max(plain["cpu"], 1e-3)
+            rows.append((n, ngx, plain, ratio))
+            R.say("| %d | %s | %d | %d | %.3f | %.1f | %.2f %% | %d | %d | %.0f | %.3f | %.3f | %.1f | %.2f %% | %.0f "
+                  "| %.2fx | %.2fx |" % (
+                      n, ngx["adapter"], ngx["answers"], ngx["completed"], ngx["cpu"], ngx["wall"],
+                      ngx["cpu"] / ngx["wall"] * 100, ngx["checks"], ngx["turns"],
+                      ngx["cpu"] / max(ngx["checks"], 1) * 1e6, ngx["serve"],
+                      plain["cpu"], plain["wall"], plain["cpu"] / plain["wall"] * 100,
+                      plain["cpu"] / max(plain["checks"], 1) * 1e6, ratio, net))
+            if ngx["errors"]:
+                R.say("  nginx error.log: " + " | ".join(e.strip()[:200] for e in ngx["errors"]))
+    finally:
+        for p in R.CHILDREN:
+            R.stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+    R.say("")
+    for n, ngx, plain, ratio in rows:
+        R.target("5 OpenResty worker CPU <= 1.5x omnihuman.run at N=%d" % n,
+                 ratio <= 1.5 and ngx["completed"] == n and plain["completed"] == n,
+                 "%.2f s vs %.2f s (%.2fx); %d/%d and %d/%d completed" % (
+                     ngx["cpu"], plain["cpu"], ratio, ngx["completed"], n, int(plain["completed"]), n))
+    R.say("")
+    for name, ok, detail in R.TARGETS:
+        R.say("- [%s] %s: %s" % ("met" if ok else "MISSED", name, detail))
+    os.makedirs(R.BIN, exist_ok=True)
+    with open(os.path.join(R.BIN, "openresty.md"), "w") as f:
+        f.write("\n".join(R.RESULTS) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+-- The Neovim plugin: finds the core built in the plugin's own folder, keeps
+-- one client, and runs :OmniHuman generations as coroutines on the editor's
+-- main loop (through the nvim adapter). Loaded by plugin/omnihuman.lua;
+-- `require("omnihuman").setup{...}` and `require("omnihuman.nvim").setup{...}`
+-- are the same function.
+local M = {}
+
+local uv = vim.uv or vim.loop
+
+-- <root>/lua/omnihuman/nvim.lua -> <root>
+local ROOT = (debug.getinfo(1, "S").source:sub(2):gsub("/lua/omnihuman/nvim%.lua$", ""))
+M.root = ROOT
+
+--- The build folder matching this Neovim's Lua: build/luajit for LuaJIT
+--- (what Neovim normally runs), build/lua5.1 for a PUC Lua 5.1 build.
+---@return string
+function M.build_dir()
+  local name = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+  return ROOT .. "/build/" .. name
+end
+
+--- Puts the plugin's own core build first on package.cpath (once). Called
+--- by plugin/omnihuman.lua and by setup(), whichever runs first.
+function M.add_paths()
+  local entry = M.build_dir() .. "/?.so"
+  if not package.cpath:find(entry, 1, true) then
+    package.cpath = entry .. ";" .. package.cpath
+  end
+end
+
+-- Plugin options; every other setup{} field is an omnihuman.new option.
+local OWN = { output_dir = "string" }
+
+local config = { client = {}, output_dir = nil }
+local client
+
+---@class omnihuman.NvimOptions : omnihuman.ClientOptions
+---@field output_dir? string folder for :OmniHuman outputs given without a path (default: the current directory)
+
+--- Configures the plugin. Optional: without it the defaults apply
+--- ($AIMLAPI_KEY, $OMNIHUMAN_BASE_URL). Unknown option names raise here.
+---@param opts? omnihuman.NvimOptions
+function M.setup(opts)
+  if opts ~= nil and type(opts) ~= "table" then error("omnihuman.setup: expected a table", 2) end
+  M.add_paths()
+  local own, cl = {}, {}
+  for k, v in pairs(opts or {}) do
+    if OWN[k] then
+      if type(v) ~= OWN[k] then
+        error(("omnihuman.setup: option '%s' must be a %s, got %s"):format(k, OWN[k], type(v)), 2)
+      end
+      own[k] = v
+    else
+      cl[k] = v
+    end
+  end
+  local omnihuman = require("omnihuman")
+  -- Made now so that a misspelt option raises at setup, not at first use;
+  -- no request is sent until a generation starts.
+  local ok, made = pcall(omnihuman.new, cl)
+  if not ok then error((tostring(made):gsub("omnihuman%.new", "omnihuman.setup")), 2) end
+  client = made
+  config = { client = cl, output_dir = own.output_dir }
+end
+
+--- The plugin's client (made with the setup{} options on first use).
+---@return omnihuman.Client
+function M.client()
+  if not client then
+    M.add_paths()
+    local ok, lib = pcall(require, "omnihuman")
+    if not ok then
+      error(("the core does not load (%s): run make LUA=luajit in %s, see :checkhealth omnihuman")
+        :format(tostring(lib):match("[^\n]*[^:\n]"), ROOT), 0)
+    end
+    client = lib.new(config.client)
+  end
+  return client
+end
+
+--- Where setup{} (or the environment) puts the key: "setup", "$AIMLAPI_KEY" or nil. Never the key.
+---@return "setup"|"$AIMLAPI_KEY"|nil
+function M.key_source()
+  if config.client.api_key and config.client.api_key ~= "" then return "setup" end
+  local env = os.getenv("AIMLAPI_KEY")
+  if env and env ~= "" then return "$AIMLAPI_KEY" end
+  return nil
+end
+
+local function notify(msg, level)
+  vim.notify("omnihuman: " .. msg, level or vim.log.levels.INFO)
+end
+
+local function is_url(s) return s:match("^https?://") ~= nil end
+
+local function default_output(image)
+  local stem = vim.fn.fnamemodify(image:gsub("[?#].*$", ""), ":t:r")
+  if stem == "" then stem = "omnihuman" end
+  local dir = config.output_dir and vim.fn.expand(config.output_dir) or vim.fn.getcwd()
+  return dir .. "/" .. stem .. ".mp4"
+end
+
+--- Starts one generation as a coroutine on the main loop and returns at
+--- once. image and audio are local files or http(s) URLs; output defaults to
+--- <output_dir>/<image name>.mp4. Notifies each status change, the
+--- download's progress in quarters, and the absolute result path.
+--- done(res, err), when given, runs at the end.
+---@param image string
+---@param audio string
+---@param output? string
+---@param done? fun(res: omnihuman.Result?, err: omnihuman.Error?)
+---@return thread
+function M.generate(image, audio, output, done)
+  for _, f in ipairs({ image, audio }) do
+    if not is_url(f) and vim.fn.filereadable(vim.fn.expand(f)) ~= 1 then
+      error(("cannot read %s"):format(f), 0)
+    end
+  end
+  local args = {}
+  args[is_url(image) and "image_url" or "image"] = is_url(image) and image or vim.fn.expand(image)
+  args[is_url(audio) and "audio_url" or "audio"] = is_url(audio) and audio or vim.fn.expand(audio)
+  args.output = vim.fn.fnamemodify(output and vim.fn.expand(output) or default_output(image), ":p")
+  local c = M.client()
+  local nv = require("omnihuman").use("nvim")
+  local last_status, last_quarter
+  args.on_status = function(st)
+    if st.status ~= last_status then
+      last_status = st.status
+      notify(("job %s: %s"):format(tostring(st.id), tostring(st.status)))
+    end
+  end
+  args.on_progress = function(got, total)
+    if not total or total <= 0 then return end
+    local q = math.floor(got * 4 / total)
+    if q ~= last_quarter then
+      last_quarter = q
+      notify(("downloading %d%%"):format(q * 25))
+    end
+  end
+  return nv.spawn(function()
+    local t0 = uv.now()
+    notify(("submitting %s + %s"):format(image, audio))
+    local res, err = c:generate(args)
+    if res then
+      notify(("done in %.1f s: %s"):format((uv.now() - t0) / 1000, res.output))
+    else
+      notify(tostring(err) .. (err.job_id and (" (job " .. err.job_id .. ")") or ""), vim.log.levels.ERROR)
+    end
+    if done then done(res, err) end
+  end)
+end
+
+--- :OmniHuman {image} {audio} [{output}]
+---@param opts { fargs: string[] }
+function M.command(opts)
+  local a = opts.fargs
+  if #a < 2 or #a > 3 then
+    return notify("usage: :OmniHuman {image} {audio} [{output}]", vim.log.levels.WARN)
+  end
+  local ok, err = pcall(M.generate, a[1], a[2], a[3])
+  if not ok then notify(tostring(err), vim.log.levels.ERROR) end
+end
+
+return M

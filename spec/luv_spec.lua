@@ -1,0 +1,176 @@
+-- luv (Debian's lua-luv, on every runtime it serves): client calls in
+-- coroutines run from a luv loop's callbacks, with no setup; one uv poll
+-- handle and one uv timer per loop, each waiter resumed once, uv.run()
+-- returns when nothing is left. omnihuman.use("luv") is run in a child
+-- process (it changes the module's adapter for good).
+local omnihuman = require("omnihuman")
+local F = require("spec.support.fixtures")
+local probe = require("spec.support.probe")
+local uv = require("luv")
+
+local URLS = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3", sandbox_polls = 3 }
+local SLOW = probe.SLOW
+-- Child processes run the suite's own interpreter (the sanitizer one under SAN=1).
+local LUA = require("spec.support.cli").LUA
+
+-- Runs fn inside a uv callback, then the uv loop until it has nothing left
+-- (bounded by a watchdog timer that is closed when the loop would end).
+local function run_uv(fn, secs)
+  local start = uv.new_timer()
+  start:start(0, 0, function()
+    start:close()
+    fn()
+  end)
+  local timed_out = false
+  local dog = uv.new_timer()
+  dog:start(secs * 1000, 0, function()
+    timed_out = true
+    uv.stop()
+  end)
+  dog:unref() -- does not keep uv.run() going by itself
+  uv.run()
+  dog:close()
+  uv.run("nowait") -- let the close complete
+  assert.is_false(timed_out, "uv.run() still busy after " .. secs .. " s")
+end
+
+describe("luv", function()
+  local srv, dir
+  setup(function() srv = F.start{ tls = false }; dir = F.tmpdir() end)
+  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+
+  it("runs client:generate in coroutines started from uv callbacks, downloads included", function()
+    local c = F.client(srv, F.ns("uv"))
+    local results = {}
+    run_uv(function()
+      for i = 1, 3 do
+        coroutine.wrap(function()
+          results[i] = { c:generate{ image = F.PNG, audio = F.WAV, output = dir .. "/uv" .. i .. ".mp4",
+                                     interval = 0.1, sandbox_polls = 2 } }
+        end)()
+      end
+    end, 30)
+    assert.equals("plain", omnihuman.adapter().name) -- recognised per await, nothing chosen
+    for i = 1, 3 do
+      local res, err = results[i][1], results[i][2]
+      assert.is_nil(err)
+      assert.equals("completed", res.status)
+      assert.is_true(#F.read(res.output) > 0)
+    end
+    assert.equals(0, require("omnihuman.waiters").pending(omnihuman.loop()))
+  end)
+
+  it(probe.MANY .. " generations: one poll handle, no waiter polls, each woken once, CPU far below wall", function()
+    local c = F.client(srv, F.ns("uv200"), { poll_interval = 0.2 })
+    local n, done, most_handles = probe.MANY, 0, 0
+    local sampler = uv.new_timer()
+    local counts = probe.start()
+    local cpu0, t0 = probe.cpu(), F.now()
+    local ok, err = pcall(run_uv, function()
+      sampler:start(50, 50, function()
+        local handles = 0
+        uv.walk(function() handles = handles + 1 end)
+        most_handles = math.max(most_handles, handles)
+        if done == n then sampler:close() end
+      end)
+      for _ = 1, n do
+        coroutine.wrap(function()
+          local res, gerr = c:generate(URLS)
+          assert(res and res.status == "completed", tostring(gerr))
+          done = done + 1
+        end)()
+      end
+    end, 60)
+    local cpu, wall = probe.cpu() - cpu0, F.now() - t0
+    probe.stop()
+    assert(ok, err)
+    print(("\nluv: %d generations in %.2f s wall, %.3f s CPU (%.1f%%); %d turns, %d woken, "
+      .. "%d loop polls, %d op polls, at most %d uv handles"):format(done, wall, cpu, cpu / wall * 100,
+      counts.turns, counts.woken, counts.loop_pollfd, counts.op_pollfd, most_handles))
+    assert.equals(n, done)
+    -- The sampler, the watchdog, and the adapter's poll handle and timer:
+    -- nothing per waiter.
+    assert.is_true(most_handles <= 4, most_handles .. " uv handles")
+    assert.equals(0, counts.op_pollfd)
+    assert.equals(2 * n, counts.woken)
+    assert.is_true(counts.turns <= 12 * n, ("%d turns for %d jobs"):format(counts.turns, n))
+    assert.is_true(cpu < wall * 0.5 * SLOW, ("CPU %.3f s over %.2f s wall"):format(cpu, wall))
+    -- And about what omnihuman.run spends on the same work.
+    local base_cpu, base_wall, base_done = probe.baseline(F.client(srv, F.ns("uv200b"), { poll_interval = 0.2 }), n, URLS)
+    print(("omnihuman.run, same work: %.3f s CPU over %.2f s wall (%d completed)"):format(base_cpu, base_wall,
+      base_done))
+    assert.equals(n, base_done)
+    assert.is_true(cpu < base_cpu * 2.5 + 0.05, ("%.3f s CPU vs %.3f s under omnihuman.run"):format(cpu, base_cpu))
+  end)
+
+  it("a cancel from another callback wakes the waiter at once", function()
+    local c = F.client(srv, F.ns("uvc"))
+    local job = assert(c:create(URLS))
+    local op = c:wait_op(job.id, { interval = 30 })
+    local got, woke_after
+    run_uv(function()
+      coroutine.wrap(function()
+        local t0 = F.now()
+        got = { omnihuman.await(op) }
+        woke_after = F.now() - t0
+      end)()
+      local t = uv.new_timer()
+      t:start(200, 0, function()
+        t:close()
+        op:cancel()
+      end)
+    end, 10)
+    assert.equals("cancelled", got[2].kind)
+    assert.is_true(woke_after < 1 * SLOW, "woke after " .. woke_after .. " s")
+  end)
+
+  it("closing the loop wakes every waiter and lets uv.run() return", function()
+    local c = F.client(srv, F.ns("uvx"))
+    local kinds = {}
+    local t0 = F.now()
+    run_uv(function()
+      for i = 1, 5 do
+        coroutine.wrap(function()
+          local _, err = c:wait(assert(c:create(URLS)).id, { interval = 30 })
+          kinds[i] = err and err.kind
+        end)()
+      end
+      local t = uv.new_timer()
+      t:start(300, 0, function()
+        t:close()
+        omnihuman.loop():close()
+      end)
+    end, 10)
+    assert.is_true(F.now() - t0 < 3 * SLOW)
+    for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
+  end)
+
+  it("examples/luv.lua and examples/cqueues.lua run as documented (child processes)", function()
+    local ns = F.ns("ex")
+    for _, ex in ipairs({ "luv", "cqueues" }) do
+      local cmd = ("OMNIHUMAN_BASE_URL=%q AIMLAPI_KEY=%q %s examples/%s.lua %q 2>&1"):format(srv:base_url(ns), F.KEY,
+        LUA, ex, dir)
+      local p = assert(io.popen(cmd))
+      local out = p:read("*a")
+      local ok = p:close()
+      assert.is_truthy(ok, out)
+      assert.matches("3 of 3 generations done", out)
+      for i = 1, 3 do assert.is_true(#F.read(("%s/%s-%d.mp4"):format(dir, ex, i)) > 0) end
+    end
+  end)
+
+  it("omnihuman.use('luv') and use('cqueues'), as a script would (child process)", function()
+    for _, mode in ipairs({ "luv", "cqueues" }) do
+      local cmd = ("%s spec/support/foreign_use.lua %s %q %q %q 2>&1"):format(LUA, mode,
+        srv:base_url(F.ns("use")), srv.ca_file or "", F.KEY)
+      local p = assert(io.popen(cmd))
+      local out = p:read("*a")
+      local ok = p:close()
+      assert.is_truthy(ok, out)
+      assert.matches("adapter " .. mode, out)
+      assert.matches("3 completed", out)
+      assert.matches("main thread: completed", out)
+      if mode == "luv" then assert.matches("uv timer ticked [1-9]%d* times", out) end
+    end
+  end)
+end)
