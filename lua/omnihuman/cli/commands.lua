@@ -119,7 +119,7 @@ K.generate = {
         P:finish(job, "create failed: " .. err.kind)
         ctx:fail(err) return E.for_error(err)
       end
-      local usage, credits = usage_of(created)
+      local spent, credits = usage_of(created)
       P:log(created_line(created, credits))
       local res
       res, err = do_wait(ctx, client, created.id, job)
@@ -134,7 +134,7 @@ K.generate = {
         ctx:fail(err, { job_id = created.id }) return E.for_error(err)
       end
       P:finish(job, "done -> " .. path)
-      if opts.json then ctx:print_json(result_json(res, { output = path, usage = usage, credits = credits }))
+      if opts.json then ctx:print_json(result_json(res, { output = path, usage = spent, credits = credits }))
       else ctx:say(path) end
       return E.OK
     end)
@@ -153,10 +153,10 @@ K.create = {
     if not client then ctx:fail(cerr) return E.for_error(cerr) end
     local job, err = client:create(fields)
     if not job then ctx:fail(err) return E.for_error(err) end
-    local usage, credits = usage_of(job)
+    local spent, credits = usage_of(job)
     ctx.progress:log(created_line(job, credits))
     if opts.json then
-      ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta, usage = usage, credits = credits })
+      ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta, usage = spent, credits = credits })
     else ctx:say(job.id) end
     return E.OK
   end,
