@@ -5,6 +5,8 @@
 --   lua bench/client.lua many   BASE N INTERVAL        N x (create + wait) in one run
 --   lua bench/client.lua idle   BASE N INTERVAL WINDOW N waits on never-ending jobs
 --   lua bench/client.lua upload BASE FILE REPS         create with a local image
+--   lua bench/client.lua uploads BASE FILE N           N concurrent creates, each with FILE
+--   lua bench/client.lua drain FILE REPS               a create body with FILE read as curl reads it
 --
 -- Prints "key=value" lines. CPU is this process's own (os.clock: user+system
 -- of the process); wall time is core.now() (monotonic); RSS from /proc/self/status.
@@ -162,7 +164,56 @@ elseif mode == "upload" then
     collectgarbage()
   end
   out("hwm_kb", status_kb("VmHWM"))
+elseif mode == "uploads" then
+  -- N creates at once under omnihuman.run, each sending FILE as its image:
+  -- the README's pattern with local files. Body bytes are counted by the server.
+  local file, n = arg[3], tonumber(arg[4])
+  local client = new_client({ timeout = 600 })
+  assert(client:poll("warm-up"))
+  collectgarbage()
+  local rss0 = status_kb("VmRSS")
+  local ok, failed, first_err, peak_rss = 0, 0, nil, 0
+  local t0, c0 = now(), os.clock()
+  local t_called
+  omnihuman.run(function()
+    for _ = 1, n do
+      omnihuman.spawn(function()
+        local job, err = client:create{ image = file, audio_url = "https://127.0.0.1/hello.wav" }
+        if job then ok = ok + 1 else failed = failed + 1; first_err = first_err or tostring(err) end
+      end)
+    end
+    t_called = now()
+    while ok + failed < n do
+      omnihuman.sleep(0.05)
+      local r = status_kb("VmRSS")
+      if r > peak_rss then peak_rss = r end
+    end
+  end)
+  out("jobs", n)
+  out("created", ok)
+  out("failed", failed)
+  if first_err then out("first_error", first_err) end
+  out("wall", now() - t0)
+  out("call_phase", t_called - t0)
+  out("cpu", os.clock() - c0)
+  out("rss0_kb", rss0)
+  out("rss_peak_sampled_kb", peak_rss)
+  out("hwm_kb", status_kb("VmHWM"))
+elseif mode == "drain" then
+  -- The streamed body alone: FILE read and encoded through a 256 KiB buffer
+  -- (the upload buffer curl is given), no network.
+  local file, reps = arg[2], tonumber(arg[3])
+  local best, first, bytes = math.huge, nil, 0
+  for _ = 1, reps do
+    local n, t = core._body_drain({ image = file, audio_url = "https://127.0.0.1/hello.wav" }, 262144)
+    if not n then error("drain failed: " .. tostring(t)) end
+    bytes, first = n, first or t
+    if t < best then best = t end
+  end
+  out("body_bytes", bytes)
+  out("first", first)
+  out("best", best)
 else
-  io.stderr:write("usage: lua bench/client.lua poll|many|idle|upload ...\n")
+  io.stderr:write("usage: lua bench/client.lua poll|many|idle|upload|uploads|drain ...\n")
   os.exit(64)
 end

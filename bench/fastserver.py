@@ -12,9 +12,10 @@ hand-written HTTP/1.1 parser (keep-alive, Content-Length bodies):
           with a video URL; --polls 0: always "queued" (jobs never finish)
   GET  /_stats                           -> JSON counters (see below)
 
-Bodies are read and discarded as they arrive (never buffered whole). It
-counts accepted connections, the most open at once, and requests per route,
-so the benchmark can check connection pooling from the server's side.
+Bodies are read and discarded as they arrive (never buffered whole) and
+answered only once whole. It counts accepted connections, the most open at
+once, requests per route and request body bytes, so the benchmark can check
+connection pooling and upload volume from the server's side.
 Listens on 127.0.0.1 only; exits after --lifetime seconds in any case.
 """
 import argparse
@@ -26,7 +27,7 @@ import sys
 import time
 
 STATS = {"accepted": 0, "open": 0, "max_open": 0, "create": 0, "poll": 0, "other": 0,
-         "completed_answers": 0}
+         "completed_answers": 0, "body_bytes": 0}
 POLLS = {}          # job id -> polls answered so far
 NEXT_ID = [0]
 ARGS = None
@@ -54,6 +55,7 @@ class Http(asyncio.Protocol):
 
     def data_received(self, data):
         if self.skip:
+            STATS["body_bytes"] += min(len(data), self.skip)
             if len(data) <= self.skip:
                 self.skip -= len(data)
                 if self.skip == 0:
@@ -86,6 +88,7 @@ class Http(asyncio.Protocol):
                     clen = int(v.strip())
                 elif k == "connection":
                     keep = v.strip().lower() != "close"
+            STATS["body_bytes"] += min(len(rest), clen)
             if len(rest) >= clen:
                 self.buf = rest[clen:]
                 self.respond(method, target, keep)

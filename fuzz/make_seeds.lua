@@ -40,6 +40,20 @@ put("media", "gif", "GIF89a" .. rep("\0", 20))
 put("media", "webp", "RIFF" .. u32le(30) .. "WEBPVP8 " .. rep("\0", 22))
 put("media", "hello_mp3_head", head("examples/media/hello.mp3", 8192))
 put("media", "hello_wav_head", head("examples/media/hello.wav", 2048))
+-- WAV headers that leave fields at 0 or use other formats; AVIF; inputs
+-- longer than the parsers' smallest window (the fuzzer compares windows).
+put("media", "wav_byterate0", wav(8000, 1, 16, 0.2, { byte_rate = 0, block_align = 0 }))
+put("media", "wav_datalen0", wav(8000, 2, 16, 0.2, { data_len_field = 0 }))
+put("media", "wav_extensible", wav(16000, 1, 24, 0.1, { extensible = true }))
+put("media", "wav_fact", wav(8000, 1, 4, 0.5, { tag = 17, fact = 4000, data_bytes = 2000, byte_rate = 4055, block_align = 256 }))
+put("media", "wav_cut_fmt", wav(8000, 1, 16, 0.1):sub(1, 30))
+put("media", "mp3_id3_covers", id3v2(200000):sub(1, 10) .. mp3_frames(20))
+put("media", "mp3_long", id3v2(3000) .. mp3_frames(120) .. "junk" .. mp3_frames(10))
+put("media", "aac_long", rep(adts_frame(700) .. adts_frame(300), 50))
+put("media", "m4a_big_mdat", box("ftyp", "M4A " .. u32be(0)) .. u32be(1) .. "mdat" .. u64be(2 ^ 40)
+    .. rep("\0", 64))
+put("media", "avif", MB.avif())
+put("media", "avif_compat", MB.avif("mif1", "miafavif"))
 
 -- retry_after: 4 bytes of "now" (little-endian epoch seconds), then the value
 local now = u32le(1700000000)

@@ -19,8 +19,9 @@ build = {
     ["omnihuman.core"] = {
       sources = {
         "src/base64.c", "src/body.c", "src/client.c", "src/core.c", "src/errors.c", "src/fsutil.c", "src/json.c",
-        "src/loop.c", "src/media.c", "src/op.c", "src/ops_api.c", "src/ops_local.c",
-        "src/outcome.c", "src/redact.c", "src/retry_after.c", "src/timers.c", "src/transfer.c", "src/units_lua.c",
+        "src/input_file.c", "src/loop.c", "src/media.c", "src/model_limits.c", "src/op.c", "src/ops_api.c",
+        "src/ops_local.c", "src/outcome.c", "src/redact.c", "src/retry_after.c", "src/timers.c",
+        "src/transfer.c", "src/units_lua.c",
       },
       libraries = { "curl" },
       defines = { "_DEFAULT_SOURCE", "_POSIX_C_SOURCE=200809L" },

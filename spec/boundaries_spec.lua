@@ -16,6 +16,7 @@ local RANGES = {
   wait_timeout = { 0, 31536000 },
   max_retries = { 0, 100, true },
   max_connections = { 1, 1024, true },
+  max_audio_seconds = { 0.001, 86400 },
 }
 
 describe("boundaries", function()

@@ -142,3 +142,186 @@ describe("create", function()
     assert.same({ "request", "retry", "request" }, events)
   end)
 end)
+
+---------------------------------------------------------------------------
+-- Streamed bodies: files are read while the request is sent.
+local BS = require("spec.support.body_server")
+local C = require("spec.support.cli")
+
+local sha256 = BS.sha256
+
+-- A PNG signature, then `n` random bytes (incompressible) from the seed:
+-- openssl's AES-CTR keystream, so a run can be repeated.
+local function fake_png(path, n, seed)
+  assert(os.execute(("{ printf '\\211PNG\\r\\n\\032\\n'; openssl enc -aes-128-ctr -nosalt -pass pass:%d"
+                     .. " -in /dev/zero 2>/dev/null | head -c %d; } > %s"):format(seed, n, C.q(path))))
+  return path
+end
+
+describe("streamed create bodies", function()
+  local bs, dir
+  local loop = omnihuman.loop()
+  setup(function() bs = BS.start(); dir = F.tmpdir() end)
+  teardown(function() bs:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+
+  local function client(extra)
+    local o = { api_key = F.KEY, base_url = bs.base, timeout = 20, max_retries = 3 }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return omnihuman.new(o)
+  end
+
+  -- Drives the loop until op is done or `secs` pass.
+  local function drive(op, secs)
+    local t0 = F.now()
+    while not op:done() and F.now() - t0 < secs do loop:run_once(0.05) end
+  end
+
+  it("sends each file byte for byte with the exact Content-Length, at every chunk boundary", function()
+    local seed = os.time() % 100000
+    print("streamed bodies: seed " .. seed)
+    -- sizes around the 48 KiB read chunk, curl's 64 KiB buffer, and a 3-byte group
+    local sizes = { 0, 1, 2, 3, 4, 49150, 49151, 49152, 49153, 65534, 65535, 65536, 65537,
+                    3 * 65536 + 1, 1000003 }
+    local c = client()
+    for i, n in ipairs(sizes) do
+      bs:script{}
+      local img = fake_png(dir .. "/img.png", n, seed + i)
+      local job, err = c:create{ image = img, audio = F.WAV, mask = img, prompt = ("p"):rep(i) }
+      assert.is_nil(err, "size " .. n)
+      assert.truthy(job.id)
+      local b = bs:records().bodies
+      assert.equals(1, #b)
+      assert.is_true(b[1].complete, "size " .. n)
+      assert.equals(b[1].declared, b[1].len)
+      assert.equals(sha256(img), b[1].fields.image_url.sha256, "size " .. n)
+      assert.equals(n + 8, b[1].fields.image_url.len)
+      assert.equals(sha256(img), b[1].fields.mask_url.sha256)
+      assert.equals(sha256(F.WAV), b[1].fields.audio_url.sha256)
+      assert.equals(("p"):rep(i), b[1].fields.prompt)
+      assert.equals("bytedance/omnihuman", b[1].fields.model)
+    end
+  end)
+
+  it("re-sends an identical body after 503 and 429 (the files are read again)", function()
+    bs:script{ statuses = { 503, 429 } }
+    local img = fake_png(dir .. "/retry.png", 300001, 7)
+    local events = {}
+    local c = client{ on_event = function(ev) events[#events + 1] = ev.type end }
+    local job, err = c:create{ image = img, audio = F.WAV }
+    assert.is_nil(err)
+    assert.truthy(job.id)
+    local b = bs:records().bodies
+    assert.equals(3, #b)
+    for i = 1, 3 do
+      assert.is_true(b[i].complete)
+      assert.equals(b[1].sha256, b[i].sha256)
+      assert.equals(b[1].len, b[i].len)
+      assert.equals(sha256(img), b[i].fields.image_url.sha256)
+    end
+    assert.same({ "request", "retry", "request", "retry", "request" }, events)
+  end)
+
+  -- What happens to the file after create_op returned and before the loop sends it.
+  local changes = {
+    { "grows", function(p) local f = io.open(p, "ab"); f:write("more"); f:close() end, "size 200008 %-> 200012 bytes" },
+    { "shrinks", function(p) assert(os.execute("truncate -s 1000 " .. C.q(p))) end, "size 200008 %-> 1000 bytes" },
+    { "is touched", function(p) assert(os.execute("touch -d '2001-01-01' " .. C.q(p))) end, "modification time changed" },
+    { "is replaced", function(p)
+        fake_png(p .. ".new", 200000, 3); assert(os.rename(p .. ".new", p)) end, "replaced by another file" },
+    { "is removed", function(p) assert(os.remove(p)) end, "cannot be found" },
+    { "becomes a FIFO", function(p)
+        assert(os.remove(p)); assert(os.execute("mkfifo " .. C.q(p))) end, "now a FIFO" },
+  }
+  for _, ch in ipairs(changes) do
+    it("fails with invalid_input when the file " .. ch[1] .. " before it is sent; no job", function()
+      bs:script{}
+      local img = fake_png(dir .. "/changing.png", 200000, 9)
+      local op = client():create_op{ image = img, audio = F.WAV }
+      ch[2](img)
+      drive(op, 10)
+      local job, err = op:result()
+      assert.is_nil(job)
+      assert.equals("invalid_input", err.kind)
+      assert.matches("image file '[^']*changing.png' changed since the create was called", err.message)
+      assert.matches(ch[3], err.message)
+      assert.matches("no job was created", err.message)
+      assert.is_nil(err.maybe_created)
+      -- the server saw at most headers and a cut body (wait until it is done with them)
+      C.until_true(function() return bs:records().busy == 0 end, 5)
+      for _, b in ipairs(bs:records().bodies) do assert.is_false(b.complete) end
+      os.remove(img)
+    end)
+  end
+
+  for _, ch in ipairs{ { "grows", changes[1][2], "it grew while it was being sent" },
+                       { "is touched", changes[3][2], "modification time changed" },
+                       { "shrinks", changes[2][2], "it shrank" } } do
+    it("stops the request when the file " .. ch[1] .. " while it is being sent", function()
+      bs:script{ stall = true } -- the server reads nothing until released
+      local img = fake_png(dir .. "/big.png", 20 * 1000 * 1000, 11)
+      local op = client():create_op{ image = img, audio = F.WAV }
+      drive(op, 1.0) -- the socket buffers fill, the file is part read
+      assert.is_false(op:done())
+      ch[2](img)
+      bs:release()
+      drive(op, 20)
+      local job, err = op:result()
+      assert.is_nil(job)
+      assert.equals("invalid_input", err.kind)
+      assert.matches("image file '[^']*big.png' changed since the create was called", err.message)
+      assert.matches(ch[3], err.message)
+      assert.is_nil(err.maybe_created)
+      -- the server reads what the socket buffers held, then sees the end
+      local b
+      C.until_true(function() b = bs:records().bodies; return #b > 0 end, 10)
+      assert.equals(1, #b)
+      assert.is_false(b[1].complete)
+      assert.is_true(b[1].len < b[1].declared)
+      os.remove(img)
+    end)
+  end
+
+  it("200 waiting creates with a 5 MB image each hold neither the files nor descriptors", function()
+    local img = fake_png(dir .. "/five.png", 5 * 1000 * 1000, 5)
+    bs:script{ stall = true }
+    local script = dir .. "/many.lua"
+    C.write(script, ([[
+      local omnihuman = require("omnihuman")
+      local function status(k)
+        local f = io.open("/proc/self/status"); local s = f:read("*a"); f:close()
+        return tonumber(s:match(k .. ":%%s*(%%d+)"))
+      end
+      local function fds()
+        local p = io.popen("ls /proc/" .. status("Pid") .. "/fd | wc -l"); local n = tonumber(p:read("*a")); p:close()
+        return n
+      end
+      local c = omnihuman.new{ api_key = "k", base_url = %q, timeout = 60 }
+      local loop = omnihuman.loop()
+      c:create_op{ image_url = "https://x/a.png", audio = %q }:cancel() -- load everything once
+      collectgarbage()
+      local rss0, fd0 = status("VmRSS"), fds()
+      local ops = {}
+      for i = 1, 200 do ops[i] = c:create_op{ image = %q, audio = %q } end
+      local t0 = omnihuman.core.now()
+      while omnihuman.core.now() - t0 < 1.5 do loop:run_once(0.05) end
+      local done = 0
+      for _, op in ipairs(ops) do if op:done() then done = done + 1 end end
+      print(("rss0=%%d hwm=%%d rss=%%d fd0=%%d fd=%%d done=%%d"):format(rss0, status("VmHWM"), status("VmRSS"), fd0, fds(), done))
+      for _, op in ipairs(ops) do op:cancel() end
+    ]]):format(bs.base, F.WAV, img, F.WAV))
+    local p = io.popen("timeout -s KILL 60 " .. C.q(C.LUA) .. " " .. C.q(script) .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    bs:release()
+    print("200 waiting creates: " .. out:gsub("\n$", ""))
+    local rss0, hwm, rss, fd0, fd, done = out:match("rss0=(%d+) hwm=(%d+) rss=(%d+) fd0=(%d+) fd=(%d+) done=(%d+)")
+    assert.truthy(rss0, out)
+    assert.equals("0", done) -- all still waiting or in flight
+    -- in flight: at most 2 x max_connections (16) sockets, each file opened only while sent
+    assert.is_true(tonumber(fd) - tonumber(fd0) <= 40, "descriptors " .. fd0 .. " -> " .. fd)
+    if not os.getenv("SAN") then -- ASan's shadow and quarantine are not the module's memory
+      assert.is_true(tonumber(hwm) < 20 * 1024, "peak RSS " .. hwm .. " KiB") -- the README's figure
+      assert.is_true(tonumber(rss) - tonumber(rss0) < 24 * 1024, "RSS growth " .. rss0 .. " -> " .. rss .. " KiB")
+    end
+  end)
+end)

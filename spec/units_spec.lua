@@ -131,6 +131,9 @@ describe("media sniffing", function()
     { "m4a",  "audio/mp4",  box("ftyp", "mp42" .. u32be(0) .. "isomM4A ") },
     { "aac",  "audio/aac",  adts_frame(100) .. adts_frame(120) },
     { "aac",  "audio/aac",  id3v2(10) .. adts_frame(100) .. adts_frame(90) },
+    { "avif", "image/avif", MB.avif() },
+    { "avif", "image/avif", MB.avif("avis") },
+    { "avif", "image/avif", MB.avif("mif1", "miafavif") },
   }
   for i, c in ipairs(cases) do
     it(("recognises %s (case %d)"):format(c[1], i), function()
@@ -150,6 +153,7 @@ describe("media sniffing", function()
       "hello world, this is text", rep("\0", 4096),
       box("ftyp", "isom" .. u32be(0) .. "isomiso2avc1mp41"), -- video MP4
       box("ftyp", "qt  " .. u32be(0)),
+      MB.avif("heic", "mif1heic"),                              -- HEIF, not AVIF
       "ID3\4\0\0\0\0\0\10" .. rep("\0", 10) .. "garbage!",      -- no frame after tag
       "ID3\4\0\0\128\0\0\0" .. rep("\0", 20),                  -- size not syncsafe
       "\255\251\144\0" .. rep("\0", MP3_LEN - 4) .. "junkjunk",   -- unconfirmed frame
@@ -194,6 +198,27 @@ describe("media duration", function()
       local w = wav(16000, 1, 16, 2.5)
       near(1.0, duration(w:sub(1, 44 + 32000), "wav"))
       near(2.5, duration(wav(16000, 1, 16, 2.5, { data_len_field = 4294967295 }), "wav"))
+    end)
+
+    it("takes the length from rate, channels and bits, not the byte rate field", function()
+      near(2.5, duration(wav(16000, 1, 16, 2.5, { byte_rate = 0, block_align = 0 }), "wav"))
+      near(2.5, duration(wav(16000, 1, 16, 2.5, { byte_rate = 7 }), "wav"))
+      near(1.0, duration(wav(48000, 2, 24, 1.0, { extensible = true, byte_rate = 0 }), "wav"))
+      near(0.5, duration(wav(8000, 1, 8, 0.5, { tag = 7 }), "wav"))        -- mu-law
+    end)
+
+    it("reads a data size of 0 or 0xFFFFFFFF as 'to the end of the file'", function()
+      near(2.5, duration(wav(16000, 1, 16, 2.5, { data_len_field = 0 }), "wav"))
+      near(2.5, duration(wav(16000, 2, 16, 2.5, { data_len_field = 4294967295 }), "wav"))
+    end)
+
+    it("compressed formats: the fact chunk's sample count, else the byte rate", function()
+      near(0.5, duration(wav(8000, 1, 4, 0.5, { tag = 17, fact = 4000, data_bytes = 2000,
+                                                 byte_rate = 4055, block_align = 256 }), "wav"))
+      near(2000 / 4055, duration(wav(8000, 1, 4, 0.5, { tag = 17, data_bytes = 2000,
+                                                         byte_rate = 4055, block_align = 256 }), "wav"))
+      assert.is_nil(duration(wav(8000, 1, 4, 0.5, { tag = 17, data_bytes = 2000, byte_rate = 0,
+                                                     block_align = 256 }), "wav"))
     end)
 
     it("gives nil for truncated headers and garbage", function()
@@ -348,6 +373,41 @@ describe("media duration", function()
         assert.is_number(d)
         assert.is_true(d > 0 and d < 60)
       end)
+    end
+  end)
+
+  -- Long inputs span many windows: the answer must not depend on the
+  -- window's size (the smallest the parsers allow, a few odd ones, whole).
+  it("gives the same duration through any window (seeded inputs of up to 2 MB)", function()
+    local seed = os.time() % 100000
+    math.randomseed(seed)
+    local function noise(n) -- never 0xFF: no false frame sync between real frames
+      local t = {}
+      for i = 1, n do t[i] = char(math.random(0, 254)) end
+      return table.concat(t)
+    end
+    local inputs = {
+      { "mp3", id3v2(70000) .. mp3_frames(2000) .. noise(900) .. mp3_frames(3000), 5000 * 1152 / 44100 },
+      { "mp3", mp3_frames(1500) .. rep("x", 5000) .. mp3_frames(10), 1500 * 1152 / 44100 },
+      { "aac", rep(adts_frame(4000) .. adts_frame(8191) .. adts_frame(7), 120), 360 * 1024 / 16000 },
+      { "wav", wav(44100, 2, 16, 6.0, { extra = noise(300001) }), 6.0 },
+      { "m4a", box("ftyp", "M4A " .. u32be(0)) .. box("mdat", noise(700000))
+               .. box("moov", box("mvhd", mvhd_v0(1000, 4321))), 4.321 },
+    }
+    local pages, g = { }, 0
+    for i = 1, 400 do
+      g = g + 960
+      pages[i] = ogg_page(i == 400 and 4 or 0, g, 77, i + 1, noise(math.random(0, 4000)))
+    end
+    local head = "OpusHead\1\1" .. u16le(0) .. u32le(48000) .. u16le(0) .. "\0"
+    inputs[#inputs + 1] = { "ogg", ogg_page(2, 0, 77, 0, head) .. table.concat(pages), g / 48000 }
+    for i, c in ipairs(inputs) do
+      local whole = duration(c[2], c[1])
+      near(c[3], whole, 1e-6)
+      for _, w in ipairs{ 0, 12345, 65536, 262143, #c[2] } do
+        assert.equal(whole, duration(c[2], c[1], w),
+                     ("case %d (%s, %d bytes), window %d, seed %d"):format(i, c[1], #c[2], w, seed))
+      end
     end
   end)
 

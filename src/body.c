@@ -1,7 +1,6 @@
 #include "body.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,146 +9,348 @@
 
 #include "base64.h"
 #include "errors.h"
+#include "input_file.h"
 #include "json.h"
-#include "media.h"
+#include "model_limits.h"
 
-#define MAX_AUDIO_SECONDS 30.0
-/* Whole audio files are read to measure them; far beyond any 30 s clip. */
-#define MAX_AUDIO_BYTES (256u * 1024u * 1024u)
-#define CHUNK (3u * 65536u)
+/* File bytes read per step: a multiple of 3, so a chunk encodes with no
+ * padding and the next one continues the same base64 stream. */
+#define CHUNK (3u * 16384u)
 
-typedef struct upload {
-  const char *field;      /* "image_url" / "audio_url" */
-  const char *path;
-  int fd;
-  size_t size;
-  const char *mime;
-} upload;
+/* The fields that take a local file as <name> and send it as <name>_url:
+ * the URL fields the service documents, each with what its file must be. */
+static const struct file_field {
+  const char *name, *field;
+  int audio, required;
+} FILE_FIELDS[] = {
+  {"image", "image_url", 0, 1},
+  {"audio", "audio_url", 1, 1},
+  {"mask", "mask_url", 0, 0},
+};
+#define NFIELDS (sizeof FILE_FIELDS / sizeof FILE_FIELDS[0])
+
+typedef struct body_file {
+  const char *path; /* in the body's own allocation */
+  const char *what; /* the field's name: "image", "audio", "mask" */
+  omh_input_file info;
+} body_file;
+
+struct omh_body {
+  uint64_t length;
+  const char *text;         /* the JSON around the files: piece k is text[cut[k], cut[k+1]) */
+  size_t cut[NFIELDS + 2];
+  body_file files[NFIELDS];
+  int nfiles;
+  int inline_audio;
+  /* Sending. Segments alternate: text piece 0, file 0, text piece 1, ... */
+  int seg;
+  uint64_t pos;             /* bytes of the current segment done */
+  int checked;              /* the files were compared at the start of this pass */
+  int fd;                   /* the file being sent, else -1 */
+  unsigned char *raw;       /* CHUNK bytes, only while a file is being sent */
+  char stash[4];            /* an encoded group that did not fit the caller's buffer */
+  int stash_len, stash_pos;
+  const char *failure;      /* malloc'd, or out_of_memory */
+};
+
+/* ---- sending ---- */
+
+static const char out_of_memory[] = "out of memory while sending a create";
+
+static void clear_failure(omh_body *b) {
+  if (b->failure != out_of_memory) free((char *)b->failure);
+  b->failure = NULL;
+}
+
+static int fail(omh_body *b, const body_file *f, const char *why) {
+  char msg[1400];
+  snprintf(msg, sizeof msg,
+           "%s file '%.900s' changed since the create was called (%s); the request was stopped"
+           " before its body was complete, so no job was created",
+           f->what, f->path, why);
+  clear_failure(b);
+  b->failure = strdup(msg);
+  if (!b->failure) b->failure = out_of_memory;
+  return 0;
+}
+
+static void close_file(omh_body *b) {
+  if (b->fd >= 0) close(b->fd);
+  b->fd = -1;
+}
+
+/* Before the first byte of a pass: every file is still what was checked,
+ * so a stale one stops the request before any of the body leaves. */
+static int check_all(omh_body *b) {
+  char why[200];
+  struct stat st;
+  for (int i = 0; i < b->nfiles; i++) {
+    const body_file *f = &b->files[i];
+    if (stat(f->path, &st) != 0) {
+      snprintf(why, sizeof why, "cannot be found: %s", strerror(errno));
+      return fail(b, f, why);
+    }
+    if (omh_input_compare(&f->info, &st, why, sizeof why) != 0) return fail(b, f, why);
+  }
+  return 1;
+}
+
+static int open_file(omh_body *b, const body_file *f) {
+  char why[200];
+  struct stat st;
+  if (!b->raw && !(b->raw = malloc(CHUNK))) return fail(b, f, "no memory to read it");
+  b->fd = omh_input_open(f->path);
+  if (b->fd < 0) {
+    snprintf(why, sizeof why, "cannot be opened: %s", strerror(errno));
+    return fail(b, f, why);
+  }
+  if (fstat(b->fd, &st) != 0 || omh_input_compare(&f->info, &st, why, sizeof why) != 0) {
+    close_file(b);
+    return fail(b, f, why);
+  }
+  return 1;
+}
+
+static int read_exact(omh_body *b, const body_file *f, size_t n) {
+  char why[200];
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(b->fd, b->raw + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      snprintf(why, sizeof why, "cannot be read: %s", strerror(errno));
+      return fail(b, f, why);
+    }
+    if (r == 0) {
+      snprintf(why, sizeof why, "it shrank: it ended after %llu of %llu bytes",
+               (unsigned long long)(b->pos + got), (unsigned long long)f->info.size);
+      return fail(b, f, why);
+    }
+    got += (size_t)r;
+  }
+  return 1;
+}
+
+/* All of the file was read: it must end here and still be the same file. */
+static int end_file(omh_body *b, const body_file *f) {
+  char why[200];
+  unsigned char extra;
+  struct stat st;
+  ssize_t r;
+  do r = read(b->fd, &extra, 1);
+  while (r < 0 && errno == EINTR);
+  if (r > 0) return fail(b, f, "it grew while it was being sent");
+  if (fstat(b->fd, &st) != 0 || omh_input_compare(&f->info, &st, why, sizeof why) != 0)
+    return fail(b, f, why);
+  close_file(b);
+  return 1;
+}
+
+size_t omh_body_read(omh_body *b, char *out, size_t n) {
+  size_t done = 0;
+  if (b->failure) return OMH_BODY_FAILED;
+  if (!b->checked) {
+    if (!check_all(b)) return OMH_BODY_FAILED;
+    b->checked = 1;
+  }
+  while (done < n) {
+    if (b->stash_pos < b->stash_len) {
+      out[done++] = b->stash[b->stash_pos++];
+      continue;
+    }
+    if (b->seg > 2 * b->nfiles) break; /* the end */
+    if (b->seg % 2 == 0) {
+      size_t k = (size_t)b->seg / 2, len = b->cut[k + 1] - b->cut[k];
+      size_t c = len - (size_t)b->pos < n - done ? len - (size_t)b->pos : n - done;
+      memcpy(out + done, b->text + b->cut[k] + b->pos, c);
+      done += c;
+      b->pos += c;
+      if (b->pos == len) b->seg++, b->pos = 0;
+      continue;
+    }
+    const body_file *f = &b->files[b->seg / 2];
+    if (b->fd < 0 && !open_file(b, f)) return OMH_BODY_FAILED;
+    uint64_t left = f->info.size - b->pos;
+    if (left == 0) {
+      if (!end_file(b, f)) return OMH_BODY_FAILED;
+      b->seg++, b->pos = 0;
+      continue;
+    }
+    size_t room = n - done, want;
+    if (room >= 4) {
+      /* Straight into the caller's buffer: whole groups of 3, or the tail. */
+      want = 3 * (room / 4) < CHUNK ? 3 * (room / 4) : CHUNK;
+      if (left < want) want = (size_t)left;
+      if (!read_exact(b, f, want)) return OMH_BODY_FAILED;
+      done += omh_b64_encode(out + done, b->raw, want);
+    } else {
+      want = left < 3 ? (size_t)left : 3;
+      if (!read_exact(b, f, want)) return OMH_BODY_FAILED;
+      b->stash_len = (int)omh_b64_encode(b->stash, b->raw, want);
+      b->stash_pos = 0;
+    }
+    b->pos += want;
+  }
+  if (b->seg > 2 * b->nfiles && b->stash_pos == b->stash_len) {
+    free(b->raw); /* a create waiting for an answer or a retry holds no chunk */
+    b->raw = NULL;
+  }
+  return done;
+}
+
+void omh_body_rewind(omh_body *b) {
+  close_file(b);
+  free(b->raw);
+  b->raw = NULL;
+  b->seg = 0;
+  b->pos = 0;
+  b->checked = 0;
+  b->stash_len = b->stash_pos = 0;
+  clear_failure(b);
+}
+
+uint64_t omh_body_length(const omh_body *b) { return b->length; }
+
+const char *omh_body_failure(const omh_body *b) { return b->failure; }
+
+int omh_body_inline_audio(const omh_body *b) { return b->inline_audio; }
+
+void omh_body_free(omh_body *b) {
+  if (!b) return;
+  omh_body_rewind(b);
+  free(b);
+}
+
+size_t omh_body_curl_read(char *buf, size_t size, size_t nitems, void *body) {
+  size_t r = omh_body_read(body, buf, size * nitems);
+  return r == OMH_BODY_FAILED ? CURL_READFUNC_ABORT : r;
+}
+
+int omh_body_curl_seek(void *body, curl_off_t offset, int origin) {
+  if (offset != 0 || origin != SEEK_SET) return CURL_SEEKFUNC_CANTSEEK;
+  omh_body_rewind(body);
+  return CURL_SEEKFUNC_OK;
+}
+
+/* ---- preparing ---- */
 
 static int is_url(const char *s) {
   return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0 || strncmp(s, "data:", 5) == 0;
 }
 
+/* Resolves t.<name> (a path or a URL) into t.<field> or a path; raises on
+ * misuse. A path is returned and its string left on the stack (anchored). */
+static const char *take_input(lua_State *L, int t, const struct file_field *ff) {
+  lua_getfield(L, t, ff->name);
+  lua_getfield(L, t, ff->field);
+  int has_local = !lua_isnil(L, -2), has_url = !lua_isnil(L, -1);
+  if (has_local && has_url) luaL_error(L, "omnihuman: give %s or %s, not both", ff->name, ff->field);
+  if (!has_local && !has_url && ff->required)
+    luaL_error(L, "omnihuman: %s (a file) or %s (a URL) is required", ff->name, ff->field);
+  if (has_url && lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "omnihuman: %s must be a string", ff->field);
+  lua_pop(L, 1);
+  if (!has_local) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "omnihuman: %s must be a string (a file path)", ff->name);
+  const char *v = lua_tostring(L, -1);
+  lua_pushnil(L);
+  lua_setfield(L, t, ff->name);
+  if (is_url(v)) {
+    lua_setfield(L, t, ff->field);
+    return NULL;
+  }
+  return v;
+}
+
+/* Takes the create's own options out of t (they are not sent). */
+static void take_options(lua_State *L, int t, omh_input_rules *r) {
+  lua_getfield(L, t, "max_audio_seconds");
+  if (!lua_isnil(L, -1)) {
+    lua_Number v = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= OMH_MIN_AUDIO_LIMIT && v <= OMH_MAX_AUDIO_LIMIT))
+      luaL_error(L, "omnihuman: max_audio_seconds must be a number of seconds from %f to %f",
+                 OMH_MIN_AUDIO_LIMIT, OMH_MAX_AUDIO_LIMIT);
+    r->max_audio_seconds = (double)v;
+    r->limit_from = "create";
+  }
+  lua_getfield(L, t, "allow_unmeasured_audio");
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN) luaL_error(L, "omnihuman: allow_unmeasured_audio must be a boolean");
+    r->allow_unmeasured = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 2);
+  lua_pushnil(L);
+  lua_setfield(L, t, "max_audio_seconds");
+  lua_pushnil(L);
+  lua_setfield(L, t, "allow_unmeasured_audio");
+}
+
+static char *put(char *p, const char *s) {
+  size_t n = strlen(s);
+  memcpy(p, s, n);
+  return p + n;
+}
+
+/* Lays out the body: text pieces around the files, then the paths. */
+static omh_body *assemble(const struct file_field **ffs, const char **paths, const omh_input_file *infos,
+                          int nfiles, const char *json, size_t jlen) {
+  size_t members = jlen > 2 ? jlen - 2 : 0; /* json is "{...}" */
+  size_t text_len = 2 + (nfiles ? 1 : 0) + (members && nfiles ? 1 : 0) + members, paths_len = 0;
+  for (int i = 0; i < nfiles; i++) {
+    /* ["," ]"<field>":"data:<mime>;base64, */
+    text_len += (i ? 2 : 0) + strlen(ffs[i]->field) + strlen(infos[i].mime) + 17;
+    paths_len += strlen(paths[i]) + 1;
+  }
+  omh_body *b = calloc(1, sizeof *b + text_len + paths_len);
+  if (!b) return NULL;
+  char *text = (char *)(b + 1), *p = text, *names = text + text_len;
+  b->text = text;
+  b->fd = -1;
+  b->nfiles = nfiles;
+  *p++ = '{';
+  for (int i = 0; i < nfiles; i++) {
+    if (i) p = put(p, "\",");
+    p = put(p, "\"");
+    p = put(p, ffs[i]->field);
+    p = put(p, "\":\"data:");
+    p = put(p, infos[i].mime);
+    p = put(p, ";base64,");
+    b->cut[i + 1] = (size_t)(p - text);
+    b->files[i].what = ffs[i]->name;
+    b->files[i].info = infos[i];
+    b->files[i].path = names;
+    names = put(names, paths[i]) + 1; /* calloc'd: the NUL is there */
+    b->length += 4 * ((infos[i].size + 2) / 3);
+  }
+  if (nfiles) *p++ = '"';
+  if (members) {
+    if (nfiles) *p++ = ',';
+    memcpy(p, json + 1, members);
+    p += members;
+  }
+  *p++ = '}';
+  b->cut[nfiles + 1] = (size_t)(p - text);
+  b->length += (uint64_t)(p - text);
+  return b;
+}
+
 static void push_file_error(lua_State *L, const char *what, const char *path, const char *why) {
-  char msg[1200];
+  char msg[1500];
   snprintf(msg, sizeof msg, "%s file '%.900s': %s", what, path, why);
   omh_push_error(L, "invalid_input", msg, 0, NULL, 0);
 }
 
-static int read_full(int fd, unsigned char *p, size_t n, size_t *got) {
-  *got = 0;
-  while (*got < n) {
-    ssize_t r = read(fd, p + *got, n - *got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) break;
-    *got += (size_t)r;
-  }
-  return 0;
-}
-
-/* Resolves t.<name> (a path or URL) into t.<field> or an upload; raises on misuse. */
-static void take_input(lua_State *L, int t, const char *name, const char *field, upload *up) {
-  lua_getfield(L, t, name);
-  lua_getfield(L, t, field);
-  int has_local = !lua_isnil(L, -2), has_url = !lua_isnil(L, -1);
-  if (has_local && has_url) luaL_error(L, "omnihuman: give %s or %s, not both", name, field);
-  if (!has_local && !has_url) luaL_error(L, "omnihuman: %s (a file) or %s (a URL) is required", name, field);
-  if (has_url && lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "omnihuman: %s must be a string", field);
-  if (has_local) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "omnihuman: %s must be a string (a file path)", name);
-    const char *v = lua_tostring(L, -2);
-    if (is_url(v)) {
-      lua_pushvalue(L, -2);
-      lua_setfield(L, t, field);
-    } else {
-      up->path = v; /* stays alive: the caller's table holds it */
-    }
-    lua_pushnil(L);
-    lua_setfield(L, t, name);
-  }
-  lua_pop(L, 2);
-}
-
-/* Opens and checks one local file; 1, or 0 with an error object pushed. */
-static int open_upload(lua_State *L, upload *up, int audio) {
-  const char *what = audio ? "audio" : "image";
-  up->fd = open(up->path, O_RDONLY | O_CLOEXEC);
-  if (up->fd < 0) {
-    push_file_error(L, what, up->path, strerror(errno));
-    return 0;
-  }
-  struct stat st;
-  if (fstat(up->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    push_file_error(L, what, up->path, "not a regular file");
-    return 0;
-  }
-  up->size = (size_t)st.st_size;
-  if (audio && up->size > MAX_AUDIO_BYTES) {
-    push_file_error(L, what, up->path, "too large for a clip under 30 s");
-    return 0;
-  }
-  unsigned char *head = malloc(audio ? (up->size ? up->size : 1) : 4096);
-  size_t got;
-  if (!head) return luaL_error(L, "omnihuman: out of memory");
-  if (read_full(up->fd, head, audio ? up->size : 4096, &got) != 0) {
-    free(head);
-    push_file_error(L, what, up->path, strerror(errno));
-    return 0;
-  }
-  omh_media_type mt = omh_media_sniff(head, got < 4096 ? got : 4096);
-  int fits = audio ? omh_media_is_audio(mt) : omh_media_is_image(mt);
-  double secs = fits && audio ? omh_media_duration(head, got, mt) : -1;
-  free(head);
-  if (!fits) {
-    push_file_error(L, what, up->path,
-                    audio ? "not a recognised audio file (WAV, MP3, OGG, M4A/AAC)"
-                          : "not a recognised image (PNG, JPEG, WebP, GIF)");
-    return 0;
-  }
-  if (secs >= MAX_AUDIO_SECONDS) {
-    char why[128];
-    snprintf(why, sizeof why, "audio is %.1f s long; the service takes clips under 30 s", secs);
-    push_file_error(L, what, up->path, why);
-    return 0;
-  }
-  up->mime = omh_media_mime(mt);
-  if (lseek(up->fd, 0, SEEK_SET) != 0) {
-    push_file_error(L, what, up->path, strerror(errno));
-    return 0;
-  }
-  return 1;
-}
-
-static size_t upload_len(const upload *up) {
-  /* "field":"data:<mime>;base64,<b64>" */
-  return strlen(up->field) + strlen(up->mime) + 20 + omh_b64_encoded_len(up->size);
-}
-
-/* Streams the file through the encoder into p; returns bytes written or 0 on error. */
-static size_t write_upload(lua_State *L, upload *up, char *p, unsigned char *chunk) {
-  char *start = p;
-  p += sprintf(p, "\"%s\":\"data:%s;base64,", up->field, up->mime);
-  size_t total = 0, got;
-  do {
-    if (read_full(up->fd, chunk, CHUNK, &got) != 0) got = 0;
-    if (total + got > up->size) break;   /* the file grew under us */
-    p += omh_b64_encode(p, chunk, got);
-    total += got;
-  } while (got == CHUNK);
-  if (total != up->size) {
-    push_file_error(L, strcmp(up->field, "audio_url") == 0 ? "audio" : "image", up->path,
-                    "changed size while it was read");
-    return 0;
-  }
-  *p++ = '"';
-  return (size_t)(p - start);
-}
-
-int omh_body_build(lua_State *L, int idx, const char *default_model, int json_ref, char **out, size_t *len) {
+omh_body *omh_body_prepare(lua_State *L, int idx, const omh_body_opts *o, int json_ref) {
   int top = lua_gettop(L);
-  upload ups[2] = {{"image_url", NULL, -1, 0, NULL}, {"audio_url", NULL, -1, 0, NULL}};
+  const struct file_field *ffs[NFIELDS];
+  const char *paths[NFIELDS];
+  omh_input_file infos[NFIELDS];
+  int nfiles = 0, inline_audio = 0;
+  omh_input_rules r;
   luaL_checktype(L, idx, LUA_TTABLE);
+  if (idx < 0) idx = top + idx + 1;
   /* A shallow copy: the caller's table is never modified. */
   lua_newtable(L);
   int t = lua_gettop(L);
@@ -159,70 +360,52 @@ int omh_body_build(lua_State *L, int idx, const char *default_model, int json_re
     lua_insert(L, -2);
     lua_rawset(L, t);
   }
-  take_input(L, t, "image", "image_url", &ups[0]);
-  take_input(L, t, "audio", "audio_url", &ups[1]);
+  memset(&r, 0, sizeof r);
+  r.allow_unmeasured = o->allow_unmeasured_audio;
+  if (o->max_audio_seconds > 0) {
+    r.max_audio_seconds = o->max_audio_seconds;
+    r.limit_from = "client";
+  }
+  take_options(L, t, &r);
+  for (size_t i = 0; i < NFIELDS; i++) {
+    const char *path = take_input(L, t, &FILE_FIELDS[i]);
+    if (path) {
+      ffs[nfiles] = &FILE_FIELDS[i];
+      paths[nfiles++] = path;
+      if (FILE_FIELDS[i].audio) inline_audio = 1;
+    }
+  }
+  lua_getfield(L, t, "audio_url");
+  if (lua_type(L, -1) == LUA_TSTRING && strncmp(lua_tostring(L, -1), "data:", 5) == 0) inline_audio = 1;
+  lua_pop(L, 1);
   lua_getfield(L, t, "model");
   if (lua_isnil(L, -1)) {
-    lua_pushstring(L, default_model);
+    lua_pop(L, 1);
+    lua_pushstring(L, o->model);
+    lua_pushvalue(L, -1);
     lua_setfield(L, t, "model");
   }
-  lua_pop(L, 1);
-  /* Encode before opening files, so a raise here leaks no descriptor. */
+  r.model = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL; /* stays on the stack */
+  double table_limit = omh_limits_audio_seconds(r.model, &r.model_known);
+  if (!r.limit_from) r.max_audio_seconds = table_limit;
   if (!omh_json_encode(L, json_ref, t)) {
     const char *why = lua_tostring(L, -1);
     luaL_error(L, "omnihuman: create fields cannot be sent as JSON: %s", why ? why : "?");
   }
-  int json_idx = lua_gettop(L);
-  int ok = 1;
-  size_t total = 0;
-  for (int i = 0; i < 2 && ok; i++)
-    if (ups[i].path) ok = open_upload(L, &ups[i], i == 1);
-  if (ok) {
-    size_t jlen;
-    const char *json = lua_tolstring(L, json_idx, &jlen);
-    total = jlen + 4;
-    for (int i = 0; i < 2; i++)
-      if (ups[i].path) total += upload_len(&ups[i]) + 1;
-    char *body = malloc(total);
-    unsigned char *chunk = malloc(CHUNK);
-    if (!body || !chunk) {
-      free(body);
-      free(chunk);
-      for (int i = 0; i < 2; i++)
-        if (ups[i].fd >= 0) close(ups[i].fd);
-      return luaL_error(L, "omnihuman: out of memory for a %d-byte request body", (int)total);
-    }
-    char *p = body;
-    *p++ = '{';
-    for (int i = 0; i < 2 && ok; i++) {
-      if (!ups[i].path) continue;
-      if (p != body + 1) *p++ = ',';
-      size_t w = write_upload(L, &ups[i], p, chunk);
-      if (!w) ok = 0;
-      p += w;
-    }
-    free(chunk);
-    if (ok) {
-      /* json is "{...}": splice its members after ours. */
-      if (jlen > 2) {
-        if (p != body + 1) *p++ = ',';
-        memcpy(p, json + 1, jlen - 2);
-        p += jlen - 2;
-      }
-      *p++ = '}';
-      *out = body;
-      *len = (size_t)(p - body);
-    } else {
-      free(body);
+  size_t jlen;
+  const char *json = lua_tolstring(L, -1, &jlen);
+  char why[480];
+  for (int i = 0; i < nfiles; i++) {
+    if (!omh_input_check(paths[i], ffs[i]->audio, &r, &infos[i], why, sizeof why)) {
+      push_file_error(L, ffs[i]->name, paths[i], why);
+      lua_replace(L, top + 1);
+      lua_settop(L, top + 1);
+      return NULL;
     }
   }
-  for (int i = 0; i < 2; i++)
-    if (ups[i].fd >= 0) close(ups[i].fd);
-  if (!ok) {
-    lua_replace(L, top + 1); /* the error object */
-    lua_settop(L, top + 1);
-    return 0;
-  }
+  omh_body *b = assemble(ffs, paths, infos, nfiles, json, jlen);
+  if (!b) luaL_error(L, "omnihuman: out of memory");
+  b->inline_audio = inline_audio;
   lua_settop(L, top);
-  return 1;
+  return b;
 }

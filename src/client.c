@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "loop.h"
+#include "model_limits.h"
 #include "ops.h"
 #include "udata.h"
 
@@ -77,6 +78,15 @@ static double opt_number(lua_State *L, int t, const char *where, const char *k, 
   return v;
 }
 
+static int opt_boolean(lua_State *L, int t, const char *where, const char *k) {
+  lua_getfield(L, t, k);
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TBOOLEAN)
+    luaL_error(L, "%s: option '%s' must be a boolean, got %s", where, k, luaL_typename(L, -1));
+  int v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
 static void wipe(char *s) {
   if (!s) return;
   volatile char *p = s;
@@ -128,6 +138,9 @@ int omh_client_new(lua_State *L) {
   c->wait_timeout = opt_number(L, 2, where, "wait_timeout", 900, 0, OMH_MAX_WAIT, 0);
   c->max_retries = (int)opt_number(L, 2, where, "max_retries", 3, 0, OMH_MAX_RETRIES, 1);
   c->max_connections = (int)opt_number(L, 2, where, "max_connections", 8, 1, OMH_MAX_CONNECTIONS, 1);
+  c->max_audio_seconds = opt_number(L, 2, where, "max_audio_seconds", 0, OMH_MIN_AUDIO_LIMIT,
+                                    OMH_MAX_AUDIO_LIMIT, 0); /* 0: the model's limit */
+  c->allow_unmeasured_audio = opt_boolean(L, 2, where, "allow_unmeasured_audio");
   if (strncmp(c->base_url, "https://", 8) != 0 && strncmp(c->base_url, "http://", 7) != 0)
     return luaL_error(L, "%s: option 'base_url' must be an http:// or https:// URL", where);
   omh_lane_init(&c->api_lane, c->max_connections);
@@ -197,19 +210,17 @@ static int started(lua_State *L, client_ud *u) {
 static int client_create(lua_State *L) {
   client_ud *u = check_client(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  char *body = NULL;
-  size_t len = 0;
-  int built = omh_body_build(L, 2, u->cfg->model, u->loop->json_ref, &body, &len);
+  omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio};
+  omh_body *body = omh_body_prepare(L, 2, &bo, u->loop->json_ref);
   int err_idx = lua_gettop(L);
   omh_op *op = omh_op_new(L, u->loop, loop_idx(L, u), u->cfg, &omh_create_class, OMH_OP_CREATE);
   op->lane = &u->cfg->api_lane;
-  if (!built) {
+  if (!body) {
     lua_pushvalue(L, err_idx);
     omh_op_finish_errobj(op, L);
     return 1;
   }
-  op->post = body;
-  op->post_len = len;
+  op->body = body;
   size_t n = strlen(u->cfg->base_url) + 32;
   op->url = malloc(n);
   if (!op->url) return luaL_error(L, "omnihuman: out of memory");

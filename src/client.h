@@ -26,6 +26,8 @@ typedef struct omh_config {
   char *ca_file, *proxy, *user_agent;
   double timeout, connect_timeout, poll_interval, wait_timeout;
   int max_retries, max_connections;
+  double max_audio_seconds;      /* > 0: replaces the per-model audio limit */
+  int allow_unmeasured_audio;
   int on_event_ref;     /* registry ref or LUA_NOREF */
   struct curl_slist *api_headers[2]; /* [0] GET, [1] POST: Authorization, Accept (+ Content-Type) */
   omh_lane api_lane, cdn_lane;     /* at most max_connections requests each */

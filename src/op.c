@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "body.h"
 #include "errors.h"
 #include "redact.h"
 #include "transfer.h"
@@ -127,11 +128,10 @@ static void finish(omh_op *op, lua_State *L, int ok) {
   if (op->cls->on_abort && !ok) op->cls->on_abort(op);
   op->done = 1;
   op->ok = ok;
-  /* Finished work holds no request body (an upload's can be tens of MB)
+  /* Finished work holds no request body (paths, fields, a read chunk)
    * until the collector gets to the operation. */
-  free(op->post);
-  op->post = NULL;
-  op->post_len = 0;
+  omh_body_free(op->body);
+  op->body = NULL;
   op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   release_anchor(op, L);
 }
@@ -192,7 +192,7 @@ void omh_op_start_request(omh_op *op, lua_State *L) {
     lua_createtable(L, 0, 4);
     lua_pushliteral(L, "request");
     lua_setfield(L, -2, "type");
-    lua_pushstring(L, op->post ? "POST" : "GET");
+    lua_pushstring(L, op->body ? "POST" : "GET");
     lua_setfield(L, -2, "method");
     lua_pushstring(L, op->url);
     lua_setfield(L, -2, "url");
@@ -412,11 +412,12 @@ static void op_close(lua_State *L, omh_op *op) {
   if (op->x.fd >= 0) close(op->x.fd);
   op->x.fd = -1;
   free(op->url);
-  free(op->post);
+  omh_body_free(op->body);
+  op->body = NULL;
   free(op->job_id);
   free(op->target);
   free(op->tmp);
-  op->url = op->post = op->job_id = op->target = op->tmp = NULL;
+  op->url = op->job_id = op->target = op->tmp = NULL;
   if (op->cfg) omh_config_release(L, op->cfg);
   op->cfg = NULL;
 }

@@ -72,8 +72,7 @@ struct omh_op {
   double started, deadline;   /* deadline < 0: none beyond per-request timeouts */
   /* request description */
   char *url;
-  char *post;                 /* owned body for POST, NULL for GET */
-  size_t post_len;
+  struct omh_body *body;      /* create: the POST body, read while sending; NULL for GET */
   /* kind-specific */
   char *job_id;
   char *target, *tmp;         /* download */

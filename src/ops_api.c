@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "body.h"
 #include "clock.h"
 #include "errors.h"
 #include "json.h"
@@ -47,6 +48,12 @@ static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int mayb
 }
 
 static void create_done(omh_op *op, lua_State *L) {
+  /* The body stopped itself (a file changed): the server got no complete
+   * request, so no job exists and nothing is retried. */
+  if (op->x.code == CURLE_ABORTED_BY_CALLBACK && op->body && omh_body_failure(op->body)) {
+    omh_op_finish_err(op, L, "invalid_input", omh_body_failure(op->body), 0, NULL, 0);
+    return;
+  }
   omh_outcome o;
   omh_outcome_judge(op, L, &o);
   if (!o.ok) {

@@ -7,6 +7,9 @@
 #include "compat.h"
 
 #include "base64.h"
+#include "body.h"
+#include "clock.h"
+#include "json.h"
 #include "media.h"
 #include "redact.h"
 #include "retry_after.h"
@@ -57,19 +60,31 @@ static omh_media_type type_arg(lua_State *L, int idx, const char *buf,
     if (lua_isnoneornil(L, idx))
         return omh_media_sniff((const unsigned char *)buf, n);
     name = luaL_checkstring(L, idx);
-    for (t = OMH_MEDIA_UNKNOWN; t <= OMH_MEDIA_AAC; t++)
+    for (t = OMH_MEDIA_UNKNOWN; t < OMH_MEDIA_COUNT; t++)
         if (strcmp(name, omh_media_name((omh_media_type)t)) == 0)
             return (omh_media_type)t;
     luaL_argerror(L, idx, "unknown media type name");
     return OMH_MEDIA_UNKNOWN; /* not reached */
 }
 
+/* _duration(bytes [, type [, window]]): with a window size, measured
+ * through a window of that many bytes (raised to the parsers' minimum). */
 static int units_duration(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     omh_media_type t = type_arg(L, 2, s, n);
-    double d = omh_media_duration((const unsigned char *)s, n, t);
+    double d;
+    if (lua_isnoneornil(L, 3)) {
+        d = omh_media_duration((const unsigned char *)s, n, t);
+    } else {
+        lua_Number w = luaL_checknumber(L, 3);
+        omh_media_mem m;
+        omh_media_src src;
+        luaL_argcheck(L, w >= 0 && w <= 1e9, 3, "window size out of range");
+        omh_media_src_mem(&src, &m, (const unsigned char *)s, n);
+        d = omh_media_measure_window(&src, t, (size_t)w);
+    }
     if (d < 0.0)
         lua_pushnil(L);
     else
@@ -92,6 +107,51 @@ static int units_retry_after(lua_State *L)
     else
         lua_pushnumber(L, (lua_Number)d);
     return 1;
+}
+
+/* _body_drain(fields [, bufsize]): builds a create body from fields as a
+ * client with default options would, then reads it to the end through a
+ * bufsize-byte buffer (64 KiB: curl's), as curl does while sending.
+ * Returns bytes read, seconds spent reading, the announced length; or nil,
+ * error object. For the benchmarks. */
+static int units_body_drain(lua_State *L)
+{
+    lua_Integer bs = luaL_optinteger(L, 2, 65536);
+    omh_body_opts o = {"bytedance/omnihuman", 0, 0};
+    omh_body *b;
+    char *buf;
+    uint64_t total = 0;
+    size_t r;
+    double t0, t;
+    int ref;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argcheck(L, bs >= 1 && bs <= (64 << 20), 2, "buffer size out of range");
+    lua_settop(L, 2);
+    buf = (char *)lua_newuserdata(L, (size_t)bs); /* freed by the GC */
+    omh_json_push_instance(L);
+    ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    b = omh_body_prepare(L, 1, &o, ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    if (!b) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    t0 = omh_now();
+    while ((r = omh_body_read(b, buf, (size_t)bs)) != 0 && r != OMH_BODY_FAILED)
+        total += r;
+    t = omh_now() - t0;
+    if (r == OMH_BODY_FAILED) {
+        lua_pushnil(L);
+        lua_pushstring(L, omh_body_failure(b));
+        omh_body_free(b);
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)total);
+    lua_pushnumber(L, (lua_Number)t);
+    lua_pushinteger(L, (lua_Integer)omh_body_length(b));
+    omh_body_free(b);
+    return 3;
 }
 
 /* core._redact(key, s, cap) -> what a cut to cap bytes of s keeps */
@@ -118,6 +178,7 @@ int omh_units_open(lua_State *L)
                {"_mime", units_mime},
                {"_duration", units_duration},
                {"_retry_after", units_retry_after},
+               {"_body_drain", units_body_drain},
                {"_redact", units_redact}};
     size_t i;
     for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {

@@ -140,7 +140,8 @@ local CLIENT_OPTIONS = {
   api_key = "string", base_url = "string", model = "string", timeout = "number",
   connect_timeout = "number", max_retries = "number", max_connections = "number",
   poll_interval = "number", wait_timeout = "number", ca_file = "string", proxy = "string",
-  user_agent = "string", on_event = "function",
+  user_agent = "string", on_event = "function", max_audio_seconds = "number",
+  allow_unmeasured_audio = "boolean",
 }
 local WAIT_OPTIONS = { interval = "number", timeout = "number", on_status = "function" }
 local DOWNLOAD_OPTIONS = { on_progress = "function", max_bytes = "number" }

@@ -96,6 +96,31 @@ function M.coroutine()
   return co
 end
 
+-- loop -> { [owner] = fn }: the loop has one wakeup slot; every adapter
+-- that watches it gets a share here.
+local wakeups = setmetatable({}, { __mode = "k" })
+
+--- Calls fn() whenever an operation of loop ends outside a drive (a cancel
+--- or close from Lua code) and when the loop closes (before its descriptor
+--- does). `owner` names the caller's share (an adapter's name); fn = nil
+--- removes it. Several adapters may watch one loop.
+function M.on_wakeup(loop, owner, fn)
+  local fns = wakeups[loop]
+  if not fns then
+    if fn == nil then return end
+    fns = {}
+    wakeups[loop] = fns
+    loop:set_wakeup(function()
+      for _, f in pairs(fns) do pcall(f) end
+    end)
+  end
+  fns[owner] = fn
+  if next(fns) == nil then
+    wakeups[loop] = nil
+    if not loop:is_closed() then loop:set_wakeup(nil) end
+  end
+end
+
 --- Whether op has finished or was closed (a closed op has no result left).
 function M.finished(op)
   return op:is_closed() or op:done()

@@ -13,15 +13,26 @@ local function u64le(v) return u32le(v % 4294967296) .. u32le(floor(v / 42949672
 local function u64be(v) return u32be(floor(v / 4294967296)) .. u32be(v % 4294967296) end
 
 
--- RIFF/WAVE, PCM. `data_len_field` overrides the data chunk's size field.
+-- RIFF/WAVE, PCM. opts: `data_len_field` overrides the data chunk's size
+-- field, `byte_rate` and `block_align` the fmt fields of those names (a
+-- writer may leave them 0), `tag` the format tag, `fact` adds a fact chunk
+-- with that sample count, `extensible` writes WAVE_FORMAT_EXTENSIBLE with
+-- PCM as the sub-format, `data_bytes` the amount of sample data.
 local function wav(rate, channels, bits, seconds, opts)
   opts = opts or {}
   local block = channels * bits / 8
   local frames = floor(rate * seconds + 0.5)
-  local data = rep("\0", frames * block)
-  local fmt = u16le(1) .. u16le(channels) .. u32le(rate) .. u32le(rate * block)
-              .. u16le(block) .. u16le(bits)
+  local data = rep("\0", opts.data_bytes or frames * block)
+  local tag = opts.extensible and 65534 or opts.tag or 1
+  local fmt = u16le(tag) .. u16le(channels) .. u32le(rate)
+              .. u32le(opts.byte_rate or rate * block)
+              .. u16le(opts.block_align or block) .. u16le(bits)
+  if opts.extensible then
+    fmt = fmt .. u16le(22) .. u16le(bits) .. u32le(0) .. u16le(1)
+          .. "\0\0\0\0\16\0\128\0\0\170\0\56\155\113"
+  end
   local chunks = "fmt " .. u32le(#fmt) .. fmt
+  if opts.fact then chunks = chunks .. "fact" .. u32le(4) .. u32le(opts.fact) end
   if opts.extra then -- an odd-sized chunk before data, padded to even
     chunks = chunks .. "LIST" .. u32le(#opts.extra) .. opts.extra
              .. (#opts.extra % 2 == 1 and "\0" or "")
@@ -92,6 +103,12 @@ local function m4a(mvhd_body, major)
       .. box("moov", box("mvhd", mvhd_body) .. box("trak", rep("\0", 20)))
 end
 
+-- An AVIF still: ftyp with `major` (default "avif") and compatible brands.
+local function avif(major, compat)
+  return box("ftyp", (major or "avif") .. u32be(0) .. (compat or "mif1miaf"))
+      .. box("meta", rep("\0", 40)) .. box("mdat", rep("\7", 64))
+end
+
 local function mvhd_v0(scale, dur)
   return "\0\0\0\0" .. u32be(0) .. u32be(0) .. u32be(scale) .. u32be(dur)
          .. rep("\0", 80)
@@ -121,6 +138,7 @@ return {
   ogg_vorbis = ogg_vorbis,
   box = box,
   m4a = m4a,
+  avif = avif,
   mvhd_v0 = mvhd_v0,
   mvhd_v1 = mvhd_v1,
 }

@@ -11,6 +11,7 @@ A.COMMON = {
   { "json", short = "j", help = "print machine-readable JSON on stdout" },
   { "quiet", short = "q", help = "no progress display" },
   { "progress", arg = "MODE", help = "auto (default), tty (live lines), plain (timestamped lines), none" },
+  { "max-audio-seconds", arg = "SECONDS", number = true, help = "refuse local audio this long or longer (default: the model's limit, 30)" },
   { "help", short = "h", help = "show this help" },
 }
 

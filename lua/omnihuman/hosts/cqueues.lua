@@ -53,7 +53,7 @@ local function ensure_driver(loop, cq)
     d = setmetatable({}, { __mode = "k" })
     drivers[loop] = d
     local fd = loop:pollfd()
-    loop:set_wakeup(function()
+    waiters.on_wakeup(loop, "cqueues", function()
       if loop:is_closed() then
         -- Called while the descriptor is still open: every controller drops
         -- it now (it would fail to later, once the number is closed).

@@ -95,7 +95,7 @@ local function state(loop)
   states[loop] = st
   -- A closing loop calls this while its descriptor is still open: stop
   -- watching it now; the last notices (cancelled waits) are dispatched next.
-  loop:set_wakeup(function()
+  waiters.on_wakeup(loop, "luv", function()
     if loop:is_closed() then
       M.detach(loop)
       local t = uv.new_timer()
@@ -169,7 +169,7 @@ function M.detach(loop)
   stop(st)
   st.poll:close()
   st.timer:close()
-  if not loop:is_closed() then loop:set_wakeup(nil) end
+  waiters.on_wakeup(loop, "luv", nil)
 end
 
 return M

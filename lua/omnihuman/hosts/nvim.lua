@@ -112,7 +112,7 @@ local function state(loop)
   -- An op ended outside a drive makes the descriptor readable, which the
   -- poll sees; a closing loop calls this first, while its descriptor is
   -- still open: stop watching it now, dispatch the last notices next tick.
-  loop:set_wakeup(function()
+  waiters.on_wakeup(loop, "nvim", function()
     if loop:is_closed() then
       M.detach(loop)
       vim.schedule(function() pcall(waiters.dispatch, loop) end)
@@ -176,7 +176,7 @@ function M.detach(loop)
   if st.polling then st.poll:stop() end
   st.poll:close()
   st.timer:close()
-  if not loop:is_closed() then loop:set_wakeup(nil) end
+  waiters.on_wakeup(loop, "nvim", nil)
 end
 
 return M

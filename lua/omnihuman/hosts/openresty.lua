@@ -187,7 +187,7 @@ local function state(loop)
   states[loop] = st
   -- An operation ended outside a drive (a cancel, a close, the loop closing):
   -- the driver dispatches it now rather than at its next turn.
-  loop:set_wakeup(function()
+  waiters.on_wakeup(loop, "openresty", function()
     if st.sleeping then
       st.sleeping = false
       st.sema:post(1)
