@@ -128,7 +128,8 @@ static int feed(lua_State *L) {
   curl_multi_remove_handle(op->loop->multi, op->x.easy);
   omh_loop_release_easy(op->loop, op->x.easy, op->x.profile);
   op->x.easy = NULL;
-  op->loop->xfers--;
+  op->loop->ntransfers--;
+  if (op->lane) op->lane->inflight--;
   /* Header lines, each through the real header callback (exact-size copies). */
   on_header((char *)"HTTP/1.1 200 OK\r\n", 1, 17, op);
   while (p < hend) {

@@ -146,6 +146,10 @@ static int end_file(omh_body *b, const body_file *f) {
   return 1;
 }
 
+int omh_body_complete(const omh_body *b) {
+  return !b->failure && b->seg > 2 * b->nfiles && b->stash_pos >= b->stash_len;
+}
+
 size_t omh_body_read(omh_body *b, char *out, size_t n) {
   size_t done = 0;
   if (b->failure) return OMH_BODY_FAILED;

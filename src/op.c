@@ -157,10 +157,12 @@ void omh_op_finish_err(omh_op *op, lua_State *L, const char *kind, const char *m
   finish(op, L, 0);
 }
 
-/* Whether a billed request may have reached the server: once curl has a
- * connection for it, the request may be on its way. */
+/* Whether a billed request may have reached the server whole: once curl
+ * has a connection for it and has read its body to the end. */
 static int request_may_have_left(omh_op *op) {
   if (!op->x.easy) return 0;
+  /* A body not yet read to its end cannot be whole at the server. */
+  if (op->body && !omh_body_complete(op->body)) return 0;
   curl_off_t connect = 0, pre = 0;
   long size = 0;
   curl_easy_getinfo(op->x.easy, CURLINFO_CONNECT_TIME_T, &connect);
