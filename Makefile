@@ -48,7 +48,8 @@ test-valgrind: deps
 
 sandbox:
 	@sh scripts/deps.sh $(LUA) ffmpeg
-	python3 spec/support/server.py --sandbox --port $${PORT:-8080} --cdn-port $${CDN_PORT:-8081}
+	python3 spec/support/server.py --sandbox --port $${PORT:-8080} --cdn-port $${CDN_PORT:-8081} \
+	  $(if $(FLAVOR),--flavor $(FLAVOR))
 
 # ffmpeg lets the sandbox render your image + audio into the MP4 it returns.
 demo:
