@@ -18,14 +18,17 @@ build = {
   modules = {
     ["omnihuman.core"] = {
       sources = {
-        "src/base64.c", "src/body.c", "src/client.c", "src/core.c", "src/errors.c", "src/fsutil.c", "src/json.c",
-        "src/input_file.c", "src/loop.c", "src/media.c", "src/media_containers.c", "src/media_mpeg.c", "src/media_window.c",
-        "src/model_limits.c", "src/op.c", "src/ops_api.c",
-        "src/ops_local.c", "src/outcome.c", "src/redact.c", "src/retry_after.c", "src/timers.c",
-        "src/transfer.c", "src/units_lua.c",
+        "src/base64.c", "src/body.c", "src/client.c", "src/config.c", "src/core.c", "src/errors.c",
+        "src/fsutil.c", "src/input_file.c", "src/json.c", "src/loop.c", "src/loop_lua.c", "src/loop_pool.c",
+        "src/media.c", "src/media_containers.c", "src/media_mpeg.c", "src/media_window.c",
+        "src/model_limits.c", "src/op.c", "src/op_create.c", "src/op_download.c", "src/op_events.c",
+        "src/op_lua.c", "src/op_sleep.c", "src/op_status.c", "src/options.c", "src/outcome.c", "src/redact.c",
+        "src/retry_after.c", "src/timers.c", "src/transfer.c", "src/units_lua.c",
       },
       libraries = { "curl" },
       defines = { "_DEFAULT_SOURCE", "_POSIX_C_SOURCE=200809L" },
+      -- the headers live beside the sources
+      incdirs = { "src" },
     },
     ["omnihuman"] = "lua/omnihuman/init.lua",
     ["omnihuman.scheduler"] = "lua/omnihuman/scheduler.lua",

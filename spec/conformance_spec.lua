@@ -280,7 +280,7 @@ describe("inline audio the service refuses", function()
     return F.client(srv, ns):create(create_fields)
   end
 
-  pending("an invalid_input answer to a create that sent audio inline says so in its message", function()
+  it("an invalid_input answer to a create that sent audio inline says so in its message", function()
     local job, err = refused_create(F.ns("ia"), { image_url = "https://x/a.png", audio = F.WAV })
     assert.is_nil(job)
     assert.equals("invalid_input", err.kind)

@@ -14,8 +14,8 @@ static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int mayb
       " (not retried: the service may have accepted it, and a create is billed;"
       " check your jobs before creating it again)";
   static const char inline_audio[] =
-      " (this create sent its audio inline as a data URI, which the service documents only for"
-      " images: if it refuses it, host the audio file and pass its URL as audio_url)";
+      " (the service may not accept inline audio: this create sent its audio as a data URI, which the"
+      " service documents only for images; host the file and pass its URL as audio_url)";
   char msg[1024];
   int hint = !maybe_created && o->status >= 400 && o->status < 500 && strcmp(o->kind, "invalid_input") == 0 &&
              op->x.body && omh_body_inline_audio(op->x.body);
