@@ -6,7 +6,7 @@ LUA_INC  ?= $(shell pkg-config --cflags $(LUA) 2>/dev/null || echo -I/usr/includ
 OPT      ?= -O2 -g
 SANFLAGS_ON := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANFLAGS := $(if $(SAN),$(SANFLAGS_ON))
-CFLAGS   += -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -Wall -Wextra -Werror $(OPT) $(SANFLAGS) $(LUA_INC)
+CFLAGS   += -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden -Wall -Wextra -Wmissing-prototypes -Werror $(OPT) $(SANFLAGS) $(LUA_INC)
 LDLIBS   := -lcurl -lm
 SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -48,7 +48,8 @@ test-valgrind: deps
 
 sandbox:
 	@sh scripts/deps.sh $(LUA) ffmpeg
-	python3 spec/support/server.py --sandbox --port $${PORT:-8080} --cdn-port $${CDN_PORT:-8081}
+	python3 spec/support/server.py --sandbox --port $${PORT:-8080} --cdn-port $${CDN_PORT:-8081} \
+	  $(if $(FLAVOR),--flavor $(FLAVOR))
 
 # ffmpeg lets the sandbox render your image + audio into the MP4 it returns.
 demo:

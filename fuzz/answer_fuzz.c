@@ -4,9 +4,9 @@
  * are made through the module's own Lua API, an operation is started (its
  * curl handle is added to the multi handle but never driven), the handle is
  * then taken back as the loop does when a transfer ends, and the fuzz input
- * is fed through the real header and body callbacks of transfer.c (included
- * here for its static functions) before the operation's on_done runs inside
- * a C function called by Lua, as op:step() would. Checks in Lua: the result
+ * is fed through the real header and body callbacks of transfer.c (its
+ * omh_xfer_feed_* seam) before the operation's side of the loop's task
+ * contract judges it inside a C function called by Lua, as op:step() would. Checks in Lua: the result
  * is a table or an error of a documented kind; the key is never in a
  * message; a create that may have been accepted is never retried.
  *
@@ -19,7 +19,7 @@
 
 #include <lualib.h>
 
-#include "../src/transfer.c"
+#include "op.h"
 
 int luaopen_omnihuman_core(lua_State *L);
 
@@ -122,21 +122,19 @@ static int feed(lua_State *L) {
   const uint8_t *nul = memchr(p, 0, (size_t)(end - p));
   const uint8_t *hend = nul ? nul : p; /* no NUL: everything is body */
   int over_cap = (in->data[1] & 0x80) != 0;
-  /* What loop.c finish_transfers does when curl reports a transfer done
-   * (keep in step with it: this is the seam the target relies on). */
-  if (!op->x.easy || op->queued) abort(); /* every op here must be in flight */
-  curl_multi_remove_handle(op->loop->multi, op->x.easy);
-  omh_loop_release_easy(op->loop, op->x.easy, op->x.profile);
+  /* The transfer ends (the loop takes the handle back), as when curl reports it. */
+  if (!op->task.easy || op->task.queued) abort(); /* every op here must be in flight */
+  omh_loop_stop(&op->task);
   op->x.easy = NULL;
-  op->loop->xfers--;
+  omh_xfer *x = &op->x;
   /* Header lines, each through the real header callback (exact-size copies). */
-  on_header((char *)"HTTP/1.1 200 OK\r\n", 1, 17, op);
+  omh_xfer_feed_header(x, (char *)"HTTP/1.1 200 OK\r\n", 17);
   while (p < hend) {
     const uint8_t *nl = memchr(p, '\n', (size_t)(hend - p));
     size_t n = (size_t)((nl ? nl + 1 : hend) - p);
     char *line = malloc(n ? n : 1);
     memcpy(line, p, n);
-    if (on_header(line, 1, n, op) != n) abort();
+    if (omh_xfer_feed_header(x, line, n) != n) abort();
     free(line);
     p += n;
   }
@@ -144,31 +142,31 @@ static int feed(lua_State *L) {
   /* The body in two writes, split where byte 1's low bits say. */
   size_t blen = (size_t)(end - p), cut = blen ? (in->data[1] * 131u) % (blen + 1) : 0;
   size_t ok = 1;
-  if (cut) ok = on_answer((char *)p, 1, cut, op) == cut;
-  if (ok && blen - cut) ok = on_answer((char *)p + cut, 1, blen - cut, op) == blen - cut;
+  if (cut) ok = omh_xfer_feed_answer(x, (char *)p, cut) == cut;
+  if (ok && blen - cut) ok = omh_xfer_feed_answer(x, (char *)p + cut, blen - cut) == blen - cut;
   if (over_cap && ok) { /* then far more than any real answer: must stop at 1 MiB */
     static char block[64 * 1024];
     memset(block, ' ', sizeof block);
     int i;
-    for (i = 0; i < 40 && on_answer(block, 1, sizeof block, op) == sizeof block; i++)
+    for (i = 0; i < 40 && omh_xfer_feed_answer(x, block, sizeof block) == sizeof block; i++)
       ;
-    if (i == 40 || !op->x.write_failed || op->x.body.len > 1024 * 1024) abort();
+    if (i == 40 || !x->write_failed || x->answer.len > 1024 * 1024) abort();
     ok = 0;
   }
-  op->x.code = ok ? codes[(in->data[0] >> 3) & 15] : CURLE_WRITE_ERROR;
-  op->x.status = statuses[in->data[1] & 31];
-  op->x.sent = (in->data[0] >> 2) & 1;
-  omh_op_transfer_done(op, L);
+  x->code = ok ? codes[(in->data[0] >> 3) & 15] : CURLE_WRITE_ERROR;
+  x->status = statuses[in->data[1] & 31];
+  x->sent = (in->data[0] >> 2) & 1;
+  op->task.ops->transfer_done(&op->task, L);
   /* Never left hanging: a pending op has a timer that will wake it. */
-  if (!op->done && !op->timer.slot) abort();
+  if (!op->task.done && !op->task.timer.slot) abort();
   /* A create that may have reached the service is never sent again. */
-  if (op->kind == OMH_OP_CREATE && !op->done && op->retrying) {
-    long s = op->x.status;
-    CURLcode c = op->x.code;
+  if ((op->cls->flags & OMH_CLASS_BILLED) && !op->task.done && op->retrying) {
+    long s = x->status;
+    CURLcode c = x->code;
     if (c == CURLE_OK && s != 429 && s != 503) abort();
-    if (c == CURLE_OPERATION_TIMEDOUT && op->x.sent) abort();
+    if (c == CURLE_OPERATION_TIMEDOUT && x->sent) abort();
     if (c == CURLE_RECV_ERROR || c == CURLE_GOT_NOTHING || c == CURLE_PARTIAL_FILE) {
-      if (op->x.sent) abort();
+      if (x->sent) abort();
     }
   }
   return 0;

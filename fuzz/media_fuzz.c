@@ -1,4 +1,4 @@
-/* libFuzzer target: media sniffing and audio duration (src/media.c). The
+/* libFuzzer target: media sniffing and audio duration (src/media*.c). The
  * input is sniffed as body.c does (first 4096 bytes), then measured as its
  * sniffed type and as every audio type, forced: each parser must cope with
  * any bytes, not only those that look like its format. Each duration is

@@ -11,8 +11,7 @@ FUZZ_TARGETS  := answer media retry_after base64
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -Wall $(FUZZ_SAN) \
                  $(LUA_INC) -Isrc
-# transfer.c is included by answer_fuzz.c (for its static callbacks).
-FUZZ_SRC_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(filter-out src/transfer.c,$(wildcard src/*.c)))
+FUZZ_SRC_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(wildcard src/*.c))
 
 .PHONY: fuzz fuzz-build $(FUZZ_TARGETS:%=fuzz-%)
 
@@ -20,12 +19,12 @@ $(FUZZ_DIR)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_DIR)/answer_fuzz: fuzz/answer_fuzz.c src/transfer.c $(FUZZ_SRC_OBJS)
+$(FUZZ_DIR)/answer_fuzz: fuzz/answer_fuzz.c $(FUZZ_SRC_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ fuzz/answer_fuzz.c $(FUZZ_SRC_OBJS) \
 	  -Wl,-E -l:lib$(LUA).a -lcurl -lm -ldl
 
-$(FUZZ_DIR)/media_fuzz: fuzz/media_fuzz.c $(FUZZ_DIR)/obj/media.o
+$(FUZZ_DIR)/media_fuzz: fuzz/media_fuzz.c $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(wildcard src/media*.c))
 $(FUZZ_DIR)/retry_after_fuzz: fuzz/retry_after_fuzz.c $(FUZZ_DIR)/obj/retry_after.o
 $(FUZZ_DIR)/base64_fuzz: fuzz/base64_fuzz.c $(FUZZ_DIR)/obj/base64.o
 $(FUZZ_DIR)/media_fuzz $(FUZZ_DIR)/retry_after_fuzz $(FUZZ_DIR)/base64_fuzz:
@@ -74,7 +73,7 @@ fuzz-answer-deep:
 	@for f in lua_cjson strbuf fpconv; do \
 	  $(FUZZ_CC) $(FUZZ_SAN) -g -O1 -fsanitize=fuzzer-no-link -I$(LUA_SRC) \
 	    -c -o $(FUZZ_DEEP)/lua/cj_$$f.o $(CJSON_SRC)/$$f.c || exit 1; done
-	@for f in $(filter-out src/transfer.c,$(wildcard src/*.c)); do \
+	@for f in $(wildcard src/*.c); do \
 	  $(FUZZ_CC) $(subst $(LUA_INC),,$(FUZZ_CFLAGS)) -I$(LUA_SRC) -fsanitize=fuzzer-no-link \
 	    -c -o $(FUZZ_DEEP)/src/$$(basename $$f .c).o $$f || exit 1; done
 	$(FUZZ_CC) $(subst $(LUA_INC),,$(FUZZ_CFLAGS)) -I$(LUA_SRC) -DOMH_STATIC_CJSON -fsanitize=fuzzer \

@@ -42,7 +42,7 @@ local function numbers(s, default)
 end
 local ROWS = numbers(os.getenv("SIM_ROWS"), "3")
 local CONC = numbers(os.getenv("SIM_CONC"), "2")
-local CREDITS = 588 -- what the test server reports per create
+local CREDITS = 5880000 -- what the test server reports per create (credits_used or tokens_used)
 
 -- Park-Miller: the same stream on every Lua. rng(n): 1..n; rng(): [0, 1).
 local function make_rng(seed)

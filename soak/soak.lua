@@ -86,7 +86,7 @@ local function cycle(i)
     if st then
       local res
       res, err = c:wait(job.id, { interval = 0.001, timeout = 30 })
-      if res and res.status == "completed" then return true end
+      if res and tostring(res.status):lower() == "completed" then return true end
       err = err or "wait ended with " .. tostring(res and res.status)
     end
   end

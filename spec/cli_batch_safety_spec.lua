@@ -314,7 +314,7 @@ describe("omnihuman batch safety", function()
     local m = manifest(d .. "/jobs.csv", outs)
     local code, out, err = batch(ns, m, { "--max-creates", "2" })
     assert.equals(7, code, err)
-    assert.matches("this run: 2 creates sent, credits used: 1176; "
+    assert.matches("this run: 2 creates sent, credits used: 11760000; "
       .. "%-%-max%-creates 2 reached: 3 rows left for the next run", out)
     assert.matches("not started: %-%-max%-creates 2 reached", out)
     assert.equals(2, srv:count(ns, "create"))
@@ -328,7 +328,7 @@ describe("omnihuman batch safety", function()
     assert.equals(0, code)
     r = cjson.decode(out)
     assert.equals(3, r.creates)
-    assert.equals(3 * 588, r.credits)
+    assert.equals(3 * 5880000, r.credits)
     assert.equals(0, r.held)
     assert.same({}, r.journal_errors)
     assert.same({}, r.unrecorded)
@@ -345,12 +345,14 @@ describe("omnihuman batch safety", function()
     assert.matches("\n2%s+error%s+%-%s+r1%.mp4  ", out)
     assert.matches("this run: 2 creates sent", out)
     assert.same({ r2 = 1 }, jobs_per_tag(ns2))
-    -- an older deployment reports tokens_used only: that is what is summed
-    local d2 = newdir()
-    C.write(d2 .. "/t.csv", "image,audio,output,sandbox_polls,sandbox_usage\n"
-      .. IMG .. "," .. AUD .. ",a.mp4,0,tokens\n" .. IMG .. "," .. AUD .. ",b.mp4,0,tokens\n")
-    code, out = batch(F.ns("safe"), d2 .. "/t.csv", { "--json" })
-    assert.equals(0, code)
+    -- the other flavor of the service: one reports credits_used, the older tokens_used
+    local other = F.start({ flavor = srv.flavor == "current" and "legacy" or "current" })
+    local d2, ns3 = newdir(), F.ns("safe")
+    manifest(d2 .. "/t.csv", { "a.mp4", "b.mp4" }, 0)
+    code, out = C.run({ "batch", d2 .. "/t.csv", "--ca-file", other.ca_file, "--interval", "0.05", "--json" },
+                      C.env(other, ns3), 60)
+    other:stop()
+    assert.equals(0, code, out)
     assert.equals(2 * 5880000, cjson.decode(out).credits)
   end)
 

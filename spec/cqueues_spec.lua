@@ -37,7 +37,7 @@ describe("cqueues", function()
     for i = 1, 3 do
       local res, err = results[i][1], results[i][2]
       assert.is_nil(err)
-      assert.equals("completed", res.status)
+      assert.equals(srv.profile.completed, res.status)
       assert.equals(dir .. "/cq" .. i .. ".mp4", res.output)
       assert.is_true(#F.read(res.output) > 0)
     end
@@ -51,7 +51,7 @@ describe("cqueues", function()
     for _ = 1, n do
       cq:wrap(function()
         local res, err = c:generate(URLS)
-        assert(res and res.status == "completed", tostring(err))
+        assert(res and res.status == srv.profile.completed, tostring(err))
         done = done + 1
       end)
     end

@@ -17,7 +17,7 @@ describe("create", function()
     assert.is_nil(err)
     assert.matches(":bytedance/omnihuman$", job.id)
     assert.equals("queued", job.status)
-    assert.equals(5880000, job.meta.usage.tokens_used)
+    assert.same({ usage = { [srv.profile.usage_field] = 5880000 } }, job.meta)
     local rec = srv:records(ns).requests[1]
     assert.equals("POST", rec.method)
     assert.equals("Bearer " .. F.KEY, rec.headers.authorization)

@@ -83,8 +83,8 @@ describe("download", function()
                                  on_status = function(st) statuses[#statuses + 1] = st.status end }
     assert.is_nil(err)
     assert.equals(dir .. "/gen.mp4", res.output)
-    assert.equals("completed", res.status)
-    assert.same({ "queued", "generating" }, statuses)
+    assert.equals(srv.profile.completed, res.status)
+    assert.same(srv.profile.pending, statuses)
     assert.equals(F.read("spec/support/fixture.mp4"), F.read(dir .. "/gen.mp4"))
     local counts = srv:records(ns).counts
     assert.same({ 1, 3, 1 }, { counts.create, counts.poll, counts.cdn })

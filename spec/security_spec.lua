@@ -1,4 +1,4 @@
--- DESIGN §6: the key never appears in errors, events or requests to any
+-- The key (README "The key"): it never appears in errors, events or requests to any
 -- host but the API's; TLS verification stays on.
 local omnihuman = require("omnihuman")
 local F = require("spec.support.fixtures")

@@ -1,13 +1,7 @@
 -- client:poll and client:wait: the status state machine in C.
 local F = require("spec.support.fixtures")
 
-local URLS = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
-local function fields(extra)
-  local t = {}
-  for k, v in pairs(URLS) do t[k] = v end
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return t
-end
+local fields = F.url_fields
 
 describe("poll and wait", function()
   local srv
@@ -20,8 +14,8 @@ describe("poll and wait", function()
     local st, err = c:poll(job.id)
     assert.is_nil(err)
     assert.equals(job.id, st.id)
-    assert.equals("queued", st.status)
-    assert.is_nil(st.video)   -- null in JSON: absent, not a truthy cjson.null
+    assert.equals(srv.profile.pending[1], st.status)
+    assert.is_nil(st.video)   -- null in JSON (or left out): absent, not a truthy cjson.null
   end)
 
   it("wait polls until completed, reporting each pending status", function()
@@ -31,9 +25,10 @@ describe("poll and wait", function()
     local seen = {}
     local res, err = c:wait(job.id, { interval = 0.05, on_status = function(st) seen[#seen + 1] = st.status end })
     assert.is_nil(err)
-    assert.equals("completed", res.status)
+    local P = srv.profile
+    assert.equals(P.completed, res.status)
     assert.matches("^" .. srv.cdn:gsub("%p", "%%%0") .. "/n/" .. ns .. "/files/", res.video.url)
-    assert.same({ "queued", "generating", "generating" }, seen)
+    assert.same({ P.pending[1], P.pending[2], P.pending[2] }, seen)
     assert.equals(4, srv:count(ns, "poll"))
   end)
 
@@ -53,7 +48,7 @@ describe("poll and wait", function()
     assert.is_nil(res)
     assert.equals("generation_failed", err.kind)
     assert.matches("face not detected", err.message)
-    assert.equals("error", err.result.status)
+    assert.equals(srv.profile.failed, err.result.status)
   end)
 
   it("a wait shorter than the job ends with kind timeout", function()
@@ -64,7 +59,7 @@ describe("poll and wait", function()
     local dt = F.now() - t0
     assert.is_nil(res)
     assert.equals("timeout", err.kind)
-    assert.matches("still generating", err.message)
+    assert.matches("still " .. srv.profile.pending[2], err.message, 1, true)
     assert.is_true(dt >= 0.45 and dt < 2, "took " .. dt)
   end)
 
@@ -89,7 +84,7 @@ describe("poll and wait", function()
                             { truncate = true } })
     local res, err = c:wait(job.id, { interval = 0.01 })
     assert.is_nil(err)
-    assert.equals("completed", res.status)
+    assert.equals(srv.profile.completed, res.status)
     -- 7 faulted answers, the pass, and the final one (a cut answer may
     -- already have advanced the fake job, so 8 is as right as 9).
     local n = srv:count(ns, "poll")

@@ -12,6 +12,7 @@
 #include "input_file.h"
 #include "json.h"
 #include "model_limits.h"
+#include "options.h"
 
 /* File bytes read per step: a multiple of 3, so a chunk encodes with no
  * padding and the next one continues the same base64 stream. */
@@ -146,6 +147,10 @@ static int end_file(omh_body *b, const body_file *f) {
   return 1;
 }
 
+int omh_body_complete(const omh_body *b) {
+  return !b->failure && b->seg > 2 * b->nfiles && b->stash_pos >= b->stash_len;
+}
+
 size_t omh_body_read(omh_body *b, char *out, size_t n) {
   size_t done = 0;
   if (b->failure) return OMH_BODY_FAILED;
@@ -266,21 +271,18 @@ static const char *take_input(lua_State *L, int t, const struct file_field *ff) 
 
 /* Takes the create's own options out of t (they are not sent). */
 static void take_options(lua_State *L, int t, omh_input_rules *r) {
+  static const char where[] = "client:create";
   lua_getfield(L, t, "max_audio_seconds");
-  if (!lua_isnil(L, -1)) {
-    lua_Number v = lua_tonumber(L, -1);
-    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= OMH_MIN_AUDIO_LIMIT && v <= OMH_MAX_AUDIO_LIMIT))
-      luaL_error(L, "omnihuman: max_audio_seconds must be a number of seconds from %f to %f",
-                 OMH_MIN_AUDIO_LIMIT, OMH_MAX_AUDIO_LIMIT);
-    r->max_audio_seconds = (double)v;
+  int has_limit = !lua_isnil(L, -1);
+  lua_getfield(L, t, "allow_unmeasured_audio");
+  int has_allow = !lua_isnil(L, -1);
+  lua_pop(L, 2);
+  if (has_limit) {
+    r->max_audio_seconds =
+        omh_opt_number(L, t, where, "max_audio_seconds", 0, OMH_MIN_AUDIO_LIMIT, OMH_MAX_AUDIO_LIMIT, 0);
     r->limit_from = "create";
   }
-  lua_getfield(L, t, "allow_unmeasured_audio");
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TBOOLEAN) luaL_error(L, "omnihuman: allow_unmeasured_audio must be a boolean");
-    r->allow_unmeasured = lua_toboolean(L, -1);
-  }
-  lua_pop(L, 2);
+  if (has_allow) r->allow_unmeasured = omh_opt_boolean(L, t, where, "allow_unmeasured_audio");
   lua_pushnil(L);
   lua_setfield(L, t, "max_audio_seconds");
   lua_pushnil(L);

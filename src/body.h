@@ -42,6 +42,10 @@ void omh_body_rewind(omh_body *b);
 /* Why the last read failed (an invalid_input message naming the file), or NULL. */
 const char *omh_body_failure(const omh_body *b);
 
+/* 1 once the last byte of the body has been handed out by omh_body_read
+ * since the last rewind: before that, no server can hold the whole request. */
+int omh_body_complete(const omh_body *b);
+
 /* 1 when the body carries audio inline (a local file or a data: URI). */
 int omh_body_inline_audio(const omh_body *b);
 

@@ -1,41 +1,11 @@
-/* Client configuration: immutable after new(), shared by reference count
- * between the client userdata and every operation it started, so neither
- * outliving the other is a problem at lua_close. */
+/* The client userdata: a config on a loop, and the methods that start
+ * operations (create_op, poll_op, wait_op, download_op). */
 #ifndef OMH_CLIENT_H
 #define OMH_CLIENT_H
 
-#include <curl/curl.h>
 #include "compat.h"
-#include "loop.h"
 
-/* Documented ranges of the numeric options (seconds, counts, bytes). */
-#define OMH_MIN_TIMEOUT 0.001
-#define OMH_MAX_TIMEOUT 86400.0
-#define OMH_MAX_INTERVAL 86400.0
-#define OMH_MAX_WAIT 31536000.0
-#define OMH_MAX_RETRIES 100
-#define OMH_MAX_CONNECTIONS 1024
-#define OMH_MAX_BYTES 9007199254740992.0 /* 2^53: exact in every Lua's numbers */
-
-typedef struct omh_config {
-  int refs;
-  unsigned long serial;  /* unique within its loop: names easy-handle setups */
-  char *api_key;        /* never printed; wiped on free */
-  char *base_url;       /* without trailing slash */
-  char *model;
-  char *ca_file, *proxy, *user_agent;
-  double timeout, connect_timeout, poll_interval, wait_timeout;
-  int max_retries, max_connections;
-  double max_audio_seconds;      /* > 0: replaces the per-model audio limit */
-  int allow_unmeasured_audio;
-  int on_event_ref;     /* registry ref or LUA_NOREF */
-  struct curl_slist *api_headers[2]; /* [0] GET, [1] POST: Authorization, Accept (+ Content-Type) */
-  omh_lane api_lane, cdn_lane;     /* at most max_connections requests each */
-} omh_config;
-
-void omh_config_release(lua_State *L, omh_config *c);
-
-int omh_client_open(lua_State *L);   /* registers the client metatable */
-int omh_client_new(lua_State *L);    /* core.new_client(loop, opts) */
+int omh_client_open(lua_State *L); /* registers the client type */
+int omh_client_new(lua_State *L);  /* core.new_client(loop, opts) */
 
 #endif

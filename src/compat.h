@@ -17,4 +17,7 @@
 #define omh_newlib(L, l) luaL_newlib((L), (l))
 #endif
 
+/* core.so exports nothing but its luaopen_ function (-fvisibility=hidden). */
+#define OMH_EXPORT __attribute__((visibility("default")))
+
 #endif

@@ -5,20 +5,18 @@
 #include "client.h"
 #include "clock.h"
 #include "errors.h"
+#include "fsutil.h"
 #include "loop.h"
 #include "op.h"
 #include "ops.h"
-
-int omh_units_open(lua_State *L);
-void omh_fsutil_open(lua_State *L);
+#include "units_lua.h"
 
 /* core.sleep_op(loop, seconds) */
 static int core_sleep_op(lua_State *L) {
   omh_loop *lp = omh_checkloop(L, 1);
   double s = luaL_checknumber(L, 2);
   if (s != s) return luaL_argerror(L, 2, "not a number");
-  omh_op *op = omh_op_new(L, lp, 1, NULL, &omh_sleep_class, OMH_OP_SLEEP);
-  omh_op_arm(op, op->started + (s > 0 ? s : 0));
+  omh_sleep_start(L, lp, 1, s);
   return 1;
 }
 
@@ -32,6 +30,8 @@ static int core_new_error(lua_State *L) {
                  luaL_optstring(L, 4, NULL), lua_toboolean(L, 5));
   return 1;
 }
+
+OMH_EXPORT int luaopen_omnihuman_core(lua_State *L);
 
 int luaopen_omnihuman_core(lua_State *L) {
   /* Safe to repeat; libcurl counts its own initialisations. */

@@ -1,4 +1,4 @@
-/* Error objects (DESIGN §4): tables with kind, message, status, request_id,
+/* Error objects: tables with kind, message, status, request_id,
  * retryable, and a __tostring that reads "omnihuman: <kind>: <message>". */
 #ifndef OMH_ERRORS_H
 #define OMH_ERRORS_H

@@ -1,7 +1,3 @@
-/* File-system helpers for the command line's batch journal and pre-flight:
- * the io library can flush but not fsync, lock, resolve a canonical path,
- * create folders or append all-or-nothing; and the create's own check of a
- * local input file, run before anything is sent. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,7 +9,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "compat.h"
+#include "fsutil.h"
 #include "input_file.h"
 #include "model_limits.h"
 

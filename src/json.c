@@ -1,6 +1,8 @@
 #include "json.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "redact.h"
 
@@ -23,6 +25,26 @@ void omh_json_push_instance(lua_State *L) {
   lua_getfield(L, -2, "null");
   lua_setfield(L, -2, "null");
   lua_remove(L, -2);
+}
+
+/* Replaces the string at idx (a stack index) by its redacted copy when it
+ * holds the key or an edge piece of it. */
+static void redact_string_at(lua_State *L, int idx, const char *key) {
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
+  if (!s || !omh_redact_needed(key, s, n)) return;
+  /* Each replacement grows the text by at most the marker's length. */
+  size_t cap = n + (n / strlen(key) + 2) * (sizeof OMH_REDACTED) + 1;
+  char *buf = malloc(cap);
+  if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  if (buf) {
+    size_t len = omh_redact_copy(key, s, n, buf, cap);
+    lua_pushlstring(L, buf, len);
+    free(buf);
+  } else {
+    lua_pushliteral(L, OMH_REDACTED); /* nothing of it is safe to keep */
+  }
+  lua_replace(L, idx);
 }
 
 /* One walk over a decoded answer (depth-bounded: answers are shallow):
@@ -75,7 +97,7 @@ static void normalize(lua_State *L, int t, walk *w, int depth) {
       case LUA_TSTRING:
         if (w->key) {
           lua_pushvalue(L, v);
-          omh_redact_string_at(L, -1, w->key);
+          redact_string_at(L, -1, w->key);
           if (!lua_rawequal(L, -1, v)) {
             lua_pushvalue(L, v - 1);
             lua_insert(L, -2);
@@ -91,7 +113,7 @@ static void normalize(lua_State *L, int t, walk *w, int depth) {
     /* A key holding the key: renamed after the walk (no new keys during next). */
     if (w->key && lua_type(L, v - 1) == LUA_TSTRING) {
       lua_pushvalue(L, v - 1);
-      omh_redact_string_at(L, -1, w->key);
+      redact_string_at(L, -1, w->key);
       if (!lua_rawequal(L, -1, v - 1)) {
         if (!w->renames) {
           lua_newtable(L);
@@ -147,7 +169,7 @@ int omh_json_decode(lua_State *L, int json_ref, const char *s, size_t n, const c
     normalize(L, lua_gettop(L), &w, 0);
     if (w.renames) apply_renames(L, w.renames);
   } else if (lua_type(L, -1) == LUA_TSTRING && key) {
-    omh_redact_string_at(L, -1, key);
+    redact_string_at(L, -1, key);
   }
   lua_replace(L, top + 1);
   lua_settop(L, top + 1);

@@ -1,9 +1,11 @@
+/* The loop's engine: curl's sockets in epoll, timers in a heap, tasks
+ * admitted through lanes, finish notices for the one dispatcher. */
 #include "loop.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -12,8 +14,6 @@
 
 #include "clock.h"
 #include "json.h"
-#include "op.h"
-#include "udata.h"
 
 /* Mark stored with curl_multi_assign so we know a socket is in the epoll set. */
 static char in_epoll_mark;
@@ -48,9 +48,6 @@ static int on_curl_timer(CURLM *m, long ms, void *userp) {
   return 0;
 }
 
-/* When the loop next needs a drive: curl's timer, our timers, a queued
- * request with a free slot. Finish notices are not counted: they are for the
- * dispatcher (take_done), not a reason for a blocking wait to return. */
 double omh_loop_next_deadline(omh_loop *lp) {
   double now = omh_now(), best = -1.0;
   int any = 0;
@@ -66,7 +63,7 @@ double omh_loop_next_deadline(omh_loop *lp) {
   for (omh_lane *ln = lp->lanes; ln; ln = ln->next)
     if (ln->inflight < ln->cap) return 0; /* admit now */
   if (!any) return -1.0;
-  return best < 0 ? 0 : best;  /* overdue: attend now */
+  return best < 0 ? 0 : best; /* overdue: attend now */
 }
 
 double omh_loop_timeout(omh_loop *lp) {
@@ -75,61 +72,17 @@ double omh_loop_timeout(omh_loop *lp) {
   return omh_loop_next_deadline(lp);
 }
 
-/* Each phase below calls into ops, which may call into Lua, which may close
- * the loop: every phase stops as soon as it is closed. Each op is pinned on
- * the stack while its handler runs (see omh_op_pin). */
-static void finish_transfers(omh_loop *lp, lua_State *L) {
-  CURLMsg *msg;
-  int left;
-  while (!lp->closed && (msg = curl_multi_info_read(lp->multi, &left))) {
-    if (msg->msg != CURLMSG_DONE) continue;
-    omh_op *op = NULL;
-    CURL *e = msg->easy_handle;
-    CURLcode code = msg->data.result;
-    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&op);
-    if (!op) continue;
-    op->x.code = code;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &op->x.status);
-    long reqsize = 0;
-    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &reqsize);
-    op->x.sent = reqsize > 0;
-    curl_multi_remove_handle(lp->multi, e);
-    lp->ntransfers--;
-    omh_loop_release_easy(lp, e, op->x.profile);
-    op->x.easy = NULL;
-    if (op->lane) op->lane->inflight--;
-    int top = lua_gettop(L);
-    omh_op_pin(op, L);
-    omh_op_transfer_done(op, L);
-    lua_settop(L, top);
-  }
-}
+/* ---- tasks ---- */
 
-static void fire_timers(omh_loop *lp, lua_State *L) {
-  double now = omh_now();
-  omh_timer *t;
-  /* Only what was due on entry: a timer re-armed for "now" waits a turn. */
-  while (!lp->closed && (t = omh_timers_peek(&lp->timers)) && t->when <= now) {
-    omh_timers_disarm(&lp->timers, t);
-    omh_op *op = (omh_op *)((char *)t - offsetof(omh_op, timer));
-    int top = lua_gettop(L);
-    omh_op_pin(op, L);
-    omh_op_timer_fired(op, L);
-    lua_settop(L, top);
-  }
-}
-
-static void flush_notify(omh_loop *lp, lua_State *L) {
-  while (!lp->closed && lp->notify) {
-    omh_op *op = lp->notify;
-    lp->notify = op->notify_next;
-    op->notify_next = NULL;
-    op->notify_queued = 0;
-    int top = lua_gettop(L);
-    omh_op_pin(op, L);
-    omh_op_flush_progress(op, L);
-    lua_settop(L, top);
-  }
+void omh_loop_bind(omh_loop *lp, omh_task *t, const omh_task_ops *ops) {
+  memset(t, 0, sizeof *t);
+  t->ops = ops;
+  t->loop = lp;
+  t->live_next = lp->live;
+  if (lp->live) lp->live->live_prev = t;
+  lp->live = t;
+  t->active = 1;
+  lp->nactive++;
 }
 
 static void lane_link(omh_loop *lp, omh_lane *ln) {
@@ -150,32 +103,149 @@ static void lane_unlink(omh_loop *lp, omh_lane *ln) {
   ln->next = ln->prev = NULL;
 }
 
-void omh_lane_init(omh_lane *ln, int cap) {
-  memset(ln, 0, sizeof *ln);
-  ln->cap = cap;
-}
-
-void omh_loop_enqueue(omh_loop *lp, omh_lane *ln, omh_op *op) {
-  op->lane = ln;
-  op->queued = 1;
-  op->queue_next = NULL;
-  op->queue_prev = ln->tail;
-  if (ln->tail) ln->tail->queue_next = op;
-  else ln->head = op;
-  ln->tail = op;
-  lane_link(lp, ln);
-}
-
-void omh_loop_dequeue(omh_loop *lp, omh_op *op) {
-  omh_lane *ln = op->lane;
-  if (!op->queued || !ln) return;
-  if (op->queue_prev) op->queue_prev->queue_next = op->queue_next;
-  else ln->head = op->queue_next;
-  if (op->queue_next) op->queue_next->queue_prev = op->queue_prev;
-  else ln->tail = op->queue_prev;
-  op->queue_next = op->queue_prev = NULL;
-  op->queued = 0;
+static void dequeue(omh_loop *lp, omh_task *t) {
+  omh_lane *ln = t->lane;
+  if (!t->queued || !ln) return;
+  if (t->queue_prev) t->queue_prev->queue_next = t->queue_next;
+  else ln->head = t->queue_next;
+  if (t->queue_next) t->queue_next->queue_prev = t->queue_prev;
+  else ln->tail = t->queue_prev;
+  t->queue_next = t->queue_prev = NULL;
+  t->queued = 0;
   if (!ln->head) lane_unlink(lp, ln);
+}
+
+/* Takes t's handle out of curl, back to the pool (set up for `profile`,
+ * or for nothing when the transfer was interrupted). */
+static void end_transfer(omh_loop *lp, omh_task *t, unsigned long profile) {
+  curl_multi_remove_handle(lp->multi, t->easy);
+  lp->ntransfers--;
+  omh_loop_release_easy(lp, t->easy, profile);
+  t->easy = NULL;
+  if (t->lane) t->lane->inflight--;
+}
+
+void omh_loop_stop(omh_task *t) {
+  omh_loop *lp = t->loop;
+  if (!lp) return;
+  if (t->easy) end_transfer(lp, t, 0);
+  dequeue(lp, t);
+  omh_timers_disarm(&lp->timers, &t->timer);
+}
+
+void omh_loop_retire(omh_task *t) {
+  if (!t->active) return;
+  t->active = 0;
+  if (t->loop) t->loop->nactive--;
+}
+
+void omh_loop_unbind(omh_task *t) {
+  omh_loop *lp = t->loop;
+  if (!lp) return;
+  omh_loop_stop(t);
+  omh_loop_retire(t);
+  if (t->live_prev) t->live_prev->live_next = t->live_next;
+  else lp->live = t->live_next;
+  if (t->live_next) t->live_next->live_prev = t->live_prev;
+  t->live_next = t->live_prev = NULL;
+  if (t->notify_queued) {
+    omh_task **pp = &lp->notify;
+    while (*pp && *pp != t) pp = &(*pp)->notify_next;
+    if (*pp) *pp = t->notify_next;
+    t->notify_queued = 0;
+  }
+  t->loop = NULL;
+}
+
+void omh_loop_submit(omh_task *t, omh_lane *ln, lua_State *L) {
+  omh_loop *lp = t->loop;
+  t->lane = ln;
+  if (ln && (ln->inflight >= ln->cap || ln->head)) {
+    /* No slot for this client: wait in line, FIFO, holding no easy handle. */
+    t->queued = 1;
+    t->queue_next = NULL;
+    t->queue_prev = ln->tail;
+    if (ln->tail) ln->tail->queue_next = t;
+    else ln->head = t;
+    ln->tail = t;
+    lane_link(lp, ln);
+    return;
+  }
+  t->ops->launch(t, L);
+}
+
+CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile) {
+  omh_loop *lp = t->loop;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+  CURLMcode mc = curl_multi_add_handle(lp->multi, e);
+  if (mc != CURLM_OK) return mc;
+  t->easy = e;
+  t->profile = profile;
+  lp->ntransfers++;
+  if (t->lane) t->lane->inflight++;
+  return CURLM_OK;
+}
+
+void omh_loop_arm(omh_task *t, double when) {
+  if (t->loop) omh_timers_arm(&t->loop->timers, &t->timer, when);
+}
+
+void omh_loop_progress(omh_task *t) {
+  if (t->notify_queued || !t->loop) return;
+  t->notify_queued = 1;
+  t->notify_next = t->loop->notify;
+  t->loop->notify = t;
+}
+
+/* ---- driving ---- */
+
+/* Each phase below calls into tasks, which may call into Lua, which may
+ * close the loop: every phase stops as soon as it is closed. Each task is
+ * pinned on the stack while it is worked on. */
+static void finish_transfers(omh_loop *lp, lua_State *L) {
+  CURLMsg *msg;
+  int left;
+  while (!lp->closed && (msg = curl_multi_info_read(lp->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    omh_task *t = NULL;
+    CURL *e = msg->easy_handle;
+    CURLcode code = msg->data.result;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
+    if (!t) continue;
+    t->ops->collect(t, e, code);
+    end_transfer(lp, t, t->profile);
+    int top = lua_gettop(L);
+    t->ops->pin(t, L);
+    t->ops->transfer_done(t, L);
+    lua_settop(L, top);
+  }
+}
+
+static void fire_timers(omh_loop *lp, lua_State *L) {
+  double now = omh_now();
+  omh_timer *tm;
+  /* Only what was due on entry: a timer re-armed for "now" waits a turn. */
+  while (!lp->closed && (tm = omh_timers_peek(&lp->timers)) && tm->when <= now) {
+    omh_timers_disarm(&lp->timers, tm);
+    omh_task *t = (omh_task *)((char *)tm - offsetof(omh_task, timer));
+    int top = lua_gettop(L);
+    t->ops->pin(t, L);
+    t->ops->timer_fired(t, L);
+    lua_settop(L, top);
+  }
+}
+
+static void flush_progress(omh_loop *lp, lua_State *L) {
+  while (!lp->closed && lp->notify) {
+    omh_task *t = lp->notify;
+    lp->notify = t->notify_next;
+    t->notify_next = NULL;
+    t->notify_queued = 0;
+    int top = lua_gettop(L);
+    t->ops->pin(t, L);
+    t->ops->progress(t, L);
+    lua_settop(L, top);
+  }
 }
 
 /* Starts queued requests while their lanes have free slots. Launching
@@ -185,32 +255,15 @@ static void admit(omh_loop *lp, lua_State *L) {
   while (ln && !lp->closed) {
     omh_lane *next = ln->next;
     while (ln->head && ln->inflight < ln->cap && !lp->closed) {
-      omh_op *op = ln->head;
-      omh_loop_dequeue(lp, op); /* may unlink ln */
+      omh_task *t = ln->head;
+      dequeue(lp, t); /* may unlink ln */
       int top = lua_gettop(L);
-      omh_op_pin(op, L);
-      omh_op_launch(op, L);
+      t->ops->pin(t, L);
+      t->ops->launch(t, L);
       lua_settop(L, top);
     }
     ln = next;
   }
-}
-
-static void free_resources(omh_loop *lp) {
-  for (size_t i = 0; i < lp->nidle; i++) curl_easy_cleanup(lp->idle[i]);
-  free(lp->idle);
-  free(lp->idle_profile);
-  lp->idle = NULL;
-  lp->idle_profile = NULL;
-  lp->nidle = lp->capidle = 0;
-  omh_timers_free(&lp->timers);
-  if (lp->multi) curl_multi_cleanup(lp->multi);
-  lp->multi = NULL;
-  if (lp->outer_fd >= 0) close(lp->outer_fd);
-  if (lp->notice_fd >= 0) close(lp->notice_fd);
-  if (lp->epfd >= 0) close(lp->epfd);
-  lp->epfd = lp->outer_fd = lp->notice_fd = -1;
-  lp->free_deferred = 0;
 }
 
 void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
@@ -235,14 +288,16 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
     lp->curl_deadline = -1;
     curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   }
-  flush_notify(lp, L);
+  flush_progress(lp, L);
   finish_transfers(lp, L);
   fire_timers(lp, L);
   admit(lp, L);
   lp->driving = 0;
   lp->wake_due = 0; /* whoever drives dispatches next */
-  if (lp->free_deferred) free_resources(lp);
+  if (lp->free_deferred) omh_loop_release(lp);
 }
+
+/* ---- notices ---- */
 
 void omh_loop_post_done(omh_loop *lp, lua_State *L) {
   if (lp->done_ref == LUA_NOREF) {
@@ -262,7 +317,7 @@ void omh_loop_post_done(omh_loop *lp, lua_State *L) {
   if (!lp->driving) lp->wake_due = 1;
 }
 
-static void call_wakeup(omh_loop *lp, lua_State *L) {
+void omh_loop_call_wakeup(omh_loop *lp, lua_State *L) {
   lp->wake_due = 0;
   if (lp->wakeup_ref == LUA_NOREF) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, lp->wakeup_ref);
@@ -270,107 +325,10 @@ static void call_wakeup(omh_loop *lp, lua_State *L) {
 }
 
 void omh_loop_safe_point(omh_loop *lp, lua_State *L) {
-  if (lp->wake_due && !lp->driving) call_wakeup(lp, L);
+  if (lp->wake_due && !lp->driving) omh_loop_call_wakeup(lp, L);
 }
 
-CURL *omh_loop_easy(omh_loop *lp, unsigned long profile, int *same) {
-  *same = 0;
-  if (!lp->nidle) return curl_easy_init();
-  /* A handle last set up for the same client and request shape keeps its
-   * options: re-setting ~25 of them after a reset costs ~10% of a poll. */
-  size_t top = lp->nidle - 1;
-  for (size_t i = top, n = 0; profile && n < 8; i--, n++) {
-    if (lp->idle_profile[i] == profile) {
-      CURL *e = lp->idle[i];
-      lp->idle[i] = lp->idle[top];
-      lp->idle_profile[i] = lp->idle_profile[top];
-      lp->nidle--;
-      *same = 1;
-      return e;
-    }
-    if (i == 0) break;
-  }
-  CURL *e = lp->idle[--lp->nidle];
-  curl_easy_reset(e);
-  return e;
-}
-
-void omh_loop_release_easy(omh_loop *lp, CURL *e, unsigned long profile) {
-  /* Keep a modest pool; a handle costs ~10 KB and 10,000 sleeping jobs hold none. */
-  if (lp->nidle < 64 && !lp->closed) {
-    if (lp->nidle == lp->capidle) {
-      size_t cap = lp->capidle ? lp->capidle * 2 : 16;
-      CURL **p = realloc(lp->idle, cap * sizeof *p);
-      if (p) lp->idle = p;
-      unsigned long *q = p ? realloc(lp->idle_profile, cap * sizeof *q) : NULL;
-      if (q) lp->idle_profile = q;
-      if (!p || !q) { curl_easy_cleanup(e); return; }
-      lp->capidle = cap;
-    }
-    /* No pointer into a finished operation stays behind in the pool. */
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
-    lp->idle_profile[lp->nidle] = profile;
-    lp->idle[lp->nidle++] = e;
-  } else {
-    curl_easy_cleanup(e);
-  }
-}
-
-double omh_loop_jitter(omh_loop *lp) {
-  /* xorshift32: enough to spread retries apart. */
-  unsigned x = lp->rng;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  lp->rng = x ? x : 2463534242u;
-  return (double)(x % 1000000u) / 1000000.0;
-}
-
-/* Our lanes bound each client exactly; curl's own per-host limit only has
- * to stay out of their way. */
-void omh_loop_set_max_host(omh_loop *lp, long n) {
-  if (n <= lp->max_host_connections) return;
-  lp->max_host_connections = n;
-  curl_multi_setopt(lp->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
-  curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, n * 2 > 16 ? n * 2 : 16);
-}
-
-omh_loop *omh_checkloop(lua_State *L, int idx) {
-  omh_loop *lp = luaL_checkudata(L, idx, OMH_LOOP_MT);
-  if (lp->closed) luaL_error(L, "omnihuman: loop is closed");
-  return lp;
-}
-
-/* Ends the loop's work: every op is ended (whoever waits on one hears
- * "cancelled" rather than nothing, ever) and forgets the loop. Operations may
- * outlive the loop (collection order at lua_close is not ours to choose). */
-static void loop_end(lua_State *L, omh_loop *lp) {
-  if (lp->closed) return;
-  while (lp->live) {
-    struct omh_op *op = lp->live;
-    if (!op->done) omh_op_cancel(op, L, "the loop was closed");
-    omh_op_detach(op);
-  }
-  lp->closed = 1;
-  luaL_unref(L, LUA_REGISTRYINDEX, lp->json_ref);
-  lp->json_ref = LUA_NOREF;
-}
-
-/* Frees curl and the descriptors, unless a drive still has them on the C
- * stack (a callback closed the loop): that drive frees them on its way out. */
-static void loop_release(omh_loop *lp) {
-  if (lp->driving) lp->free_deferred = 1;
-  else if (lp->multi || lp->epfd >= 0) free_resources(lp);
-}
-
-static void push_done_set(lua_State *L) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-}
+/* ---- life ---- */
 
 static int add_in(int epfd, int fd) {
   struct epoll_event ev;
@@ -380,26 +338,39 @@ static int add_in(int epfd, int fd) {
   return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static int loop_new(lua_State *L) {
-  omh_loop *lp = lua_newuserdata(L, sizeof *lp);
-  memset(lp, 0, sizeof *lp);
+static void free_resources(omh_loop *lp) {
+  for (size_t i = 0; i < lp->nidle; i++) curl_easy_cleanup(lp->idle[i]);
+  free(lp->idle);
+  free(lp->idle_profile);
+  lp->idle = NULL;
+  lp->idle_profile = NULL;
+  lp->nidle = lp->capidle = 0;
+  omh_timers_free(&lp->timers);
+  if (lp->multi) curl_multi_cleanup(lp->multi);
+  lp->multi = NULL;
+  if (lp->outer_fd >= 0) close(lp->outer_fd);
+  if (lp->notice_fd >= 0) close(lp->notice_fd);
+  if (lp->epfd >= 0) close(lp->epfd);
   lp->epfd = lp->outer_fd = lp->notice_fd = -1;
-  lp->json_ref = lp->done_ref = lp->wakeup_ref = LUA_NOREF;
-  lp->closed = 1; /* until fully built, __gc has nothing to undo */
-  luaL_getmetatable(L, OMH_LOOP_MT);
-  lua_setmetatable(L, -2);
+  lp->free_deferred = 0;
+}
+
+int omh_loop_init(omh_loop *lp, lua_State *L) {
   lp->epfd = epoll_create1(EPOLL_CLOEXEC);
   lp->outer_fd = epoll_create1(EPOLL_CLOEXEC);
   lp->notice_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (lp->epfd < 0 || lp->outer_fd < 0 || lp->notice_fd < 0 || add_in(lp->outer_fd, lp->epfd) != 0 ||
       add_in(lp->outer_fd, lp->notice_fd) != 0) {
+    int saved = errno;
     free_resources(lp);
-    return luaL_error(L, "omnihuman: cannot create the loop's descriptors: %s", strerror(errno));
+    errno = saved;
+    return -1;
   }
   lp->multi = curl_multi_init();
   if (!lp->multi) {
     free_resources(lp);
-    return luaL_error(L, "omnihuman: curl_multi_init failed");
+    errno = ENOMEM;
+    return -1;
   }
   lp->closed = 0;
   lp->curl_deadline = -1;
@@ -412,144 +383,25 @@ static int loop_new(lua_State *L) {
   omh_loop_set_max_host(lp, 8);
   omh_json_push_instance(L);
   lp->json_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  push_done_set(L);
-  lp->done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  return 1;
-}
-
-/* close (also __close): ends the loop's work; take_done still hands out the
- * last notices so that waiters on cancelled operations wake. */
-static int loop_close_m(lua_State *L) {
-  omh_loop *lp = luaL_checkudata(L, 1, OMH_LOOP_MT);
-  int was_open = !lp->closed;
-  loop_end(L, lp);
-  /* The host hears first, even inside a drive, while pollfd() is still
-   * open: a host watching it stops before the number can be reused. */
-  if (was_open) call_wakeup(lp, L);
-  loop_release(lp);
   return 0;
 }
 
-static int loop_gc(lua_State *L) {
-  omh_loop *lp = luaL_checkudata(L, 1, OMH_LOOP_MT);
-  loop_end(L, lp);
-  if (lp->multi || lp->epfd >= 0) free_resources(lp); /* at lua_close even mid-drive */
-  luaL_unref(L, LUA_REGISTRYINDEX, lp->done_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, lp->wakeup_ref);
-  lp->done_ref = lp->wakeup_ref = LUA_NOREF;
-  return 0;
-}
-
-/* loop:run_once([max_block_seconds]) -> number of ops in flight. Blocks
- * for sockets and timers only: finish notices are the dispatcher's
- * (omnihuman.waiters.turn takes them before it blocks). */
-static int loop_run_once(lua_State *L) {
-  omh_loop *lp = omh_checkloop(L, 1);
-  double block = luaL_optnumber(L, 2, 0);
-  if (block != block) return luaL_argerror(L, 2, "not a number");
-  omh_loop_drive(lp, L, block);
-  lua_pushinteger(L, lp->nactive);
-  return 1;
-}
-
-/* loop:run_until(op): blocks, without spinning, until op has finished.
- * Notices of other ops do not wake it: they wait for their dispatcher. */
-static int loop_run_until(lua_State *L) {
-  omh_loop *lp = omh_checkloop(L, 1);
-  omh_op *op = omh_checkop(L, 2);
-  if (lp->driving) return luaL_error(L, "omnihuman: cannot block inside a callback of the loop");
-  while (!op->done && !lp->closed) {
-    double t = omh_loop_next_deadline(lp);
-    omh_loop_drive(lp, L, t < 0 ? 3600.0 : t + 0.001);
+void omh_loop_end(omh_loop *lp, lua_State *L) {
+  if (lp->closed) return;
+  /* Tasks may outlive the loop (collection order at lua_close is not ours
+   * to choose): each ends its work, then the loop lets go of it. */
+  while (lp->live) {
+    omh_task *t = lp->live;
+    t->ops->loop_closing(t, L);
+    if (lp->live == t) omh_loop_unbind(t);
   }
-  lua_pushboolean(L, op->done);
-  return 1;
+  lp->closed = 1;
+  luaL_unref(L, LUA_REGISTRYINDEX, lp->json_ref);
+  lp->json_ref = LUA_NOREF;
 }
 
-/* loop:take_done() -> set of ops finished since the last call (weak keys).
- * One dispatcher per loop should call it (omnihuman.waiters does). */
-static int loop_take_done(lua_State *L) {
-  omh_loop *lp = luaL_checkudata(L, 1, OMH_LOOP_MT);
-  if (lp->done_ref == LUA_NOREF) return luaL_error(L, "omnihuman: loop is closed");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->done_ref);
-  push_done_set(L);
-  lua_rawseti(L, LUA_REGISTRYINDEX, lp->done_ref);
-  if (lp->ndone > 0 && lp->notice_fd >= 0) {
-    uint64_t n;
-    ssize_t r = read(lp->notice_fd, &n, sizeof n);
-    (void)r; /* EAGAIN: already clear */
-  }
-  lp->ndone = 0;
-  return 1;
-}
-
-/* loop:set_wakeup(fn | nil): fn() runs when an operation finishes outside a
- * drive (a cancel or close from Lua code), for hosts that cannot watch
- * pollfd(). It runs after the C state change is complete; errors are dropped. */
-static int loop_set_wakeup(lua_State *L) {
-  omh_loop *lp = omh_checkloop(L, 1);
-  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
-  luaL_unref(L, LUA_REGISTRYINDEX, lp->wakeup_ref);
-  lp->wakeup_ref = LUA_NOREF;
-  if (!lua_isnoneornil(L, 2)) {
-    lua_pushvalue(L, 2);
-    lp->wakeup_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
-  return 0;
-}
-
-static int loop_timeout(lua_State *L) {
-  double t = omh_loop_timeout(omh_checkloop(L, 1));
-  if (t < 0) lua_pushnil(L);
-  else lua_pushnumber(L, t);
-  return 1;
-}
-
-/* Readable while curl has socket work or finish notices wait. */
-static int loop_pollfd(lua_State *L) {
-  lua_pushinteger(L, omh_checkloop(L, 1)->outer_fd);
-  return 1;
-}
-
-static int loop_events(lua_State *L) {
-  omh_checkloop(L, 1);
-  lua_pushliteral(L, "r");
-  return 1;
-}
-
-static int loop_active(lua_State *L) {
-  lua_pushinteger(L, omh_checkloop(L, 1)->nactive);
-  return 1;
-}
-
-/* Transfers in curl: a host that cannot watch pollfd() polls while > 0. */
-static int loop_transfers(lua_State *L) {
-  lua_pushinteger(L, omh_checkloop(L, 1)->ntransfers);
-  return 1;
-}
-
-static int loop_is_closed(lua_State *L) {
-  lua_pushboolean(L, ((omh_loop *)luaL_checkudata(L, 1, OMH_LOOP_MT))->closed);
-  return 1;
-}
-
-static int loop_tostring(lua_State *L) {
-  omh_loop *lp = luaL_checkudata(L, 1, OMH_LOOP_MT);
-  lua_pushfstring(L, "omnihuman.loop (%s%p)", lp->closed ? "closed " : "", (void *)lp);
-  return 1;
-}
-
-int omh_loop_open(lua_State *L) {
-  static const luaL_Reg methods[] = {
-    {"run_once", loop_run_once}, {"run_until", loop_run_until}, {"take_done", loop_take_done},
-    {"timeout", loop_timeout},   {"pollfd", loop_pollfd},       {"events", loop_events},
-    {"active", loop_active},     {"close", loop_close_m},       {"is_closed", loop_is_closed},
-    {"set_wakeup", loop_set_wakeup}, {"transfers", loop_transfers}, {NULL, NULL}};
-  omh_register_type(L, OMH_LOOP_MT, methods, loop_gc, loop_tostring);
-  luaL_getmetatable(L, OMH_LOOP_MT);
-  lua_pushcfunction(L, loop_close_m);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, loop_new);
-  return 1;
+void omh_loop_release(omh_loop *lp) {
+  /* Inside a drive (a callback closed it) curl is still on the C stack. */
+  if (lp->driving) lp->free_deferred = 1;
+  else if (lp->multi || lp->epfd >= 0) free_resources(lp);
 }

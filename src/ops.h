@@ -1,15 +1,24 @@
-/* The kinds of operation and how each begins. */
+/* Starting each kind of operation. Each pushes the new op (already in
+ * flight, or already finished with an error such as a missing key) and
+ * returns it. lp's userdata is at loop_idx; cfg is the client's. */
 #ifndef OMH_OPS_H
 #define OMH_OPS_H
 
+#include "body.h"
 #include "op.h"
 
-extern const omh_op_class omh_create_class, omh_poll_class, omh_wait_class, omh_download_class,
-    omh_sleep_class;
-
-char *omh_status_url(const char *base, const char *id);   /* malloc'd */
-void omh_wait_begin(omh_op *op, lua_State *L, double interval, double timeout);
-/* Opens the temporary file beside target; 0, or -1 with errno set. */
-int omh_download_begin(omh_op *op, lua_State *L);
+/* The body is the op's from here on, whatever happens. */
+omh_op *omh_create_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, omh_body *body);
+/* A create refused before anything was sent: finished with the error
+ * object at err_idx. */
+omh_op *omh_create_refused(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, int err_idx);
+omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id);
+/* cb_idx: the stack index of on_status, or 0. */
+omh_op *omh_wait_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                       double interval, double timeout, int cb_idx);
+/* cb_idx: the stack index of on_progress, or 0. */
+omh_op *omh_download_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *url,
+                           const char *path, double max_bytes, int cb_idx);
+omh_op *omh_sleep_start(lua_State *L, omh_loop *lp, int loop_idx, double seconds);
 
 #endif

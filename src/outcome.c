@@ -1,3 +1,5 @@
+/* What a finished exchange means: the error kinds, and the retry rules that
+ * keep a billed create from ever being sent twice. */
 #include "outcome.h"
 
 #include <stdio.h>
@@ -7,9 +9,9 @@
 #include "json.h"
 #include "redact.h"
 
-static void judge_curl(omh_op *op, omh_outcome *o) {
-  CURLcode c = op->x.code;
-  const char *detail = op->x.s->error[0] ? op->x.s->error : curl_easy_strerror(c);
+static void judge_curl(const omh_xfer *x, omh_outcome *o) {
+  CURLcode c = x->code;
+  const char *detail = x->s->error[0] ? x->s->error : curl_easy_strerror(c);
   o->kind = "network";
   switch (c) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -22,7 +24,7 @@ static void judge_curl(omh_op *op, omh_outcome *o) {
     case CURLE_OPERATION_TIMEDOUT:
       o->kind = "timeout";
       o->retry_read = 1;
-      o->retry_create = !op->x.sent;
+      o->retry_create = !x->sent;
       break;
     case CURLE_PEER_FAILED_VERIFICATION:
 #if LIBCURL_VERSION_NUM < 0x073e00
@@ -34,18 +36,18 @@ static void judge_curl(omh_op *op, omh_outcome *o) {
     case CURLE_URL_MALFORMAT:
       break; /* will not fix itself */
     case CURLE_WRITE_ERROR:
-      if (op->x.write_failed == 1) {
+      if (x->write_failed == OMH_WRITE_ANSWER_TOO_BIG) {
         o->kind = "protocol";
         snprintf(o->message, sizeof o->message, "answer larger than the 1 MiB an API answer may be");
         return;
       }
-      if (op->x.write_failed == 3) {
+      if (x->write_failed == OMH_WRITE_OVER_MAX) {
         o->kind = "protocol";
         snprintf(o->message, sizeof o->message, "download larger than max_bytes (%lld bytes)",
-                 (long long)op->max_bytes);
+                 (long long)x->max_bytes);
         return;
       }
-      if (op->x.write_failed == 2) {
+      if (x->write_failed == OMH_WRITE_DISK) {
         o->kind = "io";
         snprintf(o->message, sizeof o->message, "cannot write the download: %s", detail);
         return;
@@ -53,18 +55,18 @@ static void judge_curl(omh_op *op, omh_outcome *o) {
       break;
     default:
       o->retry_read = 1;
-      o->retry_create = !op->x.sent;
+      o->retry_create = !x->sent;
       break;
   }
   /* curl's own message may quote the server, cut at CURL_ERROR_SIZE. */
-  omh_redact_copy(op->cfg ? op->cfg->api_key : NULL, detail, strlen(detail), o->message, sizeof o->message);
+  omh_redact_copy(omh_config_key(x->cfg), detail, strlen(detail), o->message, sizeof o->message);
 }
 
 /* The service's error JSON: {"message": s | [s...], "requestId": ...}. */
-static void read_error_body(omh_op *op, lua_State *L, omh_outcome *o) {
-  const omh_buf *b = &op->x.body;
+static void read_error_body(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
+  const omh_buf *b = &x->answer;
   int top = lua_gettop(L);
-  if (b->len && op->loop && omh_json_decode(L, op->loop->json_ref, b->data, b->len, op->cfg ? op->cfg->api_key : NULL) &&
+  if (b->len && json_ref != LUA_NOREF && omh_json_decode(L, json_ref, b->data, b->len, omh_config_key(x->cfg)) &&
       lua_istable(L, -1)) {
     lua_getfield(L, -1, "message");
     if (lua_istable(L, -1)) lua_rawgeti(L, -1, 1);
@@ -81,17 +83,17 @@ static void read_error_body(omh_op *op, lua_State *L, omh_outcome *o) {
              b->len ? " (answer is not the service's JSON)" : "");
 }
 
-void omh_outcome_judge(omh_op *op, lua_State *L, omh_outcome *o) {
+void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
   memset(o, 0, sizeof *o);
-  o->status = op->x.status;
-  o->retry_after = op->x.retry_after;
-  snprintf(o->request_id, sizeof o->request_id, "%s", op->x.s->request_id);
-  if (op->x.code != CURLE_OK) {
+  o->status = x->status;
+  o->retry_after = x->retry_after;
+  snprintf(o->request_id, sizeof o->request_id, "%s", x->s->request_id);
+  if (x->code != CURLE_OK) {
     o->status = 0;
-    judge_curl(op, o);
+    judge_curl(x, o);
     return;
   }
-  long s = op->x.status;
+  long s = x->status;
   if (s >= 200 && s < 300) {
     o->ok = 1;
     return;
@@ -104,11 +106,5 @@ void omh_outcome_judge(omh_op *op, lua_State *L, omh_outcome *o) {
              "HTTP %ld: the API answered with a redirect, which is not followed (the request carries your key)", s);
     return;
   }
-  read_error_body(op, L, o);
-}
-
-void omh_outcome_fail(omh_op *op, lua_State *L, const omh_outcome *o, const char *note) {
-  char msg[768];
-  snprintf(msg, sizeof msg, "%s%s", o->message, note ? note : "");
-  omh_op_finish_err(op, L, o->kind, msg, o->status, o->request_id, o->retry_read);
+  read_error_body(x, L, json_ref, o);
 }

@@ -79,21 +79,8 @@ int omh_redact_suspect(const char *key, const char *s, size_t n) {
          find(s, n, key + kn - OMH_REDACT_MIN, OMH_REDACT_MIN) != NULL;
 }
 
-void omh_redact_string_at(lua_State *L, int idx, const char *key) {
-  size_t n, kn = key ? strlen(key) : 0;
-  const char *s = lua_tolstring(L, idx, &n);
-  if (kn < OMH_REDACT_MIN || !s) return;
-  if (!find(s, n, key, kn) && !head_piece(key, kn, s, n) && !tail_piece(key, kn, s, n)) return;
-  /* Each replacement grows the text by at most the marker's length. */
-  size_t cap = n + (n / kn + 2) * (sizeof OMH_REDACTED) + 1;
-  char *buf = malloc(cap);
-  if (idx < 0) idx = lua_gettop(L) + idx + 1;
-  if (buf) {
-    size_t len = omh_redact_copy(key, s, n, buf, cap);
-    lua_pushlstring(L, buf, len);
-    free(buf);
-  } else {
-    lua_pushliteral(L, OMH_REDACTED); /* nothing of it is safe to keep */
-  }
-  lua_replace(L, idx);
+int omh_redact_needed(const char *key, const char *s, size_t n) {
+  size_t kn = key ? strlen(key) : 0;
+  if (kn < OMH_REDACT_MIN) return 0;
+  return find(s, n, key, kn) || head_piece(key, kn, s, n) || tail_piece(key, kn, s, n);
 }

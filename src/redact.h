@@ -7,7 +7,6 @@
 #define OMH_REDACT_H
 
 #include <stddef.h>
-#include "compat.h"
 
 #define OMH_REDACTED "[redacted]"
 #define OMH_REDACT_MIN 4 /* shorter keys (or pieces) are not looked for */
@@ -18,12 +17,12 @@
  * start). A NULL or short key only copies and cuts. Returns the length. */
 size_t omh_redact_copy(const char *key, const char *in, size_t n, char *out, size_t cap);
 
+/* Whether s (n bytes) holds the key or a piece of it at either end: what
+ * omh_redact_copy would change. */
+int omh_redact_needed(const char *key, const char *s, size_t n);
+
 /* Whether s (n bytes) may hold the key or a piece of it once decoded (JSON
  * escapes included): a cheap test before walking a decoded answer. */
 int omh_redact_suspect(const char *key, const char *s, size_t n);
-
-/* Replaces the string at idx (a stack index) by its redacted copy when it
- * holds the key or an edge piece of it. */
-void omh_redact_string_at(lua_State *L, int idx, const char *key);
 
 #endif

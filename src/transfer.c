@@ -1,29 +1,24 @@
-/* Setting up one HTTP exchange for an operation: the curl options that
- * carry our security rules (who gets the key, redirects, TLS) live here. */
+#include "transfer.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "body.h"
-#include "clock.h"
-#include "op.h"
 #include "redact.h"
 #include "retry_after.h"
 
-/* API answers are small JSON documents; anything bigger is broken or hostile. */
-#define OMH_MAX_ANSWER (1024 * 1024)
-
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-  omh_op *op = ud;
+  omh_xfer *x = ud;
   size_t len = size * n;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* A new response (after a redirect or 100-continue): forget the last one's. */
-    op->x.retry_after = -1;
-    op->x.s->request_id[0] = '\0';
+    x->retry_after = -1;
+    x->s->request_id[0] = '\0';
     return len;
   }
   const char *colon = memchr(p, ':', len);
@@ -34,68 +29,77 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
   while (vlen && isspace((unsigned char)v[vlen - 1])) vlen--;
   if (name == 11 && strncasecmp(p, "retry-after", 11) == 0) {
-    op->x.retry_after = omh_retry_after_parse(v, vlen, time(NULL));
+    x->retry_after = omh_retry_after_parse(v, vlen, time(NULL));
   } else if ((name == 12 && strncasecmp(p, "x-request-id", 12) == 0) ||
              (name == 9 && strncasecmp(p, "requestid", 9) == 0)) {
     /* Redacted before it is cut: a server may echo the key here. */
-    omh_redact_copy(op->cfg ? op->cfg->api_key : NULL, v, vlen, op->x.s->request_id,
-                    sizeof op->x.s->request_id);
+    omh_redact_copy(omh_config_key(x->cfg), v, vlen, x->s->request_id, sizeof x->s->request_id);
   }
   return len;
 }
 
 static size_t on_answer(char *p, size_t size, size_t n, void *ud) {
-  omh_op *op = ud;
+  omh_xfer *x = ud;
   size_t len = size * n;
-  if (omh_buf_append(&op->x.body, p, len, OMH_MAX_ANSWER) != 0) {
-    op->x.write_failed = 1;
-    return 0;   /* makes curl stop with CURLE_WRITE_ERROR */
+  if (omh_buf_append(&x->answer, p, len, OMH_MAX_ANSWER) != 0) {
+    x->write_failed = OMH_WRITE_ANSWER_TOO_BIG;
+    return 0; /* makes curl stop with CURLE_WRITE_ERROR */
   }
   return len;
 }
 
 static size_t on_file_data(char *p, size_t size, size_t n, void *ud) {
-  omh_op *op = ud;
+  omh_xfer *x = ud;
   size_t len = size * n, off = 0;
-  if (op->x.total == -1) {
+  long code = 0;
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (code >= 300) return len; /* an error page: counted nowhere, judged at the end */
+  if (x->total == -1) {
     curl_off_t cl = -1;
-    long code = 0;
-    curl_easy_getinfo(op->x.easy, CURLINFO_RESPONSE_CODE, &code);
-    if (code >= 300) return len; /* an error page: counted nowhere, judged at the end */
-    curl_easy_getinfo(op->x.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    op->x.total = cl >= 0 ? cl : -2; /* -2: unknown but looked up */
-  } else {
-    long code = 0;
-    curl_easy_getinfo(op->x.easy, CURLINFO_RESPONSE_CODE, &code);
-    if (code >= 300) return len;
+    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    x->total = cl >= 0 ? cl : -2; /* -2: unknown but looked up */
   }
   /* An endless or absurd body must not fill the disk. */
-  if (op->x.total > op->max_bytes || op->x.got + (curl_off_t)len > op->max_bytes) {
-    op->x.write_failed = 3;
+  if (x->total > x->max_bytes || x->got + (curl_off_t)len > x->max_bytes) {
+    x->write_failed = OMH_WRITE_OVER_MAX;
     return 0;
   }
   while (off < len) {
-    ssize_t w = write(op->x.fd, p + off, len - off);
+    ssize_t w = write(x->fd, p + off, len - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      op->x.write_failed = 2;
+      x->write_failed = OMH_WRITE_DISK;
       return 0;
     }
     off += (size_t)w;
   }
-  op->x.got += (curl_off_t)len;
-  omh_op_queue_notify(op);
+  x->got += (curl_off_t)len;
+  if (x->on_progress) x->on_progress(x->progress_ud);
   return len;
 }
 
-static void set_common(omh_op *op, CURL *e) {
-  const omh_config *c = op->cfg;
-  curl_easy_setopt(e, CURLOPT_URL, op->url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->x.s->error);
+size_t omh_xfer_feed_header(omh_xfer *x, char *p, size_t n) { return on_header(p, 1, n, x); }
+
+size_t omh_xfer_feed_answer(omh_xfer *x, char *p, size_t n) { return on_answer(p, 1, n, x); }
+
+void omh_xfer_init(omh_xfer *x, omh_xfer_kind kind, const omh_config *cfg) {
+  memset(x, 0, sizeof *x);
+  x->kind = kind;
+  x->cfg = cfg;
+  x->fd = -1;
+  x->retry_after = -1;
+  x->total = -1;
+}
+
+unsigned long omh_xfer_profile(const omh_xfer *x) {
+  if (x->kind == OMH_XFER_DOWNLOAD) return 0;
+  return x->cfg->serial * 4 + (x->kind == OMH_XFER_API_POST ? 2 : 1);
+}
+
+static void set_common(omh_xfer *x, CURL *e) {
+  const omh_config *c = x->cfg;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
   /* Rounded up: a sub-millisecond timeout must not become 0, "no timeout". */
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(c->connect_timeout * 1000));
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -103,7 +107,7 @@ static void set_common(omh_op *op, CURL *e) {
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   /* Waiting to multiplex only pays where HTTP/2 can happen (TLS + ALPN); on
    * plain HTTP/1.1 it holds every new transfer until the first answers. */
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(op->url, "https://", 8) == 0 ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(x->url, "https://", 8) == 0 ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   /* ca_file adds a trust anchor: the system CA directory stays in force. */
@@ -112,76 +116,96 @@ static void set_common(omh_op *op, CURL *e) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent ? c->user_agent : "lua-omnihuman/0.1");
 }
 
-unsigned long omh_xfer_profile(const omh_op *op) {
-  if (!op->cfg || op->kind == OMH_OP_DOWNLOAD) return 0;
-  return op->cfg->serial * 4 + (op->body ? 2 : 1);
-}
-
 /* The create body is read from its files while curl sends it: exact
  * length up front, rewound (and the files re-checked) for every attempt. */
-static void set_body(omh_op *op, CURL *e) {
-  curl_easy_setopt(e, CURLOPT_READDATA, op->body);
-  curl_easy_setopt(e, CURLOPT_SEEKDATA, op->body);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)omh_body_length(op->body));
+static void set_body(omh_xfer *x, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_READDATA, x->body);
+  curl_easy_setopt(e, CURLOPT_SEEKDATA, x->body);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)omh_body_length(x->body));
 }
 
 /* What differs between two requests of one profile. */
-static void set_per_request(omh_op *op, CURL *e) {
-  curl_easy_setopt(e, CURLOPT_URL, op->url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->x.s->error);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
-  if (op->body) set_body(op, e);
+static void set_per_request(omh_xfer *x, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_URL, x->url);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->s->error);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  if (x->kind == OMH_XFER_API_POST) set_body(x, e);
 }
 
-void omh_xfer_setup(omh_op *op, CURL *e, int same) {
-  omh_xfer *x = &op->x;
+static void set_download(omh_xfer *x, CURL *e) {
+  /* The result host gets no credentials at all, wherever it redirects. */
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_file_data);
+  /* Videos can be large: no total cap, but a stalled transfer ends. */
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(x->cfg->timeout > 1 ? x->cfg->timeout : 1));
+}
+
+static void set_api(omh_xfer *x, CURL *e) {
+  int post = x->kind == OMH_XFER_API_POST;
+  /* API requests carry the key, so they never follow a redirect anywhere. */
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->cfg->api_headers[post]);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ceil(x->cfg->timeout * 1000));
+  if (!post) return;
+  curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, omh_body_curl_read);
+  curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, omh_body_curl_seek);
+  /* Fewer, larger sends than with curl's 64 KiB: less CPU per MB, for
+   * 256 KiB per create in flight (none for one that waits). */
+  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 262144L);
+  /* A billed request goes on a connection of its own: curl silently
+   * re-sends a request whose reused connection died unanswered, and the
+   * server may have accepted it. */
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+}
+
+int omh_xfer_setup(omh_xfer *x, CURL *e, int same) {
+  if (!x->s && !(x->s = malloc(sizeof *x->s))) return -1;
   x->code = CURLE_OK;
   x->status = 0;
   x->sent = 0;
   x->retry_after = -1;
   x->s->request_id[0] = '\0';
   x->s->error[0] = '\0';
-  x->write_failed = 0;
+  x->write_failed = OMH_WRITE_OK;
   x->got = x->reported = 0;
   x->total = -1;
-  omh_buf_reset(&x->body);
+  omh_buf_reset(&x->answer);
   x->easy = e;
-  if (op->body) omh_body_rewind(op->body);
-  if (same) {
-    set_per_request(op, e);
-    return;
+  if (x->body) omh_body_rewind(x->body);
+  if (!same) {
+    set_common(x, e);
+    if (x->kind == OMH_XFER_DOWNLOAD) set_download(x, e);
+    else set_api(x, e);
   }
-  set_common(op, e);
-  if (op->kind == OMH_OP_DOWNLOAD) {
-    /* The result host gets no credentials at all, wherever it redirects. */
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_file_data);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
-    /* Videos can be large: no total cap, but a stalled transfer ends. */
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(op->cfg->timeout > 1 ? op->cfg->timeout : 1));
-    return;
+  set_per_request(x, e);
+  return 0;
+}
+
+void omh_xfer_collect(omh_xfer *x, CURL *e, CURLcode code) {
+  long reqsize = 0;
+  x->code = code;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
+  curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &reqsize);
+  x->sent = reqsize > 0;
+  x->easy = NULL;
+}
+
+void omh_xfer_settle(omh_xfer *x) {
+  if (x->kind != OMH_XFER_DOWNLOAD) omh_buf_free(&x->answer);
+  if (!x->easy) {
+    free(x->s);
+    x->s = NULL;
   }
-  /* API requests carry the key, so they never follow a redirect anywhere. */
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->cfg->api_headers[op->body != NULL]);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ceil(op->cfg->timeout * 1000));
-  if (op->body) {
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_READFUNCTION, omh_body_curl_read);
-    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, omh_body_curl_seek);
-    /* Fewer, larger sends than with curl's 64 KiB: less CPU per MB, for
-     * 256 KiB per create in flight (none for one that waits). */
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 262144L);
-    set_body(op, e);
-    /* A billed request goes on a connection of its own: curl silently
-     * re-sends a request whose reused connection died unanswered, and the
-     * server may have accepted it. */
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-  }
+}
+
+void omh_xfer_free(omh_xfer *x) {
+  omh_buf_free(&x->answer);
+  free(x->s);
+  x->s = NULL;
+  x->easy = NULL;
 }

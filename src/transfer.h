@@ -1,10 +1,78 @@
+/* One HTTP exchange: the curl options that carry our security rules (who
+ * gets the key, redirects, TLS) and what curl's callbacks gather while the
+ * answer comes in. Knows nothing of operations or of the loop. */
 #ifndef OMH_TRANSFER_H
 #define OMH_TRANSFER_H
-#include "op.h"
-/* Resets op->x and sets the options of easy handle e for op's request;
- * with `same`, e is already set up for this profile: only per-request ones. */
-void omh_xfer_setup(omh_op *op, CURL *e, int same);
+
+#include <curl/curl.h>
+
+#include "body.h"
+#include "buf.h"
+#include "config.h"
+
+/* API answers are small JSON documents; anything bigger is broken or hostile. */
+#define OMH_MAX_ANSWER (1024 * 1024)
+
+typedef enum {
+  OMH_XFER_API_GET,  /* carries the key, never redirected */
+  OMH_XFER_API_POST, /* the same, with a streamed body, on a fresh connection */
+  OMH_XFER_DOWNLOAD  /* no credentials, follows redirects, into a file */
+} omh_xfer_kind;
+
+/* Why a write callback stopped the transfer. */
+typedef enum {
+  OMH_WRITE_OK = 0,
+  OMH_WRITE_ANSWER_TOO_BIG, /* an API answer over OMH_MAX_ANSWER */
+  OMH_WRITE_DISK,           /* the download's file could not take it */
+  OMH_WRITE_OVER_MAX        /* the download went past max_bytes */
+} omh_write_failure;
+
+typedef struct omh_xfer {
+  /* What to send: set by the owner before setup. */
+  omh_xfer_kind kind;
+  const omh_config *cfg;
+  const char *url;
+  omh_body *body;            /* API_POST */
+  int fd;                    /* DOWNLOAD: the sink, -1 otherwise */
+  curl_off_t max_bytes;      /* DOWNLOAD: a larger body is refused */
+  void (*on_progress)(void *ud); /* DOWNLOAD: bytes arrived (called from curl) */
+  void *progress_ud;
+  /* What came back. */
+  CURL *easy;                /* while in flight */
+  CURLcode code;
+  long status;
+  int sent;                  /* request bytes left this process */
+  omh_buf answer;            /* API answers only (capped) */
+  double retry_after;        /* seconds, < 0 when absent */
+  /* Only while a request is in flight or being judged: ~350 B that 10,000
+   * sleeping jobs need not carry. */
+  struct omh_xscratch {
+    char request_id[96];
+    char error[CURL_ERROR_SIZE];
+  } *s;
+  omh_write_failure write_failed;
+  curl_off_t got, total;     /* download progress; total < 0 unknown */
+  curl_off_t reported;       /* got at the last progress report */
+} omh_xfer;
+
+void omh_xfer_init(omh_xfer *x, omh_xfer_kind kind, const omh_config *cfg);
 /* Which setups are interchangeable: same client, same kind of API request.
- * 0 (downloads, no client) never matches. */
-unsigned long omh_xfer_profile(const omh_op *op);
+ * 0 (downloads) never matches. */
+unsigned long omh_xfer_profile(const omh_xfer *x);
+/* Resets what came back and sets the options of e for the request; with
+ * `same`, e is already set up for this profile: only per-request ones.
+ * Returns 0, or -1 when out of memory. */
+int omh_xfer_setup(omh_xfer *x, CURL *e, int same);
+/* The transfer ended with `code`: reads what curl knows of it. */
+void omh_xfer_collect(omh_xfer *x, CURL *e, CURLcode code);
+/* The answer is judged: a job sleeping between polls keeps no buffer. */
+void omh_xfer_settle(omh_xfer *x);
+/* What curl's header and API-answer callbacks do with one call's bytes:
+ * for a harness that feeds answers without a network (fuzz/answer_fuzz.c).
+ * Return what curl would (n, or 0 to stop the transfer). */
+size_t omh_xfer_feed_header(omh_xfer *x, char *p, size_t n);
+size_t omh_xfer_feed_answer(omh_xfer *x, char *p, size_t n);
+/* Frees everything but the file descriptor and the body (their owner's). */
+void omh_xfer_free(omh_xfer *x);
+
 #endif

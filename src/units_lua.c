@@ -4,7 +4,7 @@
 #include <float.h>
 #include <string.h>
 
-#include "compat.h"
+#include "units_lua.h"
 
 #include "base64.h"
 #include "body.h"

@@ -37,6 +37,8 @@
 ---@field video? { url: string } set once completed
 ---@field error? any the service's error, when failed
 ---@field output? string client:generate with `output`: where the video was written
+---@field usage? table client:generate: the create answer's meta.usage, as the service sent it
+---@field credits? number client:generate: usage.credits_used, else usage.tokens_used (numbers only)
 ---@field [string] any
 
 ---@alias omnihuman.Result omnihuman.Job

@@ -4,6 +4,7 @@
 local core = require("omnihuman.core")
 local Scheduler = require("omnihuman.scheduler")
 local waiters = require("omnihuman.waiters")
+local usage_of = require("omnihuman.usage")
 
 ---@class omnihuman
 ---@field _VERSION string the module's version
@@ -262,6 +263,7 @@ function Client:generate(args)
     end
     res.output = path
   end
+  res.usage, res.credits = usage_of(job) -- what the create cost
   return res
 end
 

@@ -24,6 +24,13 @@ function F.start(opts)
   return ts.start(opts)
 end
 
+-- Create fields with URLs (nothing to upload), plus extra.
+function F.url_fields(extra)
+  local t = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+
 -- A client on namespace ns of srv, with fast polling; extra overrides.
 function F.client(srv, ns, extra)
   local o = {

@@ -35,6 +35,6 @@ else
   print("main thread: " .. tostring(st and st.status))
 end
 local n = 0
-for i = 1, 3 do if results[i] and results[i].status == "completed" then n = n + 1 end end
+for i = 1, 3 do if results[i] and tostring(results[i].status):lower() == "completed" then n = n + 1 end end
 print(n .. " completed")
 os.exit(n == 3 and 0 or 1)

@@ -53,7 +53,7 @@ function P.baseline(client, n, fields)
     for _ = 1, n do
       omnihuman.spawn(function()
         local res = client:generate(fields)
-        if res and res.status == "completed" then done = done + 1 end
+        if res and tostring(res.status):lower() == "completed" then done = done + 1 end
       end)
     end
   end)

@@ -3,14 +3,16 @@
 and offline use.  Python 3 standard library only.
 
     python3 spec/support/server.py [--tls CERT KEY] [--key K] [--sandbox]
-        [--host 127.0.0.1] [--port 0] [--cdn-port 0] [--lifetime 900]
-        [--verbose] [--watch-pid PID]
+        [--flavor current|legacy] [--host 127.0.0.1] [--port 0] [--cdn-port 0]
+        [--lifetime 900] [--verbose] [--watch-pid PID]
 
 Two listeners:
   api  POST [/n/NS]/v2/video/generations            create a job
        GET  [/n/NS]/v2/video/generations?generation_id=ID   poll it
        (HTTPS when --tls is given, else HTTP)
-  cdn  GET|HEAD [/n/NS]/files/NAME.mp4              result videos (plain HTTP)
+  cdn  GET|HEAD [/n/NS]/files/NAME.mp4              result videos (plain HTTP), also
+       [/n/NS]/files/b/ANIMAL/ID_video.mp4 (the v1 CDN's path shape) and
+       [/n/NS]/generations/ANIMAL/MS-ID.mp4 (the v1.5 CDN's path shape)
        /_control/faults (POST {"route", "faults"[, "replace": true]}),
        /_control/records, /_control/reset,
        /_control/health                             test control (JSON)
@@ -23,7 +25,8 @@ Two listeners:
                             any namespace is known; GET shows what is left
 
 On startup prints one JSON line to stdout:
-  {"api": "http(s)://127.0.0.1:P", "cdn": "http://127.0.0.1:Q", "pid": N}
+  {"api": "http(s)://127.0.0.1:P", "cdn": "http://127.0.0.1:Q", "pid": N,
+   "flavor": F, "profile": {...}}       (profile: see FLAVORS)
 Exits on SIGTERM/SIGINT/SIGHUP, when its parent process goes away (or, with
 --watch-pid PID, when that process is gone), and after --lifetime seconds
 (0 = never; default 900, or never with --sandbox).
@@ -31,13 +34,27 @@ Exits on SIGTERM/SIGINT/SIGHUP, when its parent process goes away (or, with
 Every path may start with /n/<ns>; faults, records and jobs are kept per
 namespace so that many tests can share one server.  A create's optional
 "sandbox_tag" field names what it is for (a batch row): records then list
-the jobs made and the creates received per tag.  Creates answer
-meta.usage {"credits_used", "tokens_used"}, or only tokens_used (as older
-deployments do) when the request has "sandbox_usage": "tokens".  See the fault list in
+the jobs made and the creates received per tag.  See the fault list in
 Handler.apply_fault.  --sandbox makes progress go by time (queued 2 s,
 generating 4 s) and, when ffmpeg is on PATH and the job's image and audio
 were data URIs, serves a real MP4 of the still image with the audio (no
 lip-sync).
+
+--flavor picks which documented generation of the service it plays (FLAVORS):
+  current  today's API reference: a create answers 200 with
+           meta.usage.credits_used; statuses queued, generating, completed,
+           error; a status answer always has "video" and "error" (null or not)
+  legacy   the earlier reference and examples: a create answers 201 with
+           meta.usage.tokens_used; the older status names waiting, active (and
+           completed, error) in mixed case, as a client that lower-cases
+           statuses (the service's own SDK does) must accept; "video" and
+           "error" left out while null
+Both: error bodies {message, path, requestId, statusCode, timestamp} with
+statusCode a string ("429"), as every version of the docs writes it, and the
+documented messages (403 out of credits, 500 model under maintenance, 504
+generation timeout, 429 without Retry-After); results on the CDN listener in
+the path shape of the v1 CDN (v3b.fal.media) for bytedance/omnihuman and of
+the v1.5 CDN (cdn.aimlapi.com) for bytedance/omnihuman/v1.5.
 """
 
 import argparse
@@ -70,7 +87,11 @@ FIXTURE = os.path.join(HERE, "fixture.mp4")
 
 NS_RE = re.compile(r"^/n/([A-Za-z0-9_.-]+)(/.*)?$")
 NS_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]*$")
-FILE_RE = re.compile(r"^/files/([A-Za-z0-9_.:-]+)\.mp4$")
+# Result paths: a plain name, the v1 CDN's shape, the v1.5 CDN's shape.
+FILE_RES = (re.compile(r"^/files/([A-Za-z0-9_.:-]+)\.mp4$"),
+            re.compile(r"^/files/b/[a-z]+/([A-Za-z0-9_-]+)_video\.mp4$"),
+            re.compile(r"^/generations/[a-z]+/[0-9]+-([0-9a-f-]+)\.mp4$"))
+ANIMALS = ("tiger", "kangaroo", "hedgehog", "flamingo", "zebra", "panda", "otter", "lynx")
 GEN_PATH = "/v2/video/generations"
 ROUTES = ("create", "poll", "cdn")
 FAULT_KEYS = {"pass", "status", "body", "headers", "html", "truncate", "drop", "delay",
@@ -88,21 +109,32 @@ MAX_DELAY = 600
 MAX_HUGE_MB = 4096
 SANDBOX_QUEUED = 2.0
 SANDBOX_GENERATING = 4.0
-TOKENS_USED = 5880000
-CREDITS_USED = 588                  # meta.usage.credits_used of a create (tokens_used: the older name)
+# What a create costs, as the docs' examples report it (v1.5 on its own page).
+USAGE = {"bytedance/omnihuman": 5880000, "bytedance/omnihuman/v1.5": 5040000}
+USAGE_DEFAULT = 5880000
 TAG_RE = re.compile(rb'"sandbox_tag"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"')
 
+FLAVORS = {
+    "current": {"create_status": 200, "usage_field": "credits_used",
+                "pending": ["queued", "generating"], "completed": "completed", "failed": "error",
+                "nulls": True},
+    "legacy": {"create_status": 201, "usage_field": "tokens_used",
+               "pending": ["Waiting", "ACTIVE"], "completed": "Completed", "failed": "Error",
+               "nulls": False},
+}
+
+# The messages the docs list for these statuses ("{rid}": the request id).
 ERROR_MESSAGES = {
-    400: "Bad Request",
-    401: "Unauthorized: invalid or missing API key",
-    403: "Forbidden: not enough credits",
+    400: "Body validation error",
+    401: "This request requires a valid API key. You can create a new API key on the Billing page",
+    403: "You've run out of credits. Please top up your balance or update your payment method to continue",
     404: "Not Found",
     408: "Request Timeout",
-    429: "Too Many Requests: rate or concurrency limit reached",
-    500: "Internal Server Error",
+    429: "Too Many Requests",
+    500: "The model is under maintenance, please contact us at help@aimlapi.com. Your Request ID is {rid}.",
     502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
+    503: "Service unavailable",
+    504: "Generation timeout",
 }
 
 _date_cache = [0, ""]
@@ -129,13 +161,23 @@ def reason(status):
 
 
 def error_body(status, message=None, path=""):
+    rid = str(uuid.uuid4())
     return json.dumps({
-        "message": message or ERROR_MESSAGES.get(status) or reason(status),
+        "message": message or (ERROR_MESSAGES.get(status) or reason(status)).replace("{rid}", rid),
         "path": path,
-        "requestId": str(uuid.uuid4()),
-        "statusCode": status,
+        "requestId": rid,
+        "statusCode": str(status),
         "timestamp": iso_now(),
     }).encode()
+
+
+def result_path(model, uid):
+    """Where a job's video lives on the CDN listener, in the path shape of
+    the CDN that model's results come from."""
+    animal = ANIMALS[int(uid[:8], 16) % len(ANIMALS)]
+    if model.endswith("/v1.5"):
+        return "/generations/%s/%d-%s.mp4" % (animal, int(time.time() * 1000), uid)
+    return "/files/b/%s/%s_video.mp4" % (animal, uid)
 
 
 def html_body(status):
@@ -204,6 +246,8 @@ class App:
         self.key = args.key
         self.sandbox = args.sandbox
         self.verbose = args.verbose
+        self.flavor = args.flavor
+        self.profile = FLAVORS[args.flavor]
         self.lock = threading.Lock()
         self.spaces = {}
         self.api_url = ""
@@ -517,10 +561,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     route = "create"
                 elif self.command == "GET":
                     route = "poll"
-        else:
-            fm = FILE_RE.match(rest)
-            if fm and self.command in ("GET", "HEAD"):
-                route, name = "cdn", fm.group(1)
+        elif self.command in ("GET", "HEAD"):
+            for rx in FILE_RES:
+                fm = rx.match(rest)
+                if fm:
+                    route, name = "cdn", fm.group(1)
+                    break
 
         rec = {
             "listener": self.listener, "method": self.command, "path": path, "query": query,
@@ -620,11 +666,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sp.by_uuid[job.uuid] = job
         if app.sandbox and fail is None:
             app.prepare_media(job, req["image_url"], req["audio_url"])
-        usage = {"tokens_used": TOKENS_USED}
-        if req.get("sandbox_usage") != "tokens":  # "tokens": answer as older deployments do
-            usage["credits_used"] = CREDITS_USED
-        return json_answer(200, {"id": job.id, "status": "queued",
-                                 "meta": {"usage": usage}})
+        prof = app.profile
+        used = USAGE.get(req["model"], USAGE_DEFAULT)
+        return json_answer(prof["create_status"], {"id": job.id, "status": "queued",
+                                                   "meta": {"usage": {prof["usage_field"]: used}}})
 
     def poll(self, ns, rest, query):
         app = self.app
@@ -632,29 +677,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not ids or not ids[0]:
             return error_answer(400, "Query validation error: generation_id is required", rest)
         gid = ids[0]
+        prof = app.profile
+        first, later = prof["pending"]
         with app.lock:
             job = app.space(ns).jobs.get(gid)
             if job is None:
                 return error_answer(404, "Generation %s not found" % gid, rest)
             if app.sandbox:
                 el = time.monotonic() - job.created
-                status = ("queued" if el < SANDBOX_QUEUED else
-                          "generating" if el < SANDBOX_QUEUED + SANDBOX_GENERATING else None)
+                status = (first if el < SANDBOX_QUEUED else
+                          later if el < SANDBOX_QUEUED + SANDBOX_GENERATING else None)
             else:
                 job.polls += 1
                 n = job.polls
-                status = None if n > job.pending else ("queued" if n == 1 else "generating")
+                status = None if n > job.pending else (first if n == 1 else later)
         video = error = None
         if status is None:
             job.final = True
             if job.fail is not None:
-                status = "error"
+                status = prof["failed"]
                 error = {"name": "GenerationError", "message": job.fail}
             else:
-                status = "completed"
+                status = prof["completed"]
                 prefix = "/n/" + ns if ns else ""
-                video = {"url": "%s%s/files/%s.mp4" % (app.cdn_url, prefix, job.uuid)}
-        return json_answer(200, {"id": gid, "status": status, "video": video, "error": error})
+                video = {"url": "%s%s%s" % (app.cdn_url, prefix, result_path(job.model, job.uuid))}
+        ans = {"id": gid, "status": status, "video": video, "error": error}
+        if not prof["nulls"]:
+            ans = {k: v for k, v in ans.items() if v is not None}
+        return json_answer(200, ans)
 
     def cdn_answer(self, ns, name):
         app = self.app
@@ -897,7 +947,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         if path == "/_control/health":
             return self.send(json_answer(200, {"ok": True, "api": app.api_url, "cdn": app.cdn_url,
-                                               "pid": os.getpid(), "sandbox": app.sandbox}))
+                                               "pid": os.getpid(), "sandbox": app.sandbox,
+                                               "flavor": app.flavor, "profile": app.profile}))
         return self.send(error_answer(404, "control: no such endpoint", path))
 
 
@@ -997,6 +1048,8 @@ def main(argv=None):
     p.add_argument("--key", help="the only API key accepted (default: any non-empty key)")
     p.add_argument("--sandbox", action="store_true",
                    help="offline sandbox: time-based progress, real MP4s with ffmpeg (no lip-sync)")
+    p.add_argument("--flavor", choices=sorted(FLAVORS), default="current",
+                   help="which documented generation of the service to play (default: current)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="API port (0: chosen by the OS)")
     p.add_argument("--cdn-port", type=int, default=0, help="CDN/control port (0: chosen by the OS)")
@@ -1044,7 +1097,8 @@ def main(argv=None):
         threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True).start()
 
     try:
-        sys.stdout.write(json.dumps({"api": app.api_url, "cdn": app.cdn_url, "pid": os.getpid()}) + "\n")
+        sys.stdout.write(json.dumps({"api": app.api_url, "cdn": app.cdn_url, "pid": os.getpid(),
+                                     "flavor": app.flavor, "profile": app.profile}) + "\n")
         sys.stdout.flush()
     except OSError:
         pass
@@ -1052,11 +1106,11 @@ def main(argv=None):
         how = ("real MP4s: still image + your audio via ffmpeg" if app.ffmpeg
                else "ffmpeg not found: every result is the fixture video")
         sys.stderr.write("omnihuman sandbox: OMNIHUMAN_BASE_URL=%s/v2 (%s; %s; jobs finish in ~6 s; "
-                         "%s; NO lip-sync, this is not the real service)\n"
+                         "%s; answers as the %s API reference; NO lip-sync, this is not the real service)\n"
                          % (app.api_url,
                             "API key must be %r" % args.key if args.key else "any API key works",
                             "TLS: trust %s" % args.tls[0] if args.tls else "plain HTTP",
-                            how))
+                            how, app.flavor))
         sys.stderr.flush()
 
     ppid = os.getppid()

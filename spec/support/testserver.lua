@@ -16,6 +16,11 @@
 --   srv:reset(ns)          forget faults, records and jobs of ns
 --   srv:stop()             kill the server, remove its temp files; idempotent
 --   srv:control(method, path[, json_text])   any other /_control request
+--   srv.flavor             "current" or "legacy" (see server.py --flavor)
+--   srv.profile            what that flavor answers: create_status (200|201),
+--                          usage_field (credits_used|tokens_used), pending
+--                          (the two pending status names, in order),
+--                          completed, failed (the final status names)
 --   srv.pid, srv.dir (temp dir: certs, server stdout/stderr), srv.log_file,
 --   srv.certs (the make_ca table when tls = true or "wrong")
 --   ts.make_ca(dir)        throwaway CA + certs (openssl CLI), see below
@@ -27,6 +32,9 @@
 --            {cert=, key=, ca=} of existing files
 --   key      the only API key the server accepts (default: any non-empty one)
 --   sandbox  true: time-based progress and ffmpeg-made videos (see server.py)
+--   flavor   "current" or "legacy"; default: $OMH_TEST_FLAVOR when set, else
+--            the two in turn, one server start after the other (so one run
+--            of the suite meets both)
 --   lifetime seconds before the server exits by itself (default 900)
 --   verbose  true: the server logs each request (to srv.dir .. "/stderr")
 --   port, cdn_port, python (default: $PYTHON, /usr/bin/python3, python3)
@@ -42,6 +50,22 @@ local cjson = require("cjson")
 local M = {}
 
 local START_TIMEOUT = 10
+
+M.FLAVORS = { "current", "legacy" }
+local starts = 0 -- server starts so far in this process: picks the next flavor
+
+local function pick_flavor(f)
+  f = f or os.getenv("OMH_TEST_FLAVOR")
+  if f == "" then f = nil end
+  if f == nil then
+    starts = starts + 1
+    return M.FLAVORS[(starts - 1) % #M.FLAVORS + 1]
+  end
+  for _, known in ipairs(M.FLAVORS) do
+    if f == known then return f end
+  end
+  error("testserver: unknown flavor " .. tostring(f) .. " (want current or legacy)", 3)
+end
 
 local function q(s)
   return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
@@ -266,9 +290,10 @@ Server.__gc = function(self) pcall(Server.stop, self) end
 
 function M.start(opts)
   opts = opts or {}
+  local flavor = pick_flavor(opts.flavor)
   local dir = mktemp_dir()
   local self = setmetatable({ dir = dir, stopped = false }, Server)
-  local args = { opts.python or M.python, M.script }
+  local args = { opts.python or M.python, M.script, "--flavor", flavor }
 
   local ok, err = pcall(function()
     if opts.tls then
@@ -344,6 +369,7 @@ function M.start(opts)
       why ~= "" and (": " .. why) or ""), 2)
   end
   self.api, self.cdn = info.api, info.cdn
+  self.flavor, self.profile = info.flavor, info.profile
   self.pid = math.floor(tonumber(info.pid))  -- the same as $! unless a wrapper did not exec
   self.log_file = log
   return self

@@ -2,6 +2,7 @@
 local U = require("omnihuman.cli.util")
 local A = require("omnihuman.cli.args")
 local E = require("omnihuman.cli.exit")
+local usage_of = require("omnihuman.usage")
 
 local K = {}
 
@@ -83,6 +84,14 @@ function K.clean_parts(target)
   return n
 end
 
+-- "created job ID: N credits used" (the service's own count, when it gave one).
+local function created_line(job, credits)
+  local line = "created job " .. job.id
+  if not credits then return line end
+  local whole = credits == math.floor(credits) and math.abs(credits) < 2 ^ 53
+  return line .. ": " .. string.format(whole and "%d" or "%.14g", credits) .. " credits used"
+end
+
 local function result_json(res, extra)
   local o = { ok = true, id = res.id, status = res.status,
               video_url = type(res.video) == "table" and res.video.url or nil }
@@ -110,7 +119,8 @@ K.generate = {
         P:finish(job, "create failed: " .. err.kind)
         ctx:fail(err) return E.for_error(err)
       end
-      P:log("created job " .. created.id)
+      local spent, credits = usage_of(created)
+      P:log(created_line(created, credits))
       local res
       res, err = do_wait(ctx, client, created.id, job)
       if not res then
@@ -124,7 +134,7 @@ K.generate = {
         ctx:fail(err, { job_id = created.id }) return E.for_error(err)
       end
       P:finish(job, "done -> " .. path)
-      if opts.json then ctx:print_json(result_json(res, { output = path }))
+      if opts.json then ctx:print_json(result_json(res, { output = path, usage = spent, credits = credits }))
       else ctx:say(path) end
       return E.OK
     end)
@@ -143,7 +153,10 @@ K.create = {
     if not client then ctx:fail(cerr) return E.for_error(cerr) end
     local job, err = client:create(fields)
     if not job then ctx:fail(err) return E.for_error(err) end
-    if opts.json then ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta })
+    local spent, credits = usage_of(job)
+    ctx.progress:log(created_line(job, credits))
+    if opts.json then
+      ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta, usage = spent, credits = credits })
     else ctx:say(job.id) end
     return E.OK
   end,
@@ -161,7 +174,8 @@ K.status = {
     if not client then ctx:fail(cerr) return E.for_error(cerr) end
     local st, err = client:poll(id)
     if not st then ctx:fail(err) return E.for_error(err) end
-    local failed = st.status == "error" or st.status == "failed"
+    local s = tostring(st.status):lower() -- statuses may come in any case
+    local failed = s == "error" or s == "failed"
     if opts.json then
       local o = result_json(st)
       if failed then o.ok = false; o.error = st.error end

@@ -1,0 +1,118 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_limits.h"
+#include "options.h"
+
+static void wipe(char *s) {
+  if (!s) return;
+  volatile char *p = s;
+  while (*p) *p++ = 0;
+}
+
+void omh_config_retain(omh_config *c) { c->refs++; }
+
+void omh_config_release(lua_State *L, omh_config *c) {
+  if (--c->refs > 0) return;
+  wipe(c->api_key);
+  free(c->api_key);
+  free(c->base_url);
+  free(c->model);
+  free(c->ca_file);
+  free(c->proxy);
+  free(c->user_agent);
+  for (int i = 0; i < 2; i++) {
+    for (struct curl_slist *h = c->api_headers[i]; h; h = h->next) wipe(h->data);
+    curl_slist_free_all(c->api_headers[i]);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, c->on_event_ref);
+  free(c);
+}
+
+/* Each header costs curl a formatted print per request: GETs carry only
+ * the two they need. */
+static int build_headers(omh_config *c) {
+  for (int post = 0; post < 2; post++) {
+    struct curl_slist *l = NULL;
+    if (c->api_key && *c->api_key) {
+      size_t n = strlen(c->api_key) + 32;
+      char *h = malloc(n);
+      if (!h) return -1;
+      snprintf(h, n, "Authorization: Bearer %s", c->api_key);
+      l = curl_slist_append(l, h);
+      wipe(h);
+      free(h);
+    }
+    l = curl_slist_append(l, "Accept: application/json");
+    if (post) {
+      l = curl_slist_append(l, "Content-Type: application/json");
+      l = curl_slist_append(l, "Expect:");
+    }
+    c->api_headers[post] = l;
+    if (!l) return -1;
+  }
+  return 0;
+}
+
+/* Raises on a bad option, leaving c for the caller's release. */
+static void read_options(lua_State *L, int idx, omh_config *c) {
+  static const char where[] = "omnihuman.new";
+  c->api_key = omh_opt_string(L, idx, where, "api_key", NULL);
+  c->base_url = omh_opt_string(L, idx, where, "base_url", "https://api.aimlapi.com/v2");
+  c->model = omh_opt_string(L, idx, where, "model", "bytedance/omnihuman");
+  c->ca_file = omh_opt_string(L, idx, where, "ca_file", NULL);
+  c->proxy = omh_opt_string(L, idx, where, "proxy", NULL);
+  c->user_agent = omh_opt_string(L, idx, where, "user_agent", NULL);
+  c->timeout = omh_opt_number(L, idx, where, "timeout", 60, OMH_MIN_TIMEOUT, OMH_MAX_TIMEOUT, 0);
+  c->connect_timeout =
+      omh_opt_number(L, idx, where, "connect_timeout", 10, OMH_MIN_TIMEOUT, OMH_MAX_TIMEOUT, 0);
+  c->poll_interval = omh_opt_number(L, idx, where, "poll_interval", 10, 0, OMH_MAX_INTERVAL, 0);
+  c->wait_timeout = omh_opt_number(L, idx, where, "wait_timeout", 900, 0, OMH_MAX_WAIT, 0);
+  c->max_retries = (int)omh_opt_number(L, idx, where, "max_retries", 3, 0, OMH_MAX_RETRIES, 1);
+  c->max_connections =
+      (int)omh_opt_number(L, idx, where, "max_connections", 8, 1, OMH_MAX_CONNECTIONS, 1);
+  c->max_audio_seconds = omh_opt_number(L, idx, where, "max_audio_seconds", 0, OMH_MIN_AUDIO_LIMIT,
+                                        OMH_MAX_AUDIO_LIMIT, 0); /* 0: the model's limit */
+  c->allow_unmeasured_audio = omh_opt_boolean(L, idx, where, "allow_unmeasured_audio");
+  if (strncmp(c->base_url, "https://", 8) != 0 && strncmp(c->base_url, "http://", 7) != 0)
+    luaL_error(L, "%s: option 'base_url' must be an http:// or https:// URL", where);
+  size_t bl = strlen(c->base_url);
+  while (bl && c->base_url[bl - 1] == '/') c->base_url[--bl] = '\0';
+  lua_getfield(L, idx, "on_event");
+  if (lua_isfunction(L, -1)) c->on_event_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);
+}
+
+/* A userdata that releases the config if reading raises half-way. */
+static int guard_gc(lua_State *L) {
+  omh_config **slot = lua_touserdata(L, 1);
+  if (*slot) omh_config_release(L, *slot);
+  *slot = NULL;
+  return 0;
+}
+
+omh_config *omh_config_new(lua_State *L, int idx, unsigned long serial) {
+  if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  omh_config **slot = lua_newuserdata(L, sizeof *slot);
+  *slot = NULL;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, guard_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  omh_config *c = calloc(1, sizeof *c);
+  if (!c) luaL_error(L, "omnihuman: out of memory");
+  c->refs = 1;
+  c->on_event_ref = LUA_NOREF;
+  c->serial = serial;
+  *slot = c;
+  read_options(L, idx, c);
+  if (build_headers(c) != 0) luaL_error(L, "omnihuman: out of memory");
+  omh_lane_init(&c->api_lane, c->max_connections);
+  omh_lane_init(&c->cdn_lane, c->max_connections);
+  *slot = NULL; /* the caller's now */
+  lua_pop(L, 1);
+  return c;
+}

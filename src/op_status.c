@@ -1,0 +1,238 @@
+/* Status checks: poll (one) and wait (poll, sleep the interval, poll
+ * again... until a final status or the deadline), a state machine in C. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "json.h"
+#include "ops.h"
+#include "outcome.h"
+#include "redact.h"
+
+typedef struct status_op {
+  omh_op op;
+  char *job_id;
+  double interval;        /* wait */
+  char last_status[64];   /* wait: what the last answer said (redacted) */
+  int polls;              /* wait */
+  int sleeping;           /* wait: between two checks */
+} status_op;
+
+static status_op *of(omh_op *op) { return (status_op *)op; }
+
+/* Decodes the answer; pushes the table and returns 1, else 0 with nothing pushed. */
+static int decode_object(omh_op *op, lua_State *L) {
+  const omh_buf *b = &op->x.answer;
+  if (!omh_json_decode(L, op->task.loop->json_ref, b->data ? b->data : "", b->len, omh_config_key(op->cfg)))
+    return 0;
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* Leaves t.status on the stack; returns it when it is a string. */
+static const char *status_field(lua_State *L, int t) {
+  lua_getfield(L, t, "status");
+  return lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+}
+
+/* Status checks are read-only, so every transient failure may go again.
+ * Pushes the answer and returns 1, or ends/retries the op and returns 0. */
+static int status_answer(omh_op *op, lua_State *L) {
+  omh_outcome o;
+  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
+  if (!o.ok) {
+    if (o.retry_read && omh_op_retry(op, L, o.kind, o.status, o.retry_after)) return 0;
+    omh_op_finish_err(op, L, o.kind, o.message, o.status, o.request_id, o.retry_read);
+    return 0;
+  }
+  if (decode_object(op, L)) {
+    int t = lua_gettop(L);
+    if (status_field(L, t)) {
+      lua_pop(L, 1);
+      op->attempt = 0; /* a good answer resets the retry budget */
+      return 1;
+    }
+    lua_settop(L, t - 1);
+  }
+  /* A cut or garbled answer (a proxy's doing) is worth another look. */
+  if (omh_op_retry(op, L, "protocol", o.status, -1)) return 0;
+  omh_op_finish_err(op, L, "protocol", "status answer is not JSON with a \"status\" field", o.status,
+                    o.request_id, 1);
+  return 0;
+}
+
+static void poll_done(omh_op *op, lua_State *L) {
+  if (status_answer(op, L)) omh_op_finish_ok(op, L);
+}
+
+/* Statuses are compared without regard to case (the service's own SDK
+ * lower-cases them). Every status not final is pending, known (queued,
+ * generating, and the older waiting, active, processing) or not: new ones
+ * must not end a wait early. */
+static int is_failed(const char *s) {
+  return strcasecmp(s, "error") == 0 || strcasecmp(s, "failed") == 0 || strcasecmp(s, "cancelled") == 0 ||
+         strcasecmp(s, "canceled") == 0 || strcasecmp(s, "rejected") == 0;
+}
+
+static int is_completed(const char *s) {
+  return strcasecmp(s, "completed") == 0 || strcasecmp(s, "succeeded") == 0;
+}
+
+static void wait_timeout(omh_op *op, lua_State *L) {
+  status_op *w = of(op);
+  char msg[256];
+  snprintf(msg, sizeof msg, "job %.120s still %s after %.0f s", w->job_id,
+           w->last_status[0] ? w->last_status : "unchecked", omh_now() - op->started);
+  omh_op_finish_err(op, L, "timeout", msg, 0, NULL, 1);
+}
+
+static void wait_generation_failed(omh_op *op, lua_State *L, int t) {
+  status_op *w = of(op);
+  char msg[600];
+  const char *why = NULL;
+  lua_getfield(L, t, "error");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "message");
+    why = lua_tostring(L, -1);
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    why = lua_tostring(L, -1);
+  }
+  snprintf(msg, sizeof msg, "job %.120s ended with status %s: %s", w->job_id, w->last_status,
+           why ? why : "no reason given");
+  omh_op_push_error(op, L, "generation_failed", msg, 0, NULL, 0);
+  lua_pushvalue(L, t);
+  lua_setfield(L, -2, "result");
+  lua_replace(L, t);
+  lua_settop(L, t);
+  omh_op_finish_errobj(op, L);
+}
+
+static void wait_completed(omh_op *op, lua_State *L, int t) {
+  lua_getfield(L, t, "video");
+  int has_url = lua_istable(L, -1) && (lua_getfield(L, -1, "url"), lua_type(L, -1) == LUA_TSTRING);
+  lua_settop(L, t);
+  if (!has_url) {
+    lua_pop(L, 1);
+    omh_op_finish_err(op, L, "protocol", "job completed but the answer has no video.url", 0, NULL, 0);
+    return;
+  }
+  omh_op_finish_ok(op, L);
+}
+
+/* Pending: tell on_event and on_status, then sleep the interval. */
+static void wait_pending(omh_op *op, lua_State *L, int t) {
+  status_op *w = of(op);
+  if (op->cfg->on_event_ref != LUA_NOREF) {
+    lua_createtable(L, 0, 4);
+    lua_pushliteral(L, "status");
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, w->job_id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, w->last_status);
+    lua_setfield(L, -2, "status");
+    if (!omh_op_event(op, L)) return;
+  }
+  lua_pushvalue(L, t);
+  if (!omh_op_callback(op, L, 1)) return; /* the callback ended it, or its client or loop */
+  double now = omh_now();
+  if (now >= op->deadline) {
+    wait_timeout(op, L);
+    return;
+  }
+  double next = now + w->interval;
+  w->sleeping = 1;
+  omh_op_arm(op, next < op->deadline ? next : op->deadline);
+}
+
+static void wait_done(omh_op *op, lua_State *L) {
+  status_op *w = of(op);
+  if (!status_answer(op, L)) return;
+  int t = lua_gettop(L);
+  const char *s = status_field(L, t);
+  omh_redact_copy(omh_config_key(op->cfg), s, strlen(s), w->last_status, sizeof w->last_status);
+  lua_pop(L, 1);
+  w->polls++;
+  if (is_completed(w->last_status)) wait_completed(op, L, t);
+  else if (is_failed(w->last_status)) wait_generation_failed(op, L, t);
+  else wait_pending(op, L, t);
+  lua_settop(L, t - 1);
+}
+
+static void wait_timer(omh_op *op, lua_State *L) {
+  status_op *w = of(op);
+  if (w->sleeping && omh_now() < op->deadline) {
+    w->sleeping = 0;
+    omh_op_start_request(op, L);
+    return;
+  }
+  wait_timeout(op, L);
+}
+
+static void no_timer(omh_op *op, lua_State *L) { (void)op, (void)L; }
+
+static void status_free(omh_op *op) {
+  free(of(op)->job_id);
+  of(op)->job_id = NULL;
+}
+
+static const omh_op_class poll_class = {"poll", OMH_CLASS_API, sizeof(status_op), poll_done, no_timer, NULL,
+                                        status_free};
+static const omh_op_class wait_class = {"wait", OMH_CLASS_API, sizeof(status_op), wait_done, wait_timer, NULL,
+                                        status_free};
+
+/* generation_id is a query value: "uuid:vendor/model" needs escaping. */
+static char *status_url(const char *base, const char *id) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t blen = strlen(base), ilen = strlen(id);
+  char *u = malloc(blen + 48 + 3 * ilen);
+  if (!u) return NULL;
+  char *p = u + sprintf(u, "%s/video/generations?generation_id=", base);
+  for (size_t i = 0; i < ilen; i++) {
+    unsigned char c = (unsigned char)id[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
+      *p++ = (char)c;
+    } else {
+      *p++ = '%';
+      *p++ = hex[c >> 4];
+      *p++ = hex[c & 15];
+    }
+  }
+  *p = '\0';
+  return u;
+}
+
+static omh_op *status_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                          const omh_op_class *cls) {
+  omh_op *op = omh_op_new(L, lp, loop_idx, cfg, cls);
+  of(op)->job_id = strdup(id);
+  op->url = status_url(cfg->base_url, id);
+  op->x.url = op->url;
+  op->lane = &cfg->api_lane;
+  if (!of(op)->job_id || !op->url) luaL_error(L, "omnihuman: out of memory");
+  return op;
+}
+
+omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id) {
+  omh_op *op = status_new(L, lp, loop_idx, cfg, id, &poll_class);
+  omh_op_start_request(op, L);
+  return op;
+}
+
+omh_op *omh_wait_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                       double interval, double timeout, int cb_idx) {
+  omh_op *op = status_new(L, lp, loop_idx, cfg, id, &wait_class);
+  if (cb_idx) {
+    lua_pushvalue(L, cb_idx);
+    op->cb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  of(op)->interval = interval;
+  op->deadline = op->started + timeout;
+  omh_op_start_request(op, L);
+  return op;
+}
