@@ -411,6 +411,34 @@ describe("omnihuman batch safety", function()
     assert.equals(FIXTURE, F.read(d .. "/r1.mp4"))
   end)
 
+  it("Ctrl-C while a create is out: the job it made is journaled, not lost", function()
+    for trial = 1, 3 do
+      local ns, d = F.ns("int"), newdir()
+      local m = manifest(d .. "/jobs.csv", { "r1.mp4", "r2.mp4" })
+      srv:fault(ns, "create", { { delay = 1.0 } }) -- row 1's create answers late
+      local h = C.spawn(args(m, { "--concurrency", "1" }), C.env(srv, ns), d)
+      assert.is_true(C.until_true(function() return srv:count(ns, "create") == 1 end, 10))
+      C.exec("sleep 0." .. trial)
+      C.exec("kill -INT " .. h.pid)
+      assert.is_true(C.until_true(function() return not C.alive(h.pid) end, 10))
+      local err = F.read(h.err)
+      local why = ("trial %d:\n%s"):format(trial, err)
+      assert.matches("omnihuman: interrupted", err, why)
+      local _, _, recs = C.tags(srv, ns)
+      local made = recs.tags.r1
+      assert.equals(1, #made, why)
+      local journaled
+      for _, r in ipairs(C.journal(m .. ".journal.jsonl")) do
+        if r.ev == "created" and r.key == "r1.mp4" then journaled = r.id end
+      end
+      assert.equals(made[1], journaled, why)
+      local said = err:match("job (%S+) %(%S+:2, r1%.mp4%) answered as the run stopped; it is in the journal")
+      if said then assert.equals(made[1], said, why) end
+      assert.equals(0, (batch(ns, m)))
+      assert_one_job_each(ns, 2, why)
+    end
+  end)
+
   -- A real full disk: the journal may not grow past the process's file size
   -- limit (ulimit -f; SIGXFSZ ignored, so writes fail with EFBIG after a
   -- short write). The journal starts with other rows' records, leaving a

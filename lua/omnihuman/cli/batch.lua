@@ -237,7 +237,11 @@ function B.command.run(ctx, opts)
     S.client = client
     S.pacer = Pacer.new(conc, budget, U.now)
     local ok, res = pcall(Run.execute, S)
-    if not ok then close() error(res, 0) end -- interrupted: the journal stays valid
+    if not ok then -- interrupted: the journal stays valid; jobs made meanwhile are kept
+      Run.rescue(S, res)
+      close()
+      error(res, 0)
+    end
     rep = res
   end
   close()

@@ -40,6 +40,7 @@ function Run.execute(S)
   for _, r in ipairs(S.todo) do if r.action ~= "create" then queue[#queue + 1] = r end end
   for _, r in ipairs(S.todo) do if r.action == "create" then queue[#queue + 1] = r end end
   local inflight = {} -- r -> its wait or download operation (cancelled on a stop)
+  S.flying = {}       -- r -> true while its create is out: an interrupt may leave its job unrecorded
   local finished, stopping = 0, nil
   local t0 = U.now()
 
@@ -143,7 +144,9 @@ function Run.execute(S)
       fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
       return false
     end
+    S.flying[r] = true
     local created, err = omnihuman.await(client:create_op(Manifest.create_fields(row)))
+    S.flying[r] = nil
     if not created then
       if err.maybe_created then
         fail(r, job, "uncertain", err, "uncertain")
@@ -267,6 +270,35 @@ function Run.execute(S)
   end
   rep.creates = pacer.sent
   return rep
+end
+
+-- The run was interrupted (Ctrl-C) with creates out: unwinding waited for
+-- their answers and the error lists the jobs made ("job <id> was
+-- created"). With one create out, its job is that row's: journaled. Else
+-- each id is printed with the rows it may belong to, to --adopt.
+function Run.rescue(S, err)
+  local ids = {}
+  for id in tostring(err):gmatch("job (%S+) was created") do ids[#ids + 1] = id end
+  if #ids == 0 or not S.flying then return end
+  local rows = {}
+  for r in pairs(S.flying) do rows[#rows + 1] = r end
+  table.sort(rows, function(a, b) return a.row.line < b.row.line end)
+  if #ids == 1 and #rows == 1 then
+    local r = rows[1]
+    local ok = S.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = ids[1] }, true)
+    if ok then
+      io.stderr:write(("omnihuman: job %s (%s:%d, %s) answered as the run stopped; it is in the journal\n")
+        :format(ids[1], S.name, r.row.line, r.row.key))
+      return
+    end
+  end
+  local keys = {}
+  for _, r in ipairs(rows) do keys[#keys + 1] = r.row.key end
+  for _, id in ipairs(ids) do
+    io.stderr:write(("omnihuman: job %s was created as the run stopped, for one of: %s (uncertain in the"
+      .. " journal); once you know which: omnihuman batch %s --adopt OUTPUT=%s\n"):format(id,
+      table.concat(keys, ", "), U.q(S.name), id))
+  end
 end
 
 return Run

@@ -69,6 +69,12 @@ function M.main(argv)
     if tostring(code):match("interrupted!") then -- SIGINT, raised by the interpreter
       io.stderr:write("omnihuman: interrupted", name == "batch"
         and " (run the same command again to resume: journaled jobs are not created again)" or "", "\n")
+      -- creates that answered while the run unwound: their ids must not be lost
+      for line in tostring(code):gmatch("[^\n]+") do
+        if line:match("^job %S+ was created") or line:match("^a create may have reached") then
+          io.stderr:write("omnihuman: ", U.redact(line), "\n")
+        end
+      end
       return 130
     end
     io.stderr:write("omnihuman: internal error: ", U.redact(tostring(code)), "\n")
