@@ -437,6 +437,32 @@ describe("omnihuman batch safety", function()
       assert.equals(0, (batch(ns, m)))
       assert_one_job_each(ns, 2, why)
     end
+    -- two creates out: each job is journaled or printed with its candidate rows, never lost
+    local ns, d = F.ns("int"), newdir()
+    local m = manifest(d .. "/jobs.csv", { "r1.mp4", "r2.mp4" })
+    srv:fault(ns, "create", { { delay = 1.0 }, { delay = 1.0 } })
+    local h = C.spawn(args(m, { "--concurrency", "2" }), C.env(srv, ns), d)
+    assert.is_true(C.until_true(function() return srv:count(ns, "create") == 2 end, 10))
+    C.exec("kill -INT " .. h.pid)
+    assert.is_true(C.until_true(function() return not C.alive(h.pid) end, 10))
+    local err = F.read(h.err)
+    local kept = {}
+    for _, r in ipairs(C.journal(m .. ".journal.jsonl")) do if r.ev == "created" then kept[r.id] = r.key end end
+    for id, rows in err:gmatch("job (%S+) was created as the run stopped, for one of: ([^(]-) %(uncertain") do
+      assert.equals("r1.mp4, r2.mp4", rows)
+      kept[id] = "printed"
+    end
+    local _, _, recs = C.tags(srv, ns)
+    local adopt = {}
+    for tag, ids in pairs(recs.tags) do
+      assert.is_not_nil(kept[ids[1]], "job of " .. tag .. " lost:\n" .. err)
+      if kept[ids[1]] == "printed" then
+        adopt[#adopt + 1] = "--adopt"
+        adopt[#adopt + 1] = tag .. ".mp4=" .. ids[1]
+      end
+    end
+    assert.equals(0, (batch(ns, m, adopt)))
+    assert_one_job_each(ns, 2)
   end)
 
   -- A real full disk: the journal may not grow past the process's file size
