@@ -412,6 +412,10 @@ describe("omnihuman batch safety", function()
   end)
 
   it("Ctrl-C while a create is out: the job it made is journaled, not lost", function()
+    if os.getenv("SANLUA") then
+      pending("the sanitizer interpreter (tools/sanlua.c) has no SIGINT handler: Ctrl-C just kills it")
+      return
+    end
     for trial = 1, 3 do
       local ns, d = F.ns("int"), newdir()
       local m = manifest(d .. "/jobs.csv", { "r1.mp4", "r2.mp4" })
