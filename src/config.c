@@ -72,8 +72,7 @@ static void read_options(lua_State *L, int idx, omh_config *c) {
   c->poll_interval = omh_opt_number(L, idx, where, "poll_interval", 10, 0, OMH_MAX_INTERVAL, 0);
   c->wait_timeout = omh_opt_number(L, idx, where, "wait_timeout", 900, 0, OMH_MAX_WAIT, 0);
   c->max_retries = (int)omh_opt_number(L, idx, where, "max_retries", 3, 0, OMH_MAX_RETRIES, 1);
-  c->max_connections =
-      (int)omh_opt_number(L, idx, where, "max_connections", 8, 1, OMH_MAX_CONNECTIONS, 1);
+  c->max_connections = (int)omh_opt_number(L, idx, where, "max_connections", 8, 1, OMH_MAX_CONNECTIONS, 1);
   c->max_audio_seconds = omh_opt_number(L, idx, where, "max_audio_seconds", 0, OMH_MIN_AUDIO_LIMIT,
                                         OMH_MAX_AUDIO_LIMIT, 0); /* 0: the model's limit */
   c->allow_unmeasured_audio = omh_opt_boolean(L, idx, where, "allow_unmeasured_audio");
@@ -82,8 +81,10 @@ static void read_options(lua_State *L, int idx, omh_config *c) {
   size_t bl = strlen(c->base_url);
   while (bl && c->base_url[bl - 1] == '/') c->base_url[--bl] = '\0';
   lua_getfield(L, idx, "on_event");
-  if (lua_isfunction(L, -1)) c->on_event_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  else lua_pop(L, 1);
+  if (lua_isfunction(L, -1))
+    c->on_event_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else
+    lua_pop(L, 1);
 }
 
 /* A userdata that releases the config if reading raises half-way. */

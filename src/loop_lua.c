@@ -29,8 +29,7 @@ static int loop_new(lua_State *L) {
   lp->closed = 1; /* until fully built, __gc has nothing to undo */
   luaL_getmetatable(L, OMH_LOOP_MT);
   lua_setmetatable(L, -2);
-  if (omh_loop_init(lp, L) != 0)
-    return luaL_error(L, "omnihuman: cannot create a loop: %s", strerror(errno));
+  if (omh_loop_init(lp, L) != 0) return luaL_error(L, "omnihuman: cannot create a loop: %s", strerror(errno));
   push_done_set(L);
   lp->done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;
@@ -121,8 +120,10 @@ static int loop_set_wakeup(lua_State *L) {
 
 static int loop_timeout(lua_State *L) {
   double t = omh_loop_timeout(omh_checkloop(L, 1));
-  if (t < 0) lua_pushnil(L);
-  else lua_pushnumber(L, t);
+  if (t < 0)
+    lua_pushnil(L);
+  else
+    lua_pushnumber(L, t);
   return 1;
 }
 

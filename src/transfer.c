@@ -179,8 +179,10 @@ int omh_xfer_setup(omh_xfer *x, CURL *e, int same) {
   if (x->body) omh_body_rewind(x->body);
   if (!same) {
     set_common(x, e);
-    if (x->kind == OMH_XFER_DOWNLOAD) set_download(x, e);
-    else set_api(x, e);
+    if (x->kind == OMH_XFER_DOWNLOAD)
+      set_download(x, e);
+    else
+      set_api(x, e);
   }
   set_per_request(x, e);
   return 0;
