@@ -13,11 +13,14 @@ omh_loop *omh_checkloop(lua_State *L, int idx) {
   return lp;
 }
 
+/* A new, empty done set: weak keys, so a finished op nobody holds can go.
+ * Its metatable is made once per Lua state. */
 static void push_done_set(lua_State *L) {
   lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
+  if (luaL_newmetatable(L, "omnihuman.done_set")) {
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+  }
   lua_setmetatable(L, -2);
 }
 
@@ -87,11 +90,14 @@ static int loop_run_until(lua_State *L) {
 }
 
 /* loop:take_done() -> set of ops finished since the last call (weak keys).
- * One dispatcher per loop should call it (omnihuman.waiters does). */
+ * One dispatcher per loop should call it (omnihuman.waiters does). With
+ * nothing finished it hands out the same empty set: a dispatcher that runs
+ * after every wait costs no allocation. */
 static int loop_take_done(lua_State *L) {
   omh_loop *lp = luaL_checkudata(L, 1, OMH_LOOP_MT);
   if (lp->done_ref == LUA_NOREF) return luaL_error(L, "omnihuman: loop is closed");
   lua_rawgeti(L, LUA_REGISTRYINDEX, lp->done_ref);
+  if (lp->ndone == 0) return 1;
   push_done_set(L);
   lua_rawseti(L, LUA_REGISTRYINDEX, lp->done_ref);
   if (lp->ndone > 0 && lp->notice_fd >= 0) {
