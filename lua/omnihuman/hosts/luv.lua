@@ -27,6 +27,9 @@ local coroutines = require("omnihuman.hosts.coroutines")
 local uv_driver = require("omnihuman.hosts.uv_driver")
 
 ---@class omnihuman.LuvAdapter : omnihuman.Adapter
+---@field detach fun(loop: omnihuman.Loop) stops watching loop and closes the uv handles
+---@field errors string[] the last errors raised by resumed coroutines
+---@field on_error? fun(msg: string) takes those errors instead of stderr
 local M = { name = "luv" }
 
 -- M.errors: the last few errors raised by resumed coroutines.
@@ -49,24 +52,14 @@ local driver = uv_driver.new{
   end,
 }
 
----@type fun(loop: omnihuman.Loop)
-M.attach = driver.attach
-
----@type fun(loop: omnihuman.Loop, op: omnihuman.Operation): any, omnihuman.Error?
-M.await = driver.await
+-- The driver's attach, await and detach (see the fields above); pending(loop):
+-- operations awaited on loop.
+M.attach, M.await, M.detach, M.pending = driver.attach, driver.await, driver.detach, waiters.pending
 
 --- Runs fn(...) as a coroutine now; it continues from the uv loop whenever
 --- an operation it awaits finishes. Errors go to M.on_error(msg), else to
 --- stderr, and are kept in M.errors.
 ---@type fun(fn: function, ...): thread
 M.spawn = coroutines.spawner("luv", resume)
-
---- Operations awaited on loop.
----@type fun(loop: omnihuman.Loop): integer
-M.pending = waiters.pending
-
---- Stops watching loop and closes the uv handles.
----@type fun(loop: omnihuman.Loop)
-M.detach = driver.detach
 
 return M

@@ -56,17 +56,13 @@ local driver = uv_driver.new{
   end,
 }
 
-M.attach = driver.attach
-M.await = driver.await
+-- attach(loop); await(loop, op); detach(loop): stops watching loop (e.g.
+-- before closing it, or on VimLeavePre). pending(loop): operations awaited
+-- on loop (for tests and :checkhealth).
+M.attach, M.await, M.detach, M.pending = driver.attach, driver.await, driver.detach, waiters.pending
 
 --- Runs fn(...) as a coroutine now; it continues on the main loop whenever an
 --- operation it awaits finishes. Errors are reported with vim.notify.
 M.spawn = coroutines.spawner("nvim", resume)
-
---- Operations awaited on loop (for tests and :checkhealth).
-M.pending = waiters.pending
-
---- Stops watching loop (e.g. before closing it, or on VimLeavePre).
-M.detach = driver.detach
 
 return M
