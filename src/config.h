@@ -19,6 +19,8 @@
 #define OMH_MAX_CONNECTIONS 1024
 #define OMH_MAX_BYTES 9007199254740992.0 /* 2^53: exact in every Lua's numbers */
 
+#define OMH_DEFAULT_USER_AGENT "lua-omnihuman/0.1"
+
 typedef struct omh_config {
   int refs;
   unsigned long serial; /* unique within its loop: names easy-handle setups */
