@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clients import kv  # noqa: E402  (bench/'s shared modules)
 from report import say, say_targets, target, write  # noqa: E402
-from servers import free_port, get_json, nginx_prefix, run_nginx, start_fast, stop, stop_all  # noqa: E402
+from servers import free_port, get_json, nginx_prefix, run_nginx, start_fast, stop, stop_all, temp_paths  # noqa: E402
 from settings import ROOT, lua_env  # noqa: E402
 
 NS = [int(x) for x in os.environ.get("BENCH_OR_N", "10,100,500,2000").split(",")]
@@ -46,11 +46,7 @@ load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 events { worker_connections 16000; }
 http {
   access_log off;
-  client_body_temp_path %(prefix)s/tmp/body;
-  proxy_temp_path %(prefix)s/tmp/proxy;
-  fastcgi_temp_path %(prefix)s/tmp/fastcgi;
-  uwsgi_temp_path %(prefix)s/tmp/uwsgi;
-  scgi_temp_path %(prefix)s/tmp/scgi;
+%(temp_paths)s
   default_type text/plain;
   lua_package_path "%(root)s/lua/?.lua;%(root)s/lua/?/init.lua;;";
   lua_package_cpath "%(build)s/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";
@@ -130,8 +126,8 @@ async def fire(port, n, timeout, path="/gen"):
 def start_openresty(tmp, api):
     prefix = nginx_prefix(tmp, "or")
     port = free_port()
-    conf = CONF % {"prefix": prefix, "root": ROOT, "build": BUILD, "api": api, "interval": INTERVAL,
-                   "port": port, "hold": POLLS * INTERVAL - INTERVAL}
+    conf = CONF % {"prefix": prefix, "temp_paths": temp_paths(prefix), "root": ROOT, "build": BUILD, "api": api,
+                   "interval": INTERVAL, "port": port, "hold": POLLS * INTERVAL - INTERVAL}
     proc = run_nginx(prefix, conf, port, 600, ENV)
     return proc, port, prefix
 

@@ -83,6 +83,13 @@ def nginx_prefix(tmp, name):
     return prefix
 
 
+def temp_paths(prefix):
+    """nginx's temporary directories, inside prefix (its built-in ones may not
+    be writable), as lines of an http block."""
+    return "\n".join("  %s_temp_path %s/tmp/%s;" % (name, prefix, d) for name, d in (
+        ("client_body", "body"), ("proxy", "proxy"), ("fastcgi", "fastcgi"), ("uwsgi", "uwsgi"), ("scgi", "scgi")))
+
+
 def run_nginx(prefix, conf_text, port, limit=900, env=None):
     """Starts nginx on prefix with conf_text (its `user root;` line, when
     needed, is added here) and waits for port. Returns the process."""
@@ -110,11 +117,7 @@ http {
   keepalive_timeout 120s;
   keepalive_requests 10000000;
   client_max_body_size 256m;
-  client_body_temp_path %(prefix)s/tmp/body;
-  proxy_temp_path %(prefix)s/tmp/proxy;
-  fastcgi_temp_path %(prefix)s/tmp/fastcgi;
-  uwsgi_temp_path %(prefix)s/tmp/uwsgi;
-  scgi_temp_path %(prefix)s/tmp/scgi;
+%(temp_paths)s
   server {
     listen 127.0.0.1:%(port)d;
     location / {
@@ -130,7 +133,8 @@ def start_nginx(tmp):
     """nginx answering STATUS_JSON to every request (benchmarks 1, 3, 4)."""
     port = free_port()
     prefix = nginx_prefix(tmp, "nginx")
-    proc = run_nginx(prefix, NGINX_CONF % {"prefix": prefix, "port": port, "json": STATUS_JSON}, port)
+    conf = NGINX_CONF % {"prefix": prefix, "temp_paths": temp_paths(prefix), "port": port, "json": STATUS_JSON}
+    proc = run_nginx(prefix, conf, port)
     return proc, port
 
 
