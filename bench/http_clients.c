@@ -206,9 +206,10 @@ int main(int argc, char **argv) {
   long n = atol(argv[3]);
   double maxs = atof(argv[4]);
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  int rc = strcmp(argv[1], "easy") == 0 ? run_easy(argv[2], n, maxs)
-         : strcmp(argv[1], "multi") == 0 ? run_multi(argv[2], n, maxs)
-         : strcmp(argv[1], "spawn") == 0 ? run_spawn(argv[2], n, maxs) : 64;
+  int rc = strcmp(argv[1], "easy") == 0    ? run_easy(argv[2], n, maxs)
+           : strcmp(argv[1], "multi") == 0 ? run_multi(argv[2], n, maxs)
+           : strcmp(argv[1], "spawn") == 0 ? run_spawn(argv[2], n, maxs)
+                                           : 64;
   curl_global_cleanup();
   return rc;
 }

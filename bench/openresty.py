@@ -24,17 +24,18 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run as R  # noqa: E402  (the shared helpers of bench/run.py)
+from clients import kv  # noqa: E402  (bench/'s shared modules)
+from report import say, say_targets, target, write  # noqa: E402
+from servers import free_port, get_json, nginx_prefix, run_nginx, start_fast, stop, stop_all, temp_paths  # noqa: E402
+from settings import ROOT, lua_env  # noqa: E402
 
 NS = [int(x) for x in os.environ.get("BENCH_OR_N", "10,100,500,2000").split(",")]
 POLLS = int(os.environ.get("BENCH_OR_POLLS", "5"))
 INTERVAL = float(os.environ.get("BENCH_OR_INTERVAL", "2"))
-BUILD = os.path.join(R.ROOT, "build", "luajit")
-ENV = dict(R.ENV)
-ENV["LUA_PATH"] = os.path.join(R.ROOT, "lua/?.lua") + ";" + os.path.join(R.ROOT, "lua/?/init.lua") + ";;"
-ENV["LUA_CPATH"] = os.path.join(BUILD, "?.so") + ";;"
+BUILD = os.path.join(ROOT, "build", "luajit")
+ENV = lua_env(ROOT, BUILD)
 
-CONF = """%(user)sdaemon off;
+CONF = """daemon off;
 master_process on;
 worker_processes 1;
 worker_rlimit_nofile 20000;
@@ -45,11 +46,7 @@ load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 events { worker_connections 16000; }
 http {
   access_log off;
-  client_body_temp_path %(prefix)s/tmp/body;
-  proxy_temp_path %(prefix)s/tmp/proxy;
-  fastcgi_temp_path %(prefix)s/tmp/fastcgi;
-  uwsgi_temp_path %(prefix)s/tmp/uwsgi;
-  scgi_temp_path %(prefix)s/tmp/scgi;
+%(temp_paths)s
   default_type text/plain;
   lua_package_path "%(root)s/lua/?.lua;%(root)s/lua/?/init.lua;;";
   lua_package_cpath "%(build)s/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;;";
@@ -127,79 +124,69 @@ async def fire(port, n, timeout, path="/gen"):
 
 
 def start_openresty(tmp, api):
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    prefix = os.path.join(tmp, "or")
-    for d in ("logs", "tmp"):
-        os.makedirs(os.path.join(prefix, d), exist_ok=True)
-    port = R.free_port()
-    conf = os.path.join(prefix, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(CONF % {"user": "user root;\n" if os.geteuid() == 0 else "", "prefix": prefix, "root": R.ROOT,
-                        "build": BUILD, "api": api, "interval": INTERVAL, "port": port,
-                        "hold": POLLS * INTERVAL - INTERVAL})
-    proc = subprocess.Popen([nginx, "-p", prefix, "-c", conf, "-e", os.path.join(prefix, "logs/error.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    R.CHILDREN.append(proc)
-    R.watchdog(proc, 600)
-    R.wait_port(port, proc)
+    prefix = nginx_prefix(tmp, "or")
+    port = free_port()
+    conf = CONF % {"prefix": prefix, "temp_paths": temp_paths(prefix), "root": ROOT, "build": BUILD, "api": api,
+                   "interval": INTERVAL, "port": port, "hold": POLLS * INTERVAL - INTERVAL}
+    proc = run_nginx(prefix, conf, port, 600, ENV)
     return proc, port, prefix
 
 
 def one_size(tmp, n):
-    fast, fport = R.start_fast(tmp, POLLS)
+    fast, fport = start_fast(tmp, POLLS)
     api = "http://127.0.0.1:%d/v2" % fport
     proc, port, prefix = start_openresty(tmp, api)
     adapter = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/adapter" % port], stdout=subprocess.PIPE,
                              text=True).stdout.strip()
-    st0 = R.get_json(fport, "/_stats")
+    st0 = get_json(fport, "/_stats")
     turns0 = int(subprocess.run(["curl", "-s", "http://127.0.0.1:%d/turns" % port], stdout=subprocess.PIPE,
                                 text=True).stdout)
     c0, t0 = worker_cpu(port), time.monotonic()
     answers, completed = asyncio.run(fire(port, n, 300))
     c1, t1 = worker_cpu(port), time.monotonic()
-    st1 = R.get_json(fport, "/_stats")
+    st1 = get_json(fport, "/_stats")
     turns1 = int(subprocess.run(["curl", "-s", "http://127.0.0.1:%d/turns" % port], stdout=subprocess.PIPE,
                                 text=True).stdout)
     # The same number of requests held as long, doing nothing: nginx's share.
     c2 = worker_cpu(port)
     asyncio.run(fire(port, n, 300, "/idle"))
     c3 = worker_cpu(port)
-    R.stop(proc)
+    stop(proc)
     errors = [ln for ln in open(os.path.join(prefix, "logs/error.log")) if "[error]" in ln or "[alert]" in ln]
     shutil.rmtree(prefix, ignore_errors=True)
-    R.stop(fast)
+    stop(fast)
     ngx = {"cpu": c1 - c0, "wall": t1 - t0, "answers": answers, "completed": completed, "serve": c3 - c2,
            "turns": turns1 - turns0,
            "checks": st1["poll"] - st0["poll"], "adapter": adapter, "errors": errors[:3]}
 
-    fast, fport = R.start_fast(tmp, POLLS)
+    fast, fport = start_fast(tmp, POLLS)
     script = os.path.join(tmp, "plain.lua")
     with open(script, "w") as f:
         f.write(PLAIN)
     p = subprocess.run(["luajit", script, "http://127.0.0.1:%d/v2" % fport, str(n), str(INTERVAL)],
-                       env=ENV, cwd=R.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
-    st = R.get_json(fport, "/_stats")
-    R.stop(fast)
+                       env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    st = get_json(fport, "/_stats")
+    stop(fast)
     if p.returncode != 0:
         raise SystemExit("bench: plain run failed:\n" + p.stdout + p.stderr)
-    plain = R.kv(p.stdout)
+    plain = kv(p.stdout)
     plain["checks"] = st["poll"]
     return ngx, plain
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="omnihuman-bench-or.")
-    R.say("## 5. OpenResty: worker CPU while N requests wait, vs the same work under omnihuman.run")
-    R.say("")
-    R.say("One nginx worker; N requests at once, each one client:generate; a job completes at status check "
-          "#%d, interval %.0f s (~%.0f s per job). Plain: the same N generations in one `omnihuman.run` "
-          "(LuaJIT). CPU: os.clock() in the worker before and after the batch (read through a /cpu location); the plain process's os.clock()." % (
-              POLLS, INTERVAL, POLLS * INTERVAL))
-    R.say("")
-    R.say("| N | adapter | answered | completed | worker CPU s | wall s | % of a core | status checks | "
-          "driver turns | CPU us/check | serving N requests, CPU s | plain CPU s | plain wall s | plain % | "
-          "plain us/check | ratio | ratio less serving |")
-    R.say("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    say("## 5. OpenResty: worker CPU while N requests wait, vs the same work under omnihuman.run")
+    say("")
+    say("One nginx worker; N requests at once, each one client:generate; a job completes at status check "
+        "#%d, interval %.0f s (~%.0f s per job). Plain: the same N generations in one `omnihuman.run` "
+        "(LuaJIT). CPU: os.clock() in the worker before and after the batch (read through a /cpu location); the plain process's os.clock()." % (
+            POLLS, INTERVAL, POLLS * INTERVAL))
+    say("")
+    say("| N | adapter | answered | completed | worker CPU s | wall s | % of a core | status checks | "
+        "driver turns | CPU us/check | serving N requests, CPU s | plain CPU s | plain wall s | plain % | "
+        "plain us/check | ratio | ratio less serving |")
+    say("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = []
     try:
         for n in NS:
@@ -207,31 +194,27 @@ def main():
             ratio = ngx["cpu"] / max(plain["cpu"], 1e-3)
             net = (ngx["cpu"] - ngx["serve"]) / max(plain["cpu"], 1e-3)
             rows.append((n, ngx, plain, ratio))
-            R.say("| %d | %s | %d | %d | %.3f | %.1f | %.2f %% | %d | %d | %.0f | %.3f | %.3f | %.1f | %.2f %% | %.0f "
-                  "| %.2fx | %.2fx |" % (
-                      n, ngx["adapter"], ngx["answers"], ngx["completed"], ngx["cpu"], ngx["wall"],
-                      ngx["cpu"] / ngx["wall"] * 100, ngx["checks"], ngx["turns"],
-                      ngx["cpu"] / max(ngx["checks"], 1) * 1e6, ngx["serve"],
-                      plain["cpu"], plain["wall"], plain["cpu"] / plain["wall"] * 100,
-                      plain["cpu"] / max(plain["checks"], 1) * 1e6, ratio, net))
+            say("| %d | %s | %d | %d | %.3f | %.1f | %.2f %% | %d | %d | %.0f | %.3f | %.3f | %.1f | %.2f %% | %.0f "
+                "| %.2fx | %.2fx |" % (
+                    n, ngx["adapter"], ngx["answers"], ngx["completed"], ngx["cpu"], ngx["wall"],
+                    ngx["cpu"] / ngx["wall"] * 100, ngx["checks"], ngx["turns"],
+                    ngx["cpu"] / max(ngx["checks"], 1) * 1e6, ngx["serve"],
+                    plain["cpu"], plain["wall"], plain["cpu"] / plain["wall"] * 100,
+                    plain["cpu"] / max(plain["checks"], 1) * 1e6, ratio, net))
             if ngx["errors"]:
-                R.say("  nginx error.log: " + " | ".join(e.strip()[:200] for e in ngx["errors"]))
+                say("  nginx error.log: " + " | ".join(e.strip()[:200] for e in ngx["errors"]))
     finally:
-        for p in R.CHILDREN:
-            R.stop(p)
+        stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
-    R.say("")
+    say("")
     for n, ngx, plain, ratio in rows:
-        R.target("5 OpenResty worker CPU <= 1.5x omnihuman.run at N=%d" % n,
-                 ratio <= 1.5 and ngx["completed"] == n and plain["completed"] == n,
-                 "%.2f s vs %.2f s (%.2fx); %d/%d and %d/%d completed" % (
-                     ngx["cpu"], plain["cpu"], ratio, ngx["completed"], n, int(plain["completed"]), n))
-    R.say("")
-    for name, ok, detail in R.TARGETS:
-        R.say("- [%s] %s: %s" % ("met" if ok else "MISSED", name, detail))
-    os.makedirs(R.BIN, exist_ok=True)
-    with open(os.path.join(R.BIN, "openresty.md"), "w") as f:
-        f.write("\n".join(R.RESULTS) + "\n")
+        target("5 OpenResty worker CPU <= 1.5x omnihuman.run at N=%d" % n,
+               ratio <= 1.5 and ngx["completed"] == n and plain["completed"] == n,
+               "%.2f s vs %.2f s (%.2fx); %d/%d and %d/%d completed" % (
+                   ngx["cpu"], plain["cpu"], ratio, ngx["completed"], n, int(plain["completed"]), n))
+    say("")
+    say_targets()
+    write("openresty.md")
 
 
 if __name__ == "__main__":

@@ -28,14 +28,25 @@ int luaopen_omnihuman_core(lua_State *L);
 static lua_State *L;
 static int check_ref;
 
-static const long statuses[] = {200, 201, 204, 0,   301, 302, 400, 401, 403, 404, 408, 409,
-                                410, 413, 422, 429, 500, 501, 502, 503, 504, 520, 599, 100,
-                                299, 399, 499, 600, 999, -1,  202, 307};
-static const CURLcode codes[] = {CURLE_OK, CURLE_OK, CURLE_OK, CURLE_OK, CURLE_COULDNT_CONNECT,
-                                 CURLE_OPERATION_TIMEDOUT, CURLE_RECV_ERROR, CURLE_SEND_ERROR,
-                                 CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_SSL_CONNECT_ERROR,
-                                 CURLE_PEER_FAILED_VERIFICATION, CURLE_WRITE_ERROR,
-                                 CURLE_COULDNT_RESOLVE_HOST, CURLE_HTTP2, CURLE_BAD_CONTENT_ENCODING};
+static const long statuses[] = {200, 201, 204, 0,   301, 302, 400, 401, 403, 404, 408,
+                                409, 410, 413, 422, 429, 500, 501, 502, 503, 504, 520,
+                                599, 100, 299, 399, 499, 600, 999, -1,  202, 307};
+static const CURLcode codes[] = {CURLE_OK,
+                                 CURLE_OK,
+                                 CURLE_OK,
+                                 CURLE_OK,
+                                 CURLE_COULDNT_CONNECT,
+                                 CURLE_OPERATION_TIMEDOUT,
+                                 CURLE_RECV_ERROR,
+                                 CURLE_SEND_ERROR,
+                                 CURLE_GOT_NOTHING,
+                                 CURLE_PARTIAL_FILE,
+                                 CURLE_SSL_CONNECT_ERROR,
+                                 CURLE_PEER_FAILED_VERIFICATION,
+                                 CURLE_WRITE_ERROR,
+                                 CURLE_COULDNT_RESOLVE_HOST,
+                                 CURLE_HTTP2,
+                                 CURLE_BAD_CONTENT_ENCODING};
 
 static const char CHECK[] =
     "local op, kind, status, code, sent = ...\n"
@@ -80,17 +91,16 @@ static int setup(lua_State *L) {
   lua_pop(L, 1);
   luaL_requiref(L, "omnihuman.core", luaopen_omnihuman_core, 0);
   lua_setglobal(L, "core");
-  if (luaL_dostring(L,
-                    "loop = core.new_loop()\n"
-                    "events = 0\n"
-                    "client = core.new_client(loop, {api_key = '" KEY "',\n"
-                    "  base_url = 'http://127.0.0.1:9/v2', max_retries = 2, timeout = 5,\n"
-                    "  on_event = function(ev)\n"
-                    "    events = events + 1\n"
-                    "    for k, v in pairs(ev) do\n"
-                    "      assert(not tostring(v):find('" KEY "', 1, true), 'key in event')\n"
-                    "    end\n"
-                    "  end})\n") != 0)
+  if (luaL_dostring(L, "loop = core.new_loop()\n"
+                       "events = 0\n"
+                       "client = core.new_client(loop, {api_key = '" KEY "',\n"
+                       "  base_url = 'http://127.0.0.1:9/v2', max_retries = 2, timeout = 5,\n"
+                       "  on_event = function(ev)\n"
+                       "    events = events + 1\n"
+                       "    for k, v in pairs(ev) do\n"
+                       "      assert(not tostring(v):find('" KEY "', 1, true), 'key in event')\n"
+                       "    end\n"
+                       "  end})\n") != 0)
     return lua_error(L);
   if (luaL_loadstring(L, CHECK) != 0) return lua_error(L);
   check_ref = luaL_ref(L, LUA_REGISTRYINDEX);

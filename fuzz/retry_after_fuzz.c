@@ -35,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size) memcpy(t + 1, s, size);
   t[size + 1] = '\t';
   double d2 = omh_retry_after_parse(t, size + 2, now);
-  if (d2 != d && !(size && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n' ||
-                            s[size - 1] == ' ' || s[size - 1] == '\t' || s[size - 1] == '\r' ||
-                            s[size - 1] == '\n')))
+  if (d2 != d &&
+      !(size && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n' || s[size - 1] == ' ' ||
+                 s[size - 1] == '\t' || s[size - 1] == '\r' || s[size - 1] == '\n')))
     abort();
   free(t);
   free(s);

@@ -27,7 +27,7 @@ local WARM = N >= 20000 and math.floor(N / 10) or math.floor(N / 2)
 local SAMPLE_EVERY = math.max(2500, math.floor(N / 20))
 local NS_EVERY = 10000 -- a fresh server namespace every so many cycles keeps the server lean
 
-local read = ts.readfile
+local read = require("spec.support.files").read
 
 local PID = tonumber(read("/proc/self/stat"):match("^(%d+)"))
 local function rss_kb()

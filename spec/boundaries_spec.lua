@@ -87,7 +87,7 @@ describe("boundaries", function()
     local dir = F.tmpdir()
     local op = c:download_op("http://127.0.0.1:9/a", dir .. "/x.mp4", { max_bytes = 2 ^ 53 })
     op:close()
-    os.execute('rm -rf "' .. dir .. '"')
+    F.rm_rf(dir)
   end)
 
   -- Four status checks the server answers 0.25 s late each: with n slots,

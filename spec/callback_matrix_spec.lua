@@ -29,7 +29,7 @@ local ACTIONS = { "cancel", "close", "drop", "client:close", "loop:close", "rais
 describe("callback x action matrix", function()
   local srv, dir
   setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() srv:stop(); F.rm_rf(dir) end)
 
   local function drain(loop, limit)
     local deadline = F.now() + (limit or 10)

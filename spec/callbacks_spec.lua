@@ -6,7 +6,7 @@ local F = require("spec.support.fixtures")
 describe("callbacks", function()
   local srv, dir
   setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() srv:stop(); F.rm_rf(dir) end)
 
   it("an on_progress that raises aborts the download and leaves no file", function()
     local c = F.client(srv, F.ns())

@@ -32,7 +32,7 @@ for _, flavor in ipairs(ts.FLAVORS) do
       P = srv.profile
       dir = F.tmpdir()
     end)
-    teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+    teardown(function() srv:stop(); F.rm_rf(dir) end)
 
     it("is the flavor asked for", function()
       assert.equals(flavor, srv.flavor)
@@ -207,7 +207,7 @@ end
 describe("usage in generate's result", function()
   local srv, dir
   setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() srv:stop(); F.rm_rf(dir) end)
 
   local CASES = {
     -- meta in the create answer (JSON), expected credits (nil: none)

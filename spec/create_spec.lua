@@ -162,7 +162,7 @@ describe("streamed create bodies", function()
   local bs, dir
   local loop = omnihuman.loop()
   setup(function() bs = BS.start(); dir = F.tmpdir() end)
-  teardown(function() bs:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() bs:stop(); F.rm_rf(dir) end)
 
   local function client(extra)
     local o = { api_key = F.KEY, base_url = bs.base, timeout = 20, max_retries = 3 }

@@ -5,7 +5,7 @@ local F = require("spec.support.fixtures")
 describe("download", function()
   local srv, dir
   setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() srv:stop(); F.rm_rf(dir) end)
 
   local function video_url(c)
     local job = assert(c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3", sandbox_polls = 0 })
@@ -104,7 +104,7 @@ end)
 describe("download limits", function()
   local srv, dir
   setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() srv:stop(); F.rm_rf(dir) end)
 
   it("refuses a body larger than max_bytes, without retrying, leaving nothing", function()
     local ns = F.ns()

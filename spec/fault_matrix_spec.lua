@@ -15,11 +15,7 @@ local FIELDS = { image_url = "https://example.test/a.png", audio_url = "https://
                  sandbox_polls = 0 }
 local DL_CAP = 4 * 1024 * 1024 -- on_progress cancels an endless download here
 
-local function fields()
-  local t = {}
-  for k, v in pairs(FIELDS) do t[k] = v end
-  return t
-end
+local function fields() return F.with(FIELDS) end
 
 -- Expected outcome per call: "ok" (possibly after retries), or an error kind;
 -- "!" after a create's kind: maybe_created must be set (and one request sent);
@@ -163,7 +159,7 @@ describe_or_skip("fault matrix", function()
       elseif #left ~= 0 then
         note = "partial file left: " .. table.concat(left, ",")
       end
-      os.execute('rm -rf "' .. dir .. '"')
+      F.rm_rf(dir)
     end
     local secs = F.now() - t0
     local out = describe_result(v, err)

@@ -1,6 +1,7 @@
 -- Local inputs: sniffed by content, measured, rejected before any request.
 local cjson = require("cjson")
 local F = require("spec.support.fixtures")
+local write = F.write
 
 local function le(n, bytes)
   local t = {}
@@ -15,15 +16,10 @@ local function wav(seconds)
       .. le(8000, 4) .. le(8000, 4) .. le(1, 2) .. le(8, 2) .. "data" .. le(#data, 4) .. data
 end
 
-local function write(path, s)
-  local f = assert(io.open(path, "wb")); f:write(s); f:close()
-  return path
-end
-
 describe("local inputs", function()
   local srv, dir
   setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() srv:stop(); F.rm_rf(dir) end)
 
   it("rejects audio of 30 s or more before any request", function()
     local ns = F.ns()
@@ -123,7 +119,7 @@ describe("local inputs: files, limits and what is sent", function()
   end)
   teardown(function()
     bs:stop()
-    os.execute('rm -rf "' .. dir .. '"')
+    F.rm_rf(dir)
   end)
 
   local function client(extra)

@@ -31,3 +31,44 @@ describe("options", function()
     assert.is_nil(tostring(c):find("sk-very-secret", 1, true))
   end)
 end)
+
+describe("headers on the wire", function()
+  local F = require("spec.support.fixtures")
+  local srv
+  setup(function() srv = F.start{ tls = false } end)
+  teardown(function() srv:stop() end)
+
+  local function heads(ns, route)
+    local out = {}
+    for _, r in ipairs(srv:records(ns).requests) do
+      if r.route == route then out[#out + 1] = r.headers end
+    end
+    return out
+  end
+
+  for _, ua in ipairs({ false, "my-tool/2.0 (+https://example.test)" }) do
+    it(("User-Agent %s on every request, the key only on API requests"):format(ua or "by default"), function()
+      local ns = F.ns()
+      local c = F.client(srv, ns, { user_agent = ua or nil })
+      local want = ua or "lua-omnihuman/0.1"
+      local res = assert(c:generate{ image_url = "u", audio_url = "u", sandbox_polls = 0,
+                                     output = os.tmpname() })
+      os.remove(res.output)
+      for _, route in ipairs({ "create", "poll", "cdn" }) do
+        local hs = heads(ns, route)
+        assert.is_true(#hs >= 1, route)
+        for _, h in ipairs(hs) do
+          assert.equals(want, h["user-agent"], route)
+          if route == "cdn" then
+            assert.is_nil(h["authorization"])
+          else
+            assert.equals("Bearer " .. F.KEY, h["authorization"])
+          end
+        end
+      end
+      local create = heads(ns, "create")[1]
+      assert.equals("application/json", create["content-type"])
+      assert.equals("application/json", create["accept"])
+    end)
+  end
+end)

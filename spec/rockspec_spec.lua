@@ -6,12 +6,7 @@ local F = require("spec.support.fixtures")
 
 local ROCKSPEC = "rockspec/omnihuman-scm-1.rockspec"
 
-local function lines(cmd)
-  local out, p = {}, io.popen(cmd)
-  for l in p:lines() do out[#out + 1] = l end
-  p:close()
-  return out
-end
+local lines = require("spec.support.sh").lines
 
 local function load_rockspec()
   local env = {}

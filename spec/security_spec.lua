@@ -18,7 +18,7 @@ end
 describe("security", function()
   local srv, dir
   setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() srv:stop(); F.rm_rf(dir) end)
 
   it("keeps the key out of events, errors and CDN requests", function()
     local ns = F.ns()

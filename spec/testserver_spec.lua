@@ -4,23 +4,10 @@
 local ts = require("spec.support.testserver")
 local cjson = require("cjson")
 
-local readfile = ts.readfile
+local sh = require("spec.support.sh")
+local files = require("spec.support.files")
 
-local function q(s)
-  return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
-end
-
-local function mktemp()
-  local p = io.popen("mktemp -d \"${TMPDIR:-/tmp}/omnihuman-spec.XXXXXX\"")
-  local d = p:read("*l")
-  p:close()
-  return d
-end
-
-local function alive(pid)
-  local st = readfile("/proc/" .. pid .. "/status")
-  return st ~= nil and not st:match("State:%s*Z")
-end
+local readfile, q, alive = files.read, sh.q, sh.alive
 
 local FIXTURE = readfile(ts.fixture)
 local MODEL = "bytedance/omnihuman"
@@ -34,9 +21,7 @@ local function curl(args, opts)
   os.remove(hdr_f)
   local cmd = "curl -sS --max-time " .. (opts.max_time or 5) .. " -o " .. q(body_f)
       .. " -D " .. q(hdr_f) .. " -w '%{http_code}' " .. args .. " 2>/dev/null; echo \" $?\""
-  local h = io.popen(cmd)
-  local out = h:read("*a")
-  h:close()
+  local _, out = sh.run(cmd)
   local code, rc = out:match("^(%d*)%s+(%d+)%s*$")
   local raw = readfile(hdr_f) or ""
   local headers = {}
@@ -77,8 +62,8 @@ local function assert_error_json(r, status)
   return e
 end
 
-setup(function() tmp = mktemp() end)
-teardown(function() if tmp then os.execute("rm -rf " .. q(tmp)) end end)
+setup(function() tmp = files.tmpdir() end)
+teardown(function() if tmp then files.rm_rf(tmp) end end)
 
 describe("server.py over plain HTTP", function()
   local srv
@@ -177,10 +162,8 @@ describe("server.py over plain HTTP", function()
 
   it("keeps connections alive", function()
     local url = q(srv:base_url("ka") .. "/video/generations?generation_id=x")
-    local h = io.popen("curl -s -o /dev/null -o /dev/null -w '%{num_connects}\\n' --max-time 5 "
+    local _, out = sh.run("curl -s -o /dev/null -o /dev/null -w '%{num_connects}\\n' --max-time 5 "
       .. url .. " " .. url)
-    local out = h:read("*a")
-    h:close()
     assert.equal("1\n0\n", out)
   end)
 
@@ -332,7 +315,7 @@ describe("server lifecycle", function()
       for _ = 1, 200 do                    -- at most ~10 s
         local s = readfile(path)
         if s and s:match("\n") then return cjson.decode(s) end
-        os.execute("sleep 0.05")
+        sh.sleep(0.05)
       end
     end
     local orphan = first_line(orphan_f)
@@ -345,7 +328,7 @@ describe("server lifecycle", function()
       gone = true
       for _, pid in ipairs(pids) do gone = gone and not alive(pid) end
       if gone then break end
-      os.execute("sleep 0.1")
+      sh.sleep(0.1)
     end
     short:stop()
     for _, pid in ipairs(pids) do
@@ -365,7 +348,7 @@ describe("server lifecycle", function()
     local pid = tonumber(readfile(out))
     for _ = 1, 30 do
       if not alive(pid) then break end
-      os.execute("sleep 0.1")
+      sh.sleep(0.1)
     end
     assert.is_false(alive(pid))
   end)

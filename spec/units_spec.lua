@@ -20,7 +20,7 @@ local u16le, u32le, u32be, wav, mp3_frames, id3v2, xing_frame = MB.u16le, MB.u32
 local adts_frame, ogg_page, ogg_opus, ogg_vorbis, box, m4a, mvhd_v0, mvhd_v1 = MB.adts_frame, MB.ogg_page,
   MB.ogg_opus, MB.ogg_vorbis, MB.box, MB.m4a, MB.mvhd_v0, MB.mvhd_v1
 
-local read_file = require("spec.support.testserver").readfile
+local read_file = require("spec.support.files").read
 
 local function has_program(name)
   local ok = os.execute("command -v " .. name .. " >/dev/null 2>&1")

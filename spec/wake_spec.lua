@@ -12,7 +12,7 @@ local URLS = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
 describe("waking a waiter", function()
   local srv, dir
   setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
+  teardown(function() srv:stop(); F.rm_rf(dir) end)
 
   -- Ops that would otherwise take 30 s or more, one per kind.
   local starters = {

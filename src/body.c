@@ -24,9 +24,9 @@ static const struct file_field {
   const char *name, *field;
   int audio, required;
 } FILE_FIELDS[] = {
-  {"image", "image_url", 0, 1},
-  {"audio", "audio_url", 1, 1},
-  {"mask", "mask_url", 0, 0},
+    {"image", "image_url", 0, 1},
+    {"audio", "audio_url", 1, 1},
+    {"mask", "mask_url", 0, 0},
 };
 #define NFIELDS (sizeof FILE_FIELDS / sizeof FILE_FIELDS[0])
 
@@ -38,20 +38,20 @@ typedef struct body_file {
 
 struct omh_body {
   uint64_t length;
-  const char *text;         /* the JSON around the files: piece k is text[cut[k], cut[k+1]) */
+  const char *text; /* the JSON around the files: piece k is text[cut[k], cut[k+1]) */
   size_t cut[NFIELDS + 2];
   body_file files[NFIELDS];
   int nfiles;
   int inline_audio;
   /* Sending. Segments alternate: text piece 0, file 0, text piece 1, ... */
   int seg;
-  uint64_t pos;             /* bytes of the current segment done */
-  int checked;              /* the files were compared at the start of this pass */
-  int fd;                   /* the file being sent, else -1 */
-  unsigned char *raw;       /* CHUNK bytes, only while a file is being sent */
-  char stash[4];            /* an encoded group that did not fit the caller's buffer */
+  uint64_t pos;       /* bytes of the current segment done */
+  int checked;        /* the files were compared at the start of this pass */
+  int fd;             /* the file being sent, else -1 */
+  unsigned char *raw; /* CHUNK bytes, only while a file is being sent */
+  char stash[4];      /* an encoded group that did not fit the caller's buffer */
   int stash_len, stash_pos;
-  const char *failure;      /* malloc'd, or out_of_memory */
+  const char *failure; /* malloc'd, or out_of_memory */
 };
 
 /* ---- sending ---- */

@@ -28,7 +28,10 @@ static inline int omh_buf_append(omh_buf *b, const void *p, size_t n, size_t lim
   return 0;
 }
 
-static inline void omh_buf_reset(omh_buf *b) { b->len = 0; if (b->data) b->data[0] = '\0'; }
+static inline void omh_buf_reset(omh_buf *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = '\0';
+}
 
 static inline void omh_buf_free(omh_buf *b) {
   free(b->data);

@@ -95,8 +95,10 @@ static int client_wait(lua_State *L) {
     interval = omh_opt_number(L, 3, "client:wait", "interval", interval, 0, OMH_MAX_INTERVAL, 0);
     timeout = omh_opt_number(L, 3, "client:wait", "timeout", timeout, 0, OMH_MAX_WAIT, 0);
     lua_getfield(L, 3, "on_status");
-    if (lua_isfunction(L, -1)) cb_idx = lua_gettop(L);
-    else lua_pop(L, 1);
+    if (lua_isfunction(L, -1))
+      cb_idx = lua_gettop(L);
+    else
+      lua_pop(L, 1);
   }
   omh_wait_start(L, u->loop, push_loop(L, u), u->cfg, id, interval, timeout, cb_idx);
   return started(L, u);
@@ -120,8 +122,10 @@ static int client_download(lua_State *L) {
     luaL_checktype(L, 4, LUA_TTABLE);
     max_bytes = omh_opt_number(L, 4, "client:download", "max_bytes", max_bytes, 0, OMH_MAX_BYTES, 1);
     lua_getfield(L, 4, "on_progress");
-    if (lua_isfunction(L, -1)) cb_idx = lua_gettop(L);
-    else lua_pop(L, 1);
+    if (lua_isfunction(L, -1))
+      cb_idx = lua_gettop(L);
+    else
+      lua_pop(L, 1);
   }
   omh_download_start(L, u->loop, push_loop(L, u), u->cfg, url, path, max_bytes, cb_idx);
   return started(L, u);
@@ -139,8 +143,10 @@ static int client_close(lua_State *L) {
 static int client_tostring(lua_State *L) {
   client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
   /* Never the key. */
-  if (u->cfg) lua_pushfstring(L, "omnihuman.client (%s, model %s)", u->cfg->base_url, u->cfg->model);
-  else lua_pushliteral(L, "omnihuman.client (closed)");
+  if (u->cfg)
+    lua_pushfstring(L, "omnihuman.client (%s, model %s)", u->cfg->base_url, u->cfg->model);
+  else
+    lua_pushliteral(L, "omnihuman.client (closed)");
   return 1;
 }
 

@@ -19,20 +19,22 @@
 #define OMH_MAX_CONNECTIONS 1024
 #define OMH_MAX_BYTES 9007199254740992.0 /* 2^53: exact in every Lua's numbers */
 
+#define OMH_DEFAULT_USER_AGENT "lua-omnihuman/0.1"
+
 typedef struct omh_config {
   int refs;
-  unsigned long serial;               /* unique within its loop: names easy-handle setups */
-  char *api_key;                      /* never printed; wiped on free */
-  char *base_url;                     /* without trailing slash */
+  unsigned long serial; /* unique within its loop: names easy-handle setups */
+  char *api_key;        /* never printed; wiped on free */
+  char *base_url;       /* without trailing slash */
   char *model;
   char *ca_file, *proxy, *user_agent;
   double timeout, connect_timeout, poll_interval, wait_timeout;
   int max_retries, max_connections;
-  double max_audio_seconds;           /* > 0: replaces the per-model audio limit */
+  double max_audio_seconds; /* > 0: replaces the per-model audio limit */
   int allow_unmeasured_audio;
-  int on_event_ref;                   /* registry ref or LUA_NOREF */
-  struct curl_slist *api_headers[2];  /* [0] GET, [1] POST: Authorization, Accept (+ Content-Type) */
-  omh_lane api_lane, cdn_lane;        /* at most max_connections requests each */
+  int on_event_ref;                  /* registry ref or LUA_NOREF */
+  struct curl_slist *api_headers[2]; /* [0] GET, [1] POST: Authorization, Accept (+ Content-Type) */
+  omh_lane api_lane, cdn_lane;       /* at most max_connections requests each */
 } omh_config;
 
 /* Reads the options table at idx (raising on a bad one) into a new config

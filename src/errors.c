@@ -19,8 +19,8 @@ int omh_errors_open(lua_State *L) {
   return 0;
 }
 
-void omh_push_error(lua_State *L, const char *kind, const char *message, long status,
-                    const char *request_id, int retryable) {
+void omh_push_error(lua_State *L, const char *kind, const char *message, long status, const char *request_id,
+                    int retryable) {
   lua_createtable(L, 0, 6);
   lua_pushstring(L, kind);
   lua_setfield(L, -2, "kind");
@@ -42,13 +42,25 @@ void omh_push_error(lua_State *L, const char *kind, const char *message, long st
 
 const char *omh_kind_for_status(long status) {
   switch (status) {
-    case 400: case 413: case 415: case 422: return "invalid_input";
-    case 401: return "auth";
-    case 402: case 403: return "forbidden";
-    case 404: case 410: return "not_found";
-    case 408: return "timeout";
-    case 429: return "rate_limited";
-    default: break;
+    case 400:
+    case 413:
+    case 415:
+    case 422:
+      return "invalid_input";
+    case 401:
+      return "auth";
+    case 402:
+    case 403:
+      return "forbidden";
+    case 404:
+    case 410:
+      return "not_found";
+    case 408:
+      return "timeout";
+    case 429:
+      return "rate_limited";
+    default:
+      break;
   }
   if (status >= 500) return "server";
   return "protocol";

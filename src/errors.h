@@ -9,8 +9,8 @@
 
 int omh_errors_open(lua_State *L);
 /* Pushes a new error object. status <= 0 and request_id NULL/"" are left out. */
-void omh_push_error(lua_State *L, const char *kind, const char *message, long status,
-                    const char *request_id, int retryable);
+void omh_push_error(lua_State *L, const char *kind, const char *message, long status, const char *request_id,
+                    int retryable);
 /* The kind for an HTTP status that is an error (>= 400, or unexpected 3xx). */
 const char *omh_kind_for_status(long status);
 

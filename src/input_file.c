@@ -72,8 +72,8 @@ static int audio_ok(int fd, omh_media_type t, uint64_t size, const omh_input_rul
   return 0;
 }
 
-int omh_input_check(const char *path, int audio, const omh_input_rules *r,
-                    omh_input_file *out, char *why, size_t cap) {
+int omh_input_check(const char *path, int audio, const omh_input_rules *r, omh_input_file *out, char *why,
+                    size_t cap) {
   unsigned char head[HEAD];
   struct stat st;
   int ok = 0;
@@ -101,8 +101,9 @@ int omh_input_check(const char *path, int audio, const omh_input_rules *r,
     if (got < 0) {
       snprintf(why, cap, "cannot be read: %s", strerror(errno));
     } else if (audio ? !omh_media_is_audio(t) : !omh_media_is_image(t)) {
-      snprintf(why, cap, "%s", audio ? "not a recognised audio file (WAV, MP3, OGG, M4A/AAC)"
-                                     : "not a recognised image (PNG, JPEG, WebP, GIF, AVIF)");
+      snprintf(why, cap, "%s",
+               audio ? "not a recognised audio file (WAV, MP3, OGG, M4A/AAC)"
+                     : "not a recognised image (PNG, JPEG, WebP, GIF, AVIF)");
     } else if (!audio || audio_ok(fd, t, (uint64_t)st.st_size, r, why, cap)) {
       out->size = (uint64_t)st.st_size;
       out->dev = (uint64_t)st.st_dev;

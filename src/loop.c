@@ -97,8 +97,10 @@ static void lane_link(omh_loop *lp, omh_lane *ln) {
 static void lane_unlink(omh_loop *lp, omh_lane *ln) {
   if (!ln->linked) return;
   ln->linked = 0;
-  if (ln->prev) ln->prev->next = ln->next;
-  else lp->lanes = ln->next;
+  if (ln->prev)
+    ln->prev->next = ln->next;
+  else
+    lp->lanes = ln->next;
   if (ln->next) ln->next->prev = ln->prev;
   ln->next = ln->prev = NULL;
 }
@@ -106,10 +108,14 @@ static void lane_unlink(omh_loop *lp, omh_lane *ln) {
 static void dequeue(omh_loop *lp, omh_task *t) {
   omh_lane *ln = t->lane;
   if (!t->queued || !ln) return;
-  if (t->queue_prev) t->queue_prev->queue_next = t->queue_next;
-  else ln->head = t->queue_next;
-  if (t->queue_next) t->queue_next->queue_prev = t->queue_prev;
-  else ln->tail = t->queue_prev;
+  if (t->queue_prev)
+    t->queue_prev->queue_next = t->queue_next;
+  else
+    ln->head = t->queue_next;
+  if (t->queue_next)
+    t->queue_next->queue_prev = t->queue_prev;
+  else
+    ln->tail = t->queue_prev;
   t->queue_next = t->queue_prev = NULL;
   t->queued = 0;
   if (!ln->head) lane_unlink(lp, ln);
@@ -144,8 +150,10 @@ void omh_loop_unbind(omh_task *t) {
   if (!lp) return;
   omh_loop_stop(t);
   omh_loop_retire(t);
-  if (t->live_prev) t->live_prev->live_next = t->live_next;
-  else lp->live = t->live_next;
+  if (t->live_prev)
+    t->live_prev->live_next = t->live_next;
+  else
+    lp->live = t->live_next;
   if (t->live_next) t->live_next->live_prev = t->live_prev;
   t->live_next = t->live_prev = NULL;
   if (t->notify_queued) {
@@ -165,8 +173,10 @@ void omh_loop_submit(omh_task *t, omh_lane *ln, lua_State *L) {
     t->queued = 1;
     t->queue_next = NULL;
     t->queue_prev = ln->tail;
-    if (ln->tail) ln->tail->queue_next = t;
-    else ln->head = t;
+    if (ln->tail)
+      ln->tail->queue_next = t;
+    else
+      ln->head = t;
     ln->tail = t;
     lane_link(lp, ln);
     return;
@@ -270,8 +280,10 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
   if (lp->driving || lp->closed) return;
   lp->driving = 1;
   double wait = omh_loop_next_deadline(lp);
-  if (block <= 0) wait = 0;
-  else if (wait < 0 || wait > block) wait = block;
+  if (block <= 0)
+    wait = 0;
+  else if (wait < 0 || wait > block)
+    wait = block;
   if (wait > 86400) wait = 86400; /* keeps the millisecond count in range */
   int ms = (int)ceil(wait * 1000.0);
   struct epoll_event evs[64];
@@ -402,6 +414,8 @@ void omh_loop_end(omh_loop *lp, lua_State *L) {
 
 void omh_loop_release(omh_loop *lp) {
   /* Inside a drive (a callback closed it) curl is still on the C stack. */
-  if (lp->driving) lp->free_deferred = 1;
-  else if (lp->multi || lp->epfd >= 0) free_resources(lp);
+  if (lp->driving)
+    lp->free_deferred = 1;
+  else if (lp->multi || lp->epfd >= 0)
+    free_resources(lp);
 }

@@ -13,11 +13,14 @@ omh_loop *omh_checkloop(lua_State *L, int idx) {
   return lp;
 }
 
+/* A new, empty done set: weak keys, so a finished op nobody holds can go.
+ * Its metatable is made once per Lua state. */
 static void push_done_set(lua_State *L) {
   lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
+  if (luaL_newmetatable(L, "omnihuman.done_set")) {
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+  }
   lua_setmetatable(L, -2);
 }
 
@@ -29,8 +32,7 @@ static int loop_new(lua_State *L) {
   lp->closed = 1; /* until fully built, __gc has nothing to undo */
   luaL_getmetatable(L, OMH_LOOP_MT);
   lua_setmetatable(L, -2);
-  if (omh_loop_init(lp, L) != 0)
-    return luaL_error(L, "omnihuman: cannot create a loop: %s", strerror(errno));
+  if (omh_loop_init(lp, L) != 0) return luaL_error(L, "omnihuman: cannot create a loop: %s", strerror(errno));
   push_done_set(L);
   lp->done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;
@@ -88,11 +90,14 @@ static int loop_run_until(lua_State *L) {
 }
 
 /* loop:take_done() -> set of ops finished since the last call (weak keys).
- * One dispatcher per loop should call it (omnihuman.waiters does). */
+ * One dispatcher per loop should call it (omnihuman.waiters does). With
+ * nothing finished it hands out the same empty set: a dispatcher that runs
+ * after every wait costs no allocation. */
 static int loop_take_done(lua_State *L) {
   omh_loop *lp = luaL_checkudata(L, 1, OMH_LOOP_MT);
   if (lp->done_ref == LUA_NOREF) return luaL_error(L, "omnihuman: loop is closed");
   lua_rawgeti(L, LUA_REGISTRYINDEX, lp->done_ref);
+  if (lp->ndone == 0) return 1;
   push_done_set(L);
   lua_rawseti(L, LUA_REGISTRYINDEX, lp->done_ref);
   if (lp->ndone > 0 && lp->notice_fd >= 0) {
@@ -121,8 +126,10 @@ static int loop_set_wakeup(lua_State *L) {
 
 static int loop_timeout(lua_State *L) {
   double t = omh_loop_timeout(omh_checkloop(L, 1));
-  if (t < 0) lua_pushnil(L);
-  else lua_pushnumber(L, t);
+  if (t < 0)
+    lua_pushnil(L);
+  else
+    lua_pushnumber(L, t);
   return 1;
 }
 

@@ -10,18 +10,18 @@
 #include <stdint.h>
 
 typedef enum {
-    OMH_MEDIA_UNKNOWN = 0,
-    OMH_MEDIA_PNG,
-    OMH_MEDIA_JPEG,
-    OMH_MEDIA_WEBP,
-    OMH_MEDIA_GIF,
-    OMH_MEDIA_AVIF,
-    OMH_MEDIA_WAV,
-    OMH_MEDIA_MP3,
-    OMH_MEDIA_OGG,
-    OMH_MEDIA_M4A,
-    OMH_MEDIA_AAC,
-    OMH_MEDIA_COUNT
+  OMH_MEDIA_UNKNOWN = 0,
+  OMH_MEDIA_PNG,
+  OMH_MEDIA_JPEG,
+  OMH_MEDIA_WEBP,
+  OMH_MEDIA_GIF,
+  OMH_MEDIA_AVIF,
+  OMH_MEDIA_WAV,
+  OMH_MEDIA_MP3,
+  OMH_MEDIA_OGG,
+  OMH_MEDIA_M4A,
+  OMH_MEDIA_AAC,
+  OMH_MEDIA_COUNT
 } omh_media_type;
 
 /* head: the first n bytes of the file (up to 4096 are looked at). */
@@ -41,18 +41,17 @@ int omh_media_is_audio(omh_media_type t);
 /* Bytes read at an offset: a file (pread) or a buffer. read_at returns the
  * count read (short only at the end of the data) or -1 on an I/O error. */
 typedef struct omh_media_src {
-    long long (*read_at)(void *ud, uint64_t off, unsigned char *buf, size_t n);
-    void *ud;
-    uint64_t size;
+  long long (*read_at)(void *ud, uint64_t off, unsigned char *buf, size_t n);
+  void *ud;
+  uint64_t size;
 } omh_media_src;
 
 /* A source over a buffer; m holds the buffer and must outlive s. */
 typedef struct omh_media_mem {
-    const unsigned char *p;
-    size_t n;
+  const unsigned char *p;
+  size_t n;
 } omh_media_mem;
-void omh_media_src_mem(omh_media_src *s, omh_media_mem *m,
-                       const unsigned char *p, size_t n);
+void omh_media_src_mem(omh_media_src *s, omh_media_mem *m, const unsigned char *p, size_t n);
 
 #define OMH_MEDIA_UNMEASURABLE (-1.0)
 #define OMH_MEDIA_READ_ERROR (-2.0)
@@ -63,12 +62,10 @@ double omh_media_measure(const omh_media_src *src, omh_media_type t);
 
 /* The same through a window of `window` bytes (raised to the minimum the
  * parsers need): the result never depends on the window size. */
-double omh_media_measure_window(const omh_media_src *src, omh_media_type t,
-                                size_t window);
+double omh_media_measure_window(const omh_media_src *src, omh_media_type t, size_t window);
 
 /* Duration of a whole audio file held in memory; -1.0 when it cannot be
  * determined. */
-double omh_media_duration(const unsigned char *buf, size_t n,
-                          omh_media_type t);
+double omh_media_duration(const unsigned char *buf, size_t n, omh_media_type t);
 
 #endif

@@ -13,11 +13,11 @@
 size_t omh_id3v2_size(const unsigned char *p, size_t avail);
 
 typedef struct omh_mpa_frame {
-    unsigned version; /* header bits: 0 = MPEG 2.5, 2 = MPEG 2, 3 = MPEG 1 */
-    unsigned rate;    /* samples per second */
-    unsigned spf;     /* samples per frame */
-    size_t len;       /* frame length in bytes, header included */
-    int mono;
+  unsigned version; /* header bits: 0 = MPEG 2.5, 2 = MPEG 2, 3 = MPEG 1 */
+  unsigned rate;    /* samples per second */
+  unsigned spf;     /* samples per frame */
+  size_t len;       /* frame length in bytes, header included */
+  int mono;
 } omh_mpa_frame;
 
 /* Parses a layer III header; free-format and reserved values are rejected
@@ -27,20 +27,18 @@ int omh_mpa_header(const unsigned char *p, size_t avail, omh_mpa_frame *f);
 /* A header at off that is followed by a matching header, or whose frame
  * ends at (or within 4 bytes of) the end of the data. One header alone is
  * only 11 sync bits plus a few fields: too easy to find in noise. */
-int omh_mpa_confirmed(const unsigned char *b, size_t n, size_t off,
-                      omh_mpa_frame *f);
+int omh_mpa_confirmed(const unsigned char *b, size_t n, size_t off, omh_mpa_frame *f);
 
 typedef struct omh_adts_frame {
-    unsigned rate_index;
-    unsigned blocks; /* raw data blocks of 1024 samples */
-    size_t len;
+  unsigned rate_index;
+  unsigned blocks; /* raw data blocks of 1024 samples */
+  size_t len;
 } omh_adts_frame;
 
 int omh_adts_header(const unsigned char *p, size_t avail, omh_adts_frame *f);
 
 /* As omh_mpa_confirmed, for an ADTS header (7 bytes). */
-int omh_adts_confirmed(const unsigned char *b, size_t n, size_t off,
-                       omh_adts_frame *f);
+int omh_adts_confirmed(const unsigned char *b, size_t n, size_t off, omh_adts_frame *f);
 
 /* Durations in seconds, -1.0 when the bytes do not tell. */
 double omh_mp3_duration(omh_media_win *w);

@@ -9,8 +9,8 @@ static const struct {
   const char *model;
   double audio_seconds;
 } models[] = {
-  {"bytedance/omnihuman", 30},
-  {"bytedance/omnihuman/v1.5", 30},
+    {"bytedance/omnihuman", 30},
+    {"bytedance/omnihuman/v1.5", 30},
 };
 
 #define DEFAULT_AUDIO_SECONDS 30

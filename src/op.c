@@ -186,8 +186,8 @@ void omh_op_close(lua_State *L, omh_op *op) {
 void omh_op_start_request(omh_op *op, lua_State *L) {
   if (!omh_op_alive(op)) return;
   if ((op->cls->flags & OMH_CLASS_API) && !(op->cfg->api_key && *op->cfg->api_key)) {
-    omh_op_finish_err(op, L, "auth", "no API key: pass api_key to omnihuman.new or set AIMLAPI_KEY", 0,
-                      NULL, 0);
+    omh_op_finish_err(op, L, "auth", "no API key: pass api_key to omnihuman.new or set AIMLAPI_KEY", 0, NULL,
+                      0);
     return;
   }
   /* The event comes first: a callback that raises stops the request from
@@ -283,5 +283,5 @@ static void task_loop_closing(omh_task *t, lua_State *L) {
   omh_loop_unbind(t);
 }
 
-static const omh_task_ops task_ops = {task_pin,           task_launch,      task_collect,     task_transfer_done,
+static const omh_task_ops task_ops = {task_pin,         task_launch,   task_collect,     task_transfer_done,
                                       task_timer_fired, task_progress, task_loop_closing};

@@ -38,8 +38,8 @@ typedef struct omh_op_class {
 struct omh_op {
   omh_task task; /* first: the loop's view (done and closed live there) */
   const omh_op_class *cls;
-  omh_config *cfg;  /* counted reference; NULL for sleep */
-  omh_lane *lane;   /* its client's lane for this kind of request */
+  omh_config *cfg; /* counted reference; NULL for sleep */
+  omh_lane *lane;  /* its client's lane for this kind of request */
   omh_xfer x;
   char *url;
   int ok, anchored;

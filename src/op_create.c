@@ -10,9 +10,8 @@
 #include "outcome.h"
 
 static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int maybe_created) {
-  static const char note[] =
-      " (not retried: the service may have accepted it, and a create is billed;"
-      " check your jobs before creating it again)";
+  static const char note[] = " (not retried: the service may have accepted it, and a create is billed;"
+                             " check your jobs before creating it again)";
   static const char inline_audio[] =
       " (the service may not accept inline audio: this create sent its audio as a data URI, which the"
       " service documents only for images; host the file and pass its URL as audio_url)";
@@ -56,7 +55,8 @@ static void create_done(omh_op *op, lua_State *L) {
     if (o.retry_create && omh_op_retry(op, L, o.kind, o.status, o.retry_after)) return;
     /* 4xx answers and never-sent requests are certain refusals; the rest is not. */
     int certain = o.retry_create || (o.status == 0 && !op->x.sent) ||
-                  (o.status >= 400 && o.status < 500 && o.status != 408) || (o.status >= 300 && o.status < 400);
+                  (o.status >= 400 && o.status < 500 && o.status != 408) ||
+                  (o.status >= 300 && o.status < 400);
     fail_create(op, L, &o, !certain);
     return;
   }

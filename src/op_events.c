@@ -12,8 +12,10 @@ static int call_protected(omh_op *op, lua_State *L, int nargs) {
   int pinned = op->task.ops->pin(&op->task, L);
   if (pinned) lua_insert(L, -nargs - 2);
   if (lua_pcall(L, nargs, 0, 0) != 0) {
-    if (op->cb_err_ref == LUA_NOREF && !op->task.closed) op->cb_err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    else lua_pop(L, 1);
+    if (op->cb_err_ref == LUA_NOREF && !op->task.closed)
+      op->cb_err_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else
+      lua_pop(L, 1);
     if (omh_op_alive(op)) omh_op_cancel(op, L, "a callback raised an error");
   }
   if (pinned) lua_pop(L, 1);
@@ -86,8 +88,10 @@ void omh_op_report_progress(omh_op *op, lua_State *L) {
   lua_Integer total = x->total >= 0 ? (lua_Integer)x->total : -1;
   if (op->cb_ref != LUA_NOREF) {
     lua_pushinteger(L, got);
-    if (total >= 0) lua_pushinteger(L, total);
-    else lua_pushnil(L);
+    if (total >= 0)
+      lua_pushinteger(L, total);
+    else
+      lua_pushnil(L);
     if (!omh_op_callback(op, L, 2)) return;
   }
   if (!has_on_event(op)) return;

@@ -54,8 +54,10 @@ static int end_from_lua(lua_State *L, omh_op *op, const char *why, int close_too
  * cancelled. Returns true while the op still runs. */
 static int op_settle(lua_State *L) {
   omh_op *op = omh_checkop(L, 1);
-  if (!op->task.done && omh_op_request_may_have_left(op)) op->settling = 1;
-  else if (!op->task.done) end_from_lua(L, op, "operation abandoned", 0);
+  if (!op->task.done && omh_op_request_may_have_left(op))
+    op->settling = 1;
+  else if (!op->task.done)
+    end_from_lua(L, op, "operation abandoned", 0);
   lua_pushboolean(L, !op->task.done);
   return 1;
 }
@@ -94,8 +96,10 @@ static int op_timeout(lua_State *L) {
   }
   omh_loop *lp = op->task.loop;
   double t = lp && !lp->closed ? omh_loop_next_deadline(lp) : -1;
-  if (t < 0) lua_pushnil(L);
-  else lua_pushnumber(L, t);
+  if (t < 0)
+    lua_pushnil(L);
+  else
+    lua_pushnumber(L, t);
   return 1;
 }
 
@@ -124,15 +128,18 @@ static int op_kind(lua_State *L) {
 static int op_tostring(lua_State *L) {
   omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
   lua_pushfstring(L, "omnihuman.operation %s (%s) %p", op->cls->name,
-                  op->task.closed ? "closed" : op->task.done ? "done" : "pending", (void *)op);
+                  op->task.closed ? "closed"
+                  : op->task.done ? "done"
+                                  : "pending",
+                  (void *)op);
   return 1;
 }
 
 int omh_op_open(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"step", op_step},       {"done", op_done},           {"result", op_result}, {"cancel", op_cancel},
-      {"pollfd", op_pollfd},   {"events", op_events},       {"timeout", op_timeout}, {"kind", op_kind},
-      {"close", op_close_m},   {"is_closed", op_is_closed}, {"settle", op_settle}, {"loop", op_loop},
+      {"step", op_step},     {"done", op_done},           {"result", op_result},   {"cancel", op_cancel},
+      {"pollfd", op_pollfd}, {"events", op_events},       {"timeout", op_timeout}, {"kind", op_kind},
+      {"close", op_close_m}, {"is_closed", op_is_closed}, {"settle", op_settle},   {"loop", op_loop},
       {NULL, NULL}};
   omh_register_type(L, OMH_OP_MT, methods, op_gc, op_tostring);
   return 0;

@@ -14,10 +14,10 @@
 typedef struct status_op {
   omh_op op;
   char *job_id;
-  double interval;        /* wait */
-  char last_status[64];   /* wait: what the last answer said (redacted) */
-  int polls;              /* wait */
-  int sleeping;           /* wait: between two checks */
+  double interval;      /* wait */
+  char last_status[64]; /* wait: what the last answer said (redacted) */
+  int polls;            /* wait */
+  int sleeping;         /* wait: between two checks */
 } status_op;
 
 static status_op *of(omh_op *op) { return (status_op *)op; }
@@ -157,9 +157,12 @@ static void wait_done(omh_op *op, lua_State *L) {
   omh_redact_copy(omh_config_key(op->cfg), s, strlen(s), w->last_status, sizeof w->last_status);
   lua_pop(L, 1);
   w->polls++;
-  if (is_completed(w->last_status)) wait_completed(op, L, t);
-  else if (is_failed(w->last_status)) wait_generation_failed(op, L, t);
-  else wait_pending(op, L, t);
+  if (is_completed(w->last_status))
+    wait_completed(op, L, t);
+  else if (is_failed(w->last_status))
+    wait_generation_failed(op, L, t);
+  else
+    wait_pending(op, L, t);
   lua_settop(L, t - 1);
 }
 
@@ -180,10 +183,10 @@ static void status_free(omh_op *op) {
   of(op)->job_id = NULL;
 }
 
-static const omh_op_class poll_class = {"poll", OMH_CLASS_API, sizeof(status_op), poll_done, no_timer, NULL,
-                                        status_free};
-static const omh_op_class wait_class = {"wait", OMH_CLASS_API, sizeof(status_op), wait_done, wait_timer, NULL,
-                                        status_free};
+static const omh_op_class poll_class = {"poll",   OMH_CLASS_API, sizeof(status_op), poll_done,
+                                        no_timer, NULL,          status_free};
+static const omh_op_class wait_class = {"wait",     OMH_CLASS_API, sizeof(status_op), wait_done,
+                                        wait_timer, NULL,          status_free};
 
 /* generation_id is a query value: "uuid:vendor/model" needs escaping. */
 static char *status_url(const char *base, const char *id) {

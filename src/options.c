@@ -35,8 +35,8 @@ static const char *fmt_num(char *buf, size_t n, double v) {
   return buf;
 }
 
-double omh_opt_number(lua_State *L, int t, const char *where, const char *k, double def, double lo,
-                      double hi, int whole) {
+double omh_opt_number(lua_State *L, int t, const char *where, const char *k, double def, double lo, double hi,
+                      int whole) {
   lua_getfield(L, t, k);
   double v = def;
   if (!lua_isnil(L, -1)) {

@@ -14,8 +14,8 @@ const char *omh_check_text(lua_State *L, int idx, const char *where, const char 
 char *omh_opt_string(lua_State *L, int t, const char *where, const char *k, const char *def);
 /* t[k] within [lo, hi] (and whole when `whole`), or def when absent; NaN
  * and infinities are outside every range. */
-double omh_opt_number(lua_State *L, int t, const char *where, const char *k, double def, double lo,
-                      double hi, int whole);
+double omh_opt_number(lua_State *L, int t, const char *where, const char *k, double def, double lo, double hi,
+                      int whole);
 /* t[k] as a boolean (absent: false). */
 int omh_opt_boolean(lua_State *L, int t, const char *where, const char *k);
 

@@ -66,8 +66,8 @@ static void judge_curl(const omh_xfer *x, omh_outcome *o) {
 static void read_error_body(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
   const omh_buf *b = &x->answer;
   int top = lua_gettop(L);
-  if (b->len && json_ref != LUA_NOREF && omh_json_decode(L, json_ref, b->data, b->len, omh_config_key(x->cfg)) &&
-      lua_istable(L, -1)) {
+  if (b->len && json_ref != LUA_NOREF &&
+      omh_json_decode(L, json_ref, b->data, b->len, omh_config_key(x->cfg)) && lua_istable(L, -1)) {
     lua_getfield(L, -1, "message");
     if (lua_istable(L, -1)) lua_rawgeti(L, -1, 1);
     if (lua_type(L, -1) == LUA_TSTRING)
@@ -102,8 +102,10 @@ void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcom
   o->retry_read = s == 408 || s == 429 || s >= 500;
   o->retry_create = s == 429 || s == 503;
   if (s >= 300 && s < 400) {
-    snprintf(o->message, sizeof o->message,
-             "HTTP %ld: the API answered with a redirect, which is not followed (the request carries your key)", s);
+    snprintf(
+        o->message, sizeof o->message,
+        "HTTP %ld: the API answered with a redirect, which is not followed (the request carries your key)",
+        s);
     return;
   }
   read_error_body(x, L, json_ref, o);

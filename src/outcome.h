@@ -7,7 +7,7 @@
 #include "transfer.h"
 
 typedef struct omh_outcome {
-  int ok;           /* 2xx */
+  int ok; /* 2xx */
   const char *kind;
   long status;
   int retry_read;   /* transient: a status check or download may go again */

@@ -54,17 +54,17 @@ static inline void omh_lane_init(omh_lane *ln, int cap) {
 /* The loop's fields in a task: only loop.c writes them. */
 struct omh_task {
   const omh_task_ops *ops;
-  struct omh_loop *loop;        /* NULL once the loop let go of it */
+  struct omh_loop *loop; /* NULL once the loop let go of it */
   omh_timer timer;
-  CURL *easy;                   /* while its transfer is in curl */
-  unsigned long profile;        /* how that easy handle is set up */
+  CURL *easy;            /* while its transfer is in curl */
+  unsigned long profile; /* how that easy handle is set up */
   omh_lane *lane;
   omh_task *queue_next, *queue_prev;
   int queued;
   omh_task *live_next, *live_prev;
   omh_task *notify_next;
   int notify_queued;
-  int active;                   /* counted in the loop's active work */
+  int active; /* counted in the loop's active work */
   /* Kept by the owner, read by loop:run_until. */
   int done, closed;
 };

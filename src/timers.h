@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 typedef struct omh_timer {
-  double when;     /* monotonic seconds */
-  size_t slot;     /* index in the heap + 1; 0 = not armed */
+  double when; /* monotonic seconds */
+  size_t slot; /* index in the heap + 1; 0 = not armed */
 } omh_timer;
 
 typedef struct omh_timers {
@@ -17,7 +17,7 @@ typedef struct omh_timers {
 
 int omh_timers_arm(omh_timers *t, omh_timer *tm, double when); /* 0 or -1 (no memory) */
 void omh_timers_disarm(omh_timers *t, omh_timer *tm);
-omh_timer *omh_timers_peek(const omh_timers *t);               /* earliest or NULL */
+omh_timer *omh_timers_peek(const omh_timers *t); /* earliest or NULL */
 void omh_timers_free(omh_timers *t);
 
 #endif

@@ -113,7 +113,6 @@ static void set_common(omh_xfer *x, CURL *e) {
   /* ca_file adds a trust anchor: the system CA directory stays in force. */
   if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
   if (c->proxy) curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent ? c->user_agent : "lua-omnihuman/0.1");
 }
 
 /* The create body is read from its files while curl sends it: exact
@@ -134,6 +133,8 @@ static void set_per_request(omh_xfer *x, CURL *e) {
 }
 
 static void set_download(omh_xfer *x, CURL *e) {
+  const char *ua = x->cfg->user_agent;
+  curl_easy_setopt(e, CURLOPT_USERAGENT, ua ? ua : OMH_DEFAULT_USER_AGENT);
   /* The result host gets no credentials at all, wherever it redirects. */
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
@@ -179,8 +180,10 @@ int omh_xfer_setup(omh_xfer *x, CURL *e, int same) {
   if (x->body) omh_body_rewind(x->body);
   if (!same) {
     set_common(x, e);
-    if (x->kind == OMH_XFER_DOWNLOAD) set_download(x, e);
-    else set_api(x, e);
+    if (x->kind == OMH_XFER_DOWNLOAD)
+      set_download(x, e);
+    else
+      set_api(x, e);
   }
   set_per_request(x, e);
   return 0;

@@ -32,27 +32,27 @@ typedef struct omh_xfer {
   omh_xfer_kind kind;
   const omh_config *cfg;
   const char *url;
-  omh_body *body;            /* API_POST */
-  int fd;                    /* DOWNLOAD: the sink, -1 otherwise */
-  curl_off_t max_bytes;      /* DOWNLOAD: a larger body is refused */
+  omh_body *body;                /* API_POST */
+  int fd;                        /* DOWNLOAD: the sink, -1 otherwise */
+  curl_off_t max_bytes;          /* DOWNLOAD: a larger body is refused */
   void (*on_progress)(void *ud); /* DOWNLOAD: bytes arrived (called from curl) */
   void *progress_ud;
   /* What came back. */
-  CURL *easy;                /* while in flight */
+  CURL *easy; /* while in flight */
   CURLcode code;
   long status;
-  int sent;                  /* request bytes left this process */
-  omh_buf answer;            /* API answers only (capped) */
-  double retry_after;        /* seconds, < 0 when absent */
+  int sent;           /* request bytes left this process */
+  omh_buf answer;     /* API answers only (capped) */
+  double retry_after; /* seconds, < 0 when absent */
   /* Only while a request is in flight or being judged: ~350 B that 10,000
    * sleeping jobs need not carry. */
   struct omh_xscratch {
     char request_id[96];
     char error[CURL_ERROR_SIZE];
-  } *s;
+  } * s;
   omh_write_failure write_failed;
-  curl_off_t got, total;     /* download progress; total < 0 unknown */
-  curl_off_t reported;       /* got at the last progress report */
+  curl_off_t got, total; /* download progress; total < 0 unknown */
+  curl_off_t reported;   /* got at the last progress report */
 } omh_xfer;
 
 void omh_xfer_init(omh_xfer *x, omh_xfer_kind kind, const omh_config *cfg);

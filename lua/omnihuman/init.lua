@@ -111,11 +111,8 @@ function M.adapter() return host end
 ---@return any value
 ---@return omnihuman.Error? err
 function M.await(op)
-  local ok, op_loop = pcall(op.loop, op)
-  if not ok or not op_loop then
-    -- Finished (or closed) already: nothing to wait for.
-    return waiters.result(op)
-  end
+  local op_loop = op:loop() -- nil once it finished or was closed
+  if not op_loop then return waiters.result(op) end
   return (foreign and foreign.pick() or host).await(op_loop, op)
 end
 

@@ -90,6 +90,24 @@ H.run(function()
         local st, perr = client:poll(job_id or "none")
         check(st and st.status == "completed",
           "client:poll in the main thread (vim.wait path): " .. (st and st.status or tostring(perr)))
+
+        -- A cancel from other code (a deferred callback, not a drive of the
+        -- loop) wakes the coroutine awaiting that op at once, with nothing
+        -- else in flight to wake the loop by chance.
+        local op = omnihuman.core.sleep_op(omnihuman.loop(), 30)
+        local t_cancel, woke, werr
+        nv.spawn(function()
+          local _, e = omnihuman.await(op)
+          woke, werr = now(), e
+        end)
+        vim.defer_fn(function()
+          t_cancel = now()
+          op:cancel()
+        end, 100)
+        vim.wait(5000, function() return woke ~= nil end, 10)
+        check(woke and werr and werr.kind == "cancelled" and woke - t_cancel < 0.1,
+          ("a cancel from a deferred callback woke its waiter in %s s"):format(
+            woke and ("%.3f"):format(woke - t_cancel) or "never"))
         local errs = #nv.errors
         check(errs == 0, ("no errors reported by the adapter (%d)"):format(errs))
         H.judge()

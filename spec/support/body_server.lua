@@ -9,12 +9,14 @@
 --   M.sha256(path)                 hex digest of a file (to compare with the records)
 local cjson = require("cjson")
 local ts = require("spec.support.testserver")
+local sh = require("spec.support.sh")
+local files = require("spec.support.files")
 
 local M = {}
 local S = {}
 S.__index = S
 
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
+local q = sh.q
 
 function S:control(method, path, body)
   local cmd = "curl -sS --max-time 15 -X " .. method
@@ -32,15 +34,13 @@ function S:release() return self:control("POST", "/_control/release", "{}") end
 function S:records() return self:control("GET", "/_control/records") end
 
 function S:stop()
-  if self.pid then os.execute("kill -TERM " .. self.pid .. " 2>/dev/null") end
+  if self.pid then sh.exec("kill -TERM " .. self.pid .. " 2>/dev/null") end
   self.pid = nil
   if self.out then os.remove(self.out) end
 end
 
 function M.sha256(path)
-  local p = io.popen("sha256sum " .. q(path))
-  local out = p:read("*a")
-  p:close()
+  local _, out = sh.run("sha256sum " .. q(path))
   return out:match("^(%x+)")
 end
 
@@ -54,10 +54,10 @@ function M.start()
   h:close()
   local port
   for _ = 1, 200 do -- at most ~10 s
-    local s = ts.readfile(out)
+    local s = files.read(out)
     port = s and s:match("^(%d+)\n")
     if port then break end
-    os.execute("sleep 0.05")
+    sh.sleep(0.05)
   end
   local self = setmetatable({ pid = pid, out = out }, S)
   if not port then

@@ -11,7 +11,7 @@ C.LUA = os.getenv("SANLUA") or os.getenv("LUA") or "lua5.4"
 C.BUILD = os.getenv("BUILD")
 C.BIN = "bin/omnihuman"
 
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
+local q = require("spec.support.sh").q
 C.q = q
 
 local function exec(cmd)

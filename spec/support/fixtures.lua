@@ -2,6 +2,7 @@
 -- a client pointed at a namespace of its own, and the sample media.
 local ts = require("spec.support.testserver")
 local omnihuman = require("omnihuman")
+local files = require("spec.support.files")
 
 local F = {}
 
@@ -24,50 +25,33 @@ function F.start(opts)
   return ts.start(opts)
 end
 
+-- A copy of table t with the keys of extra (if any) set over it.
+function F.with(t, extra)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  for k, v in pairs(extra or {}) do out[k] = v end
+  return out
+end
+
 -- Create fields with URLs (nothing to upload), plus extra.
 function F.url_fields(extra)
-  local t = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return t
+  return F.with({ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }, extra)
 end
 
 -- A client on namespace ns of srv, with fast polling; extra overrides.
 function F.client(srv, ns, extra)
-  local o = {
+  return omnihuman.new(F.with({
     api_key = F.KEY, base_url = srv:base_url(ns), ca_file = srv.ca_file,
     poll_interval = 0.05, timeout = 5, connect_timeout = 2,
-  }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return omnihuman.new(o)
+  }, extra))
 end
 
+-- Files (spec/support/files.lua); F.read raises when path cannot be read.
 function F.read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
+  return assert(files.read(path))
 end
-
-function F.exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
-
-function F.tmpdir()
-  local p = io.popen("mktemp -d")
-  local d = p:read("*l")
-  p:close()
-  return d
-end
-
--- Entries of a directory (for "no partial file left behind" checks).
-function F.ls(dir)
-  local out, p = {}, io.popen('ls -A "' .. dir .. '"')
-  for l in p:lines() do out[#out + 1] = l end
-  p:close()
-  return out
-end
+F.write, F.exists, F.ls, F.rm_rf = files.write, files.exists, files.ls, files.rm_rf
+F.tmpdir = files.tmpdir
 
 F.now = omnihuman.core.now -- monotonic seconds
 

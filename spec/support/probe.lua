@@ -5,6 +5,7 @@
 -- the counts.
 local omnihuman = require("omnihuman")
 local waiters = require("omnihuman.waiters")
+local assert = require("luassert")
 
 local P = {}
 local saved
@@ -58,6 +59,42 @@ function P.baseline(client, n, fields)
     end
   end)
   return os.clock() - cpu0, omnihuman.core.now() - t0, done
+end
+
+--- Runs fn(...) with the counts on; raises what fn raised. Returns the
+--- counts, CPU seconds and wall seconds it took.
+function P.measure(fn, ...)
+  local counts = P.start()
+  local cpu0, t0 = P.cpu(), omnihuman.core.now()
+  local ok, err = pcall(fn, ...)
+  local cpu, wall = P.cpu() - cpu0, omnihuman.core.now() - t0
+  P.stop()
+  if not ok then error(err, 0) end
+  return counts, cpu, wall
+end
+
+--- What every foreign-scheduler run of n generations must show: prints its
+--- line (`label`, `most`: what was sampled at most, e.g. "4 uv handles"),
+--- then checks that all n completed, no waiter polled an op, each of the 2n
+--- awaits was woken once, the loop turned when something happened (not
+--- once per waiter), CPU stayed far below wall, and about what
+--- omnihuman.run spends on the same work (measured now with base_client).
+function P.check_run(label, r, base_client, fields)
+  local n, counts, cpu, wall = r.n, r.counts, r.cpu, r.wall
+  print(("\n%s: %d generations in %.2f s wall, %.3f s CPU (%.1f%%); %d turns, %d woken, "
+    .. "%d loop polls, %d op polls, at most %s"):format(label, r.done, wall, cpu, cpu / wall * 100,
+    counts.turns, counts.woken, counts.loop_pollfd, counts.op_pollfd, r.most))
+  assert.equals(n, r.done)
+  assert.equals(0, counts.op_pollfd)
+  assert.equals(2 * n, counts.woken)
+  -- ~4 requests per job (a create, 3 status checks)
+  assert.is_true(counts.turns <= 12 * n, ("%d turns for %d jobs"):format(counts.turns, n))
+  assert.is_true(cpu < wall * 0.5 * P.SLOW, ("CPU %.3f s over %.2f s wall"):format(cpu, wall))
+  local base_cpu, base_wall, base_done = P.baseline(base_client, n, fields)
+  print(("omnihuman.run, same work: %.3f s CPU over %.2f s wall (%d completed)"):format(base_cpu, base_wall,
+    base_done))
+  assert.equals(n, base_done)
+  assert.is_true(cpu < base_cpu * 2.5 + 0.05, ("%.3f s CPU vs %.3f s under omnihuman.run"):format(cpu, base_cpu))
 end
 
 return P

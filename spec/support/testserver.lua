@@ -46,6 +46,8 @@
 -- CLI to srv.cdn.
 
 local cjson = require("cjson")
+local sh = require("spec.support.sh")
+local files = require("spec.support.files")
 
 local M = {}
 
@@ -67,41 +69,8 @@ local function pick_flavor(f)
   error("testserver: unknown flavor " .. tostring(f) .. " (want current or legacy)", 3)
 end
 
-local function q(s)
-  return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
-end
-
-local function execute(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end   -- Lua 5.1 / LuaJIT without 5.2 compat
-  return a == true and (c == nil or c == 0)
-end
-
-local function sleep(s)
-  execute("sleep " .. s)
-end
-
-local function readfile(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function writefile(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
-local function mktemp_dir()
-  local p = io.popen("mktemp -d \"${TMPDIR:-/tmp}/omnihuman-test.XXXXXX\"")
-  local d = p and p:read("*l")
-  if p then p:close() end
-  if not d or d == "" then error("testserver: mktemp -d failed", 3) end
-  return d
-end
+local q, execute, sleep, alive = sh.q, sh.exec, sh.sleep, sh.alive
+local readfile, writefile = files.read, files.write
 
 local function module_dir()
   local src = debug.getinfo(1, "S").source
@@ -112,7 +81,6 @@ local function module_dir()
   return "spec/support"
 end
 
-M.readfile = readfile -- nil when the file cannot be opened
 M.dir = module_dir()
 M.script = M.dir .. "/server.py"
 M.fixture = M.dir .. "/fixture.mp4"
@@ -122,14 +90,6 @@ if not M.python then
   local f = io.open("/usr/bin/python3", "rb")
   if f then f:close() end
   M.python = f and "/usr/bin/python3" or "python3"
-end
-
--- Is process pid still running (a zombie counts as gone)?
-local function alive(pid)
-  local st = readfile("/proc/" .. pid .. "/status")
-  if st then return not st:match("State:%s*Z") end
-  if readfile("/proc/self/status") then return false end      -- Linux: no entry = gone
-  return execute("kill -0 " .. pid .. " 2>/dev/null")         -- elsewhere
 end
 
 local function check_ns(ns)
@@ -291,7 +251,7 @@ Server.__gc = function(self) pcall(Server.stop, self) end
 function M.start(opts)
   opts = opts or {}
   local flavor = pick_flavor(opts.flavor)
-  local dir = mktemp_dir()
+  local dir = files.tmpdir("omnihuman-test") -- the only kind Server:stop removes
   local self = setmetatable({ dir = dir, stopped = false }, Server)
   local args = { opts.python or M.python, M.script, "--flavor", flavor }
 

@@ -21,6 +21,7 @@
 -- (its own Lua state, no love.update) blocking is what you want; the plain
 -- adapter does that too.
 local waiters = require("omnihuman.waiters")
+local coroutines = require("omnihuman.hosts.coroutines")
 
 local M = { name = "love" }
 
@@ -28,23 +29,20 @@ local M = { name = "love" }
 local order = {}
 local known = setmetatable({}, { __mode = "k" })
 
-M.errors = {}
-
-local function report(msg)
-  local e = M.errors
-  e[#e + 1] = msg
-  if #e > 20 then table.remove(e, 1) end
-  if M.on_error then return M.on_error(msg) end
+-- M.errors: the last few errors raised by resumed coroutines.
+local report = coroutines.reporter(M, function(msg)
   error("omnihuman: " .. msg, 0) -- LÖVE shows it on its error screen
-end
+end)
 
 -- Errors of coroutines resumed during one update(), reported after all ran.
 local failed = {}
 
-local function resume(co, ...)
-  if coroutine.status(co) ~= "suspended" then return end
-  local ok, err = coroutine.resume(co, ...)
-  if not ok then failed[#failed + 1] = debug.traceback(co, tostring(err)) end
+local resume = coroutines.resumer(function(msg) failed[#failed + 1] = msg end)
+
+local function report_failed()
+  local errs = failed
+  failed = {}
+  for i = 1, #errs do report(errs[i]) end
 end
 
 function M.attach(loop)
@@ -84,24 +82,14 @@ function M.update()
     n = n + waiters.pending(loop)
   end
   -- Every finished coroutine was resumed; now report what went wrong.
-  local errs = failed
-  failed = {}
-  for i = 1, #errs do report(errs[i]) end
+  report_failed()
   return n
 end
 
 --- Runs fn(...) as a coroutine now; update() continues it when an operation
 --- it awaits finishes. An error in it is raised from update() (M.on_error
 --- can take it instead).
-function M.spawn(fn, ...)
-  if type(fn) ~= "function" then error("omnihuman.love.spawn: expected a function", 2) end
-  local co = coroutine.create(fn)
-  resume(co, ...)
-  local errs = failed
-  failed = {}
-  for i = 1, #errs do report(errs[i]) end
-  return co
-end
+M.spawn = coroutines.spawner("love", resume, report_failed)
 
 --- Operations awaited through this adapter and not yet resumed.
 function M.pending()

@@ -23,153 +23,43 @@
 -- where uv.run cannot be re-entered, it blocks in the omnihuman loop.
 local uv = require("luv")
 local waiters = require("omnihuman.waiters")
+local coroutines = require("omnihuman.hosts.coroutines")
+local uv_driver = require("omnihuman.hosts.uv_driver")
 
 ---@class omnihuman.LuvAdapter : omnihuman.Adapter
+---@field detach fun(loop: omnihuman.Loop) stops watching loop and closes the uv handles
+---@field errors string[] the last errors raised by resumed coroutines
+---@field on_error? fun(msg: string) takes those errors instead of stderr
 local M = { name = "luv" }
 
--- Per loop: { loop, poll, timer, polling, timing }
-local states = setmetatable({}, { __mode = "k" })
-
-M.errors = {} -- the last few errors raised by resumed coroutines
-
-local function report(msg)
-  local e = M.errors
-  e[#e + 1] = msg
-  if #e > 20 then table.remove(e, 1) end
-  if M.on_error then return M.on_error(msg) end
+-- M.errors: the last few errors raised by resumed coroutines.
+local report = coroutines.reporter(M, function(msg)
   io.stderr:write("omnihuman: ", msg, "\n")
-end
+end)
+local resume = coroutines.resumer(report)
 
-local function resume(co, ...)
-  if coroutine.status(co) ~= "suspended" then return end
-  local ok, err = coroutine.resume(co, ...)
-  if not ok then report(debug.traceback(co, tostring(err))) end
-end
-
-local function stop(st)
-  if st.polling then
-    st.poll:stop()
-    st.polling = false
-  end
-  if st.timing then
-    st.timer:stop()
-    st.timing = false
-  end
-end
-
--- Watches what the loop needs next; nothing when it is idle.
-local function arm(st)
-  local loop = st.loop
-  if loop:is_closed() then return M.detach(loop) end
-  if waiters.pending(loop) == 0 and loop:active() == 0 then return stop(st) end
-  if not st.polling then
-    st.poll:start("r", st.on_ready)
-    st.polling = true
-  end
-  local t = loop:timeout()
-  if t then
-    st.timer:start(math.ceil(t * 1000), 0, st.on_ready)
-    st.timing = true
-  elseif st.timing then
-    st.timer:stop()
-    st.timing = false
-  end
-end
-
--- A uv callback: one non-blocking turn, then the wakes of what finished.
-local function turn(st)
-  st.turning = true
-  local ok, err = pcall(waiters.turn, st.loop, 0)
-  st.turning = false
-  if not ok then report(tostring(err)) end
-  if states[st.loop] == st then arm(st) end
-end
-
-local function state(loop)
-  local st = states[loop]
-  if st then return st end
-  st = { loop = loop, polling = false, timing = false, turning = false }
-  st.poll = assert(uv.new_poll(loop:pollfd()))
-  st.timer = assert(uv.new_timer())
-  st.on_ready = function() turn(st) end
-  states[loop] = st
-  -- A closing loop calls this while its descriptor is still open: stop
-  -- watching it now; the last notices (cancelled waits) are dispatched next.
-  waiters.on_wakeup(loop, "luv", function()
-    if loop:is_closed() then
-      M.detach(loop)
-      local t = uv.new_timer()
-      t:start(0, 0, function()
-        t:close()
-        local ok, err = pcall(waiters.dispatch, loop)
-        if not ok then report(tostring(err)) end
-      end)
-    end
-  end)
-  return st
-end
-
----@param loop omnihuman.Loop
-function M.attach(loop)
-  state(loop)
-end
-
----@param loop omnihuman.Loop
----@param op omnihuman.Operation
----@return any value
----@return omnihuman.Error? err
-function M.await(loop, op)
-  if waiters.finished(op) then return waiters.result(op) end
-  local st = state(loop)
-  if waiters.coroutine() then
-    -- Parked until a turn's dispatch resumes it from a uv callback; under
-    -- omnihuman.run the scheduler takes the op over and resumes it itself.
-    waiters.yield_until_done(loop, op, resume, function() arm(st) end)
-    return waiters.result(op)
-  end
-  if st.turning or uv.loop_mode() ~= nil then
-    -- Inside a uv callback: uv.run cannot be re-entered; block in our loop.
-    loop:run_until(op)
-    return waiters.result(op)
-  end
+-- Each turn runs in the uv callback that saw the loop ready.
+local driver = uv_driver.new{
+  uv = uv, name = "luv", report = report, resume = resume,
+  -- Inside a uv callback uv.run cannot be re-entered: block in our loop.
+  in_callback = function() return uv.loop_mode() ~= nil end,
   -- The main thread, outside uv.run: run the uv loop until op is done.
-  while not waiters.finished(op) do
-    arm(st)
-    uv.run("once")
-  end
-  arm(st)
-  return waiters.result(op)
-end
+  wait = function(op, arm)
+    while not waiters.finished(op) do
+      arm()
+      uv.run("once")
+    end
+  end,
+}
+
+-- The driver's attach, await and detach (see the fields above); pending(loop):
+-- operations awaited on loop.
+M.attach, M.await, M.detach, M.pending = driver.attach, driver.await, driver.detach, waiters.pending
 
 --- Runs fn(...) as a coroutine now; it continues from the uv loop whenever
 --- an operation it awaits finishes. Errors go to M.on_error(msg), else to
 --- stderr, and are kept in M.errors.
----@param fn function
----@return thread|any
-function M.spawn(fn, ...)
-  if type(fn) ~= "function" then error("omnihuman.luv.spawn: expected a function", 2) end
-  local co = coroutine.create(fn)
-  resume(co, ...)
-  return co
-end
-
---- Operations awaited on loop.
----@param loop omnihuman.Loop
----@return integer
-function M.pending(loop)
-  return waiters.pending(loop)
-end
-
---- Stops watching loop and closes the uv handles.
----@param loop omnihuman.Loop
-function M.detach(loop)
-  local st = states[loop]
-  if not st then return end
-  states[loop] = nil
-  stop(st)
-  st.poll:close()
-  st.timer:close()
-  waiters.on_wakeup(loop, "luv", nil)
-end
+---@type fun(fn: function, ...): thread
+M.spawn = coroutines.spawner("luv", resume)
 
 return M

@@ -18,15 +18,13 @@ local function resume(co)
 end
 
 function plain.await(loop, op)
-  if not waiters.finished(op) then
-    if waiters.coroutine() then
-      waiters.yield_until_done(loop, op, resume)
-    else
-      loop:run_until(op)
-      -- Its own notice and any others: taken here, so pollfd() does not
-      -- stay readable for hosts that watch it.
-      waiters.dispatch(loop)
-    end
+  if waiters.coroutine() then
+    waiters.yield_until_done(loop, op, resume)
+  elseif not op:is_closed() then
+    loop:run_until(op) -- returns at once for a finished op
+    -- Its own notice and any others: taken here, so pollfd() does not
+    -- stay readable for hosts that watch it.
+    waiters.dispatch(loop)
   end
   return waiters.result(op)
 end

@@ -22,6 +22,7 @@ local frames, frames_waiting, longest = 0, 0, 0
 local started, done, t_start, t_done
 local result, gen_err
 local statuses = 0
+local sleeper, cancel_frame, cancel_woke_frame
 local checks, failures = 0, 0
 local quitting = false
 
@@ -66,6 +67,9 @@ local function judge()
   check(frames_waiting >= 20, ("frames kept coming during the wait (%d)"):format(frames_waiting))
   check(longest < 0.05, ("no frame blocked: longest update() %.1f ms < 50 ms"):format(longest * 1000))
   check(ol.pending() == 0, "nothing left pending in the adapter")
+  check(cancel_woke_frame ~= nil and cancel_woke_frame == cancel_frame,
+    ("a cancel in love.update woke its waiter in the same frame (cancelled in %s, woken in %s)"):format(
+      tostring(cancel_frame), tostring(cancel_woke_frame)))
   if failures == 0 then quit(0, ("%d checks"):format(checks)) else quit(1, ("%d of %d checks failed"):format(failures, checks)) end
 end
 
@@ -90,6 +94,17 @@ function love.update()
         t_done = love.timer.getTime()
       end)
       out("generation started in frame %d", frames)
+      -- A second coroutine awaits an op that another part of the game
+      -- cancels a few frames later.
+      sleeper = omnihuman.core.sleep_op(omnihuman.loop(), 30)
+      ol.spawn(function()
+        omnihuman.await(sleeper)
+        cancel_woke_frame = frames
+      end)
+    end
+    if frames == 10 and sleeper then
+      cancel_frame = frames
+      sleeper:cancel()
     end
     local u0 = love.timer.getTime()
     ol.update()

@@ -44,6 +44,11 @@ echo "$one" | grep -q '^one completed ' && ok "a generation in the request handl
 timer=$(curl -s --max-time 30 "$BASE/timer")
 echo "/timer answer:"; echo "$timer" | sed 's/^/  /'
 echo "$timer" | grep -q '^timer completed ' && ok "a generation in an ngx.timer.at callback" || bad "/timer"
+cw=$(curl -s --max-time 30 "$BASE/cancel_wake")
+echo "/cancel_wake answer: $cw"
+echo "$cw" | awk '$1 == "cancel_wake" && $2 == "cancelled" && $3 >= 0 && $3 < 0.05 { ok = 1 } END { exit !ok }' \
+  && ok "a cancel from another light thread woke its waiter in $(echo "$cw" | awk '{print $3}') s" \
+  || bad "/cancel_wake: $cw"
 for ph in rewrite access; do
   a=$(curl -s --max-time 30 "$BASE/$ph")
   echo "/$ph answer: $a"

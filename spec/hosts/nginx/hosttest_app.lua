@@ -101,6 +101,24 @@ function M.long()
   ngx.say(res and res.status or tostring(err))
 end
 
+-- A cancel from another light thread wakes the request waiting on that op
+-- at once (no polling: the driver hears of it through the loop's wakeup).
+function M.cancel_wake()
+  local op = omnihuman.core.sleep_op(omnihuman.loop(), 30)
+  local woke, t_cancel, kind
+  local waiter = ngx.thread.spawn(function()
+    local _, err = omnihuman.await(op)
+    ngx.update_time()
+    woke, kind = ngx.now(), err and err.kind
+  end)
+  ngx.sleep(0.2)
+  ngx.update_time()
+  t_cancel = ngx.now()
+  op:cancel()
+  ngx.thread.wait(waiter)
+  ngx.say(("cancel_wake %s %.3f"):format(tostring(kind), woke and woke - t_cancel or -1))
+end
+
 -- What the worker holds: waiters, the driver, timers, operations in flight, CPU.
 function M.stats()
   local adapter = omnihuman.adapter()

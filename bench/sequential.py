@@ -1,0 +1,60 @@
+"""make bench, benchmark 1: sequential status checks against nginx, our
+client:poll vs libcurl easy (C), multi_socket (C), python3 http.client and
+the curl CLI; interleaved rounds, the best round of each reported."""
+import statistics
+
+from clients import easy, easy_py, kv, run
+from report import say, target
+from settings import LUA, ROUNDS, SECS
+
+
+def bench_sequential(port):
+    url = "http://127.0.0.1:%d/v2/video/generations?generation_id=x" % port
+    base = "http://127.0.0.1:%d/v2" % port
+    big = "100000000"
+    clients = {
+        "lua-omnihuman client:poll": lambda: kv(run([LUA, "bench/client.lua", "poll", base, big, str(SECS)],
+                                                    SECS + 30)),
+        "libcurl easy, 1 handle (C)": lambda: easy("easy", url, big, SECS),
+        "libcurl multi_socket+epoll, 1 handle (C, diagnostic)": lambda: easy("multi", url, big, SECS),
+        "python3 http.client+json": lambda: easy_py(port, SECS),
+    }
+    samples = {k: [] for k in clients}
+    for r in range(ROUNDS):
+        for name, fn in clients.items():
+            samples[name].append(fn())
+    curl_secs = max(SECS, 3.0)
+    samples["curl CLI spawned per request"] = [easy("spawn", url, "1000", curl_secs)]
+
+    def med(name):
+        xs = samples[name]
+        rps = max(x["requests"] / x["wall"] for x in xs)
+        cpu = min(x["cpu"] / x["requests"] * 10000 for x in xs)
+        mcpu = statistics.median(x["cpu"] / x["requests"] * 10000 for x in xs)
+        n = sum(x["requests"] for x in xs)
+        return rps, cpu, n, mcpu
+
+    ours = med("lua-omnihuman client:poll")
+    say("## 1. Sequential status checks (nginx, fixed JSON, keep-alive, loopback)")
+    say("")
+    say("best of %d interleaved rounds x %.1f s each (curl CLI: 1 round x %.0f s); CPU = the client process only"
+        % (ROUNDS, SECS, curl_secs))
+    say("")
+    say("| client | requests | requests/s | client CPU s / 10k req | us CPU / req | (median us CPU / req) | ours vs it (req/s) | ours vs it (CPU) |")
+    say("|---|---:|---:|---:|---:|---:|---:|---:|")
+    figs = {}
+    for name in samples:
+        rps, cpu, n, mcpu = med(name)
+        figs[name] = (rps, cpu)
+        ratio = ours[0] / rps
+        cratio = cpu / ours[1]
+        say("| %s | %d | %.0f | %.3f | %.1f | %.1f | %s | %s |" % (
+            name, n, rps, cpu, cpu * 100, mcpu * 100, "-" if name.startswith("lua") else "%.2fx" % ratio,
+            "-" if name.startswith("lua") else "%.2fx" % cratio))
+    say("")
+    say("(ratios > 1 mean lua-omnihuman is faster / cheaper)")
+    say("")
+    c = figs["libcurl easy, 1 handle (C)"]
+    p = figs["python3 http.client+json"]
+    target("1a poll req/s >= 0.9x libcurl easy", ours[0] >= 0.9 * c[0], "%.2fx" % (ours[0] / c[0]))
+    target("1b poll req/s >= 2x python http.client", ours[0] >= 2 * p[0], "%.2fx" % (ours[0] / p[0]))
