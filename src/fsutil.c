@@ -30,11 +30,16 @@ static FILE *check_file(lua_State *L, int idx) {
 /* A short name for the errors callers act on; anything else is "error". */
 static const char *errno_tag(int e) {
   switch (e) {
-    case ENOENT: return "missing";
-    case ENOTDIR: return "notdir";
-    case EWOULDBLOCK: return "busy";
-    case ENOSPC: return "nospace";
-    default: return "error";
+    case ENOENT:
+      return "missing";
+    case ENOTDIR:
+      return "notdir";
+    case EWOULDBLOCK:
+      return "busy";
+    case ENOSPC:
+      return "nospace";
+    default:
+      return "error";
   }
 }
 
@@ -190,7 +195,8 @@ static int core_check_input(lua_State *L) {
     lua_getfield(L, 3, "max_audio_seconds");
     if (lua_type(L, -1) == LUA_TNUMBER) {
       r.max_audio_seconds = (double)lua_tonumber(L, -1);
-      luaL_argcheck(L, r.max_audio_seconds >= OMH_MIN_AUDIO_LIMIT && r.max_audio_seconds <= OMH_MAX_AUDIO_LIMIT,
+      luaL_argcheck(L,
+                    r.max_audio_seconds >= OMH_MIN_AUDIO_LIMIT && r.max_audio_seconds <= OMH_MAX_AUDIO_LIMIT,
                     3, "max_audio_seconds out of range");
       r.limit_from = "client";
     }
@@ -216,7 +222,7 @@ void omh_fsutil_open(lua_State *L) {
     lua_CFunction fn;
   } fns[] = {{"fsync", core_fsync},       {"fsync_dir", core_fsync_dir}, {"flock", core_flock},
              {"append", core_append},     {"realpath", core_realpath},   {"stat", core_stat},
-             {"writable", core_writable}, {"mkdir_p", core_mkdir_p},   {"check_input", core_check_input}};
+             {"writable", core_writable}, {"mkdir_p", core_mkdir_p},     {"check_input", core_check_input}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     lua_pushcfunction(L, fns[i].fn);
     lua_setfield(L, -2, fns[i].name);
