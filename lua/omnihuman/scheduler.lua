@@ -11,7 +11,8 @@ local unpack = table.unpack or unpack
 local pack = table.pack or function(...) return { n = select("#", ...), ... } end
 
 function Scheduler.new(loop)
-  return setmetatable({
+  local s
+  s = setmetatable({
     loop = loop,
     waiting = {},   -- op -> coroutine parked on it (until that coroutine resumes)
     woken = {},     -- coroutine -> the op it was woken for
@@ -19,6 +20,9 @@ function Scheduler.new(loop)
     args = {},      -- coroutine -> packed first-resume arguments
     live = 0,       -- coroutines not yet finished
   }, Scheduler)
+  -- One wake function for every park: nothing allocated per wait.
+  s.on_wake = function(op) s:wake(op) end
+  return s
 end
 
 function Scheduler:spawn(fn, ...)
@@ -61,7 +65,7 @@ function Scheduler:resume(co)
     self.live = self.live - 1
   elseif is_op(yielded) and not waiters.finished(yielded) then
     self.waiting[yielded] = co
-    waiters.park(self.loop, yielded, function(op) self:wake(op) end)
+    waiters.park(self.loop, yielded, self.on_wake)
   else
     self.ready[#self.ready + 1] = co   -- a plain yield: go again next turn
   end
