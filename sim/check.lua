@@ -1,7 +1,7 @@
 -- The invariants the simulation checks. Each function returns a list of
 -- violations (strings); empty when the world is as it must be.
 local F = require("spec.support.fixtures")
-local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 local cjson = require("cjson")
 
 local K = {}
@@ -15,7 +15,7 @@ function K.server_jobs(srv, ns)
   for _ = 1, 200 do
     recs = srv:records(ns)
     if (recs.inflight or {}).create == 0 then break end
-    C.exec("sleep 0.05")
+    sh.exec("sleep 0.05")
   end
   return recs.tags or {}, recs
 end

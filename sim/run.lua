@@ -26,6 +26,7 @@
 -- after this long), SIM_VERBOSE=1 (one line per schedule).
 local F = require("spec.support.fixtures")
 local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 local W = require("sim.world")
 local K = require("sim.check")
 local cjson = require("cjson")
@@ -124,8 +125,8 @@ local function play(idx, sc)
     local started = F.now()
     if o.kill_after then
       local h = C.spawn(args, env, world.base, { cwd = cwd, pre = o.pre }, "bg")
-      C.until_true(function() return not C.alive(h.pid) end, o.kill_after)
-      if C.alive(h.pid) then
+      C.until_true(function() return not sh.alive(h.pid) end, o.kill_after)
+      if sh.alive(h.pid) then
         C.kill9(h)
         stats.kills = stats.kills + 1
         code = 137
@@ -382,7 +383,7 @@ for idx, sc in ipairs(schedules) do
   end
 end
 srv:stop()
-C.exec("rm -rf " .. C.q(root))
+sh.exec("rm -rf " .. sh.q(root))
 local secs = F.now() - t0
 print(("sim: seed %d: %d schedules run (%d crash points), %d CLI runs: %d SIGKILLs, %d journal write faults,"
   .. " %d full disks, %d rounds of server faults, %d --max-creates runs, %d two-at-once; %d jobs adopted,"

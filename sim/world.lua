@@ -4,7 +4,8 @@
 -- manifest with other spellings of the same outputs, in another order, as
 -- CSV or JSON Lines, and start from another folder naming the manifest by
 -- another path.
-local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
+local files = require("spec.support.files")
 local cjson = require("cjson")
 
 local W = {}
@@ -12,7 +13,7 @@ W.__index = W
 
 local IMG, AUD = "https://cdn.example/face.png", "https://cdn.example/voice.mp3"
 
-local function sh(cmd) assert(C.exec(cmd), cmd) end
+local function must_run(cmd) assert(sh.exec(cmd), cmd) end
 
 -- rng(n): 1..n; rng(): [0, 1).
 function W.new(root, idx, rng, nrows)
@@ -21,10 +22,10 @@ function W.new(root, idx, rng, nrows)
   self.link = base .. "/home-link"
   self.side = base .. "/elsewhere"
   self.outdir = ({ "out", "out/deep/er" })[rng(2)]
-  sh(("mkdir -p %s/aux %s/media %s && ln -s home %s"):format(C.q(self.home), C.q(self.home), C.q(self.side),
-    C.q(self.link)))
-  sh(("cp examples/media/portrait.png %s/media/face.png && cp examples/media/hello.wav %s/media/voice.wav")
-    :format(C.q(self.home), C.q(self.home)))
+  must_run(("mkdir -p %s/aux %s/media %s && ln -s home %s"):format(sh.q(self.home), sh.q(self.home), sh.q(self.side),
+    sh.q(self.link)))
+  must_run(("cp examples/media/portrait.png %s/media/face.png && cp examples/media/hello.wav %s/media/voice.wav")
+    :format(sh.q(self.home), sh.q(self.home)))
   self.manifest = self.home .. "/jobs.csv"
   self.journal = self.manifest .. ".journal.jsonl"
   self.rows = {}
@@ -76,7 +77,7 @@ function W:rewrite()
       lines[#lines + 1] = ("%s,%s,%s,%d,%s"):format(r.image, r.audio, out, r.polls, r.tag)
     end
   end
-  C.write(self.manifest, table.concat(lines, "\n") .. "\n")
+  files.write(self.manifest, table.concat(lines, "\n") .. "\n")
 end
 
 -- A working folder and a spelling of the manifest's path from it.
@@ -100,7 +101,7 @@ end
 -- Stale download files beside the outputs.
 function W:parts()
   local out = {}
-  local p = io.popen("ls -A " .. C.q(self.home .. "/" .. self.outdir) .. " 2>/dev/null")
+  local p = io.popen("ls -A " .. sh.q(self.home .. "/" .. self.outdir) .. " 2>/dev/null")
   for name in p:lines() do
     if name:match("%.part%-") then out[#out + 1] = name end
   end
@@ -109,7 +110,7 @@ function W:parts()
 end
 
 function W:destroy()
-  C.exec("rm -rf " .. C.q(self.base))
+  sh.exec("rm -rf " .. sh.q(self.base))
 end
 
 return W

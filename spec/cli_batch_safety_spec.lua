@@ -7,6 +7,7 @@
 -- a service that answers 429 beyond 5 unfinished jobs.
 local F = require("spec.support.fixtures")
 local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 local MB = require("spec.support.media_bytes")
 local cjson = require("cjson")
 
@@ -41,7 +42,7 @@ describe("omnihuman batch safety", function()
     for i, out in ipairs(outputs) do
       lines[#lines + 1] = ("%s,%s,%s,%d,r%d"):format(IMG, AUD, out, polls or 1, i)
     end
-    C.write(path, table.concat(lines, "\n") .. "\n")
+    F.write(path, table.concat(lines, "\n") .. "\n")
     return path
   end
 
@@ -64,7 +65,7 @@ describe("omnihuman batch safety", function()
 
   it("finds the same rows from any folder, the manifest named by any path, outputs spelled any way", function()
     local ns, d = F.ns("safe"), newdir()
-    C.exec("ln -s " .. C.q(d) .. " " .. C.q(d .. "-link"))
+    sh.exec("ln -s " .. sh.q(d) .. " " .. sh.q(d .. "-link"))
     local m = manifest(d .. "/jobs.csv", { "out/r1.mp4", "./out/r2.mp4", "sub/../out/r3.mp4", d .. "/out/r4.mp4" })
     -- first run in the manifest's folder, killed right after row 1's job id was journaled
     local code = batch(ns, "jobs.csv", { "--concurrency", "1" }, { cwd = d },
@@ -80,7 +81,7 @@ describe("omnihuman batch safety", function()
     -- the manifest rewritten with other spellings, rows shuffled, from another folder by a relative path
     local other = newdir()
     local rel = "../" .. d:match("[^/]+$") .. "/jobs.csv"
-    C.write(m, table.concat({
+    F.write(m, table.concat({
       "image,audio,output,sandbox_polls,sandbox_tag",
       IMG .. "," .. AUD .. "," .. d .. "-link/out/r4.mp4,1,r4",
       IMG .. "," .. AUD .. ",out//r2.mp4,1,r2",
@@ -109,7 +110,7 @@ describe("omnihuman batch safety", function()
     local m = manifest(d .. "/jobs.csv", { "out/r1.mp4", "out/r2.mp4", "out/r3.mp4" })
     assert.equals(137, (batch(ns, m, { "--concurrency", "1" }, nil, { OMNIHUMAN_SIM_JOURNAL = "crash_after=6" })))
     assert.same({ r1 = 1, r2 = 1 }, jobs_per_tag(ns)) -- row 1 done, row 2 created
-    assert.is_true(C.exec("mv " .. C.q(d) .. " " .. C.q(d .. "-moved")))
+    assert.is_true(sh.exec("mv " .. sh.q(d) .. " " .. sh.q(d .. "-moved")))
     local code, out, err = batch(ns, "jobs.csv", {}, { cwd = d .. "-moved" })
     assert.equals(0, code, out .. err)
     assert_one_job_each(ns, 3)
@@ -128,7 +129,7 @@ describe("omnihuman batch safety", function()
     -- r1 keyed as a run in the manifest's folder wrote it, r2 by the absolute
     -- path, r3 as a run from the folder above wrote it
     local name = d:match("[^/]+$")
-    C.write(m .. ".journal.jsonl", table.concat({
+    F.write(m .. ".journal.jsonl", table.concat({
       cjson.encode({ key = "r1.mp4", ev = "creating" }),
       cjson.encode({ key = "r1.mp4", ev = "created", id = j[1].id }),
       cjson.encode({ key = d .. "/r2.mp4", ev = "creating" }),
@@ -144,7 +145,7 @@ describe("omnihuman batch safety", function()
 
   it("reports one file named twice (any spelling) as bad rows before anything is sent", function()
     local ns, d = F.ns("safe"), newdir()
-    C.exec("mkdir " .. C.q(d .. "/real") .. " && ln -s real " .. C.q(d .. "/alias"))
+    sh.exec("mkdir " .. sh.q(d .. "/real") .. " && ln -s real " .. sh.q(d .. "/alias"))
     local m = manifest(d .. "/jobs.csv",
       { "real/a.mp4", "./real/a.mp4", d .. "/real/a.mp4", "alias/a.mp4", "real/x/../a.mp4", "real/b.mp4" })
     local code, out, err = batch(ns, m, { "--dry-run" })
@@ -162,12 +163,12 @@ describe("omnihuman batch safety", function()
 
   it("creates missing output folders, and sends nothing for rows it cannot finish", function()
     local ns, d = F.ns("safe"), newdir()
-    C.exec("mkdir -p " .. C.q(d .. "/taken.mp4") .. " " .. C.q(d .. "/media/dir.png"))
-    C.write(d .. "/blocker", "a file where a folder should be")
-    C.write(d .. "/media/face.png", F.read(F.PNG))
-    C.write(d .. "/media/voice.wav", F.read(F.WAV))
-    C.write(d .. "/media/notes.txt", "not an image")
-    C.write(d .. "/media/long.wav", MB.wav(8000, 1, 8, 31))
+    sh.exec("mkdir -p " .. sh.q(d .. "/taken.mp4") .. " " .. sh.q(d .. "/media/dir.png"))
+    F.write(d .. "/blocker", "a file where a folder should be")
+    F.write(d .. "/media/face.png", F.read(F.PNG))
+    F.write(d .. "/media/voice.wav", F.read(F.WAV))
+    F.write(d .. "/media/notes.txt", "not an image")
+    F.write(d .. "/media/long.wav", MB.wav(8000, 1, 8, 31))
     local rows = {
       { "media/face.png", "media/voice.wav", "deep/new/folder/r1.mp4" },  -- 2: fine, folder made
       { IMG, AUD, "taken.mp4" },                                          -- 3: a folder
@@ -183,7 +184,7 @@ describe("omnihuman batch safety", function()
     local lines = { "image,audio,output,sandbox_polls,sandbox_tag" }
     for i, r in ipairs(rows) do lines[#lines + 1] = ("%s,%s,%s,1,r%d"):format(r[1], r[2], r[3], i) end
     local m = d .. "/jobs.csv"
-    C.write(m, table.concat(lines, "\n") .. "\n")
+    F.write(m, table.concat(lines, "\n") .. "\n")
     local expect = {
       [3] = "output .*taken%.mp4 is a folder", [4] = "blocker/r3%.mp4: .*Not a directory",
       [5] = "output deep/ names a folder", [6] = "not a recognised image", [7] = "audio is 31%.0 s long",
@@ -206,13 +207,13 @@ describe("omnihuman batch safety", function()
 
   it("checks masks too, and the audio limit that --max-audio-seconds sets, before anything is sent", function()
     local ns, d = F.ns("safe"), newdir()
-    C.exec("mkdir -p " .. C.q(d .. "/media"))
-    C.write(d .. "/media/mask.png", F.read(F.PNG))
-    C.write(d .. "/media/notes.txt", "not an image")
-    C.write(d .. "/media/voice.wav", F.read(F.WAV)) -- 3.8 s
-    assert.is_true(C.exec("truncate -s 257M " .. C.q(d .. "/media/huge.png"))) -- sparse: no disk used
+    sh.exec("mkdir -p " .. sh.q(d .. "/media"))
+    F.write(d .. "/media/mask.png", F.read(F.PNG))
+    F.write(d .. "/media/notes.txt", "not an image")
+    F.write(d .. "/media/voice.wav", F.read(F.WAV)) -- 3.8 s
+    assert.is_true(sh.exec("truncate -s 257M " .. sh.q(d .. "/media/huge.png"))) -- sparse: no disk used
     local m = d .. "/jobs.csv"
-    C.write(m, table.concat({
+    F.write(m, table.concat({
       "image,audio,mask,output,sandbox_polls,sandbox_tag",
       IMG .. "," .. AUD .. ",media/mask.png,r1.mp4,0,r1",      -- 2: a mask beside the manifest
       IMG .. "," .. AUD .. ",media/notes.txt,r2.mp4,0,r2",     -- 3: not an image
@@ -238,8 +239,8 @@ describe("omnihuman batch safety", function()
 
   it("reports an output folder it cannot write to as a bad row", function()
     local d = newdir()
-    C.exec("chmod 755 " .. C.q(root) .. " && chmod 777 " .. C.q(d))
-    C.exec("mkdir " .. C.q(d .. "/ro") .. " && chmod 555 " .. C.q(d .. "/ro"))
+    sh.exec("chmod 755 " .. sh.q(root) .. " && chmod 777 " .. sh.q(d))
+    sh.exec("mkdir " .. sh.q(d .. "/ro") .. " && chmod 555 " .. sh.q(d .. "/ro"))
     local m = manifest(d .. "/jobs.csv", { "ro/r1.mp4", "ro/sub/r2.mp4", "new/r3.mp4" })
     -- root may write anywhere: run as nobody then (a dry run needs no server)
     local root_user = io.popen("id -u"):read("*l") == "0"
@@ -254,7 +255,7 @@ describe("omnihuman batch safety", function()
   it("--dry-run prints every row's plan with manifest:line, sends and writes nothing", function()
     local ns, d = F.ns("safe"), newdir()
     local m = d .. "/jobs.csv"
-    C.write(m, table.concat({
+    F.write(m, table.concat({
       "image,audio,output,sandbox_polls,sandbox_tag,sandbox_fail",
       IMG .. "," .. AUD .. ",done.mp4,0,r1,",     -- 2
       IMG .. "," .. AUD .. ",pending.mp4,0,r2,",  -- 3: killed after its id was journaled
@@ -262,7 +263,7 @@ describe("omnihuman batch safety", function()
       IMG .. "," .. AUD .. ",deleted.mp4,0,r4,",  -- 5: done, then its output deleted
     }, "\n") .. "\n")
     assert.equals(7, (batch(ns, m, { "--concurrency", "1" })))
-    C.write(m, F.read(m) .. IMG .. "," .. AUD .. ",pending.mp4,0,r2,\n" -- 6: pending's output again: bad
+    F.write(m, F.read(m) .. IMG .. "," .. AUD .. ",pending.mp4,0,r2,\n" -- 6: pending's output again: bad
       .. IMG .. "," .. AUD .. ",new.mp4,0,r5,\n")                     -- 7
     os.remove(d .. "/deleted.mp4")
     -- pending.mp4: a journal record says its job exists but has not finished
@@ -275,7 +276,7 @@ describe("omnihuman batch safety", function()
     end
     kept[#kept + 1] = cjson.encode({ v = 2, key = "pending.mp4", ev = "creating" })
     kept[#kept + 1] = cjson.encode({ v = 2, key = "pending.mp4", ev = "created", id = job.id })
-    C.write(m .. ".journal.jsonl", table.concat(kept, "\n") .. "\n")
+    F.write(m .. ".journal.jsonl", table.concat(kept, "\n") .. "\n")
     local journal_before, counts_before = F.read(m .. ".journal.jsonl"), srv:records(ns).counts
     local code, out, err = batch(ns, m, { "--dry-run" })
     assert.equals(7, code, err)
@@ -289,7 +290,7 @@ describe("omnihuman batch safety", function()
     assert.equals(journal_before, F.read(m .. ".journal.jsonl"))
     assert.same(counts_before, srv:records(ns).counts)
     -- --json, and exit 0 once no row is bad, failed or uncertain
-    C.write(m, table.concat({
+    F.write(m, table.concat({
       "image,audio,output,sandbox_polls,sandbox_tag",
       IMG .. "," .. AUD .. ",new.mp4,0,r5",
       IMG .. "," .. AUD .. ",deleted.mp4,0,r4",
@@ -372,12 +373,12 @@ describe("omnihuman batch safety", function()
   it("a job id the journal cannot record stops the run at once (exit 10) and is printed to adopt it", function()
     local ns, d = F.ns("safe"), newdir()
     local m = d .. "/jobs.csv"
-    C.write(m, "image,audio,output,sandbox_polls,sandbox_tag\n"
+    F.write(m, "image,audio,output,sandbox_polls,sandbox_tag\n"
       .. IMG .. "," .. AUD .. ",slow.mp4,400,r0\n")
     -- a job that takes 20 s is waited on when the journal fails: the wait is cancelled
     assert.equals(137, (batch(ns, m, {}, nil, { OMNIHUMAN_SIM_JOURNAL = "crash_after=2" })))
     manifest(m, { "r1.mp4", "r2.mp4", "r3.mp4" }, 3)
-    C.write(m, F.read(m) .. IMG .. "," .. AUD .. ",slow.mp4,400,r0\n")
+    F.write(m, F.read(m) .. IMG .. "," .. AUD .. ",slow.mp4,400,r0\n")
     -- write 1 is row 1's "creating", write 2 its "created"
     local t0 = F.now()
     local code, out, err = batch(ns, m, { "--concurrency", "2" }, nil, { OMNIHUMAN_SIM_JOURNAL = "fail=2" })
@@ -422,9 +423,9 @@ describe("omnihuman batch safety", function()
       srv:fault(ns, "create", { { delay = 1.0 } }) -- row 1's create answers late
       local h = C.spawn(args(m, { "--concurrency", "1" }), C.env(srv, ns), d)
       assert.is_true(C.until_true(function() return srv:count(ns, "create") == 1 end, 10))
-      C.exec("sleep 0." .. trial)
-      C.exec("kill -INT " .. h.pid)
-      assert.is_true(C.until_true(function() return not C.alive(h.pid) end, 10))
+      sh.exec("sleep 0." .. trial)
+      sh.exec("kill -INT " .. h.pid)
+      assert.is_true(C.until_true(function() return not sh.alive(h.pid) end, 10))
       local err = F.read(h.err)
       local why = ("trial %d:\n%s"):format(trial, err)
       assert.matches("omnihuman: interrupted", err, why)
@@ -447,8 +448,8 @@ describe("omnihuman batch safety", function()
     srv:fault(ns, "create", { { delay = 1.0 }, { delay = 1.0 } })
     local h = C.spawn(args(m, { "--concurrency", "2" }), C.env(srv, ns), d)
     assert.is_true(C.until_true(function() return srv:count(ns, "create") == 2 end, 10))
-    C.exec("kill -INT " .. h.pid)
-    assert.is_true(C.until_true(function() return not C.alive(h.pid) end, 10))
+    sh.exec("kill -INT " .. h.pid)
+    assert.is_true(C.until_true(function() return not sh.alive(h.pid) end, 10))
     local err = F.read(h.err)
     local kept = {}
     for _, r in ipairs(C.journal(m .. ".journal.jsonl")) do if r.ev == "created" then kept[r.id] = r.key end end
@@ -489,7 +490,7 @@ describe("omnihuman batch safety", function()
         filler[#filler + 1] = line
         size = size + #line + 1
       end
-      C.write(m .. ".journal.jsonl", table.concat(filler, "\n") .. "\n")
+      F.write(m .. ".journal.jsonl", table.concat(filler, "\n") .. "\n")
       local why = ("trial %d: %d rows, %d bytes of room (seed %d)"):format(trial, rows, limit - size, SEED)
       local code, out, err = batch(ns, m, { "--concurrency", tostring(math.random(1, 3)) },
         { pre = ("ulimit -f %d; trap '' XFSZ;"):format(math.floor(limit / 512)) })

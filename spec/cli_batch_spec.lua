@@ -2,6 +2,7 @@
 -- paying twice, the concurrency bound, the summary.
 local F = require("spec.support.fixtures")
 local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 local cjson = require("cjson")
 
 local FIXTURE = F.read("spec/support/fixture.mp4")
@@ -24,14 +25,14 @@ describe("omnihuman batch", function()
   local function csv(d, rows)
     local lines = { "image,audio,output,sandbox_polls" }
     for i = 1, rows do lines[#lines + 1] = ("%s,%s,out%02d.mp4,1"):format(IMG, AUD, i) end
-    C.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
+    F.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
     return d .. "/m.csv"
   end
 
   it("runs a CSV manifest, reports bad rows by line number and finishes the rest", function()
     local ns, d = F.ns("bat"), newdir()
-    C.write(d .. "/face.png", F.read(F.PNG))
-    C.write(d .. "/m.csv", table.concat({
+    F.write(d .. "/face.png", F.read(F.PNG))
+    F.write(d .. "/m.csv", table.concat({
       "image,audio,output,sandbox_polls,prompt",
       IMG .. "," .. AUD .. ",a.mp4,1,hello",
       "face.png," .. PWD .. "/" .. F.WAV .. ",b.mp4,2,",             -- face.png: beside the manifest
@@ -73,7 +74,7 @@ describe("omnihuman batch", function()
 
   it("runs JSON Lines with --json, and a rerun skips finished rows without a request", function()
     local ns, d = F.ns("bat"), newdir()
-    C.write(d .. "/m.jsonl", table.concat({
+    F.write(d .. "/m.jsonl", table.concat({
       cjson.encode({ image_url = IMG, audio_url = AUD, output = "x.mp4", sandbox_polls = 1 }),
       "# a comment",
       cjson.encode({ image = IMG, audio = AUD, output = "y.mp4", sandbox_polls = 0, resolution = "720p" }),
@@ -104,7 +105,7 @@ describe("omnihuman batch", function()
     local j1 = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 2 })
     local j2 = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 0 })
     assert(c:wait(j2.id))
-    C.write(m .. ".journal.jsonl", table.concat({
+    F.write(m .. ".journal.jsonl", table.concat({
       cjson.encode({ key = d .. "/out01.mp4", ev = "creating" }),
       cjson.encode({ key = d .. "/out01.mp4", ev = "created", id = j1.id }),
       cjson.encode({ key = d .. "/out02.mp4", ev = "creating" }),
@@ -123,11 +124,11 @@ describe("omnihuman batch", function()
 
   it("leaves failed and uncertain rows alone unless told, and cleans stale .part files", function()
     local ns, d = F.ns("bat"), newdir()
-    C.write(d .. "/m.csv", "image_url,audio_url,output,sandbox_fail,sandbox_polls\n"
+    F.write(d .. "/m.csv", "image_url,audio_url,output,sandbox_fail,sandbox_polls\n"
       .. IMG .. "," .. AUD .. ",bad.mp4,boom,0\n"
       .. IMG .. "," .. AUD .. ",unsure.mp4,,0\n")
-    C.write(d .. "/unsure.mp4.part-Ab12_z", "partial")
-    C.write(d .. "/other.mp4.part-Ab12_z", "not ours")
+    F.write(d .. "/unsure.mp4.part-Ab12_z", "partial")
+    F.write(d .. "/other.mp4.part-Ab12_z", "not ours")
     srv:fault(ns, "create", { { pass = true }, { status = 502 } }) -- the second create: may exist
     local code, out = batch(ns, d .. "/m.csv", { "--concurrency", "1" })
     assert.equals(7, code)
@@ -178,23 +179,23 @@ describe("omnihuman batch", function()
   it("exits 11 and changes nothing while another process holds the journal or the manifest", function()
     local ns, d = F.ns("bat"), newdir()
     local m = csv(d, 1)
-    C.write(m .. ".journal.jsonl", "")
+    F.write(m .. ".journal.jsonl", "")
     for _, held in ipairs({ m .. ".journal.jsonl", m }) do
       -- flock(1) takes the same kind of lock (flock(2)) as the CLI
-      local p = io.popen("sh -c " .. C.q("exec 9<" .. C.q(held) .. " && flock -n 9 && exec sleep 20")
+      local p = io.popen("sh -c " .. sh.q("exec 9<" .. sh.q(held) .. " && flock -n 9 && exec sleep 20")
         .. " >/dev/null 2>&1 & echo $!")
       local holder = p:read("*l")
       p:close()
-      C.exec("sleep 0.2")
+      sh.exec("sleep 0.2")
       local code, out, err = batch(ns, m)
-      C.exec("kill " .. holder)
+      sh.exec("kill " .. holder)
       assert.equals(11, code, err)
       assert.matches("another omnihuman batch is", err)
       assert.equals("", out)
       assert.equals(0, srv:count(ns, "create"))
       assert.equals("", F.read(m .. ".journal.jsonl"))
     end
-    C.exec("sleep 0.1")
+    sh.exec("sleep 0.1")
     local code = batch(ns, m) -- the holders are gone: nothing stale is left behind
     assert.equals(0, code)
     assert.is_false(F.exists(m .. ".journal.jsonl.lock"))
@@ -202,7 +203,7 @@ describe("omnihuman batch", function()
 
   it("exits 2 for a manifest it cannot use", function()
     local d = newdir()
-    C.write(d .. "/h.csv", "foo,bar\n1,2\n")
+    F.write(d .. "/h.csv", "foo,bar\n1,2\n")
     local code, _, err = batch("x", d .. "/h.csv")
     assert.equals(2, code)
     assert.matches("needs columns image and audio", err)

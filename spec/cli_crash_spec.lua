@@ -11,6 +11,7 @@
 -- reruns here pass; every other create is sent exactly once.
 local F = require("spec.support.fixtures")
 local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 
 local FIXTURE = F.read("spec/support/fixture.mp4")
 local ROWS, CONC = 20, 4
@@ -25,7 +26,7 @@ describe("omnihuman batch killed with SIGKILL", function()
     local lines = { "image_url,audio_url,output,sandbox_polls" }
     for i = 1, ROWS do lines[#lines + 1] = ("https://x/a.png,https://x/a.mp3,out%02d.mp4,2"):format(i) end
     local manifest = dir .. "/jobs.csv"
-    C.write(manifest, table.concat(lines, "\n") .. "\n")
+    F.write(manifest, table.concat(lines, "\n") .. "\n")
     local journal = manifest .. ".journal.jsonl"
     local args = { "batch", manifest, "--ca-file", srv.ca_file, "--interval", "0.05",
                    "--concurrency", tostring(CONC), "--recreate-uncertain", "--progress", "plain" }
@@ -41,8 +42,8 @@ describe("omnihuman batch killed with SIGKILL", function()
     end
     local function killed_run(phase, ready)
       local h = C.spawn(args, env, dir)
-      local ok = C.until_true(function() return ready() or not C.alive(h.pid) end, 15)
-      local was_alive = C.alive(h.pid)
+      local ok = C.until_true(function() return ready() or not sh.alive(h.pid) end, 15)
+      local was_alive = sh.alive(h.pid)
       C.kill9(h)
       assert.is_true(ok and was_alive, phase .. ": the run did not reach the kill point\n" .. (F.read(h.err) or ""))
       targets_ok(phase)

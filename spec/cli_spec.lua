@@ -1,6 +1,7 @@
 -- bin/omnihuman: the single-job commands, help, exit codes, --json, key handling.
 local F = require("spec.support.fixtures")
 local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 local cjson = require("cjson")
 
 local FIXTURE = F.read("spec/support/fixture.mp4")
@@ -55,8 +56,8 @@ describe("omnihuman CLI", function()
     it("runs through the /bin/sh launcher from any directory", function()
       if os.getenv("SANLUA") then return end -- the launcher picks a plain interpreter
       local root = io.popen("pwd"):read("*l")
-      local ok = C.exec("cd " .. C.q(dir) .. " && env -u AIMLAPI_KEY " .. C.q(root .. "/bin/omnihuman")
-        .. " --help >" .. C.q(dir .. "/launch.out") .. " 2>&1")
+      local ok = sh.exec("cd " .. sh.q(dir) .. " && env -u AIMLAPI_KEY " .. sh.q(root .. "/bin/omnihuman")
+        .. " --help >" .. sh.q(dir .. "/launch.out") .. " 2>&1")
       assert.is_true(ok)
       assert.matches("Usage: omnihuman COMMAND", F.read(dir .. "/launch.out"))
     end)

@@ -3,6 +3,7 @@
 -- and tmux (capture-pane) when tmux is installed.
 local F = require("spec.support.fixtures")
 local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 local Progress = require("omnihuman.cli.progress")
 
 local SPIN = "[|/\\%-]"
@@ -82,7 +83,7 @@ describe("progress on a real terminal", function()
     local lines = { "image_url,audio_url,output,sandbox_polls" }
     for i = 1, rows do lines[#lines + 1] = ("https://x/a.png,https://x/a.mp3,out%d.mp4,%d"):format(i, polls) end
     os.execute('mkdir -p "' .. d .. '"')
-    C.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
+    F.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
     return d .. "/m.csv"
   end
 
@@ -106,7 +107,7 @@ describe("progress on a real terminal", function()
     local cmd = C.command({ "batch", m, "--ca-file", srv.ca_file, "--interval", "0.1", "--concurrency", "2",
                             "--no-fsync" }, C.env(srv, ns, { COLUMNS = "100", TERM = "xterm" }))
     local raw = dir .. "/pty.raw"
-    assert.is_true(C.exec("timeout -s KILL 30 script -qfec " .. C.q(cmd) .. " " .. C.q(raw) .. " </dev/null >/dev/null"))
+    assert.is_true(sh.exec("timeout -s KILL 30 script -qfec " .. sh.q(cmd) .. " " .. sh.q(raw) .. " </dev/null >/dev/null"))
     local stream = F.read(raw):gsub("^Script started[^\n]*\n", ""):gsub("\n?Script done[^\n]*\n?$", "")
     -- while running: the screen just before the 4th redraw shows the header
     -- and both active jobs with a spinner, status and elapsed time
@@ -128,7 +129,7 @@ describe("progress on a real terminal", function()
   end)
 
   it("in tmux (capture-pane): a batch in progress, with a download bar", function()
-    local has_tmux = C.exec("command -v tmux >/dev/null 2>&1")
+    local has_tmux = sh.exec("command -v tmux >/dev/null 2>&1")
     if not has_tmux then
       pending("tmux is not installed (apt-get install tmux); the pty test above still ran")
       return
@@ -142,7 +143,7 @@ describe("progress on a real terminal", function()
     local cmd = C.command({ "batch", m, "--ca-file", srv.ca_file, "--interval", "0.15", "--concurrency", "3",
                             "--no-fsync" }, C.env(srv, ns, { COLUMNS = false, LINES = false }))
     local root = io.popen("pwd"):read("*l")
-    local ok = C.exec(tmux .. "new-session -d -s omh -x 110 -y 30 " .. C.q("cd " .. C.q(root) .. " && " .. cmd
+    local ok = sh.exec(tmux .. "new-session -d -s omh -x 110 -y 30 " .. sh.q("cd " .. sh.q(root) .. " && " .. cmd
       .. "; echo EXIT=$?; sleep 60"))
     assert.is_true(ok, "tmux did not start")
     local screens, seen = {}, {}
@@ -153,7 +154,7 @@ describe("progress on a real terminal", function()
       if not seen[s] then seen[s] = true; screens[#screens + 1] = s end
       return s:find("EXIT=", 1, true) ~= nil
     end, 30)
-    C.exec(tmux .. "kill-server 2>/dev/null")
+    sh.exec(tmux .. "kill-server 2>/dev/null")
     assert.is_true(finished, "the batch did not finish in tmux:\n" .. (screens[#screens] or ""))
     local header, job, bar, spins = false, false, false, {}
     for _, s in ipairs(screens) do

@@ -147,6 +147,7 @@ end)
 -- Streamed bodies: files are read while the request is sent.
 local BS = require("spec.support.body_server")
 local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 
 local sha256 = BS.sha256
 
@@ -154,7 +155,7 @@ local sha256 = BS.sha256
 -- openssl's AES-CTR keystream, so a run can be repeated.
 local function fake_png(path, n, seed)
   assert(os.execute(("{ printf '\\211PNG\\r\\n\\032\\n'; openssl enc -aes-128-ctr -nosalt -pass pass:%d"
-                     .. " -in /dev/zero 2>/dev/null | head -c %d; } > %s"):format(seed, n, C.q(path))))
+                     .. " -in /dev/zero 2>/dev/null | head -c %d; } > %s"):format(seed, n, sh.q(path))))
   return path
 end
 
@@ -224,13 +225,13 @@ describe("streamed create bodies", function()
   -- What happens to the file after create_op returned and before the loop sends it.
   local changes = {
     { "grows", function(p) local f = io.open(p, "ab"); f:write("more"); f:close() end, "size 200008 %-> 200012 bytes" },
-    { "shrinks", function(p) assert(os.execute("truncate -s 1000 " .. C.q(p))) end, "size 200008 %-> 1000 bytes" },
-    { "is touched", function(p) assert(os.execute("touch -d '2001-01-01' " .. C.q(p))) end, "modification time changed" },
+    { "shrinks", function(p) assert(os.execute("truncate -s 1000 " .. sh.q(p))) end, "size 200008 %-> 1000 bytes" },
+    { "is touched", function(p) assert(os.execute("touch -d '2001-01-01' " .. sh.q(p))) end, "modification time changed" },
     { "is replaced", function(p)
         fake_png(p .. ".new", 200000, 3); assert(os.rename(p .. ".new", p)) end, "replaced by another file" },
     { "is removed", function(p) assert(os.remove(p)) end, "cannot be found" },
     { "becomes a FIFO", function(p)
-        assert(os.remove(p)); assert(os.execute("mkfifo " .. C.q(p))) end, "now a FIFO" },
+        assert(os.remove(p)); assert(os.execute("mkfifo " .. sh.q(p))) end, "now a FIFO" },
   }
   for _, ch in ipairs(changes) do
     it("fails with invalid_input when the file " .. ch[1] .. " before it is sent; no job", function()
@@ -285,7 +286,7 @@ describe("streamed create bodies", function()
     local img = fake_png(dir .. "/five.png", 5 * 1000 * 1000, 5)
     bs:script{ stall = true }
     local script = dir .. "/many.lua"
-    C.write(script, ([[
+    F.write(script, ([[
       local omnihuman = require("omnihuman")
       local function status(k)
         local f = io.open("/proc/self/status"); local s = f:read("*a"); f:close()
@@ -309,7 +310,7 @@ describe("streamed create bodies", function()
       print(("rss0=%%d hwm=%%d rss=%%d fd0=%%d fd=%%d done=%%d"):format(rss0, status("VmHWM"), status("VmRSS"), fd0, fds(), done))
       for _, op in ipairs(ops) do op:cancel() end
     ]]):format(bs.base, F.WAV, img, F.WAV))
-    local p = io.popen("timeout -s KILL 60 " .. C.q(C.LUA) .. " " .. C.q(script) .. " 2>&1")
+    local p = io.popen("timeout -s KILL 60 " .. sh.q(C.LUA) .. " " .. sh.q(script) .. " 2>&1")
     local out = p:read("*a")
     p:close()
     bs:release()

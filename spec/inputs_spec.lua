@@ -103,6 +103,7 @@ end)
 local MB = require("spec.support.media_bytes")
 local BS = require("spec.support.body_server")
 local C = require("spec.support.cli")
+local sh = require("spec.support.sh")
 local omnihuman = require("omnihuman")
 
 local sha256 = BS.sha256
@@ -140,8 +141,8 @@ describe("local inputs: files, limits and what is sent", function()
   -- killed after `limit` s: a hang fails the test instead of the suite.
   local function bounded(code, limit)
     local f = dir .. "/run.lua"
-    C.write(f, code)
-    local p = io.popen("timeout -s KILL " .. (limit or 10) .. " " .. C.q(C.LUA) .. " " .. C.q(f) .. " 2>&1; echo \"exit=$?\"")
+    F.write(f, code)
+    local p = io.popen("timeout -s KILL " .. (limit or 10) .. " " .. sh.q(C.LUA) .. " " .. sh.q(f) .. " 2>&1; echo \"exit=$?\"")
     local out = p:read("*a")
     p:close()
     return out
@@ -149,7 +150,7 @@ describe("local inputs: files, limits and what is sent", function()
 
   it("refuses a FIFO with no writer, as image and as audio, without blocking", function()
     local fifo = dir .. "/fifo"
-    assert(os.execute("mkfifo " .. C.q(fifo)))
+    assert(os.execute("mkfifo " .. sh.q(fifo)))
     for _, field in ipairs{ "image", "audio" } do
       local code = ([[
         local omnihuman = require("omnihuman")
@@ -183,8 +184,8 @@ describe("local inputs: files, limits and what is sent", function()
     for _, case in ipairs{ { "64G", "68719476736 bytes %(64%.0 GiB%)" },
                            { "268435457", "268435457 bytes %(256%.0 MiB%)" } } do
       local big = dir .. "/big.png"
-      C.write(big, F.read(F.PNG))
-      assert(os.execute("truncate -s " .. case[1] .. " " .. C.q(big)))
+      F.write(big, F.read(F.PNG))
+      assert(os.execute("truncate -s " .. case[1] .. " " .. sh.q(big)))
       local ok, job, err = pcall(c.create, c, { image = big, audio = F.WAV })
       assert.is_true(ok, "raised: " .. tostring(job))
       assert.is_nil(job)

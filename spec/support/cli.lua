@@ -11,18 +11,7 @@ C.LUA = os.getenv("SANLUA") or os.getenv("LUA") or "lua5.4"
 C.BUILD = os.getenv("BUILD")
 C.BIN = "bin/omnihuman"
 
-local q = require("spec.support.sh").q
-C.q = q
-
-local function exec(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then -- Lua 5.1 / LuaJIT: system()'s wait status
-    local code = a % 256 == 0 and a / 256 or 128 + a % 128
-    return code == 0, code
-  end
-  return a == true and (c == nil or c == 0), c
-end
-C.exec = exec
+local sh = require("spec.support.sh")
 
 -- Environment for a run against srv's namespace ns (the key from the env).
 function C.env(srv, ns, extra)
@@ -48,7 +37,7 @@ local function abs(p) return p and (p:sub(1, 1) == "/" and p or PWD .. "/" .. p)
 -- shell becomes the CLI (so that its pid and a kill are the CLI's).
 local function command(args, env, opts)
   opts = opts or {}
-  local parts = { opts.pre or "", opts.cwd and ("cd " .. q(opts.cwd) .. " &&") or "",
+  local parts = { opts.pre or "", opts.cwd and ("cd " .. sh.q(opts.cwd) .. " &&") or "",
                   opts.exec and "exec" or "", opts.wrap or "", "env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
   if opts.cwd and env and env.OMNIHUMAN_BUILD then
     local e = {}
@@ -63,11 +52,11 @@ local function command(args, env, opts)
     if env[k] == false then parts[#parts + 1] = "-u " .. k end
   end
   for _, k in ipairs(keys) do
-    if env[k] ~= false then parts[#parts + 1] = k .. "=" .. q(env[k]) end
+    if env[k] ~= false then parts[#parts + 1] = k .. "=" .. sh.q(env[k]) end
   end
   local lua = (opts.cwd and C.LUA:find("/")) and abs(C.LUA) or C.LUA -- a path ($SANLUA) or a name
-  parts[#parts + 1] = q(lua) .. " " .. (opts.cwd and q(abs(C.BIN)) or C.BIN)
-  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
+  parts[#parts + 1] = sh.q(lua) .. " " .. (opts.cwd and sh.q(abs(C.BIN)) or C.BIN)
+  for _, a in ipairs(args) do parts[#parts + 1] = sh.q(a) end
   return table.concat(parts, " ")
 end
 C.command = command
@@ -77,10 +66,10 @@ C.command = command
 function C.run(args, env, limit, opts)
   local dir = F.tmpdir()
   local out, err = dir .. "/out", dir .. "/err"
-  local _, code = exec("timeout -s KILL " .. (limit or 30) .. " sh -c " .. q(command(args, env, with_exec(opts)))
-      .. " >" .. q(out) .. " 2>" .. q(err) .. " </dev/null")
+  local _, code = sh.exec("timeout -s KILL " .. (limit or 30) .. " sh -c " .. sh.q(command(args, env, with_exec(opts)))
+      .. " >" .. sh.q(out) .. " 2>" .. sh.q(err) .. " </dev/null")
   local o, e = F.read(out), F.read(err)
-  exec("rm -rf " .. q(dir))
+  sh.exec("rm -rf " .. sh.q(dir))
   return code, o, e
 end
 
@@ -93,10 +82,10 @@ function C.spawn(args, env, dir, opts, name)
   local p
   if opts and opts.code then
     h.code = stem .. ".code"
-    p = io.popen("(sh -c " .. q(command(args, env, with_exec(opts))) .. " >" .. q(h.out) .. " 2>" .. q(h.err)
-      .. " </dev/null; echo $? >" .. q(h.code) .. ") >/dev/null 2>&1 & echo $!")
+    p = io.popen("(sh -c " .. sh.q(command(args, env, with_exec(opts))) .. " >" .. sh.q(h.out) .. " 2>" .. sh.q(h.err)
+      .. " </dev/null; echo $? >" .. sh.q(h.code) .. ") >/dev/null 2>&1 & echo $!")
   else
-    p = io.popen(command(args, env, with_exec(opts)) .. " >" .. q(h.out) .. " 2>" .. q(h.err)
+    p = io.popen(command(args, env, with_exec(opts)) .. " >" .. sh.q(h.out) .. " 2>" .. sh.q(h.err)
       .. " </dev/null & echo $!")
   end
   h.pid = tonumber(p:read("*l"))
@@ -105,19 +94,11 @@ function C.spawn(args, env, dir, opts, name)
   return h
 end
 
-function C.alive(pid)
-  local f = io.open("/proc/" .. pid .. "/status", "rb")
-  if not f then return exec("kill -0 " .. pid .. " 2>/dev/null") end
-  local s = f:read("*a")
-  f:close()
-  return not s:match("State:%s*Z")
-end
-
 function C.kill9(h)
-  exec("kill -9 " .. h.pid .. " 2>/dev/null")
+  sh.exec("kill -9 " .. h.pid .. " 2>/dev/null")
   for _ = 1, 100 do
-    if not C.alive(h.pid) then return end
-    exec("sleep 0.02")
+    if not sh.alive(h.pid) then return end
+    sh.exec("sleep 0.02")
   end
 end
 
@@ -126,15 +107,9 @@ function C.until_true(cond, limit)
   local t0 = F.now()
   while F.now() - t0 < (limit or 10) do
     if cond() then return true end
-    exec("sleep 0.02")
+    sh.exec("sleep 0.02")
   end
   return false
-end
-
-function C.write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
 end
 
 -- Journal records (decoded), skipping unreadable lines.
@@ -154,7 +129,7 @@ end
 -- Waits for a background run to end (at most `limit` seconds); its exit
 -- code, stdout and stderr. The exit code comes through a wrapper file.
 function C.wait(h, limit)
-  C.until_true(function() return not C.alive(h.pid) end, limit or 30)
+  C.until_true(function() return not sh.alive(h.pid) end, limit or 30)
   local code = tonumber(F.read(h.code or "/dev/null") or "")
   return code, F.read(h.out), F.read(h.err)
 end
@@ -165,7 +140,7 @@ function C.dirs(root, prefix)
   return function()
     n = n + 1
     local d = root() .. "/" .. prefix .. n
-    assert(exec("mkdir -p " .. q(d)))
+    assert(sh.exec("mkdir -p " .. sh.q(d)))
     return d
   end
 end
