@@ -1,16 +1,16 @@
 -- The invariants the simulation checks. Each function returns a list of
 -- violations (strings); empty when the world is as it must be.
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 local sh = require("spec.support.sh")
 local cjson = require("cjson")
 
-local K = {}
+local check = {}
 
-local FIXTURE = F.read("spec/support/fixture.mp4")
+local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 
 -- Jobs the server made per row, once no create is still being answered
 -- (a killed run's create can still make its job after the kill).
-function K.server_jobs(srv, ns)
+function check.server_jobs(srv, ns)
   local recs
   for _ = 1, 200 do
     recs = srv:records(ns)
@@ -21,7 +21,7 @@ function K.server_jobs(srv, ns)
 end
 
 -- Every line of the journal is a whole record.
-function K.journal(world)
+function check.journal(world)
   local v = {}
   local f = io.open(world.journal, "rb")
   if not f then return v end
@@ -38,7 +38,7 @@ function K.journal(world)
 end
 
 -- At most one job per row, ever.
-function K.at_most_one(world, tags)
+function check.at_most_one(world, tags)
   local v = {}
   for _, r in ipairs(world.rows) do
     local ids = tags[r.tag] or {}
@@ -49,8 +49,8 @@ end
 
 -- The end: every row done with exactly one job, the journal naming it,
 -- every output the fixture byte for byte, no .part file left.
-function K.final(world, tags, plan)
-  local v = K.at_most_one(world, tags)
+function check.final(world, tags, plan)
+  local v = check.at_most_one(world, tags)
   local planned = {}
   for _, row in ipairs(plan and plan.rows or {}) do planned[row.key] = row end
   for _, r in ipairs(world.rows) do
@@ -74,13 +74,13 @@ function K.final(world, tags, plan)
     end
   end
   for _, name in ipairs(world:parts()) do v[#v + 1] = "stale download file " .. name end
-  for _, x in ipairs(K.journal(world)) do v[#v + 1] = x end
+  for _, x in ipairs(check.journal(world)) do v[#v + 1] = x end
   return v
 end
 
 -- A plan (a dry run's --json) against the server: nothing paid is missing
 -- from the journal, and the journal's ids are the server's.
-function K.plan(world, tags, plan)
+function check.plan(world, tags, plan)
   local v = {}
   for _, row in ipairs(plan.rows or {}) do
     local r = world.by_key[row.key]
@@ -100,4 +100,4 @@ function K.plan(world, tags, plan)
   return v
 end
 
-return K
+return check

@@ -24,11 +24,11 @@
 -- default "3"), SIM_CONC (their --concurrency values, default "2"),
 -- SIM_ONLY (run only schedule number I), SIM_MAX_SECONDS (start no schedule
 -- after this long), SIM_VERBOSE=1 (one line per schedule).
-local F = require("spec.support.fixtures")
-local C = require("spec.support.cli")
+local fixtures = require("spec.support.fixtures")
+local cli = require("spec.support.cli")
 local sh = require("spec.support.sh")
-local W = require("sim.world")
-local K = require("sim.check")
+local World = require("sim.world")
+local check = require("sim.check")
 local cjson = require("cjson")
 
 local SEED = tonumber(os.getenv("SIM_SEED") or "") or os.time()
@@ -71,9 +71,9 @@ for _ = 1, RANDOM do schedules[#schedules + 1] = { kind = "random" } end
 local stats = { schedules = 0, points = 0, runs = 0, kills = 0, journal_faults = 0, full_disk = 0,
                 server_faults = 0, two_at_once = 0, budgets = 0, adopted = 0, recreated = 0, violations = 0 }
 
-local srv = F.start()
+local srv = fixtures.start()
 local typical = 0.5 -- seconds a run takes: random SIGKILLs fall within it
-local root = F.tmpdir()
+local root = fixtures.tmpdir()
 
 local function lines_of(path)
   local f = io.open(path, "rb")
@@ -94,14 +94,14 @@ local function play(idx, sc)
   local rng = make_rng(SEED * 7919 + idx)
   local ns = ("sim%d_%d"):format(SEED % 1000000, idx)
   local rows = sc.rows or (rng(5) + 1)
-  local world = W.new(root, idx, rng, rows)
+  local world = World.new(root, idx, rng, rows)
   local v, log = {}, {}
   local printed = {} -- key -> job id the CLI printed as not journaled
   local seen = {}
   local function violate(msg)
     if not seen[msg] then seen[msg] = true; v[#v + 1] = msg end
   end
-  local function jobs() return K.server_jobs(srv, ns) end
+  local function jobs() return check.server_jobs(srv, ns) end
 
   -- Runs the CLI once. o: extra (args), env, pre (shell), kill_after (s),
   -- dry (a dry run), budget (--max-creates), conc.
@@ -114,37 +114,37 @@ local function play(idx, sc)
     if o.dry then args[#args + 1] = "--dry-run" end
     if o.budget then args[#args + 1] = "--max-creates"; args[#args + 1] = tostring(o.budget) end
     for _, a in ipairs(o.extra or {}) do args[#args + 1] = a end
-    local env = C.env(srv, ns, o.env)
+    local env = cli.env(srv, ns, o.env)
     local tags_before = jobs()
     local jobs_before = 0
     for _, ids in pairs(tags_before) do jobs_before = jobs_before + #ids end
     local counts_before = srv:records(ns).counts
-    local journal_before = F.exists(world.journal) and F.read(world.journal) or nil
+    local journal_before = fixtures.exists(world.journal) and fixtures.read(world.journal) or nil
     local lines_before = lines_of(world.journal)
     local code, out, err
-    local started = F.now()
+    local started = fixtures.now()
     if o.kill_after then
-      local h = C.spawn(args, env, world.base, { cwd = cwd, pre = o.pre }, "bg")
-      C.until_true(function() return not sh.alive(h.pid) end, o.kill_after)
+      local h = cli.spawn(args, env, world.base, { cwd = cwd, pre = o.pre }, "bg")
+      cli.until_true(function() return not sh.alive(h.pid) end, o.kill_after)
       if sh.alive(h.pid) then
-        C.kill9(h)
+        cli.kill9(h)
         stats.kills = stats.kills + 1
         code = 137
       end
-      out, err = F.read(h.out), F.read(h.err)
+      out, err = fixtures.read(h.out), fixtures.read(h.err)
       if not code then code = (decode(out) or {}).ok and 0 or -1 end -- finished first: its JSON says how
     else
-      code, out, err = C.run(args, env, 90, { cwd = cwd, pre = o.pre })
-      if code == 0 and not o.dry then typical = 0.8 * typical + 0.2 * (F.now() - started) end
+      code, out, err = cli.run(args, env, 90, { cwd = cwd, pre = o.pre })
+      if code == 0 and not o.dry then typical = 0.8 * typical + 0.2 * (fixtures.now() - started) end
     end
     local entry = { what = o.what or "run", cwd = cwd, manifest = spelled, code = code, args = args,
                     env = o.env, out = out, err = err }
     log[#log + 1] = entry
     local tags = jobs()
-    for _, x in ipairs(K.at_most_one(world, tags)) do violate(x) end
+    for _, x in ipairs(check.at_most_one(world, tags)) do violate(x) end
     local lines_after = lines_of(world.journal)
     if o.dry then
-      if journal_before ~= (F.exists(world.journal) and F.read(world.journal) or nil) then
+      if journal_before ~= (fixtures.exists(world.journal) and fixtures.read(world.journal) or nil) then
         violate("a dry run changed the journal")
       end
       local counts = srv:records(ns).counts
@@ -181,7 +181,7 @@ local function play(idx, sc)
         local f = io.open(r.path, "rb")
         local data = f and f:read("*a")
         if f then f:close() end
-        if data ~= F.read("spec/support/fixture.mp4") then
+        if data ~= fixtures.read("spec/support/fixture.mp4") then
           violate("exit 0 but output " .. r.key .. " is not complete")
         end
       end
@@ -220,7 +220,7 @@ local function play(idx, sc)
   local function credits_ok(res, created_before)
     if not res or #(res.journal_errors or {}) > 0 then return end
     local answered = -created_before
-    for _, e in ipairs(C.journal(world.journal)) do
+    for _, e in ipairs(cli.journal(world.journal)) do
       if e.ev == "created" and not e.adopted then answered = answered + 1 end
     end
     local want = answered > 0 and answered * CREDITS or nil
@@ -231,7 +231,7 @@ local function play(idx, sc)
   end
   local function created_count()
     local n = 0
-    for _, e in ipairs(C.journal(world.journal)) do if e.ev == "created" and not e.adopted then n = n + 1 end end
+    for _, e in ipairs(cli.journal(world.journal)) do if e.ev == "created" and not e.adopted then n = n + 1 end end
     return n
   end
 
@@ -261,7 +261,7 @@ local function play(idx, sc)
         -- a real full disk: the journal may not grow past 32 KiB (outputs, 15 KB, still fit)
         local limit = 64 * 512
         local room = rng(300 * rows)
-        local size = F.exists(world.journal) and #F.read(world.journal) or 0
+        local size = fixtures.exists(world.journal) and #fixtures.read(world.journal) or 0
         local f = assert(io.open(world.journal, "ab"))
         local n = 0
         while size < limit - room - 100 do
@@ -283,16 +283,16 @@ local function play(idx, sc)
       elseif pick == 5 then
         stats.two_at_once = stats.two_at_once + 1
         parts[#parts + 1] = "two runs at once"
-        local env = C.env(srv, ns)
+        local env = cli.env(srv, ns)
         local hs = {}
         for j = 1, 2 do
           local cwd, spelled = world:invocation()
-          hs[j] = C.spawn({ "batch", spelled, "--ca-file", srv.ca_file, "--interval", "0.05", "--json" }, env,
-                          world.base, { cwd = cwd, code = true }, "two" .. j)
+          hs[j] = cli.spawn({ "batch", spelled, "--ca-file", srv.ca_file, "--interval", "0.05", "--json" }, env,
+                            world.base, { cwd = cwd, code = true }, "two" .. j)
         end
         local codes = {}
         for j = 1, 2 do
-          local code, out, err = C.wait(hs[j], 90)
+          local code, out, err = cli.wait(hs[j], 90)
           codes[j] = code
           stats.runs = stats.runs + 1
           log[#log + 1] = { what = "two at once #" .. j, code = code, out = out, err = err }
@@ -301,7 +301,7 @@ local function play(idx, sc)
           end
         end
         if codes[1] == 11 and codes[2] == 11 then violate("both runs at once exited 11") end
-        for _, x in ipairs(K.at_most_one(world, (jobs()))) do violate(x) end
+        for _, x in ipairs(check.at_most_one(world, (jobs()))) do violate(x) end
       elseif pick == 6 then
         parts[#parts + 1] = "a plain run"
         local before = created_count()
@@ -336,7 +336,7 @@ local function play(idx, sc)
         end
       end
     end
-    for _, x in ipairs(K.plan(world, tags, plan)) do violate(x) end
+    for _, x in ipairs(check.plan(world, tags, plan)) do violate(x) end
     if all_done then final_plan = plan break end
     if recreate then adopt[#adopt + 1] = "--recreate-uncertain" end
     local before = created_count()
@@ -346,19 +346,19 @@ local function play(idx, sc)
   if not final_plan then
     violate("not done after 10 reruns")
   else
-    for _, x in ipairs(K.final(world, (jobs()), final_plan)) do violate(x) end
+    for _, x in ipairs(check.final(world, (jobs()), final_plan)) do violate(x) end
   end
   return v, log, desc, world
 end
 
-local t0 = F.now()
+local t0 = fixtures.now()
 local ran, bad = 0, 0
 print(("sim: seed %d, %d schedules (%d crash points, %d random)"):format(SEED, #schedules,
   #schedules - RANDOM, RANDOM))
 local stopped_early = false
 for idx, sc in ipairs(schedules) do
   if not ONLY or ONLY == idx then
-    if F.now() - t0 > MAX_SECONDS then stopped_early = true break end
+    if fixtures.now() - t0 > MAX_SECONDS then stopped_early = true break end
     local ok, v, log, desc, world = pcall(play, idx, sc)
     if not ok then v, log, desc = { "the simulation itself failed: " .. tostring(v) }, {}, "?" end
     ran = ran + 1
@@ -384,7 +384,7 @@ for idx, sc in ipairs(schedules) do
 end
 srv:stop()
 sh.exec("rm -rf " .. sh.q(root))
-local secs = F.now() - t0
+local secs = fixtures.now() - t0
 print(("sim: seed %d: %d schedules run (%d crash points), %d CLI runs: %d SIGKILLs, %d journal write faults,"
   .. " %d full disks, %d rounds of server faults, %d --max-creates runs, %d two-at-once; %d jobs adopted,"
   .. " %d uncertain rows recreated; %d violations; %.0f s%s"):format(SEED, stats.schedules, stats.points,

@@ -8,17 +8,17 @@ local sh = require("spec.support.sh")
 local files = require("spec.support.files")
 local cjson = require("cjson")
 
-local W = {}
-W.__index = W
+local World = {}
+World.__index = World
 
 local IMG, AUD = "https://cdn.example/face.png", "https://cdn.example/voice.mp3"
 
 local function must_run(cmd) assert(sh.exec(cmd), cmd) end
 
 -- rng(n): 1..n; rng(): [0, 1).
-function W.new(root, idx, rng, nrows)
+function World.new(root, idx, rng, nrows)
   local base = ("%s/s%d"):format(root, idx)
-  local self = setmetatable({ base = base, home = base .. "/home", nrows = nrows, rng = rng }, W)
+  local self = setmetatable({ base = base, home = base .. "/home", nrows = nrows, rng = rng }, World)
   self.link = base .. "/home-link"
   self.side = base .. "/elsewhere"
   self.outdir = ({ "out", "out/deep/er" })[rng(2)]
@@ -46,7 +46,7 @@ function W.new(root, idx, rng, nrows)
 end
 
 -- One random spelling of row r's output, as a manifest cell.
-function W:spell(r)
+function World:spell(r)
   local rel, home = r.key, self.home
   local name = home:match("[^/]+$")
   local choices = {
@@ -57,7 +57,7 @@ function W:spell(r)
 end
 
 -- Writes the manifest: random order, spellings and format.
-function W:rewrite()
+function World:rewrite()
   local order = {}
   for i = 1, self.nrows do order[i] = i end
   for i = #order, 2, -1 do
@@ -81,7 +81,7 @@ function W:rewrite()
 end
 
 -- A working folder and a spelling of the manifest's path from it.
-function W:invocation()
+function World:invocation()
   local home, name = self.home, self.home:match("[^/]+$")
   local places = {
     { self.home, { "jobs.csv", "./jobs.csv", "aux/../jobs.csv" } },
@@ -99,7 +99,7 @@ function W:invocation()
 end
 
 -- Stale download files beside the outputs.
-function W:parts()
+function World:parts()
   local out = {}
   local p = io.popen("ls -A " .. sh.q(self.home .. "/" .. self.outdir) .. " 2>/dev/null")
   for name in p:lines() do
@@ -109,8 +109,8 @@ function W:parts()
   return out
 end
 
-function W:destroy()
+function World:destroy()
   sh.exec("rm -rf " .. sh.q(self.base))
 end
 
-return W
+return World

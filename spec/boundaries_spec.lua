@@ -4,7 +4,7 @@
 -- range) and honoured exactly.
 local omnihuman = require("omnihuman")
 local core = omnihuman.core
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 local BAD = { ["CR"] = "\r", ["LF"] = "\n", ["CRLF header"] = "\r\nX-Injected: yes", ["NUL"] = "\0" }
 
@@ -21,7 +21,7 @@ local RANGES = {
 
 describe("boundaries", function()
   local srv
-  setup(function() srv = F.start{ tls = false } end)
+  setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)
 
   for _, opt in ipairs({ "api_key", "user_agent", "proxy", "base_url", "model", "ca_file" }) do
@@ -38,13 +38,13 @@ describe("boundaries", function()
   end
 
   it("an API key with a header injection never reaches the wire", function()
-    local ns = F.ns()
-    assert.has_error(function() F.client(srv, ns, { api_key = F.KEY .. "\r\nX-Injected: yes" }) end)
+    local ns = fixtures.ns()
+    assert.has_error(function() fixtures.client(srv, ns, { api_key = fixtures.KEY .. "\r\nX-Injected: yes" }) end)
     assert.equals(0, srv:count(ns, "create") or 0)
   end)
 
   it("job ids and download URLs with line breaks or NUL raise; so does a path with NUL", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     for name, bad in pairs(BAD) do
       assert.has_error(function() c:poll("job" .. bad .. "x") end, "omnihuman: a job id must not contain a line break or a NUL byte")
       assert.has_error(function() c:wait_op("job" .. bad) end)
@@ -73,7 +73,7 @@ describe("boundaries", function()
   end
 
   it("wait and download options are range-checked too; max_bytes takes any whole number up to 2^53", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     for _, v in ipairs({ 0 / 0, math.huge, -1, 1e300 }) do
       assert.has_error(function() c:wait_op("j", { interval = v }) end)
       assert.has_error(function() c:wait_op("j", { timeout = v }) end)
@@ -84,40 +84,40 @@ describe("boundaries", function()
     if math.maxinteger then
       assert.has_error(function() c:download_op("http://127.0.0.1:9/a", "/tmp/x", { max_bytes = math.maxinteger }) end)
     end
-    local dir = F.tmpdir()
+    local dir = fixtures.tmpdir()
     local op = c:download_op("http://127.0.0.1:9/a", dir .. "/x.mp4", { max_bytes = 2 ^ 53 })
     op:close()
-    F.rm_rf(dir)
+    fixtures.rm_rf(dir)
   end)
 
   -- Four status checks the server answers 0.25 s late each: with n slots,
   -- ceil(4 / n) waves. Wall time tells how many ran at once.
   for _, n in ipairs({ 1, 2, 3 }) do
     it(("max_connections = %d runs at most %d requests at once"):format(n, n), function()
-      local ns = F.ns()
-      local c = F.client(srv, ns, { max_connections = n })
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns, { max_connections = n })
       local job = assert(c:create{ image_url = "u", audio_url = "u" })
       srv:fault(ns, "poll", { { delay = 0.25 }, { delay = 0.25 }, { delay = 0.25 }, { delay = 0.25 } })
-      local t0 = F.now()
+      local t0 = fixtures.now()
       omnihuman.run(function()
         for _ = 1, 4 do omnihuman.spawn(function() assert(c:poll(job.id)) end) end
       end)
       local waves = math.ceil(4 / n)
-      local took = F.now() - t0
+      local took = fixtures.now() - t0
       assert.is_true(took >= waves * 0.25 - 0.02, ("%d waves expected, took %.2f s"):format(waves, took))
       assert.is_true(took < (waves + 1) * 0.25, ("more waves than %d: %.2f s"):format(waves, took))
     end)
   end
 
   it("the smallest timeout is honoured, not turned into 'no timeout'", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { timeout = 0.001, max_retries = 0 })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { timeout = 0.001, max_retries = 0 })
     srv:fault(ns, "poll", { { hang = true } })
-    local t0 = F.now()
+    local t0 = fixtures.now()
     local res, err = c:poll("some-id")
     assert.is_nil(res)
     assert.equals("timeout", err.kind)
-    assert.is_true(F.now() - t0 < 1)
+    assert.is_true(fixtures.now() - t0 < 1)
   end)
 
   it("sleep refuses NaN and takes a huge number without overflowing the loop", function()

@@ -8,7 +8,7 @@
 -- `make test-san` and the valgrind step report. Each case also checks the
 -- outcome a user would expect, and that the loop drains.
 local core = require("omnihuman").core
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 local function full_collect()
   collectgarbage("collect")
@@ -28,12 +28,12 @@ local ACTIONS = { "cancel", "close", "drop", "client:close", "loop:close", "rais
 
 describe("callback x action matrix", function()
   local srv, dir
-  setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); F.rm_rf(dir) end)
+  setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
+  teardown(function() srv:stop(); fixtures.rm_rf(dir) end)
 
   local function drain(loop, limit)
-    local deadline = F.now() + (limit or 10)
-    while not loop:is_closed() and loop:active() > 0 and F.now() < deadline do loop:run_once(0.05) end
+    local deadline = fixtures.now() + (limit or 10)
+    while not loop:is_closed() and loop:active() > 0 and fixtures.now() < deadline do loop:run_once(0.05) end
     return loop:is_closed() or loop:active() == 0
   end
 
@@ -41,9 +41,9 @@ describe("callback x action matrix", function()
     for _, site in ipairs(sites) do
       for _, action in ipairs(ACTIONS) do
         it(("%s, %s: %s"):format(kind, site, action), function()
-          local ns = F.ns()
+          local ns = fixtures.ns()
           local loop = core.new_loop()
-          local base = { api_key = F.KEY, base_url = srv:base_url(ns), ca_file = srv.ca_file,
+          local base = { api_key = fixtures.KEY, base_url = srv:base_url(ns), ca_file = srv.ca_file,
                          poll_interval = 0.02, timeout = 5, connect_timeout = 2 }
           -- A job (and its video) made beforehand by a plain client.
           local helper = core.new_client(loop, base)
@@ -136,7 +136,7 @@ describe("callback x action matrix", function()
             assert.has_error(function() keep:result() end, "raised by the callback")
           end
           if kind == "download" and action ~= "drop" and action ~= "client:close" then
-            assert.same({}, F.ls(dir)) -- nothing half-written left behind
+            assert.same({}, fixtures.ls(dir)) -- nothing half-written left behind
           end
           os.execute('rm -f "' .. dir .. '"/*')
           keep = nil

@@ -4,19 +4,19 @@
 -- plain "cancelled". When omnihuman.run unwinds, creates in flight are
 -- finished and their job ids reported, or marked: never silently lost.
 local omnihuman = require("omnihuman")
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 local FIELDS = { image_url = "u", audio_url = "u" }
 
 describe("money on cancel", function()
   local srv
-  setup(function() srv = F.start{ tls = false } end)
+  setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)
 
   -- Steps the loop until the server has received n creates of ns.
   local function until_received(ns, n)
-    local deadline = F.now() + 5
-    while (srv:count(ns, "create") or 0) < n and F.now() < deadline do omnihuman.loop():run_once(0.02) end
+    local deadline = fixtures.now() + 5
+    while (srv:count(ns, "create") or 0) < n and fixtures.now() < deadline do omnihuman.loop():run_once(0.02) end
     assert.equals(n, srv:count(ns, "create") or 0)
     omnihuman.loop():run_once(0.05) -- the body too
   end
@@ -29,8 +29,8 @@ describe("money on cancel", function()
 
   for how, ender in pairs(enders) do
     it(("a %s after the request reached the server: maybe_created"):format(how), function()
-      local ns = F.ns()
-      local c = F.client(srv, ns)
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns)
       srv:fault(ns, "create", { { hang = true } })
       local op = c:create_op(FIELDS)
       until_received(ns, 1)
@@ -43,8 +43,8 @@ describe("money on cancel", function()
     end)
 
     it(("a %s before the request left: plain cancelled, nothing sent"):format(how), function()
-      local ns = F.ns()
-      local c = F.client(srv, ns, { max_connections = 1 })
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns, { max_connections = 1 })
       srv:fault(ns, "create", { { hang = true } })
       local first = c:create_op(FIELDS)          -- takes the only slot
       local op = c:create_op(FIELDS)             -- waits in line
@@ -61,8 +61,8 @@ describe("money on cancel", function()
   end
 
   it("a create waiting to retry after a 429 is a plain cancel", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     srv:fault(ns, "create", { { status = 429, headers = { ["Retry-After"] = "30" } } })
     local op = c:create_op(FIELDS)
     until_received(ns, 1)
@@ -74,8 +74,8 @@ describe("money on cancel", function()
   end)
 
   it("run unwinding on another coroutine's error reports the job a create made", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     srv:fault(ns, "create", { { delay = 0.3 } })
     local ok, err = pcall(omnihuman.run, function()
       omnihuman.spawn(function() c:create(FIELDS) end)
@@ -94,8 +94,8 @@ describe("money on cancel", function()
   end)
 
   it("run unwinding marks a create whose answer never comes", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { timeout = 0.5, max_retries = 0 })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { timeout = 0.5, max_retries = 0 })
     srv:fault(ns, "create", { { hang = true } })
     local ok, err = pcall(omnihuman.run, function()
       omnihuman.spawn(function() c:create(FIELDS) end)
@@ -110,8 +110,8 @@ describe("money on cancel", function()
   end)
 
   it("run unwinding with a create still queued drops it without a request", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { max_connections = 1, timeout = 0.5, max_retries = 0 })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { max_connections = 1, timeout = 0.5, max_retries = 0 })
     srv:fault(ns, "create", { { delay = 0.2 } })
     local ok, err = pcall(omnihuman.run, function()
       omnihuman.spawn(function() c:create(FIELDS) end)

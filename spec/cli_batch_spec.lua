@@ -1,41 +1,41 @@
 -- omnihuman batch: manifests, bad rows, the journal and resuming without
 -- paying twice, the concurrency bound, the summary.
-local F = require("spec.support.fixtures")
-local C = require("spec.support.cli")
+local fixtures = require("spec.support.fixtures")
+local cli = require("spec.support.cli")
 local sh = require("spec.support.sh")
 local cjson = require("cjson")
 
-local FIXTURE = F.read("spec/support/fixture.mp4")
+local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 local IMG, AUD = "https://x/a.png", "https://x/a.mp3"
 local PWD = io.popen("pwd"):read("*l")
 
 describe("omnihuman batch", function()
   local srv, root
-  setup(function() srv = F.start(); root = F.tmpdir() end)
+  setup(function() srv = fixtures.start(); root = fixtures.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. root .. '"') end)
 
-  local newdir = C.dirs(function() return root end, "b")
+  local newdir = cli.dirs(function() return root end, "b")
 
   local function batch(ns, manifest, args, env)
     local a = { "batch", manifest, "--ca-file", srv.ca_file, "--interval", "0.05", "--no-fsync" }
     for _, v in ipairs(args or {}) do a[#a + 1] = v end
-    return C.run(a, C.env(srv, ns, env))
+    return cli.run(a, cli.env(srv, ns, env))
   end
 
   local function csv(d, rows)
     local lines = { "image,audio,output,sandbox_polls" }
     for i = 1, rows do lines[#lines + 1] = ("%s,%s,out%02d.mp4,1"):format(IMG, AUD, i) end
-    F.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
+    fixtures.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
     return d .. "/m.csv"
   end
 
   it("runs a CSV manifest, reports bad rows by line number and finishes the rest", function()
-    local ns, d = F.ns("bat"), newdir()
-    F.write(d .. "/face.png", F.read(F.PNG))
-    F.write(d .. "/m.csv", table.concat({
+    local ns, d = fixtures.ns("bat"), newdir()
+    fixtures.write(d .. "/face.png", fixtures.read(fixtures.PNG))
+    fixtures.write(d .. "/m.csv", table.concat({
       "image,audio,output,sandbox_polls,prompt",
       IMG .. "," .. AUD .. ",a.mp4,1,hello",
-      "face.png," .. PWD .. "/" .. F.WAV .. ",b.mp4,2,",             -- face.png: beside the manifest
+      "face.png," .. PWD .. "/" .. fixtures.WAV .. ",b.mp4,2,",      -- face.png: beside the manifest
       IMG .. ",,c.mp4,1,",                                             -- line 4: no audio
       '"' .. IMG .. '","' .. AUD .. '",d.mp4,1,"quoted, with ""comma"""',
       IMG .. "," .. AUD .. ",a.mp4,1,",                                -- line 6: duplicate output
@@ -50,7 +50,7 @@ describe("omnihuman batch", function()
     assert.matches("m%.csv:6: bad row: output .*a%.mp4 is already the target of line 2", err)
     assert.matches("m%.csv:7: bad row: image file not found", err)
     assert.matches("m%.csv:8: bad row: has 3 columns, the header has 5", err)
-    for _, name in ipairs{ "a", "b", "d", "g" } do assert.equals(FIXTURE, F.read(d .. "/" .. name .. ".mp4")) end
+    for _, name in ipairs{ "a", "b", "d", "g" } do assert.equals(FIXTURE, fixtures.read(d .. "/" .. name .. ".mp4")) end
     assert.matches("LINE%s+RESULT", out)
     assert.matches("\n4%s+bad%s+%-%s+has no audio", out)
     assert.matches("\n10%s+done", out)
@@ -67,14 +67,14 @@ describe("omnihuman batch", function()
     table.sort(prompts)
     assert.same({ "hello", 'quoted, with "comma"' }, prompts)
     -- the journal sits beside the manifest and names every job
-    local j = C.journal(d .. "/m.csv.journal.jsonl")
-    assert.equals(4, C.count(j, "created"))
-    assert.equals(4, C.count(j, "downloaded"))
+    local j = cli.journal(d .. "/m.csv.journal.jsonl")
+    assert.equals(4, cli.count(j, "created"))
+    assert.equals(4, cli.count(j, "downloaded"))
   end)
 
   it("runs JSON Lines with --json, and a rerun skips finished rows without a request", function()
-    local ns, d = F.ns("bat"), newdir()
-    F.write(d .. "/m.jsonl", table.concat({
+    local ns, d = fixtures.ns("bat"), newdir()
+    fixtures.write(d .. "/m.jsonl", table.concat({
       cjson.encode({ image_url = IMG, audio_url = AUD, output = "x.mp4", sandbox_polls = 1 }),
       "# a comment",
       cjson.encode({ image = IMG, audio = AUD, output = "y.mp4", sandbox_polls = 0, resolution = "720p" }),
@@ -89,7 +89,7 @@ describe("omnihuman batch", function()
     assert.equals(4, r.rows[3].line)
     assert.matches("invalid JSON", r.rows[3].message)
     assert.equals("not a JSON object", r.rows[4].message)
-    assert.equals(FIXTURE, F.read(d .. "/y.mp4"))
+    assert.equals(FIXTURE, fixtures.read(d .. "/y.mp4"))
     local before = srv:records(ns).counts
     code, out = batch(ns, d .. "/m.jsonl", { "--json" })
     assert.equals(7, code)
@@ -98,14 +98,14 @@ describe("omnihuman batch", function()
   end)
 
   it("resumes from the journal: waits for pending jobs, downloads completed ones, never creates them again", function()
-    local ns, d = F.ns("bat"), newdir()
+    local ns, d = fixtures.ns("bat"), newdir()
     local m = csv(d, 3)
     -- out01: created by someone earlier and still pending; out02: completed, not downloaded
-    local c = F.client(srv, ns)
+    local c = fixtures.client(srv, ns)
     local j1 = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 2 })
     local j2 = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 0 })
     assert(c:wait(j2.id))
-    F.write(m .. ".journal.jsonl", table.concat({
+    fixtures.write(m .. ".journal.jsonl", table.concat({
       cjson.encode({ key = d .. "/out01.mp4", ev = "creating" }),
       cjson.encode({ key = d .. "/out01.mp4", ev = "created", id = j1.id }),
       cjson.encode({ key = d .. "/out02.mp4", ev = "creating" }),
@@ -117,25 +117,25 @@ describe("omnihuman batch", function()
     assert.equals(0, code, err)
     assert.matches("journal line 6 is unreadable", err)
     assert.equals(3, srv:count(ns, "create"))       -- two above + out03, nothing for out01/out02
-    for i = 1, 3 do assert.equals(FIXTURE, F.read(("%s/out%02d.mp4"):format(d, i))) end
+    for i = 1, 3 do assert.equals(FIXTURE, fixtures.read(("%s/out%02d.mp4"):format(d, i))) end
     assert.matches(j1.id:sub(1, 8), out)
     assert.matches(j2.id:sub(1, 8), out)
   end)
 
   it("leaves failed and uncertain rows alone unless told, and cleans stale .part files", function()
-    local ns, d = F.ns("bat"), newdir()
-    F.write(d .. "/m.csv", "image_url,audio_url,output,sandbox_fail,sandbox_polls\n"
+    local ns, d = fixtures.ns("bat"), newdir()
+    fixtures.write(d .. "/m.csv", "image_url,audio_url,output,sandbox_fail,sandbox_polls\n"
       .. IMG .. "," .. AUD .. ",bad.mp4,boom,0\n"
       .. IMG .. "," .. AUD .. ",unsure.mp4,,0\n")
-    F.write(d .. "/unsure.mp4.part-Ab12_z", "partial")
-    F.write(d .. "/other.mp4.part-Ab12_z", "not ours")
+    fixtures.write(d .. "/unsure.mp4.part-Ab12_z", "partial")
+    fixtures.write(d .. "/other.mp4.part-Ab12_z", "not ours")
     srv:fault(ns, "create", { { pass = true }, { status = 502 } }) -- the second create: may exist
     local code, out = batch(ns, d .. "/m.csv", { "--concurrency", "1" })
     assert.equals(7, code)
     assert.matches("\n2%s+failed%s+%x+%s+.*boom", out)
     assert.matches("\n3%s+uncertain", out)
-    assert.is_false(F.exists(d .. "/unsure.mp4.part-Ab12_z"))
-    assert.is_true(F.exists(d .. "/other.mp4.part-Ab12_z"))
+    assert.is_false(fixtures.exists(d .. "/unsure.mp4.part-Ab12_z"))
+    assert.is_true(fixtures.exists(d .. "/other.mp4.part-Ab12_z"))
     assert.equals(2, srv:count(ns, "create"))
     -- a plain rerun sends nothing
     code, out = batch(ns, d .. "/m.csv")
@@ -148,16 +148,16 @@ describe("omnihuman batch", function()
     assert.equals(7, code) -- bad.mp4 fails again
     assert.equals(4, srv:count(ns, "create"))
     assert.matches("\n3%s+done", out)
-    assert.equals(FIXTURE, F.read(d .. "/unsure.mp4"))
+    assert.equals(FIXTURE, fixtures.read(d .. "/unsure.mp4"))
   end)
 
   it("keeps at most --concurrency jobs in flight", function()
-    local ns, d = F.ns("bat"), newdir()
+    local ns, d = fixtures.ns("bat"), newdir()
     local m = csv(d, 7)
     local code = batch(ns, m, { "--concurrency", "2" })
     assert.equals(0, code)
     local active, max = 0, 0
-    for _, r in ipairs(C.journal(m .. ".journal.jsonl")) do
+    for _, r in ipairs(cli.journal(m .. ".journal.jsonl")) do
       if r.ev == "creating" then active = active + 1 end
       if r.ev == "downloaded" then active = active - 1 end
       if active > max then max = active end
@@ -167,7 +167,7 @@ describe("omnihuman batch", function()
   end)
 
   it("stops starting rows after an auth error and exits 3", function()
-    local ns, d = F.ns("bat"), newdir()
+    local ns, d = fixtures.ns("bat"), newdir()
     local m = csv(d, 6)
     local code, out = batch(ns, m, { "--concurrency", "2" }, { AIMLAPI_KEY = "sk-wrong-0123456789" })
     assert.equals(3, code)
@@ -177,9 +177,9 @@ describe("omnihuman batch", function()
   end)
 
   it("exits 11 and changes nothing while another process holds the journal or the manifest", function()
-    local ns, d = F.ns("bat"), newdir()
+    local ns, d = fixtures.ns("bat"), newdir()
     local m = csv(d, 1)
-    F.write(m .. ".journal.jsonl", "")
+    fixtures.write(m .. ".journal.jsonl", "")
     for _, held in ipairs({ m .. ".journal.jsonl", m }) do
       -- flock(1) takes the same kind of lock (flock(2)) as the CLI
       local p = io.popen("sh -c " .. sh.q("exec 9<" .. sh.q(held) .. " && flock -n 9 && exec sleep 20")
@@ -193,17 +193,17 @@ describe("omnihuman batch", function()
       assert.matches("another omnihuman batch is", err)
       assert.equals("", out)
       assert.equals(0, srv:count(ns, "create"))
-      assert.equals("", F.read(m .. ".journal.jsonl"))
+      assert.equals("", fixtures.read(m .. ".journal.jsonl"))
     end
     sh.exec("sleep 0.1")
     local code = batch(ns, m) -- the holders are gone: nothing stale is left behind
     assert.equals(0, code)
-    assert.is_false(F.exists(m .. ".journal.jsonl.lock"))
+    assert.is_false(fixtures.exists(m .. ".journal.jsonl.lock"))
   end)
 
   it("exits 2 for a manifest it cannot use", function()
     local d = newdir()
-    F.write(d .. "/h.csv", "foo,bar\n1,2\n")
+    fixtures.write(d .. "/h.csv", "foo,bar\n1,2\n")
     local code, _, err = batch("x", d .. "/h.csv")
     assert.equals(2, code)
     assert.matches("needs columns image and audio", err)

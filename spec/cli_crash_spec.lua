@@ -9,45 +9,45 @@
 -- not take them. The CLI cannot know that, so it journals those rows as
 -- uncertain and only sends them again under --recreate-uncertain, which the
 -- reruns here pass; every other create is sent exactly once.
-local F = require("spec.support.fixtures")
-local C = require("spec.support.cli")
+local fixtures = require("spec.support.fixtures")
+local cli = require("spec.support.cli")
 local sh = require("spec.support.sh")
 
-local FIXTURE = F.read("spec/support/fixture.mp4")
+local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 local ROWS, CONC = 20, 4
 
 describe("omnihuman batch killed with SIGKILL", function()
   local srv, dir
-  setup(function() srv = F.start(); dir = F.tmpdir() end)
+  setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
 
   it("resumes every time without a duplicate create or a partial output", function()
-    local ns = F.ns("crash")
+    local ns = fixtures.ns("crash")
     local lines = { "image_url,audio_url,output,sandbox_polls" }
     for i = 1, ROWS do lines[#lines + 1] = ("https://x/a.png,https://x/a.mp3,out%02d.mp4,2"):format(i) end
     local manifest = dir .. "/jobs.csv"
-    F.write(manifest, table.concat(lines, "\n") .. "\n")
+    fixtures.write(manifest, table.concat(lines, "\n") .. "\n")
     local journal = manifest .. ".journal.jsonl"
     local args = { "batch", manifest, "--ca-file", srv.ca_file, "--interval", "0.05",
                    "--concurrency", tostring(CONC), "--recreate-uncertain", "--progress", "plain" }
-    local env = C.env(srv, ns)
+    local env = cli.env(srv, ns)
     local refused = 0 -- creates the server answered 503 (after the kill): not jobs
 
     local function count(route) return srv:count(ns, route) end
     local function targets_ok(phase)
       for i = 1, ROWS do
         local p = ("%s/out%02d.mp4"):format(dir, i)
-        if F.exists(p) then assert.equals(FIXTURE, F.read(p), phase .. ": partial output at " .. p) end
+        if fixtures.exists(p) then assert.equals(FIXTURE, fixtures.read(p), phase .. ": partial output at " .. p) end
       end
     end
     local function killed_run(phase, ready)
-      local h = C.spawn(args, env, dir)
-      local ok = C.until_true(function() return ready() or not sh.alive(h.pid) end, 15)
+      local h = cli.spawn(args, env, dir)
+      local ok = cli.until_true(function() return ready() or not sh.alive(h.pid) end, 15)
       local was_alive = sh.alive(h.pid)
-      C.kill9(h)
-      assert.is_true(ok and was_alive, phase .. ": the run did not reach the kill point\n" .. (F.read(h.err) or ""))
+      cli.kill9(h)
+      assert.is_true(ok and was_alive, phase .. ": the run did not reach the kill point\n" .. (fixtures.read(h.err) or ""))
       targets_ok(phase)
-      return C.journal(journal)
+      return cli.journal(journal)
     end
 
     -- 1. before any create answered: all CONC creates held, then refused
@@ -55,8 +55,8 @@ describe("omnihuman batch killed with SIGKILL", function()
                               { delay = 5, status = 503 }, { delay = 5, status = 503 } })
     local j = killed_run("before creates", function() return count("create") == CONC end)
     refused = refused + CONC
-    assert.equals(CONC, C.count(j, "creating"))
-    assert.equals(0, C.count(j, "created"))
+    assert.equals(CONC, cli.count(j, "creating"))
+    assert.equals(0, cli.count(j, "created"))
 
     -- 2. mid-creates: 6 creates answer, the next CONC are held
     local faults = {}
@@ -65,7 +65,7 @@ describe("omnihuman batch killed with SIGKILL", function()
     srv:fault(ns, "create", faults)
     j = killed_run("mid-creates", function() return count("create") == 2 * CONC + 6 end)
     refused = refused + CONC
-    assert.equals(6, C.count(j, "created"))
+    assert.equals(6, cli.count(j, "created"))
 
     -- 3. mid-waits: every slot holds a status check
     local polls = count("poll")
@@ -81,7 +81,7 @@ describe("omnihuman batch killed with SIGKILL", function()
     -- exists) and each download's answer is held by the CDN.
     local function parts()
       local n = 0
-      for _, name in ipairs(F.ls(dir)) do if name:match("%.part%-") then n = n + 1 end end
+      for _, name in ipairs(fixtures.ls(dir)) do if name:match("%.part%-") then n = n + 1 end end
       return n
     end
     local cdn = count("cdn")
@@ -92,13 +92,13 @@ describe("omnihuman batch killed with SIGKILL", function()
     assert.equals(CONC, parts()) -- the killed downloads' temporary files, never the targets
 
     -- 5. the last rerun finishes everything
-    local code, out, err = C.run(args, env, 40)
+    local code, out, err = cli.run(args, env, 40)
     assert.equals(0, code, out .. err)
     assert.matches(ROWS .. " rows: " .. ROWS .. " done", out)
     for i = 1, ROWS do
-      assert.equals(FIXTURE, F.read(("%s/out%02d.mp4"):format(dir, i)))
+      assert.equals(FIXTURE, fixtures.read(("%s/out%02d.mp4"):format(dir, i)))
     end
-    local names = F.ls(dir)
+    local names = fixtures.ls(dir)
     table.sort(names)
     assert.equals(ROWS + 4, #names) -- outputs + manifest + journal + bg.out + bg.err
     for _, name in ipairs(names) do assert.is_nil(name:match("%.part%-"), "stale " .. name) end
@@ -108,7 +108,7 @@ describe("omnihuman batch killed with SIGKILL", function()
     assert.equals(ROWS, recs.jobs)
     assert.equals(ROWS + refused, recs.counts.create)
     local ids, keys = {}, {}
-    for _, r in ipairs(C.journal(journal)) do
+    for _, r in ipairs(cli.journal(journal)) do
       if r.ev == "created" then
         assert.is_nil(ids[r.id], "id journaled twice")
         assert.is_nil(keys[r.key], "row created twice: " .. r.key)

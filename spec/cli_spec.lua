@@ -1,25 +1,25 @@
 -- bin/omnihuman: the single-job commands, help, exit codes, --json, key handling.
-local F = require("spec.support.fixtures")
-local C = require("spec.support.cli")
+local fixtures = require("spec.support.fixtures")
+local cli = require("spec.support.cli")
 local sh = require("spec.support.sh")
 local cjson = require("cjson")
 
-local FIXTURE = F.read("spec/support/fixture.mp4")
+local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 
 describe("omnihuman CLI", function()
   local srv, dir
-  setup(function() srv = F.start(); dir = F.tmpdir() end)
+  setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
 
   local function run(ns, args, extra_env, limit)
     local a = {}
     for i, v in ipairs(args) do a[i] = v end
     if ns then a[#a + 1] = "--ca-file"; a[#a + 1] = srv.ca_file end
-    return C.run(a, C.env(srv, ns or "none", extra_env), limit)
+    return cli.run(a, cli.env(srv, ns or "none", extra_env), limit)
   end
 
   local function no_key(...)
-    for _, s in ipairs{ ... } do assert.is_nil(s:find(F.KEY, 1, true), "the key was printed") end
+    for _, s in ipairs{ ... } do assert.is_nil(s:find(fixtures.KEY, 1, true), "the key was printed") end
   end
 
   describe("help and usage", function()
@@ -45,7 +45,7 @@ describe("omnihuman CLI", function()
     it("exits 2 on an unknown command, option or missing argument", function()
       assert.equals(2, (run(nil, { "frobnicate" })))
       assert.equals(2, (run(nil, { "status", "--bogus", "x" })))
-      local code, _, err = run(nil, { "generate", "--image", F.PNG, "--audio", F.WAV })
+      local code, _, err = run(nil, { "generate", "--image", fixtures.PNG, "--audio", fixtures.WAV })
       assert.equals(2, code)
       assert.matches("%-o/%-%-output is required", err)
       assert.equals(2, (run(nil, { "status" })))
@@ -59,21 +59,21 @@ describe("omnihuman CLI", function()
       local ok = sh.exec("cd " .. sh.q(dir) .. " && env -u AIMLAPI_KEY " .. sh.q(root .. "/bin/omnihuman")
         .. " --help >" .. sh.q(dir .. "/launch.out") .. " 2>&1")
       assert.is_true(ok)
-      assert.matches("Usage: omnihuman COMMAND", F.read(dir .. "/launch.out"))
+      assert.matches("Usage: omnihuman COMMAND", fixtures.read(dir .. "/launch.out"))
     end)
   end)
 
   describe("generate", function()
     it("creates, waits and downloads; prints the path; plain timestamped progress", function()
-      local ns = F.ns("cli")
+      local ns = fixtures.ns("cli")
       local sub = dir .. "/gen"
       os.execute('mkdir -p "' .. sub .. '"')
       local out = sub .. "/gen.mp4"
-      local code, stdout, stderr = run(ns, { "generate", "--image", F.PNG, "--audio", F.WAV, "-o", out,
+      local code, stdout, stderr = run(ns, { "generate", "--image", fixtures.PNG, "--audio", fixtures.WAV, "-o", out,
                                             "--interval", "0.05", "--field", "sandbox_polls=2" })
       assert.equals(0, code, stderr)
       assert.equals(out .. "\n", stdout)
-      assert.equals(FIXTURE, F.read(out))
+      assert.equals(FIXTURE, fixtures.read(out))
       for line in stderr:gmatch("[^\n]+") do
         assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ ", line)
       end
@@ -82,11 +82,11 @@ describe("omnihuman CLI", function()
       no_key(stdout, stderr)
       local counts = srv:records(ns).counts
       assert.same({ 1, 3, 1 }, { counts.create, counts.poll, counts.cdn })
-      assert.same({ "gen.mp4" }, F.ls(sub))
+      assert.same({ "gen.mp4" }, fixtures.ls(sub))
     end)
 
     it("--json prints one result object; extra fields and --model pass through", function()
-      local ns = F.ns("cli")
+      local ns = fixtures.ns("cli")
       local out = dir .. "/j.mp4"
       local code, stdout = run(ns, { "generate", "--json", "--image", "https://x/a.png", "--audio", "https://x/a.mp3",
                                      "-o", out, "--interval", "0.05", "--model", "bytedance/omnihuman/v1.5",
@@ -107,7 +107,7 @@ describe("omnihuman CLI", function()
     end)
 
     it("exits 4 when the generation fails, naming the job", function()
-      local ns = F.ns("cli")
+      local ns = fixtures.ns("cli")
       local code, stdout, stderr = run(ns, { "generate", "--json", "--image", "https://x/a.png", "--audio", "https://x/a.mp3",
                                              "-o", dir .. "/f.mp4", "--interval", "0.05", "--field", "sandbox_fail=bad audio" })
       assert.equals(4, code)
@@ -117,11 +117,11 @@ describe("omnihuman CLI", function()
       assert.matches("bad audio", r.error.message)
       assert.matches(":bytedance/omnihuman$", r.job_id)
       assert.matches("omnihuman wait ", stderr)
-      assert.is_false(F.exists(dir .. "/f.mp4"))
+      assert.is_false(fixtures.exists(dir .. "/f.mp4"))
     end)
 
     it("exits 5 when the wait times out", function()
-      local ns = F.ns("cli")
+      local ns = fixtures.ns("cli")
       local code, _, stderr = run(ns, { "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3",
                                         "-o", dir .. "/t.mp4", "--interval", "0.05", "--timeout", "0.3",
                                         "--field", "sandbox_polls=1000" })
@@ -130,8 +130,8 @@ describe("omnihuman CLI", function()
     end)
 
     it("exits 2 for a missing input file and for a request the service rejects", function()
-      local ns = F.ns("cli")
-      local code, _, stderr = run(ns, { "generate", "--image", dir .. "/nope.png", "--audio", F.WAV, "-o", dir .. "/x.mp4" })
+      local ns = fixtures.ns("cli")
+      local code, _, stderr = run(ns, { "generate", "--image", dir .. "/nope.png", "--audio", fixtures.WAV, "-o", dir .. "/x.mp4" })
       assert.equals(2, code)
       assert.matches("image file not found", stderr)
       code = run(ns, { "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--field", "sandbox_polls=-1" })
@@ -140,7 +140,7 @@ describe("omnihuman CLI", function()
     end)
 
     it("exits 8 when a create may have been billed, without resending it", function()
-      local ns = F.ns("cli")
+      local ns = fixtures.ns("cli")
       srv:fault(ns, "create", { { status = 500 } })
       local code, stdout = run(ns, { "create", "--json", "--image", "https://x/a.png", "--audio", "https://x/a.mp3" })
       assert.equals(8, code)
@@ -151,7 +151,7 @@ describe("omnihuman CLI", function()
 
   describe("keys and connections", function()
     it("exits 3 on a wrong or missing key and never prints the key", function()
-      local ns = F.ns("cli")
+      local ns = fixtures.ns("cli")
       local code, stdout, stderr = run(ns, { "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3" },
                                        { AIMLAPI_KEY = "sk-wrong-key-0123456789" })
       assert.equals(3, code)
@@ -161,14 +161,14 @@ describe("omnihuman CLI", function()
       assert.equals(3, code)
       assert.matches("AIMLAPI_KEY", stderr)
       -- --api-key wins over the environment, and stays unprinted too
-      code, stdout, stderr = run(ns, { "create", "--json", "--api-key", F.KEY, "--image", "https://x/a.png",
+      code, stdout, stderr = run(ns, { "create", "--json", "--api-key", fixtures.KEY, "--image", "https://x/a.png",
                                        "--audio", "https://x/a.mp3" }, { AIMLAPI_KEY = "sk-other-1234567" })
       assert.equals(0, code, stderr)
       no_key(stdout, stderr)
     end)
 
     it("takes --base-url over OMNIHUMAN_BASE_URL, and exits 6 when nothing answers", function()
-      local ns = F.ns("cli")
+      local ns = fixtures.ns("cli")
       local code, stdout = run(ns, { "create", "--base-url", srv:base_url(ns), "--image", "https://x/a.png",
                                      "--audio", "https://x/a.mp3" }, { OMNIHUMAN_BASE_URL = "https://127.0.0.1:9/v2" })
       assert.equals(0, code)
@@ -178,8 +178,8 @@ describe("omnihuman CLI", function()
     end)
 
     it("refuses a server whose certificate it cannot verify (no --ca-file)", function()
-      local ns = F.ns("cli")
-      local code = C.run({ "status", "x" }, C.env(srv, ns))
+      local ns = fixtures.ns("cli")
+      local code = cli.run({ "status", "x" }, cli.env(srv, ns))
       assert.equals(6, code)
       assert.equals(0, srv:count(ns, "poll"))
     end)
@@ -187,8 +187,8 @@ describe("omnihuman CLI", function()
 
   describe("create, status, wait, download", function()
     it("work one after the other", function()
-      local ns = F.ns("cli")
-      local code, id = run(ns, { "create", "--image", F.PNG, "--audio", F.WAV, "--field", "sandbox_polls=2" })
+      local ns = fixtures.ns("cli")
+      local code, id = run(ns, { "create", "--image", fixtures.PNG, "--audio", fixtures.WAV, "--field", "sandbox_polls=2" })
       assert.equals(0, code)
       id = id:gsub("\n$", "")
       local st
@@ -200,7 +200,7 @@ describe("omnihuman CLI", function()
       code, stdout = run(ns, { "wait", id, "-o", out, "--interval", "0.05" })
       assert.equals(0, code)
       assert.equals(out .. "\n", stdout)
-      assert.equals(FIXTURE, F.read(out))
+      assert.equals(FIXTURE, fixtures.read(out))
       code, stdout = run(ns, { "status", "--json", id })
       assert.equals(0, code)
       local r = cjson.decode(stdout)
@@ -208,19 +208,19 @@ describe("omnihuman CLI", function()
       local out2 = dir .. "/d.mp4"
       code = run(ns, { "download", r.video_url, "-o", out2 }, { AIMLAPI_KEY = false })
       assert.equals(0, code)
-      assert.equals(FIXTURE, F.read(out2))
+      assert.equals(FIXTURE, fixtures.read(out2))
       assert.equals(1, srv:count(ns, "create"))
       for _, req in ipairs(srv:records(ns).requests) do
         if req.listener == "cdn" then assert.is_nil(req.headers.authorization) end
       end
       code = run(ns, { "download", srv:cdn_base(ns) .. "/files/nothing.txt", "-o", dir .. "/n.mp4" })
       assert.equals(1, code)
-      assert.is_false(F.exists(dir .. "/n.mp4"))
+      assert.is_false(fixtures.exists(dir .. "/n.mp4"))
       os.remove(out); os.remove(out2)
     end)
 
     it("status exits 4 for a failed job; wait prints the URL without -o", function()
-      local ns = F.ns("cli")
+      local ns = fixtures.ns("cli")
       local _, id = run(ns, { "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3",
                               "--field", "sandbox_polls=0", "--field", "sandbox_fail=nope" })
       id = id:gsub("\n$", "")

@@ -1,8 +1,8 @@
 -- The progress display: the renderer with a fake clock, then for real on a
 -- terminal: a pty through script(1) replayed on a small terminal model,
 -- and tmux (capture-pane) when tmux is installed.
-local F = require("spec.support.fixtures")
-local C = require("spec.support.cli")
+local fixtures = require("spec.support.fixtures")
+local cli = require("spec.support.cli")
 local sh = require("spec.support.sh")
 local Progress = require("omnihuman.cli.progress")
 
@@ -30,7 +30,7 @@ describe("progress renderer", function()
     t = 113
     P:bytes(b, 1048576, 2097152)
     P:tick()
-    local screen = C.vt(out:text(), 100)
+    local screen = cli.vt(out:text(), 100)
     assert.same({
       "batch m.csv: 0/2 finished",
       "/ L2 a.mp4           generating  0:13   1234abcd",
@@ -38,7 +38,7 @@ describe("progress renderer", function()
     }, screen)
     P:finish(a, "done -> a.mp4")
     P:close()
-    screen = C.vt(out:text(), 100)
+    screen = cli.vt(out:text(), 100)
     assert.same({ "L2 a.mp4: done -> a.mp4  (0:13)" }, screen)
   end)
 
@@ -47,7 +47,7 @@ describe("progress renderer", function()
     local P = Progress.new{ mode = "tty", out = out, width = 40, height = 8, now = function() return 0 end }
     for i = 1, 9 do P:set(P:add("job-" .. i .. "-with-a-long-label"), "generating", ("x"):rep(60)) end
     P:tick()
-    local screen = C.vt(out:text(), 40)
+    local screen = cli.vt(out:text(), 40)
     assert.equals(6, #screen) -- 5 jobs + "... and 4 more"
     for _, l in ipairs(screen) do assert.is_true(#l <= 39, l) end
     assert.equals("  ... and 4 more", screen[6])
@@ -76,14 +76,14 @@ end)
 
 describe("progress on a real terminal", function()
   local srv, dir
-  setup(function() srv = F.start(); dir = F.tmpdir() end)
+  setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
 
   local function manifest(d, rows, polls)
     local lines = { "image_url,audio_url,output,sandbox_polls" }
     for i = 1, rows do lines[#lines + 1] = ("https://x/a.png,https://x/a.mp3,out%d.mp4,%d"):format(i, polls) end
     os.execute('mkdir -p "' .. d .. '"')
-    F.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
+    fixtures.write(d .. "/m.csv", table.concat(lines, "\n") .. "\n")
     return d .. "/m.csv"
   end
 
@@ -102,13 +102,13 @@ describe("progress on a real terminal", function()
   end
 
   it("in a pty (script): live lines while running, a clean screen at the end", function()
-    local ns = F.ns("tty")
+    local ns = fixtures.ns("tty")
     local m = manifest(dir .. "/pty", 4, 3)
-    local cmd = C.command({ "batch", m, "--ca-file", srv.ca_file, "--interval", "0.1", "--concurrency", "2",
-                            "--no-fsync" }, C.env(srv, ns, { COLUMNS = "100", TERM = "xterm" }))
+    local cmd = cli.command({ "batch", m, "--ca-file", srv.ca_file, "--interval", "0.1", "--concurrency", "2",
+                              "--no-fsync" }, cli.env(srv, ns, { COLUMNS = "100", TERM = "xterm" }))
     local raw = dir .. "/pty.raw"
     assert.is_true(sh.exec("timeout -s KILL 30 script -qfec " .. sh.q(cmd) .. " " .. sh.q(raw) .. " </dev/null >/dev/null"))
-    local stream = F.read(raw):gsub("^Script started[^\n]*\n", ""):gsub("\n?Script done[^\n]*\n?$", "")
+    local stream = fixtures.read(raw):gsub("^Script started[^\n]*\n", ""):gsub("\n?Script done[^\n]*\n?$", "")
     -- while running: the screen just before the 4th redraw shows the header
     -- and both active jobs with a spinner, status and elapsed time
     local cuts, from = {}, 1
@@ -119,12 +119,12 @@ describe("progress on a real terminal", function()
       from = a + 1
     end
     assert.equals(4, #cuts, "fewer than 4 redraws")
-    local mid, unknown = C.vt(stream:sub(1, cuts[4] - 1), 100)
+    local mid, unknown = cli.vt(stream:sub(1, cuts[4] - 1), 100)
     assert.same({}, unknown)
     assert.matches("^batch m%.csv: %d/4 finished, 2 active, limit 2/2, 0 failed  0:0%d$", mid[#mid - 2])
     assert.matches("^" .. SPIN .. " L%d out%d%.mp4 +%a+ +0:0%d", mid[#mid - 1])
     assert.matches("^" .. SPIN .. " L%d out%d%.mp4 +%a+ +0:0%d", mid[#mid])
-    local final = C.vt(stream, 100)
+    local final = cli.vt(stream, 100)
     check_final(final, 4)
   end)
 
@@ -134,20 +134,20 @@ describe("progress on a real terminal", function()
       pending("tmux is not installed (apt-get install tmux); the pty test above still ran")
       return
     end
-    local ns = F.ns("tty")
+    local ns = fixtures.ns("tty")
     local m = manifest(dir .. "/tmux", 6, 4)
     -- the first download is cut off twice: the bar stays at 50% while it backs off
     srv:fault(ns, "cdn", { { drop = true }, { drop = true } })
-    local sock = "omh-cli-test-" .. F.ns("s")
+    local sock = "omh-cli-test-" .. fixtures.ns("s")
     local tmux = "tmux -L " .. sock .. " -f /dev/null "
-    local cmd = C.command({ "batch", m, "--ca-file", srv.ca_file, "--interval", "0.15", "--concurrency", "3",
-                            "--no-fsync" }, C.env(srv, ns, { COLUMNS = false, LINES = false }))
+    local cmd = cli.command({ "batch", m, "--ca-file", srv.ca_file, "--interval", "0.15", "--concurrency", "3",
+                              "--no-fsync" }, cli.env(srv, ns, { COLUMNS = false, LINES = false }))
     local root = io.popen("pwd"):read("*l")
     local ok = sh.exec(tmux .. "new-session -d -s omh -x 110 -y 30 " .. sh.q("cd " .. sh.q(root) .. " && " .. cmd
       .. "; echo EXIT=$?; sleep 60"))
     assert.is_true(ok, "tmux did not start")
     local screens, seen = {}, {}
-    local finished = C.until_true(function()
+    local finished = cli.until_true(function()
       local p = io.popen(tmux .. "capture-pane -p -t omh 2>/dev/null")
       local s = p:read("*a")
       p:close()

@@ -1,13 +1,13 @@
 -- omnihuman.run/spawn/sleep: many jobs on one loop, and the pollable
 -- protocol for schedulers that are not ours.
 local omnihuman = require("omnihuman")
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 local URLS = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3", sandbox_polls = 2 }
 
 describe("coroutines", function()
   local srv
-  setup(function() srv = F.start() end)
+  setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)
 
   local function one_generation(c)
@@ -16,12 +16,12 @@ describe("coroutines", function()
   end
 
   it("runs 20 generations together in well under 20x the time of one", function()
-    local c = F.client(srv, F.ns())
-    local t0 = F.now()
+    local c = fixtures.client(srv, fixtures.ns())
+    local t0 = fixtures.now()
     omnihuman.run(function() one_generation(c) end)
-    local single = F.now() - t0
+    local single = fixtures.now() - t0
     local done = 0
-    t0 = F.now()
+    t0 = fixtures.now()
     omnihuman.run(function()
       for _ = 1, 20 do
         omnihuman.spawn(function()
@@ -30,7 +30,7 @@ describe("coroutines", function()
         end)
       end
     end)
-    local many = F.now() - t0
+    local many = fixtures.now() - t0
     assert.equals(20, done)
     -- Each job waits ~0.4 s in sleeps; together they overlap.
     assert.is_true(many < single * 4, ("one %.2fs, twenty %.2fs"):format(single, many))
@@ -52,18 +52,18 @@ describe("coroutines", function()
   it("sleep lets other coroutines run and does not spin", function()
     local order = {}
     local t0 = os.clock()
-    local w0 = F.now()
+    local w0 = fixtures.now()
     omnihuman.run(function()
       omnihuman.spawn(function() omnihuman.sleep(0.3); order[#order + 1] = "slow" end)
       omnihuman.spawn(function() omnihuman.sleep(0.1); order[#order + 1] = "fast" end)
     end)
     assert.same({ "fast", "slow" }, order)
-    assert.is_true(F.now() - w0 >= 0.29)
+    assert.is_true(fixtures.now() - w0 >= 0.29)
     assert.is_true(os.clock() - t0 < 0.1, "CPU while sleeping: " .. (os.clock() - t0))
   end)
 
   it("blocks in the main thread without spinning", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     local job = assert(c:create(URLS))
     local cpu0 = os.clock()
     assert(c:wait(job.id, { interval = 0.25 }))
@@ -71,7 +71,7 @@ describe("coroutines", function()
   end)
 
   it("yields the operation to a coroutine resumed by hand", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     local co = coroutine.create(function() return c:create(URLS) end)
     local ok, op = coroutine.resume(co)
     assert.is_true(ok)
@@ -83,8 +83,8 @@ describe("coroutines", function()
     -- the loop's descriptor readable (run_once returns at once): take them.
     require("omnihuman.waiters").dispatch(omnihuman.loop())
     -- Drive it the way cqueues would: wait on pollfd/timeout, then resume.
-    local rounds, t0 = 0, F.now()
-    while coroutine.status(co) == "suspended" and rounds < 1000 and F.now() - t0 < 10 do
+    local rounds, t0 = 0, fixtures.now()
+    while coroutine.status(co) == "suspended" and rounds < 1000 and fixtures.now() - t0 < 10 do
       rounds = rounds + 1
       omnihuman.loop():run_once(op:timeout() or 0.05)
       ok, op = coroutine.resume(co, op)
@@ -95,7 +95,7 @@ describe("coroutines", function()
   end)
 
   it("shares connections: 20 polls do not open 20 connections", function()
-    local c = F.client(srv, F.ns(), { max_connections = 2 })
+    local c = fixtures.client(srv, fixtures.ns(), { max_connections = 2 })
     local job = assert(c:create(URLS))
     local errs = 0
     omnihuman.run(function()
@@ -109,11 +109,11 @@ end)
 
 describe("operations", function()
   local srv
-  setup(function() srv = F.start() end)
+  setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)
 
   it("step advances without blocking and result() follows", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     local op = c:create_op(URLS)
     assert.is_false(op:done())
     local n = 0
@@ -128,7 +128,7 @@ describe("operations", function()
   end)
 
   it("result() before the end is misuse", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     local op = c:create_op(URLS)
     assert.has_error(function() op:result() end,
       "omnihuman: operation has not finished (step it or wait for it)")
@@ -136,8 +136,8 @@ describe("operations", function()
   end)
 
   it("cancel ends an operation with kind cancelled, and close is idempotent", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     local job = assert(c:create(URLS))
     local op = c:wait_op(job.id, { interval = 10 })
     omnihuman.loop():run_once(0.2)

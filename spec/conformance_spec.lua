@@ -2,19 +2,19 @@
 -- server per flavor (see spec/support/server.py --flavor): create, poll,
 -- wait and download; the usage a create reports, through generate and the
 -- CLI; the documented error answers (403, 429 without Retry-After, 500, 504).
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 local ts = require("spec.support.testserver")
-local C = require("spec.support.cli")
+local cli = require("spec.support.cli")
 local cjson = require("cjson")
 
-local FIXTURE = F.read("spec/support/fixture.mp4")
+local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 local MODELS = {
   -- model, what the docs' example reports it cost, the path shape of its CDN
   { "bytedance/omnihuman", 5880000, "/files/b/%l+/(%x+%-%x+%-%x+%-%x+%-%x+)_video%.mp4$" },
   { "bytedance/omnihuman/v1.5", 5040000, "/generations/%l+/%d+%-(%x+%-%x+%-%x+%-%x+%-%x+)%.mp4$" },
 }
 
-local fields = F.url_fields
+local fields = fixtures.url_fields
 
 local function esc(s) return (s:gsub("%p", "%%%0")) end
 
@@ -28,11 +28,11 @@ for _, flavor in ipairs(ts.FLAVORS) do
   describe("against the " .. flavor .. " service", function()
     local srv, dir, P
     setup(function()
-      srv = F.start{ flavor = flavor }
+      srv = fixtures.start{ flavor = flavor }
       P = srv.profile
-      dir = F.tmpdir()
+      dir = fixtures.tmpdir()
     end)
-    teardown(function() srv:stop(); F.rm_rf(dir) end)
+    teardown(function() srv:stop(); fixtures.rm_rf(dir) end)
 
     it("is the flavor asked for", function()
       assert.equals(flavor, srv.flavor)
@@ -43,8 +43,8 @@ for _, flavor in ipairs(ts.FLAVORS) do
     for _, m in ipairs(MODELS) do
       local model, cost, shape = m[1], m[2], m[3]
       it("creates, polls, waits and downloads a " .. model .. " job", function()
-        local ns = F.ns("cf")
-        local c = F.client(srv, ns, { model = model })
+        local ns = fixtures.ns("cf")
+        local c = fixtures.client(srv, ns, { model = model })
         local job = assert(c:create(fields{ sandbox_polls = 2 }))
         assert.equals("queued", job.status)
         assert.matches(":" .. esc(model) .. "$", job.id)
@@ -62,13 +62,13 @@ for _, flavor in ipairs(ts.FLAVORS) do
         local uuid = res.video.url:match("^" .. esc(srv:cdn_base(ns)) .. shape)
         assert.equals(job.id:match("^([^:]+)"), uuid)
         local path = assert(c:download(res.video.url, dir .. "/" .. flavor .. ".mp4"))
-        assert.equals(FIXTURE, F.read(path))
+        assert.equals(FIXTURE, fixtures.read(path))
         os.remove(path)
         assert.same({ 1, 3, 1 }, { srv:count(ns, "create"), srv:count(ns, "poll"), srv:count(ns, "cdn") })
       end)
 
       it("generate reports what the " .. model .. " create cost: res.usage and res.credits", function()
-        local c = F.client(srv, F.ns("cf"), { model = model })
+        local c = fixtures.client(srv, fixtures.ns("cf"), { model = model })
         local res = assert(c:generate(fields{ sandbox_polls = 1, interval = 0.01 }))
         assert.same({ [P.usage_field] = cost }, res.usage)
         assert.equals(cost, res.credits)
@@ -79,18 +79,18 @@ for _, flavor in ipairs(ts.FLAVORS) do
     it("the sandbox plays the same flavor", function()
       local sb = ts.start{ sandbox = true, flavor = flavor }
       local ok, err = pcall(function()
-        local c = F.client(sb, "", { poll_interval = 1 })
+        local c = fixtures.client(sb, "", { poll_interval = 1 })
         local job = assert(c:create(fields()))
         assert.same({ usage = { [P.usage_field] = 5880000 } }, job.meta)
         assert.equals(P.pending[1], assert(c:poll(job.id)).status)
-        assert.matches("answers as the " .. flavor .. " API reference", F.read(sb.log_file), 1, true)
+        assert.matches("answers as the " .. flavor .. " API reference", fixtures.read(sb.log_file), 1, true)
       end)
       sb:stop()
       assert(ok, err)
     end)
 
     it("a failed job ends with generation_failed and the status as the service wrote it", function()
-      local c = F.client(srv, F.ns("cf"))
+      local c = fixtures.client(srv, fixtures.ns("cf"))
       local job = assert(c:create(fields{ sandbox_polls = 1, sandbox_fail = "no face found" }))
       local res, err = c:wait(job.id, { interval = 0.01 })
       assert.is_nil(res)
@@ -100,9 +100,9 @@ for _, flavor in ipairs(ts.FLAVORS) do
     end)
 
     it("403: forbidden, the service's out-of-credits message, the create not sent again", function()
-      local ns = F.ns("cf")
+      local ns = fixtures.ns("cf")
       srv:fault(ns, "create", { { status = 403 } })
-      local job, err = F.client(srv, ns):create(fields())
+      local job, err = fixtures.client(srv, ns):create(fields())
       assert.is_nil(job)
       assert.equals("forbidden", err.kind)
       assert.equals(403, err.status)
@@ -112,10 +112,10 @@ for _, flavor in ipairs(ts.FLAVORS) do
     end)
 
     it("429 without Retry-After: the create backs off by itself and goes again", function()
-      local ns = F.ns("cf")
+      local ns = fixtures.ns("cf")
       srv:fault(ns, "create", { { status = 429 }, { pass = true } })
       local retries = {}
-      local c = F.client(srv, ns, { on_event = function(ev)
+      local c = fixtures.client(srv, ns, { on_event = function(ev)
         if ev.type == "retry" then retries[#retries + 1] = ev end
       end })
       local job = assert(c:create(fields()))
@@ -125,9 +125,9 @@ for _, flavor in ipairs(ts.FLAVORS) do
       assert.is_true(retries[1].delay >= 0.25 and retries[1].delay <= 0.5, "delay " .. retries[1].delay)
       assert.equals(2, srv:count(ns, "create"))
       -- with no retries left it is a rate_limited error
-      ns = F.ns("cf")
+      ns = fixtures.ns("cf")
       srv:fault(ns, "create", { { status = 429 } })
-      local _, err = F.client(srv, ns, { max_retries = 0 }):create(fields())
+      local _, err = fixtures.client(srv, ns, { max_retries = 0 }):create(fields())
       assert.equals("rate_limited", err.kind)
       assert.equals(429, err.status)
       assert.matches("Too Many Requests", err.message)
@@ -135,9 +135,9 @@ for _, flavor in ipairs(ts.FLAVORS) do
 
     it("500 (model under maintenance) and 504 (generation timeout) on a create: may exist, not resent", function()
       for _, case in ipairs{ { 500, "under maintenance" }, { 504, "Generation timeout" } } do
-        local ns = F.ns("cf")
+        local ns = fixtures.ns("cf")
         srv:fault(ns, "create", { { status = case[1] } })
-        local job, err = F.client(srv, ns):create(fields())
+        local job, err = fixtures.client(srv, ns):create(fields())
         assert.is_nil(job)
         assert.equals("server", err.kind)
         assert.equals(case[1], err.status)
@@ -149,8 +149,8 @@ for _, flavor in ipairs(ts.FLAVORS) do
     end)
 
     it("500 and 504 on a status check are retried", function()
-      local ns = F.ns("cf")
-      local c = F.client(srv, ns)
+      local ns = fixtures.ns("cf")
+      local c = fixtures.client(srv, ns)
       local job = assert(c:create(fields{ sandbox_polls = 0 }))
       srv:fault(ns, "poll", { { status = 500 }, { status = 504 } })
       local st = assert(c:poll(job.id))
@@ -159,8 +159,8 @@ for _, flavor in ipairs(ts.FLAVORS) do
     end)
 
     it("the CLI's generate and create print the credits, and carry them in --json", function()
-      local ns = F.ns("cf")
-      local env = C.env(srv, ns)
+      local ns = fixtures.ns("cf")
+      local env = cli.env(srv, ns)
       local base = { "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--ca-file", srv.ca_file,
                      "--field", "sandbox_polls=1" }
       local function args(...)
@@ -169,29 +169,29 @@ for _, flavor in ipairs(ts.FLAVORS) do
         return a
       end
       local out = dir .. "/cli.mp4"
-      local code, stdout, stderr = C.run(args("generate", "-o", out, "--interval", "0.01", "--progress", "plain"), env)
+      local code, stdout, stderr = cli.run(args("generate", "-o", out, "--interval", "0.01", "--progress", "plain"), env)
       assert.equals(0, code, stderr)
       assert.equals(out .. "\n", stdout)
       assert.matches("Z created job %x+%-[%x%-]+:bytedance/omnihuman: 5880000 credits used\n", stderr)
 
-      code, stdout = C.run(args("generate", "-o", out, "--interval", "0.01", "--json", "-q"), env)
+      code, stdout = cli.run(args("generate", "-o", out, "--interval", "0.01", "--json", "-q"), env)
       assert.equals(0, code)
       local r = cjson.decode(stdout)
       assert.equals(5880000, r.credits)
       assert.same({ [P.usage_field] = 5880000 }, r.usage)
 
-      code, stdout, stderr = C.run(args("create", "--progress", "plain"), env)
+      code, stdout, stderr = cli.run(args("create", "--progress", "plain"), env)
       assert.equals(0, code)
       local id = stdout:match("^(%x+%-[%x%-]+:bytedance/omnihuman)\n$")
       assert.is_string(id, stdout)
       assert.matches("Z created job " .. esc(id) .. ": 5880000 credits used\n$", stderr)
 
-      code, stdout, stderr = C.run(args("create", "--progress", "none"), env)
+      code, stdout, stderr = cli.run(args("create", "--progress", "none"), env)
       assert.equals(0, code)
       assert.matches("^%x+%-[%x%-]+:bytedance/omnihuman\n$", stdout)
       assert.equals("", stderr)
 
-      code, stdout, stderr = C.run(args("create", "-q", "--json"), env)
+      code, stdout, stderr = cli.run(args("create", "-q", "--json"), env)
       assert.equals(0, code)
       assert.equals("", stderr)
       r = cjson.decode(stdout)
@@ -206,8 +206,8 @@ end
 -- What credits a create answer reports, over the shapes it may take.
 describe("usage in generate's result", function()
   local srv, dir
-  setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); F.rm_rf(dir) end)
+  setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
+  teardown(function() srv:stop(); fixtures.rm_rf(dir) end)
 
   local CASES = {
     -- meta in the create answer (JSON), expected credits (nil: none)
@@ -224,41 +224,41 @@ describe("usage in generate's result", function()
   }
   for i, case in ipairs(CASES) do
     it(("meta %s gives credits %s"):format(tostring(case[1]), tostring(case[2])), function()
-      local ns = F.ns("us")
+      local ns = fixtures.ns("us")
       local id = "u" .. i
       local answer = '{"id":"' .. id .. '","status":"queued"' .. (case[1] and (',"meta":' .. case[1]) or "") .. "}"
       srv:fault(ns, "create", { { status = 200, body = answer } })
       srv:fault(ns, "poll", { { status = 200, body = cjson.encode{ id = id, status = "completed",
         video = { url = srv:cdn_base(ns) .. "/files/x.mp4" } } } })
-      local res = assert(F.client(srv, ns):generate(fields{ output = dir .. "/u.mp4", interval = 0.01 }))
+      local res = assert(fixtures.client(srv, ns):generate(fields{ output = dir .. "/u.mp4", interval = 0.01 }))
       assert.equals(case[2], res.credits)
       local meta = case[1] and cjson.decode(case[1])
       local want = type(meta) == "table" and type(meta.usage) == "table" and meta.usage or nil
       if want and want.credits_used == cjson.null then want.credits_used = nil end
       assert.same(want, res.usage)
-      assert.equals(FIXTURE, F.read(res.output))
+      assert.equals(FIXTURE, fixtures.read(res.output))
     end)
   end
 end)
 
 describe("the CLI when a create answer reports no credits", function()
   local srv
-  setup(function() srv = F.start() end)
+  setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)
 
   for _, case in ipairs{ { nil, nil }, { '{"usage":{"credits_used":"7"}}', { credits_used = "7" } } } do
     it("create prints the bare line and leaves out what is missing: meta " .. tostring(case[1]), function()
-      local ns = F.ns("cn")
+      local ns = fixtures.ns("cn")
       local answer = '{"id":"j-1","status":"queued"' .. (case[1] and (',"meta":' .. case[1]) or "") .. "}"
       srv:fault(ns, "create", { { status = 201, body = answer }, { status = 201, body = answer } })
       local args = { "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--ca-file", srv.ca_file,
                      "--progress", "plain" }
-      local code, stdout, stderr = C.run(args, C.env(srv, ns))
+      local code, stdout, stderr = cli.run(args, cli.env(srv, ns))
       assert.equals(0, code)
       assert.equals("j-1\n", stdout)
       assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ created job j%-1\n$", stderr)
       args[#args + 1] = "--json"
-      code, stdout = C.run(args, C.env(srv, ns))
+      code, stdout = cli.run(args, cli.env(srv, ns))
       assert.equals(0, code)
       local r = cjson.decode(stdout)
       assert.equals("j-1", r.id)
@@ -270,18 +270,18 @@ end)
 
 describe("inline audio the service refuses", function()
   local srv
-  setup(function() srv = F.start() end)
+  setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)
 
   local REFUSAL = "Body validation error: audio_url: Invalid url"
 
   local function refused_create(ns, create_fields, status)
     srv:fault(ns, "create", { { status = status or 400, body = error_json(status or 400, REFUSAL) } })
-    return F.client(srv, ns):create(create_fields)
+    return fixtures.client(srv, ns):create(create_fields)
   end
 
   it("an invalid_input answer to a create that sent audio inline says so in its message", function()
-    local job, err = refused_create(F.ns("ia"), { image_url = "https://x/a.png", audio = F.WAV })
+    local job, err = refused_create(fixtures.ns("ia"), { image_url = "https://x/a.png", audio = fixtures.WAV })
     assert.is_nil(job)
     assert.equals("invalid_input", err.kind)
     assert.equals(400, err.status)
@@ -291,11 +291,11 @@ describe("inline audio the service refuses", function()
   end)
 
   it("no such note when the audio went as a URL, or for an answer other than invalid_input", function()
-    local _, err = refused_create(F.ns("ia"), { image = F.PNG, audio_url = "https://x/a.mp3" })
+    local _, err = refused_create(fixtures.ns("ia"), { image = fixtures.PNG, audio_url = "https://x/a.mp3" })
     assert.equals("invalid_input", err.kind)
     assert.matches(REFUSAL, err.message, 1, true)
     assert.is_nil(err.message:find("inline audio", 1, true))
-    _, err = refused_create(F.ns("ia"), { image_url = "https://x/a.png", audio = F.WAV }, 403)
+    _, err = refused_create(fixtures.ns("ia"), { image_url = "https://x/a.png", audio = fixtures.WAV }, 403)
     assert.equals("forbidden", err.kind)
     assert.is_nil(err.message:find("inline audio", 1, true))
   end)

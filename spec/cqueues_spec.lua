@@ -2,7 +2,7 @@
 -- inside a controller's coroutines, with no setup; one driver per loop polls
 -- the loop, each waiter sleeps on a condition of its own and is woken once.
 local omnihuman = require("omnihuman")
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 local probe = require("spec.support.probe")
 local cqueues = require("cqueues")
 
@@ -19,16 +19,16 @@ end
 
 describe("cqueues", function()
   local srv, dir
-  setup(function() srv = F.start{ tls = false }; dir = F.tmpdir() end)
-  teardown(function() srv:stop(); F.rm_rf(dir) end)
+  setup(function() srv = fixtures.start{ tls = false }; dir = fixtures.tmpdir() end)
+  teardown(function() srv:stop(); fixtures.rm_rf(dir) end)
 
   it("runs client:generate inside cq:wrap with no setup, downloads included", function()
-    local c = F.client(srv, F.ns("cq"))
+    local c = fixtures.client(srv, fixtures.ns("cq"))
     local cq = cqueues.new()
     local results = {}
     for i = 1, 3 do
       cq:wrap(function()
-        results[i] = { c:generate{ image = F.PNG, audio = F.WAV, output = dir .. "/cq" .. i .. ".mp4",
+        results[i] = { c:generate{ image = fixtures.PNG, audio = fixtures.WAV, output = dir .. "/cq" .. i .. ".mp4",
                                    interval = 0.1, sandbox_polls = 2 } }
       end)
     end
@@ -39,13 +39,13 @@ describe("cqueues", function()
       assert.is_nil(err)
       assert.equals(srv.profile.completed, res.status)
       assert.equals(dir .. "/cq" .. i .. ".mp4", res.output)
-      assert.is_true(#F.read(res.output) > 0)
+      assert.is_true(#fixtures.read(res.output) > 0)
     end
     assert.equals(0, require("omnihuman.waiters").pending(omnihuman.loop()))
   end)
 
   it(probe.MANY .. " generations: one driver, no waiter polls, each woken once, CPU far below wall", function()
-    local c = F.client(srv, F.ns("cq200"), { poll_interval = 0.2 })
+    local c = fixtures.client(srv, fixtures.ns("cq200"), { poll_interval = 0.2 })
     local cq = cqueues.new()
     local n, done, most_threads = probe.MANY, 0, 0
     for _ = 1, n do
@@ -64,7 +64,7 @@ describe("cqueues", function()
     end)
     local counts, cpu, wall = probe.measure(loop_cq, cq, 60)
     probe.check_run("cqueues", { n = n, done = done, counts = counts, cpu = cpu, wall = wall,
-      most = most_threads .. " coroutines" }, F.client(srv, F.ns("cq200b"), { poll_interval = 0.2 }), URLS)
+      most = most_threads .. " coroutines" }, fixtures.client(srv, fixtures.ns("cq200b"), { poll_interval = 0.2 }), URLS)
     -- n waiters + the sampler + exactly one driver.
     assert.equals(n + 2, most_threads)
     -- The one driver polls the loop once per turn.
@@ -72,15 +72,15 @@ describe("cqueues", function()
   end)
 
   it("a cancel from another coroutine wakes the waiter at once", function()
-    local c = F.client(srv, F.ns("cqc"))
+    local c = fixtures.client(srv, fixtures.ns("cqc"))
     local job = assert(c:create(URLS))
     local op = c:wait_op(job.id, { interval = 30 })
     local cq = cqueues.new()
     local got, woke_after
     cq:wrap(function()
-      local t0 = F.now()
+      local t0 = fixtures.now()
       got = { omnihuman.await(op) }
-      woke_after = F.now() - t0
+      woke_after = fixtures.now() - t0
     end)
     cq:wrap(function()
       cqueues.sleep(0.2)
@@ -93,7 +93,7 @@ describe("cqueues", function()
   end)
 
   it("closing the loop wakes every waiter and lets cq:loop() return", function()
-    local c = F.client(srv, F.ns("cqx"))
+    local c = fixtures.client(srv, fixtures.ns("cqx"))
     local cq = cqueues.new()
     local kinds = {}
     for i = 1, 5 do
@@ -106,14 +106,14 @@ describe("cqueues", function()
       cqueues.sleep(0.3)
       omnihuman.loop():close()
     end)
-    local t0 = F.now()
+    local t0 = fixtures.now()
     loop_cq(cq, 10)
-    assert.is_true(F.now() - t0 < 3 * SLOW)
+    assert.is_true(fixtures.now() - t0 < 3 * SLOW)
     for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
   end)
 
   it("still blocks in the main thread and yields in a plain coroutine", function()
-    local c = F.client(srv, F.ns("cqm"))
+    local c = fixtures.client(srv, fixtures.ns("cqm"))
     local job = assert(c:create(URLS)) -- main thread: blocks in the loop
     assert.truthy(job.id)
     local cq = cqueues.new()

@@ -1,16 +1,16 @@
 -- client:create: what is sent, what comes back, and the billed-request rule.
 local omnihuman = require("omnihuman")
 local cjson = require("cjson")
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 describe("create", function()
   local srv
-  setup(function() srv = F.start() end)
+  setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)
 
   it("sends model, URLs and extra fields as JSON over HTTPS and returns the job", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     local job, err = c:create{ image_url = "https://example.test/a.png",
                                audio_url = "https://example.test/a.mp3",
                                resolution = "720p", turbo_mode = true }
@@ -20,7 +20,7 @@ describe("create", function()
     assert.same({ usage = { [srv.profile.usage_field] = 5880000 } }, job.meta)
     local rec = srv:records(ns).requests[1]
     assert.equals("POST", rec.method)
-    assert.equals("Bearer " .. F.KEY, rec.headers.authorization)
+    assert.equals("Bearer " .. fixtures.KEY, rec.headers.authorization)
     local body = cjson.decode(rec.body)
     assert.same({ model = "bytedance/omnihuman", image_url = "https://example.test/a.png",
                   audio_url = "https://example.test/a.mp3", resolution = "720p",
@@ -28,8 +28,8 @@ describe("create", function()
   end)
 
   it("uses the client's model and lets a field override it", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { model = "bytedance/omnihuman/v1.5" })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { model = "bytedance/omnihuman/v1.5" })
     assert(c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" })
     assert(c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3", model = "bytedance/omnihuman" })
     local reqs = srv:records(ns).requests
@@ -38,35 +38,35 @@ describe("create", function()
   end)
 
   it("sends local files as data URIs sniffed by content", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
-    assert(c:create{ image = F.PNG, audio = F.WAV })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
+    assert(c:create{ image = fixtures.PNG, audio = fixtures.WAV })
     local rec = srv:records(ns).requests[1]
-    assert.is_true(rec.body_len > #F.read(F.PNG) * 4 / 3)
+    assert.is_true(rec.body_len > #fixtures.read(fixtures.PNG) * 4 / 3)
     -- The recorded body is cut at 2000 characters: the image comes first.
     assert.matches('^{"image_url":"data:image/png;base64,iVBORw0KGgo', rec.body)
   end)
 
   it("does not modify the caller's table", function()
-    local c = F.client(srv, F.ns())
-    local fields = { image = F.PNG, audio = F.WAV }
+    local c = fixtures.client(srv, fixtures.ns())
+    local fields = { image = fixtures.PNG, audio = fixtures.WAV }
     assert(c:create(fields))
-    assert.same({ image = F.PNG, audio = F.WAV }, fields)
+    assert.same({ image = fixtures.PNG, audio = fixtures.WAV }, fields)
   end)
 
   it("raises on misuse", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     assert.has_error(function() c:create("x") end)
     assert.has_error(function() c:create{ audio_url = "https://x/a.mp3" } end, "omnihuman: image (a file) or image_url (a URL) is required")
-    assert.has_error(function() c:create{ image = F.PNG, image_url = "https://x", audio = F.WAV } end,
+    assert.has_error(function() c:create{ image = fixtures.PNG, image_url = "https://x", audio = fixtures.WAV } end,
       "omnihuman: give image or image_url, not both")
-    assert.has_error(function() c:create{ image = 42, audio = F.WAV } end)
+    assert.has_error(function() c:create{ image = 42, audio = fixtures.WAV } end)
   end)
 
   it("sends a create that gets a 500 exactly once and says the job may exist", function()
-    local ns = F.ns()
+    local ns = fixtures.ns()
     srv:fault(ns, "create", { { status = 500 } })
-    local c = F.client(srv, ns)
+    local c = fixtures.client(srv, ns)
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(job)
     assert.equals("server", err.kind)
@@ -80,9 +80,9 @@ describe("create", function()
   for _, fault in ipairs({ { status = 502 }, { status = 504 }, { html = 502 }, { drop = true },
                            { close = true }, { truncate = true } }) do
     it("never resends a create after an ambiguous failure: " .. cjson.encode(fault), function()
-      local ns = F.ns()
+      local ns = fixtures.ns()
       srv:fault(ns, "create", { fault })
-      local c = F.client(srv, ns)
+      local c = fixtures.client(srv, ns)
       local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
       assert.is_nil(job)
       assert.is_true(err.maybe_created)
@@ -91,9 +91,9 @@ describe("create", function()
   end
 
   it("does not resend a create whose answer timed out", function()
-    local ns = F.ns()
+    local ns = fixtures.ns()
     srv:fault(ns, "create", { { delay = 3 } })
-    local c = F.client(srv, ns, { timeout = 0.5 })
+    local c = fixtures.client(srv, ns, { timeout = 0.5 })
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(job)
     assert.equals("timeout", err.kind)
@@ -102,26 +102,26 @@ describe("create", function()
   end)
 
   it("retries a create on 429 (honouring Retry-After) and 503", function()
-    local ns = F.ns()
+    local ns = fixtures.ns()
     srv:fault(ns, "create", { { status = 429, headers = { ["Retry-After"] = "1" } }, { status = 503 } })
     local events = {}
-    local c = F.client(srv, ns, { on_event = function(ev) events[#events + 1] = ev end })
-    local t0 = F.now()
+    local c = fixtures.client(srv, ns, { on_event = function(ev) events[#events + 1] = ev end })
+    local t0 = fixtures.now()
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(err)
     assert.truthy(job.id)
     assert.equals(3, srv:count(ns, "create"))
-    assert.is_true(F.now() - t0 >= 1)
+    assert.is_true(fixtures.now() - t0 >= 1)
     local retries = 0
     for _, ev in ipairs(events) do if ev.type == "retry" then retries = retries + 1 end end
     assert.equals(2, retries)
   end)
 
   it("gives up on 429 after max_retries with kind rate_limited", function()
-    local ns = F.ns()
+    local ns = fixtures.ns()
     srv:fault(ns, "create", { { status = 429, headers = { ["Retry-After"] = "0" } },
                               { status = 429, headers = { ["Retry-After"] = "0" } } })
-    local c = F.client(srv, ns, { max_retries = 1 })
+    local c = fixtures.client(srv, ns, { max_retries = 1 })
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(job)
     assert.equals("rate_limited", err.kind)
@@ -133,7 +133,7 @@ describe("create", function()
   it("retries a create when the connection could not be made", function()
     -- A port nobody listens on: connection refused every time.
     local events = {}
-    local c = omnihuman.new{ api_key = F.KEY, base_url = "http://127.0.0.1:9/v2", max_retries = 1,
+    local c = omnihuman.new{ api_key = fixtures.KEY, base_url = "http://127.0.0.1:9/v2", max_retries = 1,
                              connect_timeout = 1, on_event = function(ev) events[#events + 1] = ev.type end }
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(job)
@@ -145,11 +145,11 @@ end)
 
 ---------------------------------------------------------------------------
 -- Streamed bodies: files are read while the request is sent.
-local BS = require("spec.support.body_server")
-local C = require("spec.support.cli")
+local body_server = require("spec.support.body_server")
+local cli = require("spec.support.cli")
 local sh = require("spec.support.sh")
 
-local sha256 = BS.sha256
+local sha256 = body_server.sha256
 
 -- A PNG signature, then `n` random bytes (incompressible) from the seed:
 -- openssl's AES-CTR keystream, so a run can be repeated.
@@ -162,19 +162,19 @@ end
 describe("streamed create bodies", function()
   local bs, dir
   local loop = omnihuman.loop()
-  setup(function() bs = BS.start(); dir = F.tmpdir() end)
-  teardown(function() bs:stop(); F.rm_rf(dir) end)
+  setup(function() bs = body_server.start(); dir = fixtures.tmpdir() end)
+  teardown(function() bs:stop(); fixtures.rm_rf(dir) end)
 
   local function client(extra)
-    local o = { api_key = F.KEY, base_url = bs.base, timeout = 20, max_retries = 3 }
+    local o = { api_key = fixtures.KEY, base_url = bs.base, timeout = 20, max_retries = 3 }
     for k, v in pairs(extra or {}) do o[k] = v end
     return omnihuman.new(o)
   end
 
   -- Drives the loop until op is done or `secs` pass.
   local function drive(op, secs)
-    local t0 = F.now()
-    while not op:done() and F.now() - t0 < secs do loop:run_once(0.05) end
+    local t0 = fixtures.now()
+    while not op:done() and fixtures.now() - t0 < secs do loop:run_once(0.05) end
   end
 
   it("sends each file byte for byte with the exact Content-Length, at every chunk boundary", function()
@@ -187,7 +187,7 @@ describe("streamed create bodies", function()
     for i, n in ipairs(sizes) do
       bs:script{}
       local img = fake_png(dir .. "/img.png", n, seed + i)
-      local job, err = c:create{ image = img, audio = F.WAV, mask = img, prompt = ("p"):rep(i) }
+      local job, err = c:create{ image = img, audio = fixtures.WAV, mask = img, prompt = ("p"):rep(i) }
       assert.is_nil(err, "size " .. n)
       assert.truthy(job.id)
       local b = bs:records().bodies
@@ -197,7 +197,7 @@ describe("streamed create bodies", function()
       assert.equals(sha256(img), b[1].fields.image_url.sha256, "size " .. n)
       assert.equals(n + 8, b[1].fields.image_url.len)
       assert.equals(sha256(img), b[1].fields.mask_url.sha256)
-      assert.equals(sha256(F.WAV), b[1].fields.audio_url.sha256)
+      assert.equals(sha256(fixtures.WAV), b[1].fields.audio_url.sha256)
       assert.equals(("p"):rep(i), b[1].fields.prompt)
       assert.equals("bytedance/omnihuman", b[1].fields.model)
     end
@@ -208,7 +208,7 @@ describe("streamed create bodies", function()
     local img = fake_png(dir .. "/retry.png", 300001, 7)
     local events = {}
     local c = client{ on_event = function(ev) events[#events + 1] = ev.type end }
-    local job, err = c:create{ image = img, audio = F.WAV }
+    local job, err = c:create{ image = img, audio = fixtures.WAV }
     assert.is_nil(err)
     assert.truthy(job.id)
     local b = bs:records().bodies
@@ -237,7 +237,7 @@ describe("streamed create bodies", function()
     it("fails with invalid_input when the file " .. ch[1] .. " before it is sent; no job", function()
       bs:script{}
       local img = fake_png(dir .. "/changing.png", 200000, 9)
-      local op = client():create_op{ image = img, audio = F.WAV }
+      local op = client():create_op{ image = img, audio = fixtures.WAV }
       ch[2](img)
       drive(op, 10)
       local job, err = op:result()
@@ -248,7 +248,7 @@ describe("streamed create bodies", function()
       assert.matches("no job was created", err.message)
       assert.is_nil(err.maybe_created)
       -- the server saw at most headers and a cut body (wait until it is done with them)
-      C.until_true(function() return bs:records().busy == 0 end, 5)
+      cli.until_true(function() return bs:records().busy == 0 end, 5)
       for _, b in ipairs(bs:records().bodies) do assert.is_false(b.complete) end
       os.remove(img)
     end)
@@ -260,7 +260,7 @@ describe("streamed create bodies", function()
     it("stops the request when the file " .. ch[1] .. " while it is being sent", function()
       bs:script{ stall = true } -- the server reads nothing until released
       local img = fake_png(dir .. "/big.png", 20 * 1000 * 1000, 11)
-      local op = client():create_op{ image = img, audio = F.WAV }
+      local op = client():create_op{ image = img, audio = fixtures.WAV }
       drive(op, 1.0) -- the socket buffers fill, the file is part read
       assert.is_false(op:done())
       ch[2](img)
@@ -274,7 +274,7 @@ describe("streamed create bodies", function()
       assert.is_nil(err.maybe_created)
       -- the server reads what the socket buffers held, then sees the end
       local b
-      C.until_true(function() b = bs:records().bodies; return #b > 0 end, 10)
+      cli.until_true(function() b = bs:records().bodies; return #b > 0 end, 10)
       assert.equals(1, #b)
       assert.is_false(b[1].complete)
       assert.is_true(b[1].len < b[1].declared)
@@ -286,7 +286,7 @@ describe("streamed create bodies", function()
     local img = fake_png(dir .. "/five.png", 5 * 1000 * 1000, 5)
     bs:script{ stall = true }
     local script = dir .. "/many.lua"
-    F.write(script, ([[
+    fixtures.write(script, ([[
       local omnihuman = require("omnihuman")
       local function status(k)
         local f = io.open("/proc/self/status"); local s = f:read("*a"); f:close()
@@ -309,8 +309,8 @@ describe("streamed create bodies", function()
       for _, op in ipairs(ops) do if op:done() then done = done + 1 end end
       print(("rss0=%%d hwm=%%d rss=%%d fd0=%%d fd=%%d done=%%d"):format(rss0, status("VmHWM"), status("VmRSS"), fd0, fds(), done))
       for _, op in ipairs(ops) do op:cancel() end
-    ]]):format(bs.base, F.WAV, img, F.WAV))
-    local p = io.popen("timeout -s KILL 60 " .. sh.q(C.LUA) .. " " .. sh.q(script) .. " 2>&1")
+    ]]):format(bs.base, fixtures.WAV, img, fixtures.WAV))
+    local p = io.popen("timeout -s KILL 60 " .. sh.q(cli.LUA) .. " " .. sh.q(script) .. " 2>&1")
     local out = p:read("*a")
     p:close()
     bs:release()

@@ -7,7 +7,7 @@
 -- target. Every fault is one-shot (the next answer is normal), so a cell that
 -- retries must then succeed. Set FAULT_MATRIX_QUIET=1 to skip the printout.
 local cjson = require("cjson")
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 -- Short timeouts keep hangs cheap; two retries are enough for one-shot faults.
 local CLIENT = { timeout = 1, connect_timeout = 1, max_retries = 2, poll_interval = 0.01 }
@@ -15,7 +15,7 @@ local FIELDS = { image_url = "https://example.test/a.png", audio_url = "https://
                  sandbox_polls = 0 }
 local DL_CAP = 4 * 1024 * 1024 -- on_progress cancels an endless download here
 
-local function fields() return F.with(FIELDS) end
+local function fields() return fixtures.with(FIELDS) end
 
 -- Expected outcome per call: "ok" (possibly after retries), or an error kind;
 -- "!" after a create's kind: maybe_created must be set (and one request sent);
@@ -73,11 +73,11 @@ describe_or_skip("fault matrix", function()
   local table_rows, problems = {}, {}
 
   setup(function()
-    srv = F.start()
-    wrong = F.start{ tls = "wrong" }
+    srv = fixtures.start()
+    wrong = fixtures.start{ tls = "wrong" }
     -- The handshake row needs a server no pooled connection points at, so
     -- each of its requests opens a new TLS connection.
-    fresh = F.start()
+    fresh = fixtures.start()
   end)
   teardown(function()
     if srv then srv:stop() end
@@ -91,17 +91,17 @@ describe_or_skip("fault matrix", function()
   local function run_cell(row, call)
     local fault, expect = row[2], row[3][call]
     if expect == "n/a" then return "n/a" end
-    local ns = F.ns("fm")
+    local ns = fixtures.ns("fm")
     local s = srv
     if fault == "wrong_cert" then s = wrong end
     if fault == "handshake" then s = fresh end
     local base = (fault == "refused") and "http://127.0.0.1:1/v2" or nil
-    local c = F.client(s, ns, CLIENT)
+    local c = fixtures.client(s, ns, CLIENT)
     if base then
       local o = {}
       for k, v in pairs(CLIENT) do o[k] = v end
       o.base_url = base
-      c = F.client(s, ns, o)
+      c = fixtures.client(s, ns, o)
     end
     local route = call == "create" and "create" or call == "download" and "cdn" or "poll"
     local function install()
@@ -133,7 +133,7 @@ describe_or_skip("fault matrix", function()
 
     install()
     local v, err, note
-    local t0 = F.now()
+    local t0 = fixtures.now()
     if call == "create" then
       v, err = c:create(fields())
     elseif call == "poll" then
@@ -141,7 +141,7 @@ describe_or_skip("fault matrix", function()
     elseif call == "wait" then
       v, err = c:wait(job_id, { interval = 0.01, timeout = 10 })
     else
-      local dir = F.tmpdir()
+      local dir = fixtures.tmpdir()
       local target = dir .. "/out.mp4"
       local ok, a, b = pcall(c.download, c, video_url, target, {
         on_progress = function(got) if got > DL_CAP then error("endless body: stop") end end,
@@ -153,15 +153,15 @@ describe_or_skip("fault matrix", function()
       else
         error(a, 0)
       end
-      local left = F.ls(dir)
+      local left = fixtures.ls(dir)
       if v then
         if #left ~= 1 or left[1] ~= "out.mp4" then note = "files left: " .. table.concat(left, ",") end
       elseif #left ~= 0 then
         note = "partial file left: " .. table.concat(left, ",")
       end
-      F.rm_rf(dir)
+      fixtures.rm_rf(dir)
     end
-    local secs = F.now() - t0
+    local secs = fixtures.now() - t0
     local out = describe_result(v, err)
 
     -- Checks beyond the kind.
@@ -177,7 +177,7 @@ describe_or_skip("fault matrix", function()
       if getmetatable(err) == nil or not tostring(err):match("^omnihuman: " .. err.kind .. ": ") then
         problem = "error does not read 'omnihuman: <kind>: ...': " .. tostring(err)
       end
-      if tostring(err):find(F.KEY, 1, true) then problem = "API key in the error message" end
+      if tostring(err):find(fixtures.KEY, 1, true) then problem = "API key in the error message" end
     end
     if call == "create" and s ~= nil and fault ~= "refused" and fault ~= "wrong_cert" then
       local n = s:count(ns, "create") or 0
@@ -199,7 +199,7 @@ describe_or_skip("fault matrix", function()
   end
 
   it("runs every fault against every call", function()
-    local t_start = F.now()
+    local t_start = fixtures.now()
     for _, row in ipairs(ROWS) do
       local cells = { row[1] }
       for _, call in ipairs(CALLS) do
@@ -228,7 +228,7 @@ describe_or_skip("fault matrix", function()
         .. " maybe_created; (n sent) = creates the server saw):",
         line{ "fault", "create", "poll", "wait", "download" } }
       for _, r in ipairs(table_rows) do out[#out + 1] = line(r) end
-      out[#out + 1] = ("%d cells in %.1f s"):format(#table_rows * #CALLS, F.now() - t_start)
+      out[#out + 1] = ("%d cells in %.1f s"):format(#table_rows * #CALLS, fixtures.now() - t_start)
       io.stderr:write(table.concat(out, "\n"), "\n")
     end
     assert(#problems == 0, "fault matrix:\n  " .. table.concat(problems, "\n  "))

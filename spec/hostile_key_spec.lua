@@ -7,9 +7,9 @@
 -- argument.
 local omnihuman = require("omnihuman")
 local core = omnihuman.core
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
-local KEY = F.KEY
+local KEY = fixtures.KEY
 local MIN_PIECE = 4
 
 -- Every piece of the key of MIN_PIECE or more characters found in s.
@@ -63,13 +63,13 @@ local function escaped(s) return (s:gsub(".", function(c) return ("\\u%04x"):for
 
 describe("the key against a hostile server", function()
   local srv
-  setup(function() srv = F.start{ tls = false } end)
+  setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)
 
   -- Runs one op with every observation point collected.
   local function observe(ns, start)
     local seen = { events = {}, statuses = {} }
-    local c = F.client(srv, ns, {
+    local c = fixtures.client(srv, ns, {
       max_retries = 0, timeout = 3,
       on_event = function(ev) seen.events[#seen.events + 1] = ev end,
     })
@@ -118,7 +118,7 @@ describe("the key against a hostile server", function()
         '{"message":"' .. pad(n) .. escaped(KEY) .. '","requestId":"' .. pad(n) .. escaped(KEY) .. '"}',
       }
       for _, body in ipairs(bodies) do
-        local ns = F.ns("k")
+        local ns = fixtures.ns("k")
         srv:fault(ns, "create", { { status = 400, body = body,
           headers = { ["X-Request-Id"] = echo, ["requestId"] = echo } } })
         local seen = observe(ns, create)
@@ -132,7 +132,7 @@ describe("the key against a hostile server", function()
 
   it("pieces a sender cut itself, at either end of a string", function()
     for len = MIN_PIECE, #KEY - 1 do
-      local ns = F.ns("k")
+      local ns = fixtures.ns("k")
       local head, tail = KEY:sub(1, len), KEY:sub(#KEY - len + 1)
       srv:fault(ns, "create", { { status = 400,
         body = '{"message":' .. json_string(tail .. " middle " .. head) .. "}",
@@ -143,7 +143,7 @@ describe("the key against a hostile server", function()
 
   it("5xx HTML and curl's own messages", function()
     for _, n in ipairs({ 0, 100, 200, 230, 250 }) do
-      local ns = F.ns("k")
+      local ns = fixtures.ns("k")
       srv:fault(ns, "poll", { { status = 502, body = "<html>" .. pad(n) .. KEY .. "</html>" } })
       check("502 html " .. n, observe(ns, function(c) return c:poll("some-id") end))
     end
@@ -152,7 +152,7 @@ describe("the key against a hostile server", function()
   it("status strings, generation errors and unknown fields of answers", function()
     for _, n in ipairs(STATUS_CUTS) do
       do
-        local ns = F.ns("k")
+        local ns = fixtures.ns("k")
         local echo = pad(n) .. KEY
         -- create answers with the key everywhere, then a pending status that
         -- is the key, then a failure whose message is the key.
@@ -173,7 +173,7 @@ describe("the key against a hostile server", function()
         assert.equals("generation_failed", seen.err and seen.err.kind)
         check("status/error " .. n, seen)
         -- An unknown status held until the deadline: the timeout message quotes it.
-        ns = F.ns("k")
+        ns = fixtures.ns("k")
         srv:fault(ns, "poll", { { status = 200, body = '{"id":"j","status":' .. json_string(echo) .. "}" } })
         seen = observe(ns, function(c) return c:wait("j", { interval = 5, timeout = 0.05 }) end)
         assert.equals("timeout", seen.err and seen.err.kind)

@@ -4,7 +4,7 @@
 -- returns when nothing is left. omnihuman.use("luv") is run in a child
 -- process (it changes the module's adapter for good).
 local omnihuman = require("omnihuman")
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 local probe = require("spec.support.probe")
 local sh = require("spec.support.sh")
 local uv = require("luv")
@@ -37,16 +37,16 @@ end
 
 describe("luv", function()
   local srv, dir
-  setup(function() srv = F.start{ tls = false }; dir = F.tmpdir() end)
-  teardown(function() srv:stop(); F.rm_rf(dir) end)
+  setup(function() srv = fixtures.start{ tls = false }; dir = fixtures.tmpdir() end)
+  teardown(function() srv:stop(); fixtures.rm_rf(dir) end)
 
   it("runs client:generate in coroutines started from uv callbacks, downloads included", function()
-    local c = F.client(srv, F.ns("uv"))
+    local c = fixtures.client(srv, fixtures.ns("uv"))
     local results = {}
     run_uv(function()
       for i = 1, 3 do
         coroutine.wrap(function()
-          results[i] = { c:generate{ image = F.PNG, audio = F.WAV, output = dir .. "/uv" .. i .. ".mp4",
+          results[i] = { c:generate{ image = fixtures.PNG, audio = fixtures.WAV, output = dir .. "/uv" .. i .. ".mp4",
                                      interval = 0.1, sandbox_polls = 2 } }
         end)()
       end
@@ -56,13 +56,13 @@ describe("luv", function()
       local res, err = results[i][1], results[i][2]
       assert.is_nil(err)
       assert.equals(srv.profile.completed, res.status)
-      assert.is_true(#F.read(res.output) > 0)
+      assert.is_true(#fixtures.read(res.output) > 0)
     end
     assert.equals(0, require("omnihuman.waiters").pending(omnihuman.loop()))
   end)
 
   it(probe.MANY .. " generations: one poll handle, no waiter polls, each woken once, CPU far below wall", function()
-    local c = F.client(srv, F.ns("uv200"), { poll_interval = 0.2 })
+    local c = fixtures.client(srv, fixtures.ns("uv200"), { poll_interval = 0.2 })
     local n, done, most_handles = probe.MANY, 0, 0
     local sampler = uv.new_timer()
     local counts, cpu, wall = probe.measure(run_uv, function()
@@ -81,22 +81,22 @@ describe("luv", function()
       end
     end, 60)
     probe.check_run("luv", { n = n, done = done, counts = counts, cpu = cpu, wall = wall,
-      most = most_handles .. " uv handles" }, F.client(srv, F.ns("uv200b"), { poll_interval = 0.2 }), URLS)
+      most = most_handles .. " uv handles" }, fixtures.client(srv, fixtures.ns("uv200b"), { poll_interval = 0.2 }), URLS)
     -- The sampler, the watchdog, and the adapter's poll handle and timer:
     -- nothing per waiter.
     assert.is_true(most_handles <= 4, most_handles .. " uv handles")
   end)
 
   it("a cancel from another callback wakes the waiter at once", function()
-    local c = F.client(srv, F.ns("uvc"))
+    local c = fixtures.client(srv, fixtures.ns("uvc"))
     local job = assert(c:create(URLS))
     local op = c:wait_op(job.id, { interval = 30 })
     local got, woke_after
     run_uv(function()
       coroutine.wrap(function()
-        local t0 = F.now()
+        local t0 = fixtures.now()
         got = { omnihuman.await(op) }
-        woke_after = F.now() - t0
+        woke_after = fixtures.now() - t0
       end)()
       local t = uv.new_timer()
       t:start(200, 0, function()
@@ -109,9 +109,9 @@ describe("luv", function()
   end)
 
   it("closing the loop wakes every waiter and lets uv.run() return", function()
-    local c = F.client(srv, F.ns("uvx"))
+    local c = fixtures.client(srv, fixtures.ns("uvx"))
     local kinds = {}
-    local t0 = F.now()
+    local t0 = fixtures.now()
     run_uv(function()
       for i = 1, 5 do
         coroutine.wrap(function()
@@ -125,26 +125,26 @@ describe("luv", function()
         omnihuman.loop():close()
       end)
     end, 10)
-    assert.is_true(F.now() - t0 < 3 * SLOW)
+    assert.is_true(fixtures.now() - t0 < 3 * SLOW)
     for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
   end)
 
   it("examples/luv.lua and examples/cqueues.lua run as documented (child processes)", function()
-    local ns = F.ns("ex")
+    local ns = fixtures.ns("ex")
     for _, ex in ipairs({ "luv", "cqueues" }) do
-      local cmd = ("OMNIHUMAN_BASE_URL=%q AIMLAPI_KEY=%q %s examples/%s.lua %q 2>&1"):format(srv:base_url(ns), F.KEY,
+      local cmd = ("OMNIHUMAN_BASE_URL=%q AIMLAPI_KEY=%q %s examples/%s.lua %q 2>&1"):format(srv:base_url(ns), fixtures.KEY,
         LUA, ex, dir)
       local ok, out = sh.run(cmd)
       assert.is_truthy(ok, out)
       assert.matches("3 of 3 generations done", out)
-      for i = 1, 3 do assert.is_true(#F.read(("%s/%s-%d.mp4"):format(dir, ex, i)) > 0) end
+      for i = 1, 3 do assert.is_true(#fixtures.read(("%s/%s-%d.mp4"):format(dir, ex, i)) > 0) end
     end
   end)
 
   it("omnihuman.use('luv') and use('cqueues'), as a script would (child process)", function()
     for _, mode in ipairs({ "luv", "cqueues" }) do
       local cmd = ("%s spec/support/foreign_use.lua %s %q %q %q 2>&1"):format(LUA, mode,
-        srv:base_url(F.ns("use")), srv.ca_file or "", F.KEY)
+        srv:base_url(fixtures.ns("use")), srv.ca_file or "", fixtures.KEY)
       local ok, out = sh.run(cmd)
       assert.is_truthy(ok, out)
       assert.matches("adapter " .. mode, out)

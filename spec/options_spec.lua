@@ -33,9 +33,9 @@ describe("options", function()
 end)
 
 describe("headers on the wire", function()
-  local F = require("spec.support.fixtures")
+  local fixtures = require("spec.support.fixtures")
   local srv
-  setup(function() srv = F.start{ tls = false } end)
+  setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)
 
   local function heads(ns, route)
@@ -48,8 +48,8 @@ describe("headers on the wire", function()
 
   for _, ua in ipairs({ false, "my-tool/2.0 (+https://example.test)" }) do
     it(("User-Agent %s on every request, the key only on API requests"):format(ua or "by default"), function()
-      local ns = F.ns()
-      local c = F.client(srv, ns, { user_agent = ua or nil })
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns, { user_agent = ua or nil })
       local want = ua or "lua-omnihuman/0.1"
       local res = assert(c:generate{ image_url = "u", audio_url = "u", sandbox_polls = 0,
                                      output = os.tmpname() })
@@ -62,7 +62,7 @@ describe("headers on the wire", function()
           if route == "cdn" then
             assert.is_nil(h["authorization"])
           else
-            assert.equals("Bearer " .. F.KEY, h["authorization"])
+            assert.equals("Bearer " .. fixtures.KEY, h["authorization"])
           end
         end
       end

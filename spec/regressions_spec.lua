@@ -1,16 +1,16 @@
 -- One spec per crash or memory error found by the fuzzers (fuzz/), the
 -- sanitizers or valgrind. Each names what it guards against; run it under
 -- `make test-san` / `make test-valgrind` to see the memory error itself.
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 -- Drives op to completion from inside a fresh coroutine, so every C callback
 -- of the loop runs on a small coroutine stack (as it does when a scheduler's
 -- coroutine calls op:step()). Bounded by 5 s.
 local function step_in_coroutine(op)
   local co = coroutine.create(function()
-    local t0 = F.now()
+    local t0 = fixtures.now()
     while not op:step() do
-      if F.now() - t0 > 5 then return false end
+      if fixtures.now() - t0 > 5 then return false end
     end
     return true
   end)
@@ -21,7 +21,7 @@ end
 
 describe("regressions", function()
   local srv
-  setup(function() srv = F.start() end)
+  setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)
 
   -- Found by answer_fuzz: ASan "CHECK failed ... kAllocBegMagic" (heap
@@ -35,14 +35,14 @@ describe("regressions", function()
   -- inside curl_easy_reset (a curl struct overwritten by Lua pointers).
   -- Fixed by lua_checkstack in strip_nulls.
   it("a deeply nested status answer does not overflow the Lua stack", function()
-    local ns = F.ns("reg")
+    local ns = fixtures.ns("reg")
     local deep = string.rep('{"a":', 200) .. "null" .. string.rep("}", 200)
     local body = '{"status":"queued","x":' .. deep .. ',"y":' .. string.rep("[", 200)
         .. "null" .. string.rep("]", 200) .. "}"
     local faults = {}
     for i = 1, 6 do faults[i] = { status = 200, body = body } end
     srv:fault(ns, "poll", faults)
-    local c = F.client(srv, ns)
+    local c = fixtures.client(srv, ns)
     for _ = 1, 6 do
       local op = c:poll_op("job-1")
       assert.is_true(step_in_coroutine(op))

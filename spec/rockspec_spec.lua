@@ -2,7 +2,7 @@
 -- every Lua module of lua/ under its name (a file left out installs a
 -- module that fails at require time). LuaCATS definition files (---@meta)
 -- are never loaded, so they are not modules.
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 local ROCKSPEC = "rockspec/omnihuman-scm-1.rockspec"
 
@@ -10,7 +10,7 @@ local lines = require("spec.support.sh").lines
 
 local function load_rockspec()
   local env = {}
-  local chunk = assert((loadstring or load)(F.read(ROCKSPEC), "=rockspec", "t", env))
+  local chunk = assert((loadstring or load)(fixtures.read(ROCKSPEC), "=rockspec", "t", env))
   if setfenv then setfenv(chunk, env) end
   chunk()
   return env
@@ -26,7 +26,7 @@ describe("the rockspec", function()
     local files = lines("ls src/*.c")
     assert.is_true(#files > 0)
     for _, f in ipairs(files) do assert.is_true(listed[f], ROCKSPEC .. " does not build " .. f) end
-    for f in pairs(listed) do assert.is_true(F.exists(f), ROCKSPEC .. " lists a missing " .. f) end
+    for f in pairs(listed) do assert.is_true(fixtures.exists(f), ROCKSPEC .. " lists a missing " .. f) end
   end)
 
   it("installs every Lua module of lua/ under its name", function()
@@ -34,7 +34,7 @@ describe("the rockspec", function()
     assert.is_true(#files > 0)
     for _, f in ipairs(files) do
       local name = f:gsub("^lua/", ""):gsub("/init%.lua$", ""):gsub("%.lua$", ""):gsub("/", ".")
-      if F.read(f):sub(1, 8) ~= "---@meta" then
+      if fixtures.read(f):sub(1, 8) ~= "---@meta" then
         assert.equals(f, modules[name], ROCKSPEC .. " does not install " .. f .. " as " .. name)
       end
     end

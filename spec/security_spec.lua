@@ -1,11 +1,11 @@
 -- The key (README "The key"): it never appears in errors, events or requests to any
 -- host but the API's; TLS verification stays on.
 local omnihuman = require("omnihuman")
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 local function contains_key(v, seen)
   seen = seen or {}
-  if type(v) == "string" then return v:find(F.KEY, 1, true) ~= nil end
+  if type(v) == "string" then return v:find(fixtures.KEY, 1, true) ~= nil end
   if type(v) == "table" and not seen[v] then
     seen[v] = true
     for k, x in pairs(v) do
@@ -17,22 +17,22 @@ end
 
 describe("security", function()
   local srv, dir
-  setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); F.rm_rf(dir) end)
+  setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
+  teardown(function() srv:stop(); fixtures.rm_rf(dir) end)
 
   it("keeps the key out of events, errors and CDN requests", function()
-    local ns = F.ns()
+    local ns = fixtures.ns()
     local events = {}
-    local c = F.client(srv, ns, { on_event = function(ev) events[#events + 1] = ev end, max_retries = 1 })
+    local c = fixtures.client(srv, ns, { on_event = function(ev) events[#events + 1] = ev end, max_retries = 1 })
     -- The server echoes the key back in an error message: it must be masked.
-    srv:fault(ns, "poll", { { status = 400, body = '{"message":"bad key ' .. F.KEY .. ' given","statusCode":400}' } })
-    local res, err = c:generate{ image = F.PNG, audio = F.WAV, output = dir .. "/s.mp4" }
+    srv:fault(ns, "poll", { { status = 400, body = '{"message":"bad key ' .. fixtures.KEY .. ' given","statusCode":400}' } })
+    local res, err = c:generate{ image = fixtures.PNG, audio = fixtures.WAV, output = dir .. "/s.mp4" }
     assert.is_nil(res)
     assert.equals("invalid_input", err.kind)
     assert.matches("%[redacted%]", err.message)
     assert.is_false(contains_key(err))
-    assert.is_nil(tostring(err):find(F.KEY, 1, true))
-    res, err = c:generate{ image = F.PNG, audio = F.WAV, output = dir .. "/s.mp4", sandbox_polls = 1 }
+    assert.is_nil(tostring(err):find(fixtures.KEY, 1, true))
+    res, err = c:generate{ image = fixtures.PNG, audio = fixtures.WAV, output = dir .. "/s.mp4", sandbox_polls = 1 }
     assert.is_nil(err)
     assert.is_table(res)
     assert.is_true(#events >= 4)
@@ -45,13 +45,13 @@ describe("security", function()
       end
     end
     assert.equals(1, cdn)
-    assert.is_nil(tostring(c):find(F.KEY, 1, true))
+    assert.is_nil(tostring(c):find(fixtures.KEY, 1, true))
   end)
 
   it("does not follow an API redirect to another host", function()
-    local ns = F.ns()
+    local ns = fixtures.ns()
     srv:fault(ns, "create", { { redirect = "cdn" } })
-    local c = F.client(srv, ns)
+    local c = fixtures.client(srv, ns)
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(job)
     assert.equals("protocol", err.kind)
@@ -64,7 +64,7 @@ describe("security", function()
   end)
 
   it("refuses a server its CA does not vouch for", function()
-    local c = omnihuman.new{ api_key = F.KEY, base_url = srv:base_url(F.ns()), max_retries = 0 }
+    local c = omnihuman.new{ api_key = fixtures.KEY, base_url = srv:base_url(fixtures.ns()), max_retries = 0 }
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(job)
     assert.equals("network", err.kind)
@@ -72,8 +72,8 @@ describe("security", function()
   end)
 
   it("without a key, fails with kind auth and sends nothing", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { api_key = "" })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { api_key = "" })
     local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
     assert.is_nil(job)
     assert.equals("auth", err.kind)
@@ -81,8 +81,8 @@ describe("security", function()
   end)
 
   it("maps a rejected key to kind auth", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { api_key = "sk-wrong-key" })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { api_key = "sk-wrong-key" })
     local st, err = c:poll("x:bytedance/omnihuman")
     assert.is_nil(st)
     assert.equals("auth", err.kind)

@@ -1,7 +1,7 @@
 -- Answers as the service documents them: statuses compared without regard
 -- to case, unknown statuses kept pending (and reported as they are), whole
 -- numbers decoded as Lua integers on 5.3+.
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 local function poll_answers(srv, ns, bodies)
   local faults = {}
@@ -11,13 +11,13 @@ end
 
 describe("statuses and numbers", function()
   local srv
-  setup(function() srv = F.start{ tls = false } end)
+  setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)
 
   for _, spelling in ipairs({ "completed", "COMPLETED", "Completed", "Succeeded" }) do
     it(("a wait ends on %q"):format(spelling), function()
-      local ns = F.ns()
-      local c = F.client(srv, ns)
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns)
       poll_answers(srv, ns, {
         '{"id":"j","status":"Queued"}',
         '{"id":"j","status":"GENERATING"}',
@@ -32,8 +32,8 @@ describe("statuses and numbers", function()
 
   for _, spelling in ipairs({ "error", "ERROR", "Failed" }) do
     it(("a wait fails on %q"):format(spelling), function()
-      local ns = F.ns()
-      local c = F.client(srv, ns)
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns)
       poll_answers(srv, ns, { '{"id":"j","status":"' .. spelling .. '","error":{"message":"no face found"}}' })
       local res, err = c:wait("j", { interval = 0.01 })
       assert.is_nil(res)
@@ -44,8 +44,8 @@ describe("statuses and numbers", function()
   end
 
   it("an unknown status stays pending until the deadline and reaches on_status as it is", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     srv:fault(ns, "poll", {
       { status = 200, body = '{"id":"j","status":"Warming-Up"}' },
       { status = 200, body = '{"id":"j","status":"waiting"}' },
@@ -56,8 +56,8 @@ describe("statuses and numbers", function()
     local res = assert(c:wait("j", { interval = 0.01, on_status = function(st) seen[#seen + 1] = st.status end }))
     assert.equals("completed", res.status)
     assert.same({ "Warming-Up", "waiting", "active" }, seen)
-    ns = F.ns()
-    c = F.client(srv, ns)
+    ns = fixtures.ns()
+    c = fixtures.client(srv, ns)
     srv:fault(ns, "poll", { { status = 200, body = '{"id":"j","status":"Warming-Up"}' } })
     local _, err = c:wait("j", { interval = 5, timeout = 0.2 })
     assert.equals("timeout", err.kind)
@@ -65,8 +65,8 @@ describe("statuses and numbers", function()
   end)
 
   it("whole numbers come back as integers (Lua 5.3+), other numbers as floats", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     srv:fault(ns, "create", { { status = 201, body = '{"id":"j","status":"queued","meta":{"usage":'
       .. '{"tokens_used":5880000,"credits_used":5.0,"ratio":1.5,"big":1e20,"edge":9007199254740992,'
       .. '"neg":-3,"list":[1,2.5,3]}}}' } })

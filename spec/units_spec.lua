@@ -13,12 +13,12 @@ local floor = math.floor
 
 ---------------------------------------------------------------------------
 -- byte and media builders: spec/support/media_bytes.lua
-local MB = require("spec.support.media_bytes")
-local MP3_HDR, MP3_LEN = MB.MP3_HDR, MB.MP3_LEN
-local u16le, u32le, u32be, wav, mp3_frames, id3v2, xing_frame = MB.u16le, MB.u32le, MB.u32be, MB.wav,
-  MB.mp3_frames, MB.id3v2, MB.xing_frame
-local adts_frame, ogg_page, ogg_opus, ogg_vorbis, box, m4a, mvhd_v0, mvhd_v1 = MB.adts_frame, MB.ogg_page,
-  MB.ogg_opus, MB.ogg_vorbis, MB.box, MB.m4a, MB.mvhd_v0, MB.mvhd_v1
+local media_bytes = require("spec.support.media_bytes")
+local MP3_HDR, MP3_LEN = media_bytes.MP3_HDR, media_bytes.MP3_LEN
+local u16le, u32le, u32be, wav, mp3_frames, id3v2, xing_frame = media_bytes.u16le, media_bytes.u32le, media_bytes.u32be, media_bytes.wav,
+  media_bytes.mp3_frames, media_bytes.id3v2, media_bytes.xing_frame
+local adts_frame, ogg_page, ogg_opus, ogg_vorbis, box, m4a, mvhd_v0, mvhd_v1 = media_bytes.adts_frame, media_bytes.ogg_page,
+  media_bytes.ogg_opus, media_bytes.ogg_vorbis, media_bytes.box, media_bytes.m4a, media_bytes.mvhd_v0, media_bytes.mvhd_v1
 
 local read_file = require("spec.support.files").read
 
@@ -131,9 +131,9 @@ describe("media sniffing", function()
     { "m4a",  "audio/mp4",  box("ftyp", "mp42" .. u32be(0) .. "isomM4A ") },
     { "aac",  "audio/aac",  adts_frame(100) .. adts_frame(120) },
     { "aac",  "audio/aac",  id3v2(10) .. adts_frame(100) .. adts_frame(90) },
-    { "avif", "image/avif", MB.avif() },
-    { "avif", "image/avif", MB.avif("avis") },
-    { "avif", "image/avif", MB.avif("mif1", "miafavif") },
+    { "avif", "image/avif", media_bytes.avif() },
+    { "avif", "image/avif", media_bytes.avif("avis") },
+    { "avif", "image/avif", media_bytes.avif("mif1", "miafavif") },
   }
   for i, c in ipairs(cases) do
     it(("recognises %s (case %d)"):format(c[1], i), function()
@@ -153,7 +153,7 @@ describe("media sniffing", function()
       "hello world, this is text", rep("\0", 4096),
       box("ftyp", "isom" .. u32be(0) .. "isomiso2avc1mp41"), -- video MP4
       box("ftyp", "qt  " .. u32be(0)),
-      MB.avif("heic", "mif1heic"),                              -- HEIF, not AVIF
+      media_bytes.avif("heic", "mif1heic"),                     -- HEIF, not AVIF
       "ID3\4\0\0\0\0\0\10" .. rep("\0", 10) .. "garbage!",      -- no frame after tag
       "ID3\4\0\0\128\0\0\0" .. rep("\0", 20),                  -- size not syncsafe
       "\255\251\144\0" .. rep("\0", MP3_LEN - 4) .. "junkjunk",   -- unconfirmed frame

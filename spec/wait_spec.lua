@@ -1,15 +1,15 @@
 -- client:poll and client:wait: the status state machine in C.
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
-local fields = F.url_fields
+local fields = fixtures.url_fields
 
 describe("poll and wait", function()
   local srv
-  setup(function() srv = F.start() end)
+  setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)
 
   it("poll returns the decoded status, with JSON nulls left out", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     local job = assert(c:create(fields()))
     local st, err = c:poll(job.id)
     assert.is_nil(err)
@@ -19,8 +19,8 @@ describe("poll and wait", function()
   end)
 
   it("wait polls until completed, reporting each pending status", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     local job = assert(c:create(fields{ sandbox_polls = 3 }))
     local seen = {}
     local res, err = c:wait(job.id, { interval = 0.05, on_status = function(st) seen[#seen + 1] = st.status end })
@@ -33,16 +33,16 @@ describe("poll and wait", function()
   end)
 
   it("sleeps the interval between polls", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     local job = assert(c:create(fields{ sandbox_polls = 2 }))
-    local t0 = F.now()
+    local t0 = fixtures.now()
     assert(c:wait(job.id, { interval = 0.3 }))
-    local dt = F.now() - t0
+    local dt = fixtures.now() - t0
     assert.is_true(dt >= 0.55 and dt < 3, "took " .. dt)
   end)
 
   it("ends with generation_failed and the service's message when the job fails", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     local job = assert(c:create(fields{ sandbox_fail = "face not detected", sandbox_polls = 1 }))
     local res, err = c:wait(job.id)
     assert.is_nil(res)
@@ -52,11 +52,11 @@ describe("poll and wait", function()
   end)
 
   it("a wait shorter than the job ends with kind timeout", function()
-    local c = F.client(srv, F.ns())
+    local c = fixtures.client(srv, fixtures.ns())
     local job = assert(c:create(fields{ sandbox_polls = 1000 }))
-    local t0 = F.now()
+    local t0 = fixtures.now()
     local res, err = c:wait(job.id, { interval = 0.1, timeout = 0.5 })
-    local dt = F.now() - t0
+    local dt = fixtures.now() - t0
     assert.is_nil(res)
     assert.equals("timeout", err.kind)
     assert.matches("still " .. srv.profile.pending[2], err.message, 1, true)
@@ -64,20 +64,20 @@ describe("poll and wait", function()
   end)
 
   it("the deadline also bounds a status request that hangs", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { timeout = 30 })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { timeout = 30 })
     local job = assert(c:create(fields()))
     srv:fault(ns, "poll", { { hang = true } })
-    local t0 = F.now()
+    local t0 = fixtures.now()
     local res, err = c:wait(job.id, { timeout = 0.5 })
     assert.is_nil(res)
     assert.equals("timeout", err.kind)
-    assert.is_true(F.now() - t0 < 3)
+    assert.is_true(fixtures.now() - t0 < 3)
   end)
 
   it("retries status checks on 429, 5xx, HTML pages, drops and truncated JSON", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { max_retries = 3 })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { max_retries = 3 })
     local job = assert(c:create(fields{ sandbox_polls = 1 }))
     srv:fault(ns, "poll", { { status = 429, headers = { ["Retry-After"] = "0" } }, { html = 502 },
                             { status = 500 }, { pass = true }, { drop = true }, { status = 504 },
@@ -92,8 +92,8 @@ describe("poll and wait", function()
   end)
 
   it("gives up after max_retries consecutive failures", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns, { max_retries = 2 })
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { max_retries = 2 })
     local job = assert(c:create(fields()))
     srv:fault(ns, "poll", { { status = 503 }, { status = 503 }, { status = 503 } })
     local res, err = c:wait(job.id)
@@ -105,8 +105,8 @@ describe("poll and wait", function()
   end)
 
   it("does not retry a 404 and names it not_found", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     local st, err = c:poll("no-such-job:bytedance/omnihuman")
     assert.is_nil(st)
     assert.equals("not_found", err.kind)
@@ -116,8 +116,8 @@ describe("poll and wait", function()
   end)
 
   it("escapes the job id in the query", function()
-    local ns = F.ns()
-    local c = F.client(srv, ns)
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns)
     local job = assert(c:create(fields()))
     assert(c:poll(job.id))
     local rec = srv:records(ns).requests[2]

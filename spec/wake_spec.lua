@@ -5,14 +5,14 @@
 local omnihuman = require("omnihuman")
 local core = omnihuman.core
 local waiters = require("omnihuman.waiters")
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
 local URLS = { image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
 
 describe("waking a waiter", function()
   local srv, dir
-  setup(function() srv = F.start(); dir = F.tmpdir() end)
-  teardown(function() srv:stop(); F.rm_rf(dir) end)
+  setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
+  teardown(function() srv:stop(); fixtures.rm_rf(dir) end)
 
   -- Ops that would otherwise take 30 s or more, one per kind.
   local starters = {
@@ -42,8 +42,8 @@ describe("waking a waiter", function()
   for kind, start in pairs(starters) do
     for how, ender in pairs(enders) do
       it(("another coroutine's %s of a %s op wakes its waiter at once"):format(how, kind), function()
-        local ns = F.ns()
-        local c = F.client(srv, ns, { timeout = 60 })
+        local ns = fixtures.ns()
+        local c = fixtures.client(srv, ns, { timeout = 60 })
         local op = start(c, ns)
         local got, woke_after
         local t0
@@ -51,11 +51,11 @@ describe("waking a waiter", function()
           omnihuman.spawn(function()
             local res, err = omnihuman.await(op)
             got = { res = res, err = err }
-            woke_after = F.now() - t0
+            woke_after = fixtures.now() - t0
           end)
           omnihuman.spawn(function()
             omnihuman.sleep(0.05) -- the waiter is parked by now
-            t0 = F.now()
+            t0 = fixtures.now()
             ender(op)
           end)
         end)
@@ -96,8 +96,8 @@ describe("waking a waiter", function()
     local woken = {}
     waiters.park(loop, a, function() woken.a = true end)
     waiters.park(loop, b, function() woken.b = true end)
-    local deadline = F.now() + 5
-    while not (woken.a and woken.b) and F.now() < deadline do
+    local deadline = fixtures.now() + 5
+    while not (woken.a and woken.b) and fixtures.now() < deadline do
       -- Either "scheduler" may be the one that turns the loop.
       waiters.turn(loop, 0.05)
     end

@@ -13,15 +13,13 @@ local sh = require("spec.support.sh")
 local files = require("spec.support.files")
 
 local M = {}
-local S = {}
-S.__index = S
+local Server = {}
+Server.__index = Server
 
-local q = sh.q
-
-function S:control(method, path, body)
+function Server:control(method, path, body)
   local cmd = "curl -sS --max-time 15 -X " .. method
-  if body then cmd = cmd .. " -H 'Content-Type: application/json' --data-binary " .. q(body) end
-  local h = io.popen(cmd .. " " .. q(self.root .. path) .. " 2>&1")
+  if body then cmd = cmd .. " -H 'Content-Type: application/json' --data-binary " .. sh.q(body) end
+  local h = io.popen(cmd .. " " .. sh.q(self.root .. path) .. " 2>&1")
   local out = h:read("*a")
   h:close()
   local ok, doc = pcall(cjson.decode, out)
@@ -29,18 +27,18 @@ function S:control(method, path, body)
   return doc
 end
 
-function S:script(t) return self:control("POST", "/_control/script", cjson.encode(t or {})) end
-function S:release() return self:control("POST", "/_control/release", "{}") end
-function S:records() return self:control("GET", "/_control/records") end
+function Server:script(t) return self:control("POST", "/_control/script", cjson.encode(t or {})) end
+function Server:release() return self:control("POST", "/_control/release", "{}") end
+function Server:records() return self:control("GET", "/_control/records") end
 
-function S:stop()
+function Server:stop()
   if self.pid then sh.exec("kill -TERM " .. self.pid .. " 2>/dev/null") end
   self.pid = nil
   if self.out then os.remove(self.out) end
 end
 
 function M.sha256(path)
-  local _, out = sh.run("sha256sum " .. q(path))
+  local _, out = sh.run("sha256sum " .. sh.q(path))
   return out:match("^(%x+)")
 end
 
@@ -48,8 +46,8 @@ function M.start()
   local out = os.tmpname()
   -- The shell backgrounds the server and exits; the server watches $PPID
   -- (this process) and leaves with it.
-  local h = io.popen(q(ts.python) .. " " .. q(ts.dir .. "/body_server.py") .. " --watch-pid \"$PPID\" >"
-                     .. q(out) .. " 2>/dev/null </dev/null & echo $!")
+  local h = io.popen(sh.q(ts.python) .. " " .. sh.q(ts.dir .. "/body_server.py") .. " --watch-pid \"$PPID\" >"
+                     .. sh.q(out) .. " 2>/dev/null </dev/null & echo $!")
   local pid = tonumber(h:read("*l"))
   h:close()
   local port
@@ -59,7 +57,7 @@ function M.start()
     if port then break end
     sh.sleep(0.05)
   end
-  local self = setmetatable({ pid = pid, out = out }, S)
+  local self = setmetatable({ pid = pid, out = out }, Server)
   if not port then
     self:stop()
     error("body_server: did not start", 2)

@@ -3,26 +3,26 @@
 -- suite's own ($SANLUA under sanitizers, else $LUA, else lua5.4) and the
 -- core is the build the suite tests ($BUILD), so every run is bounded by a
 -- `timeout` and talks only to the local test server.
-local F = require("spec.support.fixtures")
+local fixtures = require("spec.support.fixtures")
 
-local C = {}
+local cli = {}
 
-C.LUA = os.getenv("SANLUA") or os.getenv("LUA") or "lua5.4"
-C.BUILD = os.getenv("BUILD")
-C.BIN = "bin/omnihuman"
+cli.LUA = os.getenv("SANLUA") or os.getenv("LUA") or "lua5.4"
+cli.BUILD = os.getenv("BUILD")
+cli.BIN = "bin/omnihuman"
 
 local sh = require("spec.support.sh")
 
 -- Environment for a run against srv's namespace ns (the key from the env).
-function C.env(srv, ns, extra)
-  local e = { AIMLAPI_KEY = F.KEY, OMNIHUMAN_BASE_URL = srv and srv:base_url(ns) or nil,
-              OMNIHUMAN_BUILD = C.BUILD, COLUMNS = "120", LINES = "40" }
+function cli.env(srv, ns, extra)
+  local e = { AIMLAPI_KEY = fixtures.KEY, OMNIHUMAN_BASE_URL = srv and srv:base_url(ns) or nil,
+              OMNIHUMAN_BUILD = cli.BUILD, COLUMNS = "120", LINES = "40" }
   for k, v in pairs(extra or {}) do e[k] = v end
   return e
 end
 
 local PWD = io.popen("pwd"):read("*l")
-C.PWD = PWD
+cli.PWD = PWD
 local function with_exec(opts)
   local o = { exec = true }
   for k, v in pairs(opts or {}) do o[k] = v end
@@ -54,29 +54,29 @@ local function command(args, env, opts)
   for _, k in ipairs(keys) do
     if env[k] ~= false then parts[#parts + 1] = k .. "=" .. sh.q(env[k]) end
   end
-  local lua = (opts.cwd and C.LUA:find("/")) and abs(C.LUA) or C.LUA -- a path ($SANLUA) or a name
-  parts[#parts + 1] = sh.q(lua) .. " " .. (opts.cwd and sh.q(abs(C.BIN)) or C.BIN)
+  local lua = (opts.cwd and cli.LUA:find("/")) and abs(cli.LUA) or cli.LUA -- a path ($SANLUA) or a name
+  parts[#parts + 1] = sh.q(lua) .. " " .. (opts.cwd and sh.q(abs(cli.BIN)) or cli.BIN)
   for _, a in ipairs(args) do parts[#parts + 1] = sh.q(a) end
   return table.concat(parts, " ")
 end
-C.command = command
+cli.command = command
 
 -- Runs the CLI to completion (at most `limit` seconds, default 30).
 -- Returns code, stdout, stderr. opts: see command().
-function C.run(args, env, limit, opts)
-  local dir = F.tmpdir()
+function cli.run(args, env, limit, opts)
+  local dir = fixtures.tmpdir()
   local out, err = dir .. "/out", dir .. "/err"
   local _, code = sh.exec("timeout -s KILL " .. (limit or 30) .. " sh -c " .. sh.q(command(args, env, with_exec(opts)))
       .. " >" .. sh.q(out) .. " 2>" .. sh.q(err) .. " </dev/null")
-  local o, e = F.read(out), F.read(err)
+  local o, e = fixtures.read(out), fixtures.read(err)
   sh.exec("rm -rf " .. sh.q(dir))
   return code, o, e
 end
 
 -- Starts the CLI in the background; returns a handle {pid, out, err}.
 -- name: the stdout/stderr files' stem in dir (default "bg").
--- opts.code: keep the exit code for C.wait (h.pid is then a wrapper shell's).
-function C.spawn(args, env, dir, opts, name)
+-- opts.code: keep the exit code for cli.wait (h.pid is then a wrapper shell's).
+function cli.spawn(args, env, dir, opts, name)
   local stem = dir .. "/" .. (name or "bg")
   local h = { out = stem .. ".out", err = stem .. ".err" }
   local p
@@ -94,7 +94,7 @@ function C.spawn(args, env, dir, opts, name)
   return h
 end
 
-function C.kill9(h)
+function cli.kill9(h)
   sh.exec("kill -9 " .. h.pid .. " 2>/dev/null")
   for _ = 1, 100 do
     if not sh.alive(h.pid) then return end
@@ -103,9 +103,9 @@ function C.kill9(h)
 end
 
 -- Polls cond() every 20 ms until it returns true or `limit` seconds pass.
-function C.until_true(cond, limit)
-  local t0 = F.now()
-  while F.now() - t0 < (limit or 10) do
+function cli.until_true(cond, limit)
+  local t0 = fixtures.now()
+  while fixtures.now() - t0 < (limit or 10) do
     if cond() then return true end
     sh.exec("sleep 0.02")
   end
@@ -113,7 +113,7 @@ function C.until_true(cond, limit)
 end
 
 -- Journal records (decoded), skipping unreadable lines.
-function C.journal(path)
+function cli.journal(path)
   local cjson = require("cjson")
   local out = {}
   local f = io.open(path, "rb")
@@ -128,14 +128,14 @@ end
 
 -- Waits for a background run to end (at most `limit` seconds); its exit
 -- code, stdout and stderr. The exit code comes through a wrapper file.
-function C.wait(h, limit)
-  C.until_true(function() return not sh.alive(h.pid) end, limit or 30)
-  local code = tonumber(F.read(h.code or "/dev/null") or "")
-  return code, F.read(h.out), F.read(h.err)
+function cli.wait(h, limit)
+  cli.until_true(function() return not sh.alive(h.pid) end, limit or 30)
+  local code = tonumber(fixtures.read(h.code or "/dev/null") or "")
+  return code, fixtures.read(h.out), fixtures.read(h.err)
 end
 
 -- A maker of fresh numbered folders under root (root() gives root itself).
-function C.dirs(root, prefix)
+function cli.dirs(root, prefix)
   local n = 0
   return function()
     n = n + 1
@@ -146,14 +146,14 @@ function C.dirs(root, prefix)
 end
 
 -- Jobs the server made per sandbox_tag, and creates it received per tag.
-function C.tags(srv, ns)
+function cli.tags(srv, ns)
   local r = srv:records(ns)
   local jobs = {}
   for t, ids in pairs(r.tags or {}) do jobs[t] = #ids end
   return jobs, r.tag_creates or {}, r
 end
 
-function C.count(records, ev)
+function cli.count(records, ev)
   local n = 0
   for _, r in ipairs(records) do if r.ev == ev then n = n + 1 end end
   return n
@@ -163,7 +163,7 @@ end
 -- the CSI sequences the progress display uses: A, J, K) on a grid of
 -- `width` columns; returns the screen's lines (trailing spaces removed) and
 -- a list of anything it did not understand.
-function C.vt(stream, width)
+function cli.vt(stream, width)
   local lines, row, col, unknown = { "" }, 1, 0, {}
   local function put(ch)
     local l = lines[row] or ""
@@ -200,4 +200,4 @@ function C.vt(stream, width)
   return lines, unknown
 end
 
-return C
+return cli

@@ -7,10 +7,10 @@ local omnihuman = require("omnihuman")
 local waiters = require("omnihuman.waiters")
 local assert = require("luassert")
 
-local P = {}
+local probe = {}
 local saved
 
-function P.start()
+function probe.start()
   assert(not saved, "probe already started")
   local counts = { loop_pollfd = 0, op_pollfd = 0, turns = 0, woken = 0 }
   local loop_methods = getmetatable(omnihuman.loop()).__index
@@ -29,7 +29,7 @@ function P.start()
   return counts
 end
 
-function P.stop()
+function probe.stop()
   local s = assert(saved, "probe not started")
   saved = nil
   s[1].pollfd, s[3].pollfd, waiters.turn, waiters.dispatch = s[2], s[4], s[5], s[6]
@@ -37,17 +37,17 @@ function P.stop()
 end
 
 --- This process's CPU seconds (user + system).
-P.cpu = os.clock
+probe.cpu = os.clock
 
 -- Under valgrind (its preload library is in the environment) or the
 -- sanitizers, time bounds stretch and the big runs shrink.
 local valgrind = (os.getenv("LD_PRELOAD") or ""):find("vgpreload", 1, true) ~= nil or os.getenv("VALGRIND") ~= nil
-P.SLOW = valgrind and 50 or os.getenv("ASAN_OPTIONS") and 20 or 1
-P.MANY = valgrind and 40 or 200
+probe.SLOW = valgrind and 50 or os.getenv("ASAN_OPTIONS") and 20 or 1
+probe.MANY = valgrind and 40 or 200
 
 --- The same work under omnihuman.run: n x client:generate(fields).
 --- Returns CPU seconds, wall seconds, completed count.
-function P.baseline(client, n, fields)
+function probe.baseline(client, n, fields)
   local done = 0
   local cpu0, t0 = os.clock(), omnihuman.core.now()
   omnihuman.run(function()
@@ -63,12 +63,12 @@ end
 
 --- Runs fn(...) with the counts on; raises what fn raised. Returns the
 --- counts, CPU seconds and wall seconds it took.
-function P.measure(fn, ...)
-  local counts = P.start()
-  local cpu0, t0 = P.cpu(), omnihuman.core.now()
+function probe.measure(fn, ...)
+  local counts = probe.start()
+  local cpu0, t0 = probe.cpu(), omnihuman.core.now()
   local ok, err = pcall(fn, ...)
-  local cpu, wall = P.cpu() - cpu0, omnihuman.core.now() - t0
-  P.stop()
+  local cpu, wall = probe.cpu() - cpu0, omnihuman.core.now() - t0
+  probe.stop()
   if not ok then error(err, 0) end
   return counts, cpu, wall
 end
@@ -79,7 +79,7 @@ end
 --- awaits was woken once, the loop turned when something happened (not
 --- once per waiter), CPU stayed far below wall, and about what
 --- omnihuman.run spends on the same work (measured now with base_client).
-function P.check_run(label, r, base_client, fields)
+function probe.check_run(label, r, base_client, fields)
   local n, counts, cpu, wall = r.n, r.counts, r.cpu, r.wall
   print(("\n%s: %d generations in %.2f s wall, %.3f s CPU (%.1f%%); %d turns, %d woken, "
     .. "%d loop polls, %d op polls, at most %s"):format(label, r.done, wall, cpu, cpu / wall * 100,
@@ -89,12 +89,12 @@ function P.check_run(label, r, base_client, fields)
   assert.equals(2 * n, counts.woken)
   -- ~4 requests per job (a create, 3 status checks)
   assert.is_true(counts.turns <= 12 * n, ("%d turns for %d jobs"):format(counts.turns, n))
-  assert.is_true(cpu < wall * 0.5 * P.SLOW, ("CPU %.3f s over %.2f s wall"):format(cpu, wall))
-  local base_cpu, base_wall, base_done = P.baseline(base_client, n, fields)
+  assert.is_true(cpu < wall * 0.5 * probe.SLOW, ("CPU %.3f s over %.2f s wall"):format(cpu, wall))
+  local base_cpu, base_wall, base_done = probe.baseline(base_client, n, fields)
   print(("omnihuman.run, same work: %.3f s CPU over %.2f s wall (%d completed)"):format(base_cpu, base_wall,
     base_done))
   assert.equals(n, base_done)
   assert.is_true(cpu < base_cpu * 2.5 + 0.05, ("%.3f s CPU vs %.3f s under omnihuman.run"):format(cpu, base_cpu))
 end
 
-return P
+return probe

@@ -1,10 +1,10 @@
 -- Command-line parsing for the omnihuman CLI: GNU-style long options
 -- (--name VALUE, --name=VALUE), a few short ones (-o, -h, -j, -q), "--" ends
 -- options. Each command declares its options; help text is generated.
-local A = {}
+local args = {}
 
 -- Options every command takes.
-A.COMMON = {
+args.COMMON = {
   { "api-key", arg = "KEY", help = "API key (default: $AIMLAPI_KEY); never printed" },
   { "base-url", arg = "URL", help = "API base URL (default: $OMNIHUMAN_BASE_URL or https://api.aimlapi.com/v2)" },
   { "ca-file", arg = "PEM", help = "extra trusted CA certificate (a test server's); verification stays on" },
@@ -30,15 +30,15 @@ end
 -- Parses argv (a list) against cmd.options + COMMON. Returns opts (a table:
 -- option name -> value, true, or a list for multi options; opts.args holds
 -- positionals) or nil, { usage = true, message = ... }.
-function A.parse(cmd, argv)
-  local specs = { cmd.options or {}, A.COMMON }
-  local opts, args = {}, {}
+function args.parse(cmd, argv)
+  local specs = { cmd.options or {}, args.COMMON }
+  local opts, positional = {}, {}
   local i, n = 1, #argv
   while i <= n do
     local a = argv[i]
     local o, value, label
     if a == "--" then
-      for j = i + 1, n do args[#args + 1] = argv[j] end
+      for j = i + 1, n do positional[#positional + 1] = argv[j] end
       break
     elseif a:sub(1, 2) == "--" then
       local name, v = a:match("^%-%-([^=]+)=(.*)$")
@@ -57,7 +57,7 @@ function A.parse(cmd, argv)
         value = a:sub(3)
       end
     else
-      args[#args + 1] = a
+      positional[#positional + 1] = a
     end
     if o then
       if o.arg then
@@ -86,7 +86,7 @@ function A.parse(cmd, argv)
     end
     i = i + 1
   end
-  opts.args = args
+  opts.args = positional
   if opts.progress and not ({ auto = 1, tty = 1, plain = 1, none = 1 })[opts.progress] then
     return usage_error("--progress must be auto, tty, plain or none")
   end
@@ -102,7 +102,7 @@ local function option_lines(list, out)
   end
 end
 
-function A.help(cmd)
+function args.help(cmd)
   local out = { "Usage: omnihuman " .. cmd.usage, "", cmd.summary }
   if cmd.details then out[#out + 1] = ""; out[#out + 1] = cmd.details end
   if cmd.options and #cmd.options > 0 then
@@ -112,13 +112,13 @@ function A.help(cmd)
   end
   out[#out + 1] = ""
   out[#out + 1] = "Common options:"
-  option_lines(A.COMMON, out)
+  option_lines(args.COMMON, out)
   return table.concat(out, "\n") .. "\n"
 end
 
 -- "--field k=v" values: integers, numbers, true/false and null become JSON
 -- values, anything else a string; "k:=JSON" takes raw JSON.
-function A.field(spec, decode)
+function args.field(spec, decode)
   local k, raw = spec:match("^([%w_%.%-]+):=(.*)$")
   if k then
     local v, err = decode(raw)
@@ -127,14 +127,14 @@ function A.field(spec, decode)
   end
   local key, v = spec:match("^([%w_%.%-]+)=(.*)$")
   if not key then return nil, "--field needs KEY=VALUE or KEY:=JSON, got '" .. spec .. "'" end
-  return key, A.scalar(v)
+  return key, args.scalar(v)
 end
 
-function A.scalar(v)
+function args.scalar(v)
   if v == "true" then return true elseif v == "false" then return false end
   if v:match("^%-?%d+$") and #v < 16 then return math.tointeger and math.tointeger(tonumber(v)) or tonumber(v) end
   if v:match("^%-?%d+%.%d+$") then return tonumber(v) end
   return v
 end
 
-return A
+return args

@@ -3,21 +3,21 @@
 -- journal, name every row by its output's canonical path, plan, pre-flight
 -- every row, then run (batch_run) and summarise (batch_report).
 local core = require("omnihuman.core")
-local U = require("omnihuman.cli.util")
-local E = require("omnihuman.cli.exit")
-local A = require("omnihuman.cli.args")
-local FS = require("omnihuman.cli.fs")
+local util = require("omnihuman.cli.util")
+local exit = require("omnihuman.cli.exit")
+local args = require("omnihuman.cli.args")
+local fs = require("omnihuman.cli.fs")
 local Manifest = require("omnihuman.cli.manifest")
 local Journal = require("omnihuman.cli.journal")
 local Rows = require("omnihuman.cli.rows")
 local Preflight = require("omnihuman.cli.preflight")
 local Pacer = require("omnihuman.cli.pacer")
-local Run = require("omnihuman.cli.batch_run")
-local Report = require("omnihuman.cli.batch_report")
+local batch_run = require("omnihuman.cli.batch_run")
+local batch_report = require("omnihuman.cli.batch_report")
 
-local B = {}
+local batch = {}
 
-B.command = {
+batch.command = {
   usage = "batch MANIFEST [options]",
   summary = "Run every row of a manifest (CSV with a header, or JSON Lines): create, wait, download.",
   details = [[
@@ -58,10 +58,10 @@ local function take_locks(ctx, real, jpath, opts)
     if mtag == "busy" then
       ctx:fail({ kind = "locked", message = "another omnihuman batch is running on " .. real
         .. "; nothing was done (wait for it to finish)" })
-      return nil, E.LOCKED
+      return nil, exit.LOCKED
     end
     ctx:fail({ kind = "invalid_input", message = "cannot read manifest: " .. tostring(merr) })
-    return nil, E.USAGE
+    return nil, exit.USAGE
   end
   local journal, jerr, jtag = Journal.open(jpath, { create = not opts["dry-run"],
                                                      sync = opts["no-fsync"] and "never" or "auto" })
@@ -70,10 +70,10 @@ local function take_locks(ctx, real, jpath, opts)
     if jtag == "busy" then
       ctx:fail({ kind = "locked", message = "another omnihuman batch is using the journal " .. jpath
         .. "; nothing was done (wait for it to finish)" })
-      return nil, E.LOCKED
+      return nil, exit.LOCKED
     end
     ctx:fail({ kind = "journal", message = jerr })
-    return nil, E.JOURNAL
+    return nil, exit.JOURNAL
   end
   return journal, mlock
 end
@@ -84,8 +84,8 @@ local function adoptions(specs, home, by_key, states)
   for _, spec in ipairs(specs or {}) do
     local output, id = spec:match("^(.+)=([^=]+)$")
     if not output then return nil, "--adopt needs OUTPUT=ID, got '" .. spec .. "'" end
-    local path = FS.canonical(output, home)
-    local key = path and FS.relative(path, home)
+    local path = fs.canonical(output, home)
+    local key = path and fs.relative(path, home)
     local row = key and by_key[key]
     if not row then return nil, "--adopt: no row of the manifest writes " .. output end
     local st = states[key]
@@ -97,7 +97,7 @@ local function adoptions(specs, home, by_key, states)
   return out
 end
 
-function B.command.run(ctx, opts)
+function batch.command.run(ctx, opts)
   local name = opts.args[1]
   if not name or #opts.args > 1 then return usage("batch takes exactly one manifest") end
   local conc = opts.concurrency or 4
@@ -106,29 +106,29 @@ function B.command.run(ctx, opts)
   if budget and not whole(budget, 0, 1e9) then return usage("--max-creates must be a whole number") end
   local common = {}
   for _, spec in ipairs(opts.field or {}) do
-    local k, v = A.field(spec, U.decode)
+    local k, v = args.field(spec, util.decode)
     if not k then return usage(v) end
     common[k] = v
   end
-  if not FS.available() then
+  if not fs.available() then
     ctx:fail({ kind = "other", message = "this build of omnihuman.core lacks the batch's file helpers (run make)" })
-    return E.OTHER
+    return exit.OTHER
   end
   local dry = opts["dry-run"]
-  local P = ctx.progress
+  local progress = ctx.progress
 
   -- Where things are, however they were named.
   local real, rerr = core.realpath(name)
-  if not real or FS.stat(real) ~= "file" then
+  if not real or fs.stat(real) ~= "file" then
     ctx:fail({ kind = "invalid_input", message = name .. ": cannot read manifest: " .. tostring(rerr or "not a file") })
-    return E.USAGE
+    return exit.USAGE
   end
-  local home = U.dirname(real)
+  local home = util.dirname(real)
   if home == "" then home = "/" end
   local jpath = real .. ".journal.jsonl"
   if opts.journal then
     local jerr
-    jpath, jerr = FS.canonical(opts.journal)
+    jpath, jerr = fs.canonical(opts.journal)
     if not jpath then return usage("--journal: " .. tostring(jerr)) end
     if jpath == real then return usage("--journal cannot be the manifest itself") end
   end
@@ -144,12 +144,12 @@ function B.command.run(ctx, opts)
   if not rows then
     close()
     ctx:fail({ kind = "invalid_input", message = name .. ": " .. bad })
-    return E.USAGE
+    return exit.USAGE
   end
   local by_key
   rows, by_key = Rows.identify(rows, bad, home, { [real] = "the manifest", [jpath] = "the journal" })
   local records, warnings = journal:read()
-  for _, w in ipairs(warnings) do P:log(jpath .. ": " .. w) end
+  for _, w in ipairs(warnings) do progress:log(jpath .. ": " .. w) end
   local states = Journal.replay(records, Rows.keyof(by_key, home))
 
   local adopt, aerr = adoptions(opts.adopt, home, by_key, states)
@@ -162,7 +162,7 @@ function B.command.run(ctx, opts)
       if not ok then
         close()
         ctx:fail({ kind = "journal", message = werr })
-        return E.JOURNAL
+        return exit.JOURNAL
       end
     end
     st.state, st.id = "pending", a.id
@@ -204,7 +204,7 @@ function B.command.run(ctx, opts)
       else
         todo[#todo + 1] = r
         if st and st.fp and st.fp ~= row.fp and st.id and not st.legacy then
-          P:log(("%s:%d: inputs changed since job %s was created; keeping that job"
+          progress:log(("%s:%d: inputs changed since job %s was created; keeping that job"
             .. " (use another output to create a new one)"):format(name, row.line, st.id))
         end
       end
@@ -212,40 +212,40 @@ function B.command.run(ctx, opts)
   end
   table.sort(bad, function(a, b) return a.line < b.line end)
   for _, b in ipairs(bad) do
-    P:log(("%s:%d: bad row: %s"):format(name, b.line, b.message))
+    progress:log(("%s:%d: bad row: %s"):format(name, b.line, b.message))
     results[#results + 1] = { line = b.line, result = "bad", action = "bad", message = b.message,
                               row = { output = b.output, key = b.output }, id = b.id }
     counts.bad = counts.bad + 1
   end
   table.sort(results, function(a, b) return a.line < b.line end)
-  local S = { ctx = ctx, opts = opts, P = P, journal = journal, name = name, real = real, jpath = jpath,
-              results = results, todo = todo, counts = counts, budget = budget, home = home }
+  local state = { ctx = ctx, opts = opts, progress = progress, journal = journal, name = name, real = real, jpath = jpath,
+                  results = results, todo = todo, counts = counts, budget = budget, home = home }
 
   if dry then
     close()
-    return Report.plan(S)
+    return batch_report.plan(state)
   end
 
   local rep = { creates = 0, unrecorded = {}, journal_errors = journal.errors, limit_changes = {} }
   if #todo > 0 then
-    ctx.cfg.on_event = function(ev) if S.on_event then S.on_event(ev) end end
+    ctx.cfg.on_event = function(ev) if state.on_event then state.on_event(ev) end end
     local client, cerr = ctx:client()
-    if not client then close() ctx:fail(cerr) return E.for_error(cerr) end
+    if not client then close() ctx:fail(cerr) return exit.for_error(cerr) end
     local targets = {}
     for _, r in ipairs(todo) do targets[#targets + 1] = r.row.output end
-    FS.clean_parts(targets)
-    S.client = client
-    S.pacer = Pacer.new(conc, budget, U.now)
-    local ok, res = pcall(Run.execute, S)
+    fs.clean_parts(targets)
+    state.client = client
+    state.pacer = Pacer.new(conc, budget, util.now)
+    local ok, res = pcall(batch_run.execute, state)
     if not ok then -- interrupted: the journal stays valid; jobs made meanwhile are kept
-      Run.rescue(S, res)
+      batch_run.rescue(state, res)
       close()
       error(res, 0)
     end
     rep = res
   end
   close()
-  return Report.summary(S, rep)
+  return batch_report.summary(state, rep)
 end
 
-return B
+return batch

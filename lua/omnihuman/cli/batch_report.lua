@@ -1,58 +1,58 @@
 -- What a batch prints: the plan of a dry run, or the summary of a run
 -- (a table or --json), and the exit code that goes with it.
-local E = require("omnihuman.cli.exit")
-local Run = require("omnihuman.cli.batch_run")
+local exit = require("omnihuman.cli.exit")
+local batch_run = require("omnihuman.cli.batch_run")
 
-local R = {}
+local batch_report = {}
 
 local function fmt_num(n) return ("%.15g"):format(n) end
 
 local PLAN_ORDER = { "create", "resume", "download", "skip", "uncertain", "failed", "bad" }
 
 -- --dry-run: every row's plan; exit 0 only when every row can be done.
-function R.plan(S)
+function batch_report.plan(state)
   local n = {}
   for _, k in ipairs(PLAN_ORDER) do n[k] = 0 end
-  for _, r in ipairs(S.results) do n[r.action] = n[r.action] + 1 end
+  for _, r in ipairs(state.results) do n[r.action] = n[r.action] + 1 end
   local ok = n.bad == 0 and n.uncertain == 0 and n.failed == 0
   local function note(r)
     if r.action == "bad" or r.action == "uncertain" or r.action == "failed" then return r.message end
     if r.row.new_dir then return "folder " .. r.row.new_dir .. " will be created" end
   end
-  if S.opts.json then
+  if state.opts.json then
     local rows = {}
-    for _, r in ipairs(S.results) do
-      rows[#rows + 1] = { line = r.line, where = S.name .. ":" .. r.line, plan = r.action, key = r.row.key,
+    for _, r in ipairs(state.results) do
+      rows[#rows + 1] = { line = r.line, where = state.name .. ":" .. r.line, plan = r.action, key = r.row.key,
                           output = r.row.output, id = r.id, message = note(r) }
     end
-    S.ctx:print_json({ ok = ok, dry_run = true, manifest = S.name, journal = S.jpath, plan = n,
-                       max_creates = S.budget, rows = rows })
+    state.ctx:print_json({ ok = ok, dry_run = true, manifest = state.name, journal = state.jpath, plan = n,
+                           max_creates = state.budget, rows = rows })
   else
     local lines = { ("%-10s %-16s %-9s %s"):format("PLAN", "WHERE", "JOB", "OUTPUT / NOTE") }
-    for _, r in ipairs(S.results) do
+    for _, r in ipairs(state.results) do
       local text = r.row.key or ""
       local extra = note(r)
       if extra then text = (text ~= "" and (text .. "  ") or "") .. extra end
-      lines[#lines + 1] = ("%-10s %-16s %-9s %s"):format(r.action, S.name:match("[^/]*$") .. ":" .. r.line,
-        Run.short(r.id), text)
+      lines[#lines + 1] = ("%-10s %-16s %-9s %s"):format(r.action, state.name:match("[^/]*$") .. ":" .. r.line,
+        batch_run.short(r.id), text)
     end
     local tail = ""
-    if S.budget and n.create > S.budget then
-      tail = (" (--max-creates %d: %d of them in this run)"):format(S.budget, S.budget)
+    if state.budget and n.create > state.budget then
+      tail = (" (--max-creates %d: %d of them in this run)"):format(state.budget, state.budget)
     end
     lines[#lines + 1] = ("plan: %d to create%s, %d to resume, %d to download, %d to skip, %d uncertain,"
       .. " %d failed, %d bad (dry run: nothing sent)"):format(n.create, tail, n.resume, n.download, n.skip, n.uncertain, n.failed, n.bad)
-    S.ctx:say(table.concat(lines, "\n"))
+    state.ctx:say(table.concat(lines, "\n"))
   end
-  return ok and E.OK or E.BATCH
+  return ok and exit.OK or exit.BATCH
 end
 
 -- After a run: the summary and the exit code.
-function R.summary(S, rep)
-  local counts, results = S.counts, S.results
+function batch_report.summary(state, rep)
+  local counts, results = state.counts, state.results
   local ok = counts.done == #results
-  local name = S.name
-  local P = S.P
+  local name = state.name
+  local progress = state.progress
   for _, e in ipairs(rep.unrecorded) do
     io.stderr:write(("omnihuman: job %s (%s:%d, %s) is not in the journal: keep this id\n"):format(e.id, name,
       e.line, e.key))
@@ -62,40 +62,40 @@ function R.summary(S, rep)
       .. " journal can be written\n"):format(#rep.journal_errors, rep.journal_errors[1]))
   end
   io.stderr:flush()
-  if S.opts.json then
+  if state.opts.json then
     local rows = {}
     for _, r in ipairs(results) do
       rows[#rows + 1] = { line = r.line, output = r.row.output, key = r.row.key, result = r.result, id = r.id,
                           kind = r.kind, message = r.message }
     end
-    S.ctx:print_json({ ok = ok and #rep.journal_errors == 0, manifest = name, journal = S.jpath, counts = counts,
-                       creates = rep.creates, max_creates = S.budget, held = rep.held or 0,
-                       credits = rep.credits, journal_errors = rep.journal_errors, unrecorded = rep.unrecorded,
-                       concurrency = S.pacer and { max = S.pacer.max, limit = S.pacer:limit(),
-                                                   changes = rep.limit_changes } or nil,
-                       rows = rows })
+    state.ctx:print_json({ ok = ok and #rep.journal_errors == 0, manifest = name, journal = state.jpath, counts = counts,
+                           creates = rep.creates, max_creates = state.budget, held = rep.held or 0,
+                           credits = rep.credits, journal_errors = rep.journal_errors, unrecorded = rep.unrecorded,
+                           concurrency = state.pacer and { max = state.pacer.max, limit = state.pacer:limit(),
+                                                       changes = rep.limit_changes } or nil,
+                           rows = rows })
   else
     local lines = { ("%-6s %-10s %-9s %s"):format("LINE", "RESULT", "JOB", "OUTPUT / NOTE") }
     for _, r in ipairs(results) do
       local note = r.row.key or ""
       if r.message then note = (note ~= "" and (note .. "  ") or "") .. r.message end
-      lines[#lines + 1] = ("%-6d %-10s %-9s %s"):format(r.line, r.result or "?", Run.short(r.id), note)
+      lines[#lines + 1] = ("%-6d %-10s %-9s %s"):format(r.line, r.result or "?", batch_run.short(r.id), note)
     end
     lines[#lines + 1] = ("%d rows: %d done, %d failed, %d uncertain, %d pending, %d errors, %d bad"):format(
       #results, counts.done, counts.failed, counts.uncertain, counts.pending, counts.error, counts.bad)
     local spend = ("this run: %d creates sent, credits used: %s"):format(rep.creates,
       rep.credits and fmt_num(rep.credits) or "none reported")
     if rep.held then
-      spend = spend .. ("; --max-creates %d reached: %d rows left for the next run"):format(S.budget, rep.held)
+      spend = spend .. ("; --max-creates %d reached: %d rows left for the next run"):format(state.budget, rep.held)
     end
     lines[#lines + 1] = spend
-    S.ctx:say(table.concat(lines, "\n"))
+    state.ctx:say(table.concat(lines, "\n"))
   end
-  P:close()
-  if #rep.unrecorded > 0 then return E.UNRECORDED end
-  if #rep.journal_errors > 0 then return E.JOURNAL end
-  if rep.abort then return E.for_error(rep.abort) end
-  return ok and E.OK or E.BATCH
+  progress:close()
+  if #rep.unrecorded > 0 then return exit.UNRECORDED end
+  if #rep.journal_errors > 0 then return exit.JOURNAL end
+  if rep.abort then return exit.for_error(rep.abort) end
+  return ok and exit.OK or exit.BATCH
 end
 
-return R
+return batch_report

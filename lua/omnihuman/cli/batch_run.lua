@@ -4,10 +4,10 @@
 -- `creating` record is durable, and a job id that cannot be recorded stops
 -- the run at once (the id goes to stderr so that it is not lost).
 local omnihuman = require("omnihuman")
-local U = require("omnihuman.cli.util")
+local util = require("omnihuman.cli.util")
 local Manifest = require("omnihuman.cli.manifest")
 
-local Run = {}
+local batch_run = {}
 
 local FATAL = { auth = true, forbidden = true }
 -- Waits that stop with these leave the job pending: a rerun waits again.
@@ -17,7 +17,7 @@ local MAX_REFUSALS = 8 -- creates of one row refused with 429 before the row giv
 local function short(id)
   return id and (id:match("^(%x+)") or id):sub(1, 8) or "-"
 end
-Run.short = short
+batch_run.short = short
 
 -- Credits the service reported for a create (meta.usage.credits_used, or
 -- tokens_used in older answers).
@@ -28,35 +28,35 @@ local function usage_of(created)
   return tonumber(u.credits_used) or tonumber(u.tokens_used)
 end
 
--- S: { ctx, opts, P (progress), client, journal, pacer, todo (rows with
+-- state: { ctx, opts, progress, client, journal, pacer, todo (rows with
 -- .row, .action), name (the manifest as given) }. Fills each r.result /
 -- r.kind / r.message and returns a report table.
-function Run.execute(S)
-  local ctx, P, client, journal, pacer = S.ctx, S.P, S.client, S.journal, S.pacer
-  local rep = { credits = nil, unrecorded = {}, journal_errors = journal.errors, counts = S.counts,
+function batch_run.execute(state)
+  local ctx, progress, client, journal, pacer = state.ctx, state.progress, state.client, state.journal, state.pacer
+  local rep = { credits = nil, unrecorded = {}, journal_errors = journal.errors, counts = state.counts,
                 limit_changes = {} }
-  local counts = S.counts
+  local counts = state.counts
   local queue = {}
-  for _, r in ipairs(S.todo) do if r.action ~= "create" then queue[#queue + 1] = r end end
-  for _, r in ipairs(S.todo) do if r.action == "create" then queue[#queue + 1] = r end end
+  for _, r in ipairs(state.todo) do if r.action ~= "create" then queue[#queue + 1] = r end end
+  for _, r in ipairs(state.todo) do if r.action == "create" then queue[#queue + 1] = r end end
   local inflight = {} -- r -> its wait or download operation (cancelled on a stop)
-  S.flying = {}       -- r -> true while its create is out: an interrupt may leave its job unrecorded
+  state.flying = {}   -- r -> true while its create is out: an interrupt may leave its job unrecorded
   local finished, stopping = 0, nil
-  local t0 = U.now()
+  local t0 = util.now()
 
-  P.header = function()
-    return ("batch %s: %d/%d finished, %d active, limit %d/%d, %d failed  %s"):format(U.basename(S.name),
-      finished, #S.todo, pacer.active, pacer:limit(), pacer.max, counts.failed + counts.error,
-      U.fmt_duration(U.now() - t0))
+  progress.header = function()
+    return ("batch %s: %d/%d finished, %d active, limit %d/%d, %d failed  %s"):format(util.basename(state.name),
+      finished, #state.todo, pacer.active, pacer:limit(), pacer.max, counts.failed + counts.error,
+      util.fmt_duration(util.now() - t0))
   end
 
   -- Messages that must be seen even with --quiet.
   local function shout(text)
-    if P.mode == "none" then
-      io.stderr:write("omnihuman: ", U.redact(text), "\n")
+    if progress.mode == "none" then
+      io.stderr:write("omnihuman: ", util.redact(text), "\n")
       io.stderr:flush()
     else
-      P:log(text)
+      progress:log(text)
     end
   end
 
@@ -92,10 +92,10 @@ function Run.execute(S)
   local function fail(r, job, result, err, ev)
     r.result, r.kind = result, err.kind
     -- "job <id> ended with status error: why" -> "status error: why" (the id has its column)
-    r.message = U.redact(err.message):gsub("^job %S+ ended with ", "")
+    r.message = util.redact(err.message):gsub("^job %S+ ended with ", "")
     counts[result] = counts[result] + 1
     if ev then record(r, ev, { id = r.id, kind = err.kind, message = r.message }, true) end
-    P:finish(job, result .. ": " .. err.kind .. ": " .. r.message)
+    progress:finish(job, result .. ": " .. err.kind .. ": " .. r.message)
     if FATAL[err.kind] and not rep.abort then rep.abort = err end
     row_done(r)
   end
@@ -103,12 +103,12 @@ function Run.execute(S)
   local function limit_note(why, old, new)
     if not old then return end
     rep.limit_changes[#rep.limit_changes + 1] = { from = old, to = new }
-    P:log(("concurrency limit %d -> %d (%s)"):format(old, new, why))
+    progress:log(("concurrency limit %d -> %d (%s)"):format(old, new, why))
   end
   local REFUSED = "the service refused a create with 429"
   -- The client's retry events: the first 429 of a burst lowers the level
   -- while the create is still being retried.
-  S.on_event = function(ev)
+  state.on_event = function(ev)
     if ev.type == "retry" and ev.op == "create" and ev.status == 429 then limit_note(REFUSED, pacer:refused()) end
   end
 
@@ -117,8 +117,8 @@ function Run.execute(S)
     r.refusals = (r.refusals or 0) + 1
     if r.refusals > MAX_REFUSALS then return false end
     local step = math.min(30, 2 ^ r.refusals)
-    r.not_before = U.now() + step * (0.5 + 0.5 * math.random())
-    P:finish(job, ("refused (%s), queued again"):format(err.status or err.kind))
+    r.not_before = util.now() + step * (0.5 + 0.5 * math.random())
+    progress:finish(job, ("refused (%s), queued again"):format(err.status or err.kind))
     table.insert(queue, 1, r)
     pacer.active = pacer.active - 1
     start_ready()
@@ -138,22 +138,22 @@ function Run.execute(S)
 
   local function create(r, job)
     local row = r.row
-    P:set(job, "creating")
+    progress:set(job, "creating")
     if not record(r, "creating", { fp = row.fp }, true) then
       pacer:give_back()
       fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
       return false
     end
-    S.flying[r] = true
+    state.flying[r] = true
     local created, err = omnihuman.await(client:create_op(Manifest.create_fields(row)))
-    S.flying[r] = nil
+    state.flying[r] = nil
     if not created then
       if err.maybe_created then
         fail(r, job, "uncertain", err, "uncertain")
         return false
       end
       pacer:give_back()
-      record(r, "create_failed", { kind = err.kind, message = U.redact(err.message) }, false)
+      record(r, "create_failed", { kind = err.kind, message = util.redact(err.message) }, false)
       if err.kind == "rate_limited" then
         limit_note(REFUSED, pacer:refused())
         if not stopping and requeue(r, job, err) then return false end
@@ -166,29 +166,29 @@ function Run.execute(S)
     if credits then rep.credits = (rep.credits or 0) + credits end
     limit_note("jobs are being accepted", pacer:created())
     if not record(r, "created", { id = r.id, credits = credits }, true) then
-      local adopt = ("omnihuman batch %s --adopt %s"):format(U.q(S.name), U.q(row.key .. "=" .. r.id))
+      local adopt = ("omnihuman batch %s --adopt %s"):format(util.q(state.name), util.q(row.key .. "=" .. r.id))
       rep.unrecorded[#rep.unrecorded + 1] = { line = row.line, key = row.key, id = r.id }
       io.stderr:write(("omnihuman: job %s was created for %s:%d (%s) but its id could not be journaled;"
-        .. " it is not lost: once the journal can be written, run: %s\n"):format(r.id, S.name, row.line,
+        .. " it is not lost: once the journal can be written, run: %s\n"):format(r.id, state.name, row.line,
         row.key, adopt))
       io.stderr:flush()
       fail(r, job, "error", { kind = "journal", message = "job " .. r.id .. " created but not journaled: " .. adopt })
       return false
     end
-    P:set(job, "created", short(r.id))
+    progress:set(job, "created", short(r.id))
     return true
   end
 
   local function process(r)
     local row = r.row
-    local job = P:add(("L%d %s"):format(row.line, U.basename(row.output)))
+    local job = progress:add(("L%d %s"):format(row.line, util.basename(row.output)))
     if r.action == "create" and not create(r, job) then return end
     if stopping then
       return fail(r, job, "pending", { kind = "cancelled", message = "stopped: " .. stopping })
     end
-    P:set(job, "waiting", short(r.id))
+    progress:set(job, "waiting", short(r.id))
     local res, err = await(r, client:wait_op(r.id, { on_status = function(st)
-      P:set(job, tostring(st.status), short(r.id))
+      progress:set(job, tostring(st.status), short(r.id))
     end }))
     if not res then
       if err.kind == "generation_failed" then return fail(r, job, "failed", err, "failed") end
@@ -200,22 +200,22 @@ function Run.execute(S)
     if stopping then
       return fail(r, job, "pending", { kind = "cancelled", message = "stopped: " .. stopping })
     end
-    P:set(job, "downloading", short(r.id))
+    progress:set(job, "downloading", short(r.id))
     local got
     got, err = await(r, client:download_op(url, row.output, { on_progress = function(g, total)
-      P:bytes(job, g, total)
+      progress:bytes(job, g, total)
     end }))
     if not got then return fail(r, job, "error", err, "download_error") end
     record(r, "downloaded", { id = r.id, output = row.output }, true)
     r.result, r.message = "done", nil
     counts.done = counts.done + 1
-    P:finish(job, "done -> " .. row.output)
+    progress:finish(job, "done -> " .. row.output)
     row_done(r)
   end
 
   start_ready = function()
     if stopping or rep.abort then return end
-    local now, i = U.now(), 1
+    local now, i = util.now(), 1
     while i <= #queue and pacer:has_room() do
       local r = queue[i]
       if (r.not_before and r.not_before > now) or (r.action == "create" and not pacer:budget_left()) then
@@ -247,7 +247,7 @@ function Run.execute(S)
         end
       end
       if pacer.active == 0 and not soonest and not startable then break end
-      local nap = soonest and math.max(0.01, soonest - U.now()) or 0.5
+      local nap = soonest and math.max(0.01, soonest - util.now()) or 0.5
       omnihuman.sleep(math.min(nap, 0.5))
     end
   end
@@ -276,19 +276,19 @@ end
 -- their answers and the error lists the jobs made ("job <id> was
 -- created"). With one create out, its job is that row's: journaled. Else
 -- each id is printed with the rows it may belong to, to --adopt.
-function Run.rescue(S, err)
+function batch_run.rescue(state, err)
   local ids = {}
   for id in tostring(err):gmatch("job (%S+) was created") do ids[#ids + 1] = id end
-  if #ids == 0 or not S.flying then return end
+  if #ids == 0 or not state.flying then return end
   local rows = {}
-  for r in pairs(S.flying) do rows[#rows + 1] = r end
+  for r in pairs(state.flying) do rows[#rows + 1] = r end
   table.sort(rows, function(a, b) return a.row.line < b.row.line end)
   if #ids == 1 and #rows == 1 then
     local r = rows[1]
-    local ok = S.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = ids[1] }, true)
+    local ok = state.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = ids[1] }, true)
     if ok then
       io.stderr:write(("omnihuman: job %s (%s:%d, %s) answered as the run stopped; it is in the journal\n")
-        :format(ids[1], S.name, r.row.line, r.row.key))
+        :format(ids[1], state.name, r.row.line, r.row.key))
       return
     end
   end
@@ -297,8 +297,8 @@ function Run.rescue(S, err)
   for _, id in ipairs(ids) do
     io.stderr:write(("omnihuman: job %s was created as the run stopped, for one of: %s (uncertain in the"
       .. " journal); once you know which: omnihuman batch %s --adopt OUTPUT=%s\n"):format(id,
-      table.concat(keys, ", "), U.q(S.name), id))
+      table.concat(keys, ", "), util.q(state.name), id))
   end
 end
 
-return Run
+return batch_run

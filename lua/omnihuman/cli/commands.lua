@@ -1,10 +1,10 @@
 -- The single-job commands: generate, create, status, wait, download.
-local U = require("omnihuman.cli.util")
-local A = require("omnihuman.cli.args")
-local E = require("omnihuman.cli.exit")
+local util = require("omnihuman.cli.util")
+local args = require("omnihuman.cli.args")
+local exit = require("omnihuman.cli.exit")
 local usage_of = require("omnihuman.usage")
 
-local K = {}
+local commands = {}
 
 local INPUT_OPTS = {
   { "image", arg = "FILE|URL", help = "portrait image: a local file (sent as a data URI) or an https URL" },
@@ -32,12 +32,12 @@ local function create_fields(opts)
   for _, name in ipairs{ "image", "audio" } do
     local v = opts[name]
     if not v then return usage("--" .. name .. " is required") end
-    if U.is_url(v) then f[name .. "_url"] = v
-    elseif not U.exists(v) then return usage(name .. " file not found: " .. v)
+    if util.is_url(v) then f[name .. "_url"] = v
+    elseif not util.exists(v) then return usage(name .. " file not found: " .. v)
     else f[name] = v end
   end
   for _, spec in ipairs(opts.field or {}) do
-    local k, v = A.field(spec, U.decode)
+    local k, v = args.field(spec, util.decode)
     if not k then return usage(v) end
     f[k] = v
   end
@@ -70,14 +70,14 @@ local function do_download(ctx, client, url, output, job)
 end
 
 -- Removes <target>.part-XXXXXX files a killed run of ours left behind.
-function K.clean_parts(target)
-  local dir, base = U.dirname(target), U.basename(target)
-  local p = io.popen("ls -A " .. U.q(dir) .. " 2>/dev/null")
+function commands.clean_parts(target)
+  local dir, base = util.dirname(target), util.basename(target)
+  local p = io.popen("ls -A " .. util.q(dir) .. " 2>/dev/null")
   if not p then return 0 end
   local n = 0
   for name in p:lines() do
     if name:sub(1, #base + 6) == base .. ".part-" and #name == #base + 12 then
-      if os.remove(U.join(dir, name)) then n = n + 1 end
+      if os.remove(util.join(dir, name)) then n = n + 1 end
     end
   end
   p:close()
@@ -99,7 +99,7 @@ local function result_json(res, extra)
   return o
 end
 
-K.generate = {
+commands.generate = {
   usage = "generate --image FILE|URL --audio FILE|URL -o OUT.mp4 [options]",
   summary = "Create a job, wait for it and download the video: the whole thing in one command.",
   options = concat(INPUT_OPTS, { { "output", short = "o", arg = "FILE", help = "where to write the MP4 (required)" } }, WAIT_OPTS),
@@ -109,39 +109,39 @@ K.generate = {
     local fields, uerr = create_fields(opts)
     if not fields then return nil, uerr end
     local client, cerr = ctx:client()
-    if not client then ctx:fail(cerr) return E.for_error(cerr) end
-    K.clean_parts(opts.output)
+    if not client then ctx:fail(cerr) return exit.for_error(cerr) end
+    commands.clean_parts(opts.output)
     return ctx:run(function()
-      local P = ctx.progress
-      local job = P:add(U.basename(opts.output))
+      local progress = ctx.progress
+      local job = progress:add(util.basename(opts.output))
       local created, err = do_create(ctx, client, fields, job)
       if not created then
-        P:finish(job, "create failed: " .. err.kind)
-        ctx:fail(err) return E.for_error(err)
+        progress:finish(job, "create failed: " .. err.kind)
+        ctx:fail(err) return exit.for_error(err)
       end
       local spent, credits = usage_of(created)
-      P:log(created_line(created, credits))
+      progress:log(created_line(created, credits))
       local res
       res, err = do_wait(ctx, client, created.id, job)
       if not res then
-        P:finish(job, err.kind)
-        ctx:fail(err, { job_id = created.id }) return E.for_error(err)
+        progress:finish(job, err.kind)
+        ctx:fail(err, { job_id = created.id }) return exit.for_error(err)
       end
       local path
       path, err = do_download(ctx, client, res.video.url, opts.output, job)
       if not path then
-        P:finish(job, "download failed: " .. err.kind)
-        ctx:fail(err, { job_id = created.id }) return E.for_error(err)
+        progress:finish(job, "download failed: " .. err.kind)
+        ctx:fail(err, { job_id = created.id }) return exit.for_error(err)
       end
-      P:finish(job, "done -> " .. path)
+      progress:finish(job, "done -> " .. path)
       if opts.json then ctx:print_json(result_json(res, { output = path, usage = spent, credits = credits }))
       else ctx:say(path) end
-      return E.OK
+      return exit.OK
     end)
   end,
 }
 
-K.create = {
+commands.create = {
   usage = "create --image FILE|URL --audio FILE|URL [options]",
   summary = "Submit one job (billed) and print its id without waiting.",
   options = INPUT_OPTS,
@@ -150,19 +150,19 @@ K.create = {
     local fields, uerr = create_fields(opts)
     if not fields then return nil, uerr end
     local client, cerr = ctx:client()
-    if not client then ctx:fail(cerr) return E.for_error(cerr) end
+    if not client then ctx:fail(cerr) return exit.for_error(cerr) end
     local job, err = client:create(fields)
-    if not job then ctx:fail(err) return E.for_error(err) end
+    if not job then ctx:fail(err) return exit.for_error(err) end
     local spent, credits = usage_of(job)
     ctx.progress:log(created_line(job, credits))
     if opts.json then
       ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta, usage = spent, credits = credits })
     else ctx:say(job.id) end
-    return E.OK
+    return exit.OK
   end,
 }
 
-K.status = {
+commands.status = {
   usage = "status ID",
   summary = "Check a job once and print its status (and the video URL when completed).\n"
     .. "Exit 0 when the check worked (pending or completed), 4 when the job failed.",
@@ -171,9 +171,9 @@ K.status = {
     local id = opts.args[1]
     if not id or #opts.args > 1 then return usage("status takes exactly one job id") end
     local client, cerr = ctx:client()
-    if not client then ctx:fail(cerr) return E.for_error(cerr) end
+    if not client then ctx:fail(cerr) return exit.for_error(cerr) end
     local st, err = client:poll(id)
-    if not st then ctx:fail(err) return E.for_error(err) end
+    if not st then ctx:fail(err) return exit.for_error(err) end
     local s = tostring(st.status):lower() -- statuses may come in any case
     local failed = s == "error" or s == "failed"
     if opts.json then
@@ -186,11 +186,11 @@ K.status = {
       if failed and type(st.error) == "table" then line = line .. ": " .. tostring(st.error.message) end
       ctx:say(line)
     end
-    return failed and E.FAILED or E.OK
+    return failed and exit.FAILED or exit.OK
   end,
 }
 
-K.wait = {
+commands.wait = {
   usage = "wait ID [-o OUT.mp4] [options]",
   summary = "Wait until a job finishes; print the video URL, or download it with -o.",
   options = concat({ { "output", short = "o", arg = "FILE", help = "download the video there" } }, WAIT_OPTS),
@@ -198,33 +198,33 @@ K.wait = {
     local id = opts.args[1]
     if not id or #opts.args > 1 then return usage("wait takes exactly one job id") end
     local client, cerr = ctx:client()
-    if not client then ctx:fail(cerr) return E.for_error(cerr) end
-    if opts.output then K.clean_parts(opts.output) end
+    if not client then ctx:fail(cerr) return exit.for_error(cerr) end
+    if opts.output then commands.clean_parts(opts.output) end
     return ctx:run(function()
-      local P = ctx.progress
-      local job = P:add(opts.output and U.basename(opts.output) or job_label(id))
+      local progress = ctx.progress
+      local job = progress:add(opts.output and util.basename(opts.output) or job_label(id))
       local res, err = do_wait(ctx, client, id, job)
       if not res then
-        P:finish(job, err.kind)
-        ctx:fail(err, { job_id = id }) return E.for_error(err)
+        progress:finish(job, err.kind)
+        ctx:fail(err, { job_id = id }) return exit.for_error(err)
       end
       local path
       if opts.output then
         path, err = do_download(ctx, client, res.video.url, opts.output, job)
         if not path then
-          P:finish(job, "download failed: " .. err.kind)
-          ctx:fail(err, { job_id = id }) return E.for_error(err)
+          progress:finish(job, "download failed: " .. err.kind)
+          ctx:fail(err, { job_id = id }) return exit.for_error(err)
         end
       end
-      P:finish(job, path and ("done -> " .. path) or "completed")
+      progress:finish(job, path and ("done -> " .. path) or "completed")
       if opts.json then ctx:print_json(result_json(res, { output = path }))
       else ctx:say(path or res.video.url) end
-      return E.OK
+      return exit.OK
     end)
   end,
 }
 
-K.download = {
+commands.download = {
   usage = "download URL -o OUT.mp4",
   summary = "Download a finished video (no credentials are sent to the result host).",
   options = { { "output", short = "o", arg = "FILE", help = "where to write the file (required)" } },
@@ -234,20 +234,20 @@ K.download = {
     if not url:match("^https?://") then return usage("download needs an http(s) URL") end
     if not opts.output then return usage("-o/--output is required") end
     local client = ctx:client(true) -- downloads send no key
-    K.clean_parts(opts.output)
+    commands.clean_parts(opts.output)
     return ctx:run(function()
-      local P = ctx.progress
-      local job = P:add(U.basename(opts.output))
+      local progress = ctx.progress
+      local job = progress:add(util.basename(opts.output))
       local path, err = do_download(ctx, client, url, opts.output, job)
       if not path then
-        P:finish(job, "download failed: " .. err.kind)
-        ctx:fail(err) return E.for_error(err)
+        progress:finish(job, "download failed: " .. err.kind)
+        ctx:fail(err) return exit.for_error(err)
       end
-      P:finish(job, "done -> " .. path)
+      progress:finish(job, "done -> " .. path)
       if opts.json then ctx:print_json({ ok = true, output = path }) else ctx:say(path) end
-      return E.OK
+      return exit.OK
     end)
   end,
 }
 
-return K
+return commands

@@ -1,17 +1,17 @@
 -- What every command needs: the client (built from flags and environment),
 -- the progress display, and result output (text or --json).
 local omnihuman = require("omnihuman")
-local U = require("omnihuman.cli.util")
+local util = require("omnihuman.cli.util")
 local Progress = require("omnihuman.cli.progress")
 
-local C = {}
-C.__index = C
+local Context = {}
+Context.__index = Context
 
-function C.new(opts, tune)
-  local self = setmetatable({ opts = opts }, C)
+function Context.new(opts, tune)
+  local self = setmetatable({ opts = opts }, Context)
   local key = opts["api-key"] or os.getenv("AIMLAPI_KEY")
   if key == "" then key = nil end
-  U.add_secret(key)
+  util.add_secret(key)
   self.key = key
   local cfg = { api_key = key, base_url = opts["base-url"], ca_file = opts["ca-file"] }
   if opts.model then cfg.model = opts.model end
@@ -24,15 +24,15 @@ function C.new(opts, tune)
   if opts.quiet then mode = "none" end
   if mode == "auto" then
     local term = os.getenv("TERM")
-    mode = (U.isatty(2) and term ~= "dumb") and "tty" or "plain"
+    mode = (util.isatty(2) and term ~= "dumb") and "tty" or "plain"
   end
   local cols, rows = 80, 24
-  if mode == "tty" then cols, rows = U.term_size() end
+  if mode == "tty" then cols, rows = util.term_size() end
   self.progress = Progress.new{ mode = mode, out = io.stderr, width = cols, height = rows }
   return self
 end
 
-function C:client(no_key_needed)
+function Context:client(no_key_needed)
   if not self.key and not no_key_needed then
     return nil, omnihuman.error("auth", "no API key: set AIMLAPI_KEY or pass --api-key")
   end
@@ -42,27 +42,27 @@ end
 
 -- Runs fn inside omnihuman.run with a ticker redrawing the live display
 -- until fn and everything started with ctx:spawn have finished.
-function C:run(fn)
-  local P = self.progress
+function Context:run(fn)
+  local progress = self.progress
   local result
   self.busy = 0
   omnihuman.run(function()
-    if P.mode == "tty" then
+    if progress.mode == "tty" then
       omnihuman.spawn(function()
         repeat
-          P:tick()
+          progress:tick()
           omnihuman.sleep(0.1)
         until self.busy == 0
       end)
     end
     self:spawn(function() result = table.pack and table.pack(fn()) or { fn() } end)
   end)
-  P:close()
+  progress:close()
   return (table.unpack or unpack)(result, 1, result.n or #result)
 end
 
 -- Starts fn as a coroutine of the running ctx:run.
-function C:spawn(fn, ...)
+function Context:spawn(fn, ...)
   self.busy = self.busy + 1
   -- No pcall here: Lua 5.1 cannot yield across it. An error ends the run anyway.
   return omnihuman.spawn(function(...)
@@ -71,31 +71,31 @@ function C:spawn(fn, ...)
   end, ...)
 end
 
-function C:print_json(v)
-  io.stdout:write(U.redact(U.encode(v)), "\n")
+function Context:print_json(v)
+  io.stdout:write(util.redact(util.encode(v)), "\n")
   io.stdout:flush()
 end
 
-function C:say(text)
-  io.stdout:write(U.redact(text), "\n")
+function Context:say(text)
+  io.stdout:write(util.redact(text), "\n")
   io.stdout:flush()
 end
 
 -- An error for the user: text on stderr, or a JSON object on stdout with --json.
-function C:fail(err, extra)
+function Context:fail(err, extra)
   local obj = { ok = false, error = {
     kind = type(err) == "table" and err.kind or "other",
-    message = U.redact(type(err) == "table" and err.message or tostring(err)),
+    message = util.redact(type(err) == "table" and err.message or tostring(err)),
     status = type(err) == "table" and err.status or nil,
     request_id = type(err) == "table" and err.request_id or nil,
     maybe_created = type(err) == "table" and err.maybe_created or nil,
   } }
   for k, v in pairs(extra or {}) do obj[k] = v end
   if self.opts.json then self:print_json(obj) end
-  io.stderr:write("omnihuman: ", U.redact(type(err) == "table" and (err.kind .. ": " .. err.message) or tostring(err)), "\n")
+  io.stderr:write("omnihuman: ", util.redact(type(err) == "table" and (err.kind .. ": " .. err.message) or tostring(err)), "\n")
   if extra and extra.job_id then
     io.stderr:write("omnihuman: job id ", extra.job_id, " (wait for it with: omnihuman wait ", extra.job_id, ")\n")
   end
 end
 
-return C
+return Context

@@ -1,5 +1,5 @@
 -- Exit codes of the omnihuman CLI (documented in docs/cli.md).
-local E = {
+local exit = {
   OK = 0,
   OTHER = 1,        -- anything else: protocol, io, not_found, internal errors
   USAGE = 2,        -- bad arguments or input: unknown option, missing file, invalid_input, bad manifest
@@ -15,16 +15,16 @@ local E = {
 }
 
 local BY_KIND = {
-  invalid_input = E.USAGE,
-  auth = E.AUTH, forbidden = E.AUTH,
-  generation_failed = E.FAILED,
-  timeout = E.TIMEOUT,
-  network = E.NETWORK, server = E.NETWORK, rate_limited = E.NETWORK,
+  invalid_input = exit.USAGE,
+  auth = exit.AUTH, forbidden = exit.AUTH,
+  generation_failed = exit.FAILED,
+  timeout = exit.TIMEOUT,
+  network = exit.NETWORK, server = exit.NETWORK, rate_limited = exit.NETWORK,
 }
 
-function E.for_error(err)
-  if type(err) == "table" and err.maybe_created then return E.UNCERTAIN end
-  return BY_KIND[type(err) == "table" and err.kind or ""] or E.OTHER
+function exit.for_error(err)
+  if type(err) == "table" and err.maybe_created then return exit.UNCERTAIN end
+  return BY_KIND[type(err) == "table" and err.kind or ""] or exit.OTHER
 end
 
-return E
+return exit

@@ -2,18 +2,18 @@
 -- repeated "/" resolved, also for folders that do not exist yet), folder
 -- creation and checks, on top of the core's file-system helpers.
 local core = require("omnihuman.core")
-local U = require("omnihuman.cli.util")
+local util = require("omnihuman.cli.util")
 
-local FS = {}
+local fs = {}
 
 -- The core this CLI runs with may predate the helpers: say so plainly.
-function FS.available()
+function fs.available()
   return type(core.realpath) == "function" and type(core.flock) == "function"
       and type(core.append) == "function" and type(core.mkdir_p) == "function"
       and type(core.check_input) == "function"
 end
 
-function FS.cwd()
+function fs.cwd()
   return (core.realpath("."))
 end
 
@@ -21,31 +21,31 @@ end
 -- folder). The leading part that exists is resolved by the kernel; the
 -- rest (which cannot hold symlinks) lexically. nil, message on errors other
 -- than "does not exist".
-function FS.canonical(path, base)
-  if path:sub(1, 1) ~= "/" then path = (base or FS.cwd()) .. "/" .. path end
+function fs.canonical(path, base)
+  if path:sub(1, 1) ~= "/" then path = (base or fs.cwd()) .. "/" .. path end
   local real, err, tag = core.realpath(path)
   if real then return real end
   if tag ~= "missing" then return nil, err end
   local parent, name = path:match("^(.*)/([^/]*)$")
   if parent == "" then parent = "/" end
-  if name == "" or name == "." then return FS.canonical(parent) end
-  local p, perr = FS.canonical(parent)
+  if name == "" or name == "." then return fs.canonical(parent) end
+  local p, perr = fs.canonical(parent)
   if not p then return nil, perr end
-  if name == ".." then return U.dirname(p) ~= "" and U.dirname(p) or "/" end
+  if name == ".." then return util.dirname(p) ~= "" and util.dirname(p) or "/" end
   return (p == "/" and "" or p) .. "/" .. name
 end
 
 -- key of a canonical path: relative to folder `home` when inside it.
-function FS.relative(path, home)
+function fs.relative(path, home)
   if home == "/" then return path:sub(2) end
   if path:sub(1, #home + 1) == home .. "/" then return path:sub(#home + 2) end
   return path
 end
 
 -- The nearest folder of path that exists (path itself if it does).
-function FS.existing_ancestor(path)
+function fs.existing_ancestor(path)
   while path ~= "/" and not core.stat(path) do
-    path = U.dirname(path)
+    path = util.dirname(path)
     if path == "" then path = "/" end
   end
   return path
@@ -53,16 +53,16 @@ end
 
 -- Removes stale <target>.part-XXXXXX files (left by killed downloads) of
 -- the given targets, one listing per folder. Returns how many went.
-function FS.clean_parts(targets)
+function fs.clean_parts(targets)
   local by_dir = {}
   for _, path in ipairs(targets) do
-    local d = U.dirname(path)
+    local d = util.dirname(path)
     by_dir[d] = by_dir[d] or {}
-    by_dir[d][U.basename(path)] = true
+    by_dir[d][util.basename(path)] = true
   end
   local n = 0
   for dir, bases in pairs(by_dir) do
-    local p = core.stat(dir) == "dir" and io.popen("ls -A " .. U.q(dir) .. " 2>/dev/null")
+    local p = core.stat(dir) == "dir" and io.popen("ls -A " .. util.q(dir) .. " 2>/dev/null")
     if p then
       local names = {}
       for name in p:lines() do names[#names + 1] = name end
@@ -78,8 +78,8 @@ function FS.clean_parts(targets)
   return n
 end
 
-FS.stat = core.stat
-FS.mkdir_p = core.mkdir_p
-FS.writable = core.writable
+fs.stat = core.stat
+fs.mkdir_p = core.mkdir_p
+fs.writable = core.writable
 
-return FS
+return fs

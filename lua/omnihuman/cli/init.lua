@@ -1,17 +1,17 @@
 -- omnihuman CLI entry point: main(argv) -> exit code.
-local A = require("omnihuman.cli.args")
-local E = require("omnihuman.cli.exit")
-local U = require("omnihuman.cli.util")
+local args = require("omnihuman.cli.args")
+local exit = require("omnihuman.cli.exit")
+local util = require("omnihuman.cli.util")
 
-local M = {}
+local cli = {}
 
 local ORDER = { "generate", "create", "status", "wait", "download", "batch" }
 
-local function commands()
-  local K = require("omnihuman.cli.commands")
+local function command_table()
+  local commands = require("omnihuman.cli.commands")
   return {
-    generate = K.generate, create = K.create, status = K.status, wait = K.wait,
-    download = K.download, batch = require("omnihuman.cli.batch").command,
+    generate = commands.generate, create = commands.create, status = commands.status, wait = commands.wait,
+    download = commands.download, batch = require("omnihuman.cli.batch").command,
   }
 end
 
@@ -35,32 +35,32 @@ local function top_help(cmds)
   return table.concat(out, "\n") .. "\n"
 end
 
-function M.main(argv)
-  local cmds = commands()
+function cli.main(argv)
+  local cmds = command_table()
   local name = argv[1]
   if name == nil or name == "-h" or name == "--help" or name == "help" then
     local sub = name == "help" and argv[2] and cmds[argv[2]]
-    io.stdout:write(sub and A.help(sub) or top_help(cmds))
-    return name == nil and E.USAGE or E.OK
+    io.stdout:write(sub and args.help(sub) or top_help(cmds))
+    return name == nil and exit.USAGE or exit.OK
   end
   if name == "--version" or name == "version" then
     local ok, omnihuman = pcall(require, "omnihuman")
     io.stdout:write("omnihuman ", ok and tostring(omnihuman._VERSION) or "?", "\n")
-    return E.OK
+    return exit.OK
   end
   local cmd = cmds[name]
   if not cmd then
     io.stderr:write("omnihuman: unknown command '", name, "' (try omnihuman --help)\n")
-    return E.USAGE
+    return exit.USAGE
   end
   local rest = {}
   for i = 2, #argv do rest[i - 1] = argv[i] end
-  local opts, perr = A.parse(cmd, rest)
-  if opts and opts.help then io.stdout:write(A.help(cmd)) return E.OK end
+  local opts, perr = args.parse(cmd, rest)
+  if opts and opts.help then io.stdout:write(args.help(cmd)) return exit.OK end
   if not opts then
     io.stderr:write("omnihuman ", name, ": ", perr.message, "\nUsage: omnihuman ", cmd.usage,
                     "\n(omnihuman ", name, " --help for details)\n")
-    return E.USAGE
+    return exit.USAGE
   end
   local ctx = require("omnihuman.cli.context").new(opts)
   local ok, code, uerr = xpcall(function() return cmd.run(ctx, opts) end, debug.traceback)
@@ -72,22 +72,22 @@ function M.main(argv)
       -- creates that answered while the run unwound: their ids must not be lost
       for line in tostring(code):gmatch("[^\n]+") do
         if line:match("^job %S+ was created") or line:match("^a create may have reached") then
-          io.stderr:write("omnihuman: ", U.redact(line), "\n")
+          io.stderr:write("omnihuman: ", util.redact(line), "\n")
         end
       end
       return 130
     end
-    io.stderr:write("omnihuman: internal error: ", U.redact(tostring(code)), "\n")
-    return E.OTHER
+    io.stderr:write("omnihuman: internal error: ", util.redact(tostring(code)), "\n")
+    return exit.OTHER
   end
   if code == nil and uerr then
     if opts.json then
       ctx:print_json({ ok = false, error = { kind = "invalid_input", message = uerr.message } })
     end
-    io.stderr:write("omnihuman ", name, ": ", U.redact(uerr.message), "\nUsage: omnihuman ", cmd.usage, "\n")
-    return E.USAGE
+    io.stderr:write("omnihuman ", name, ": ", util.redact(uerr.message), "\nUsage: omnihuman ", cmd.usage, "\n")
+    return exit.USAGE
   end
-  return code or E.OK
+  return code or exit.OK
 end
 
-return M
+return cli

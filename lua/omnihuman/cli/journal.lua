@@ -17,11 +17,11 @@
 -- held until the process ends). Each record is appended whole or not at
 -- all, and the ones a rerun depends on are fsync'd before the caller acts.
 local core = require("omnihuman.core")
-local U = require("omnihuman.cli.util")
+local util = require("omnihuman.cli.util")
 
-local J = {}
-J.__index = J
-J.VERSION = 2
+local Journal = {}
+Journal.__index = Journal
+Journal.VERSION = 2
 
 -- The crash simulation (make sim) steers journal writes through
 -- OMNIHUMAN_SIM_JOURNAL: "crash_before=N" / "crash_after=N" kill the
@@ -39,8 +39,8 @@ end
 
 local function sim_crash()
   io.stderr:flush()
-  U.execute("kill -9 " .. assert(U.getpid()))
-  while true do U.execute("sleep 1") end -- not reached: the signal is on its way
+  util.execute("kill -9 " .. assert(util.getpid()))
+  while true do util.execute("sleep 1") end -- not reached: the signal is on its way
 end
 
 local function hash(s)
@@ -52,7 +52,7 @@ local function hash(s)
   end
   return ("%08x%08x"):format(a, b)
 end
-J.hash = hash
+Journal.hash = hash
 
 -- Opens and locks a file; nil, message, "busy" if another process holds it.
 local function lock(path, mode)
@@ -65,14 +65,14 @@ local function lock(path, mode)
   end
   return f
 end
-J.lock_file = lock
+Journal.lock_file = lock
 
 -- Opens the journal at path and takes its lock before anything is read.
 -- opts.create = false (a dry run): a missing journal stays missing.
 -- opts.sync = "never": flush only. Returns journal or nil, message, tag.
-function J.open(path, opts)
+function Journal.open(path, opts)
   opts = opts or {}
-  local self = setmetatable({ path = path, sync_mode = opts.sync or "auto", writes = 0, errors = {} }, J)
+  local self = setmetatable({ path = path, sync_mode = opts.sync or "auto", writes = 0, errors = {} }, Journal)
   local existed = core.stat(path) ~= nil
   if not existed and opts.create == false then return self end
   local f, err, tag = lock(path, opts.create == false and "rb" or "ab")
@@ -82,7 +82,7 @@ function J.open(path, opts)
   end
   self.f = f
   if not existed and self.sync_mode ~= "never" then
-    local dir = U.dirname(path)
+    local dir = util.dirname(path)
     local ok, serr = core.fsync_dir(dir ~= "" and dir or "/") -- the new journal's name survives a power cut
     if not ok then
       f:close()
@@ -94,7 +94,7 @@ end
 
 -- Reads every record: list of { ln = line number, rec = table }, and
 -- warnings for lines that are not records.
-function J:read()
+function Journal:read()
   local records, warnings = {}, {}
   local f = io.open(self.path, "rb")
   if not f then return records, warnings end
@@ -108,7 +108,7 @@ function J:read()
   for line in f:lines() do
     ln = ln + 1
     if not line:match("^%s*$") then
-      local r = U.decode(line)
+      local r = util.decode(line)
       if type(r) ~= "table" or type(r.ev) ~= "string" or type(r.key) ~= "string" then
         warnings[#warnings + 1] = ("journal line %d is unreadable (ignored)"):format(ln)
       else
@@ -133,7 +133,7 @@ local APPLY = {
 -- Folds records into one state per row: keyof(rec) names the row a record
 -- belongs to (nil: none of ours). state: new | uncertain | pending |
 -- completed | failed | done, plus id, url, fp, kind, message, last.
-function J.replay(records, keyof)
+function Journal.replay(records, keyof)
   local states = {}
   for _, e in ipairs(records) do
     local r = e.rec
@@ -154,14 +154,14 @@ end
 
 -- Appends one record, durable (fsync'd) when sync is true. Returns true,
 -- or nil, message: then nothing of the record is in the file.
-function J:write(rec, sync)
+function Journal:write(rec, sync)
   if not self.f then return nil, "journal " .. self.path .. " is not open" end
   self.writes = self.writes + 1
   local n = self.writes
   if sim_mode == "crash_before" and n == sim_n then sim_crash() end
-  rec.v = J.VERSION
-  rec.t = U.timestamp()
-  local data = U.encode(rec) .. "\n"
+  rec.v = Journal.VERSION
+  rec.t = util.timestamp()
+  local data = util.encode(rec) .. "\n"
   if self.torn then data = "\n" .. data end
   local ok, err
   if (sim_mode == "fail" and n == sim_n) or (sim_mode == "fail_from" and n >= sim_n) then
@@ -179,8 +179,8 @@ function J:write(rec, sync)
   return true
 end
 
-function J:close()
+function Journal:close()
   if self.f then self.f:close() self.f = nil end
 end
 
-return J
+return Journal

@@ -2,10 +2,10 @@
 -- Columns: image | image_url, audio | audio_url, output; any other column is
 -- an extra field passed to the create request. Relative paths (inputs and
 -- outputs) are relative to the manifest's directory.
-local U = require("omnihuman.cli.util")
-local A = require("omnihuman.cli.args")
+local util = require("omnihuman.cli.util")
+local args = require("omnihuman.cli.args")
 
-local M = {}
+local Manifest = {}
 
 -- Splits CSV text into records; each record { line = first line, fields }.
 local function csv_records(text)
@@ -66,8 +66,8 @@ local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
 -- bad, format or nil, message when the file cannot be used at all. rows:
 -- { line, image = {url | path}, audio = {url | path}, output_raw, fields
 -- (extra) }; bad: { line, message }.
-function M.read(path, dir)
-  local text, err = U.readfile(path)
+function Manifest.read(path, dir)
+  local text, err = util.readfile(path)
   if not text then return nil, "cannot read manifest: " .. tostring(err) end
   local first = text:match("^%s*(.)")
   local raw, bad, format = {}, {}, nil -- luacheck: ignore 311 (every branch below sets format)
@@ -78,7 +78,7 @@ function M.read(path, dir)
       ln = ln + 1
       l = l:gsub("\r$", "")
       if not l:match("^%s*$") and not l:match("^%s*#") then
-        local v, derr = U.decode(l)
+        local v, derr = util.decode(l)
         if type(v) ~= "table" or v[1] ~= nil then
           bad[#bad + 1] = { line = ln, message = v == nil and ("invalid JSON: " .. tostring(derr)) or "not a JSON object" }
         else
@@ -110,7 +110,7 @@ function M.read(path, dir)
         local t = {}
         for k, h in ipairs(header) do
           local v = trim(rec.fields[k])
-          if v ~= "" then t[h] = A.scalar(v) end
+          if v ~= "" then t[h] = args.scalar(v) end
         end
         raw[#raw + 1] = { line = rec.line, t = t }
       end
@@ -119,7 +119,7 @@ function M.read(path, dir)
 
   local rows = {}
   for _, r in ipairs(raw) do
-    local row, why = M.row(r.t, r.line, dir)
+    local row, why = Manifest.row(r.t, r.line, dir)
     if row then
       rows[#rows + 1] = row
     else
@@ -136,19 +136,19 @@ local function input(t, name, dir, optional)
   local v, u = t[name], t[name .. "_url"]
   if v ~= nil and u ~= nil then return nil, "has both " .. name .. " and " .. name .. "_url" end
   v = v or u
-  if v == nil or v == U.null or v == "" then
+  if v == nil or v == util.null or v == "" then
     if optional then return false end
     return nil, "has no " .. name
   end
   if type(v) ~= "string" then return nil, name .. " must be a string" end
-  if U.is_url(v) then return { url = v } end
-  return { path = U.join(dir, v) } -- checked by the pre-flight
+  if util.is_url(v) then return { url = v } end
+  return { path = util.join(dir, v) } -- checked by the pre-flight
 end
 
 local INPUT_COLUMNS = { image = true, image_url = true, audio = true, audio_url = true, mask = true,
                         mask_url = true, output = true }
 
-function M.row(t, line, dir)
+function Manifest.row(t, line, dir)
   local image, why = input(t, "image", dir)
   if not image then return nil, why end
   local audio
@@ -162,7 +162,7 @@ function M.row(t, line, dir)
   -- output_raw as written; the batch resolves it to a canonical path.
   local row = { line = line, output_raw = out, fields = {} }
   for k, v in pairs(t) do
-    if not INPUT_COLUMNS[k] and v ~= U.null then
+    if not INPUT_COLUMNS[k] and v ~= util.null then
       if type(k) ~= "string" or not k:match("^[%w_%.%-]+$") then return nil, "bad column name " .. tostring(k) end
       row.fields[k] = v
     end
@@ -172,7 +172,7 @@ function M.row(t, line, dir)
 end
 
 -- The create request of a row.
-function M.create_fields(row)
+function Manifest.create_fields(row)
   local f = {}
   for k, v in pairs(row.fields) do f[k] = v end
   if row.image.url then f.image_url = row.image.url else f.image = row.image.path end
@@ -185,14 +185,14 @@ end
 
 -- A stable fingerprint of what a row asks for (inputs, by their canonical
 -- paths when the caller set them as .real, and extra fields).
-function M.fingerprint(row)
+function Manifest.fingerprint(row)
   local keys = {}
   for k in pairs(row.fields) do keys[#keys + 1] = k end
   table.sort(keys)
   local function name(i) return i and (i.url or i.real or i.path) or "" end
   local parts = { name(row.image), name(row.audio), name(row.mask) }
-  for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. U.encode(row.fields[k]) end
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. util.encode(row.fields[k]) end
   return table.concat(parts, "\0")
 end
 
-return M
+return Manifest

@@ -6,36 +6,36 @@
 -- increase, multiplicative decrease), between 1 and --concurrency.
 -- The create budget (--max-creates) counts creates that may have made a
 -- job: a create certainly refused gives its unit back.
-local P = {}
-P.__index = P
+local Pacer = {}
+Pacer.__index = Pacer
 
-function P.new(max, budget, now, hold)
+function Pacer.new(max, budget, now, hold)
   return setmetatable({
     max = max, level = max, active = 0,
     budget = budget, used = 0, sent = 0,
     now = now, hold = hold or 1.0, last_cut = nil, cuts = 0,
-  }, P)
+  }, Pacer)
 end
 
-function P:limit() return math.floor(self.level) end
+function Pacer:limit() return math.floor(self.level) end
 
-function P:has_room() return self.active < self:limit() end
+function Pacer:has_room() return self.active < self:limit() end
 
-function P:budget_left()
+function Pacer:budget_left()
   return not self.budget or self.used < self.budget
 end
 
 -- A create is about to be sent.
-function P:take()
+function Pacer:take()
   self.used = self.used + 1
   self.sent = self.sent + 1
 end
 
 -- The create certainly made no job.
-function P:give_back() self.used = self.used - 1 end
+function Pacer:give_back() self.used = self.used - 1 end
 
 -- The service refused a create with 429. Returns old, new level when it cut.
-function P:refused()
+function Pacer:refused()
   local t = self.now()
   if self.last_cut and t - self.last_cut < self.hold then return nil end
   local old = self:limit()
@@ -47,11 +47,11 @@ function P:refused()
 end
 
 -- A job was created. Returns old, new level when the limit grew.
-function P:created()
+function Pacer:created()
   local old = self:limit()
   self.level = math.min(self.max, self.level + 1 / old)
   if self:limit() ~= old then return old, self:limit() end
   return nil
 end
 
-return P
+return Pacer

@@ -6,27 +6,27 @@
 --   plain: one timestamped line per event (status changes, download start
 --          and end), for logs and pipes.
 --   none:  nothing.
-local U = require("omnihuman.cli.util")
+local util = require("omnihuman.cli.util")
 
-local P = {}
-P.__index = P
+local Progress = {}
+Progress.__index = Progress
 
 local SPIN = { "|", "/", "-", "\\" }
 local MAX_LIVE = 30
 
-function P.new(opts)
+function Progress.new(opts)
   local self = setmetatable({
     mode = opts.mode or "plain",
     out = opts.out or io.stderr,
     width = opts.width or 80,
     max_live = math.max(1, math.min(MAX_LIVE, (opts.height or 24) - 3)),
-    now = opts.now or U.now,
+    now = opts.now or util.now,
     jobs = {},        -- active, in order of add
     pending = {},     -- permanent lines waiting for the next draw (tty)
     drawn = 0,        -- live lines on screen
     frame = 0,
     header = nil,     -- optional function() -> text, first live line
-  }, P)
+  }, Progress)
   return self
 end
 
@@ -41,28 +41,28 @@ local function pad(s, w)
   return s .. (" "):rep(w - #s)
 end
 
-function P:plain_line(text)
-  self.out:write(U.timestamp(), " ", text, "\n")
+function Progress:plain_line(text)
+  self.out:write(util.timestamp(), " ", text, "\n")
   self.out:flush()
 end
 
 -- A permanent message (scrolls above the live block on a terminal).
-function P:log(text)
-  text = U.redact(text)
+function Progress:log(text)
+  text = util.redact(text)
   if self.mode == "none" then return end
   if self.mode == "plain" then return self:plain_line(text) end
   self.pending[#self.pending + 1] = text
   self:draw()
 end
 
-function P:add(label)
+function Progress:add(label)
   local job = { label = label, status = "starting", t0 = self.now(), detail = nil }
   self.jobs[#self.jobs + 1] = job
   self.dirty = true
   return job
 end
 
-function P:set(job, status, detail)
+function Progress:set(job, status, detail)
   local changed = job.status ~= status
   job.status, job.detail = status, detail
   job.got, job.total = nil, nil
@@ -72,7 +72,7 @@ function P:set(job, status, detail)
   self.dirty = true
 end
 
-function P:bytes(job, got, total)
+function Progress:bytes(job, got, total)
   local t = self.now()
   if not job.got then
     job.win_t, job.win_got, job.rate = t, got, nil
@@ -86,17 +86,17 @@ function P:bytes(job, got, total)
   self.dirty = true
 end
 
-function P:finish(job, text)
+function Progress:finish(job, text)
   for i, j in ipairs(self.jobs) do
     if j == job then table.remove(self.jobs, i) break end
   end
-  local line = job.label .. ": " .. text .. "  (" .. U.fmt_duration(self.now() - job.t0)
-      .. (job.got and (", " .. U.fmt_bytes(job.got)) or "") .. ")"
+  local line = job.label .. ": " .. text .. "  (" .. util.fmt_duration(self.now() - job.t0)
+      .. (job.got and (", " .. util.fmt_bytes(job.got)) or "") .. ")"
   if self.mode == "tty" then
-    self.pending[#self.pending + 1] = U.redact(line)
+    self.pending[#self.pending + 1] = util.redact(line)
     self:draw()
   elseif self.mode == "plain" then
-    self:plain_line(U.redact(line))
+    self:plain_line(util.redact(line))
   end
 end
 
@@ -106,15 +106,15 @@ local function bar(got, total, w)
   return "[" .. ("#"):rep(n) .. ("."):rep(w - n) .. "]"
 end
 
-function P:job_line(job, t)
+function Progress:job_line(job, t)
   local spin = SPIN[(self.frame % #SPIN) + 1]
   local s = spin .. " " .. pad(job.label, 18) .. " " .. pad(job.status, 11) .. " "
-      .. pad(U.fmt_duration(t - job.t0), 6)
+      .. pad(util.fmt_duration(t - job.t0), 6)
   if job.got then
     local pct = job.total and job.total > 0 and math.floor(100 * job.got / job.total) or nil
     s = s .. " " .. bar(job.got, job.total, 20) .. " " .. (pct and (pct .. "%") or "")
-        .. " " .. U.fmt_bytes(job.got) .. " / " .. (job.total and U.fmt_bytes(job.total) or "?")
-        .. (job.rate and ("  " .. U.fmt_bytes(job.rate) .. "/s") or "")
+        .. " " .. util.fmt_bytes(job.got) .. " / " .. (job.total and util.fmt_bytes(job.total) or "?")
+        .. (job.rate and ("  " .. util.fmt_bytes(job.rate) .. "/s") or "")
   elseif job.detail then
     s = s .. " " .. job.detail
   end
@@ -123,7 +123,7 @@ end
 
 -- Redraws the live block (tty only): cursor up over the old block, clear to
 -- the end of the screen, permanent lines, then the block again.
-function P:draw()
+function Progress:draw()
   if self.mode ~= "tty" then return end
   local t = self.now()
   local w = self.width - 1
@@ -135,7 +135,7 @@ function P:draw()
   local n = 0
   if not self.closed then
     if self.header then
-      buf[#buf + 1] = fit(U.redact(self.header()), w) .. "\n"
+      buf[#buf + 1] = fit(util.redact(self.header()), w) .. "\n"
       n = n + 1
     end
     for i, job in ipairs(self.jobs) do
@@ -144,7 +144,7 @@ function P:draw()
         n = n + 1
         break
       end
-      buf[#buf + 1] = fit(U.redact(self:job_line(job, t)), w) .. "\n"
+      buf[#buf + 1] = fit(util.redact(self:job_line(job, t)), w) .. "\n"
       n = n + 1
     end
   end
@@ -154,16 +154,16 @@ function P:draw()
   self.out:flush()
 end
 
-function P:tick()
+function Progress:tick()
   self.frame = self.frame + 1
   if self.mode == "tty" then self:draw() end
 end
 
 -- Removes the live block (tty); later output starts on a clean line.
-function P:close()
+function Progress:close()
   if self.closed then return end
   self.closed = true
   if self.mode == "tty" then self:draw() end
 end
 
-return P
+return Progress

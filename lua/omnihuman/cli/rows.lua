@@ -2,28 +2,28 @@
 -- relative to the manifest's folder when inside it, so that reruns from any
 -- folder, with the manifest named by any path, find the same rows, and two
 -- spellings of one file are caught before anything is sent.
-local U = require("omnihuman.cli.util")
-local FS = require("omnihuman.cli.fs")
+local util = require("omnihuman.cli.util")
+local fs = require("omnihuman.cli.fs")
 
-local R = {}
+local Rows = {}
 
 -- Sets row.output (canonical absolute path) and row.key on every row;
 -- moves rows whose output is unusable or already taken to bad. reserved:
 -- canonical path -> what it is (the manifest, the journal): never an output.
-function R.identify(rows, bad, home, reserved)
+function Rows.identify(rows, bad, home, reserved)
   local keep, owner = {}, {}
   for _, row in ipairs(rows) do
     local raw, why = row.output_raw, nil
-    local name = U.basename(raw)
+    local name = util.basename(raw)
     if name == "" or name == "." or name == ".." then
       why = "output " .. raw .. " names a folder, not a file"
     else
-      local path, err = FS.canonical(raw, home)
+      local path, err = fs.canonical(raw, home)
       if not path then
         why = "output " .. raw .. ": " .. tostring(err)
       else
         row.output = path
-        row.key = FS.relative(path, home)
+        row.key = fs.relative(path, home)
         if reserved[path] then
           why = ("output %s is %s"):format(raw, reserved[path])
         elseif owner[row.key] then
@@ -47,8 +47,8 @@ end
 -- carry the key; older ones the output as spelled through the manifest's
 -- path, relative to the folder that run started in. Those are matched to
 -- a row when they resolve to its output from this folder or the manifest's.
-function R.keyof(by_key, home)
-  local cwd = FS.cwd()
+function Rows.keyof(by_key, home)
+  local cwd = fs.cwd()
   local legacy = {}
   local by_path = {}
   for key, row in pairs(by_key) do by_path[row.output] = key end
@@ -59,7 +59,7 @@ function R.keyof(by_key, home)
       legacy[k] = false
       local bases = k:sub(1, 1) == "/" and { "/" } or { cwd, home }
       for _, base in ipairs(bases) do
-        local p = FS.canonical(k, base)
+        local p = fs.canonical(k, base)
         if p and by_path[p] then legacy[k] = by_path[p] break end
       end
     end
@@ -69,15 +69,15 @@ end
 
 -- What a row needs, from its journal state: create | resume | download |
 -- skip | uncertain | failed.
-function R.plan(row, st, opts)
+function Rows.plan(row, st, opts)
   local s = st and st.state or "new"
   if s == "new" then return "create" end
   if s == "uncertain" then return opts["recreate-uncertain"] and "create" or "uncertain" end
   if s == "failed" then return opts["retry-failed"] and "create" or "failed" end
   if s == "pending" then return "resume" end
   if s == "completed" then return "download" end
-  if s == "done" then return FS.stat(row.output) == "file" and "skip" or "download" end
+  if s == "done" then return fs.stat(row.output) == "file" and "skip" or "download" end
   return "create"
 end
 
-return R
+return Rows

@@ -2,33 +2,33 @@
 -- shell quoting, terminal detection, human-readable sizes and durations.
 local cjson = require("cjson")
 
-local U = {}
+local util = {}
 
-U.json = cjson.new and cjson.new() or cjson
-U.null = cjson.null
+util.json = cjson.new and cjson.new() or cjson
+util.null = cjson.null
 
 -- lua-cjson escapes "/" as "\/"; undo that (an escaped backslash before a
 -- slash is "\\\/", which still decodes right after the change).
-function U.encode(v) return (U.json.encode(v):gsub("\\/", "/")) end
+function util.encode(v) return (util.json.encode(v):gsub("\\/", "/")) end
 
 -- Decodes JSON text; returns value or nil, message (never raises).
-function U.decode(s)
-  local ok, v = pcall(U.json.decode, s)
+function util.decode(s)
+  local ok, v = pcall(util.json.decode, s)
   if ok then return v end
   return nil, tostring(v):gsub("^.-:%d+: ", "")
 end
 
-function U.q(s) -- POSIX shell quoting
+function util.q(s) -- POSIX shell quoting
   return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
 end
 
-function U.execute(cmd)
+function util.execute(cmd)
   local a, _, c = os.execute(cmd)
   if type(a) == "number" then return a == 0 end
   return a == true and (c == nil or c == 0)
 end
 
-function U.readfile(path)
+function util.readfile(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
   local s = f:read("*a")
@@ -36,26 +36,26 @@ function U.readfile(path)
   return s
 end
 
-function U.exists(path)
+function util.exists(path)
   local f = io.open(path, "rb")
   if f then f:close() return true end
   return false
 end
 
-function U.dirname(path)
+function util.dirname(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
-function U.basename(path)
+function util.basename(path)
   return path:match("([^/]*)$")
 end
 
-function U.is_url(s)
+function util.is_url(s)
   return type(s) == "string" and (s:match("^https?://") or s:match("^data:")) ~= nil
 end
 
 -- Joins a relative path onto base directory dir ("." keeps it relative).
-function U.join(dir, path)
+function util.join(dir, path)
   if path:sub(1, 1) == "/" or dir == "." or dir == "" then return path end
   return dir .. "/" .. path
 end
@@ -66,12 +66,12 @@ do
   local ok, core = pcall(require, "omnihuman.core")
   if ok and core.now then now_fn = core.now end
 end
-U.now = now_fn or function() return os.time() end -- monotonic seconds when the core has it
-function U.timestamp()
+util.now = now_fn or function() return os.time() end -- monotonic seconds when the core has it
+function util.timestamp()
   return os.date("!%Y-%m-%dT%H:%M:%SZ")
 end
 
-function U.fmt_bytes(n)
+function util.fmt_bytes(n)
   if not n then return "?" end
   if n < 1024 then return ("%d B"):format(n) end
   if n < 1024 * 1024 then return ("%.1f KiB"):format(n / 1024) end
@@ -79,7 +79,7 @@ function U.fmt_bytes(n)
   return ("%.2f GiB"):format(n / 1073741824)
 end
 
-function U.fmt_duration(s)
+function util.fmt_duration(s)
   s = math.max(0, math.floor(s + 0.5))
   local f = math.floor
   if s < 3600 then return ("%d:%02d"):format(f(s / 60), s % 60) end
@@ -88,12 +88,12 @@ end
 
 -- Is file descriptor fd (1 = stdout, 2 = stderr) a terminal? The shell that
 -- os.execute starts inherits our descriptors, so `test -t` answers for us.
-function U.isatty(fd)
-  return U.execute("test -t " .. fd)
+function util.isatty(fd)
+  return util.execute("test -t " .. fd)
 end
 
 -- Terminal size (columns, rows): $COLUMNS/$LINES, else stty on /dev/tty, else 80x24.
-function U.term_size()
+function util.term_size()
   local c, r = tonumber(os.getenv("COLUMNS") or ""), tonumber(os.getenv("LINES") or "")
   if not (c and r) then
     local p = io.popen("stty size </dev/tty 2>/dev/null")
@@ -109,8 +109,8 @@ end
 
 -- This process's id (the Lua interpreter's): /proc/self where there is one,
 -- else the parent pid of a shell we start.
-function U.getpid()
-  local s = U.readfile("/proc/self/stat")
+function util.getpid()
+  local s = util.readfile("/proc/self/stat")
   local pid = s and tonumber(s:match("^(%d+)"))
   if pid then return pid end
   local p = io.popen("echo $PPID")
@@ -120,17 +120,17 @@ function U.getpid()
 end
 
 -- Is process pid running? A zombie (killed, not yet reaped) counts as gone.
-function U.pid_alive(pid)
-  local st = U.readfile("/proc/" .. pid .. "/status")
+function util.pid_alive(pid)
+  local st = util.readfile("/proc/" .. pid .. "/status")
   if st then return not st:match("State:%s*Z") end
-  if U.readfile("/proc/self/status") then return false end -- Linux: no entry, no process
-  return U.execute("kill -0 " .. pid .. " 2>/dev/null")
+  if util.readfile("/proc/self/status") then return false end -- Linux: no entry, no process
+  return util.execute("kill -0 " .. pid .. " 2>/dev/null")
 end
 
 -- Masks anything that looks like the key, wherever a message might carry it.
 local secrets = {}
-function U.add_secret(s) if type(s) == "string" and #s >= 4 then secrets[#secrets + 1] = s end end
-function U.redact(s)
+function util.add_secret(s) if type(s) == "string" and #s >= 4 then secrets[#secrets + 1] = s end end
+function util.redact(s)
   s = tostring(s)
   for _, k in ipairs(secrets) do
     local i = 1
@@ -144,4 +144,4 @@ function U.redact(s)
   return s
 end
 
-return U
+return util
