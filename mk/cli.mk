@@ -1,7 +1,6 @@
 # bin/omnihuman, the command-line tool: its specs alone, and its one optional
 # test dependency (tmux: the terminal test falls back to a pty without it).
-CLI_SPECS := spec/cli_spec.lua spec/cli_batch_spec.lua spec/cli_batch_safety_spec.lua spec/cli_crash_spec.lua \
-             spec/cli_tty_spec.lua
+CLI_SPECS := $(wildcard spec/cli_spec.lua spec/cli_*_spec.lua)
 
 .PHONY: cli-test cli-deps
 cli-test: deps
