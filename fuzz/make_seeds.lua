@@ -3,9 +3,9 @@
 package.path = "./?.lua;" .. package.path
 local char, byte, rep = string.char, string.byte, string.rep
 local floor = math.floor
-local MB = require("spec.support.media_bytes")
-local MP3_HDR, MP3_LEN = MB.MP3_HDR, MB.MP3_LEN
-local u16le, u32le, u32be, u64le, u64be, wav, mp3_frame, mp3_frames, id3v2, xing_frame, adts_frame, ogg_page, ogg_opus, ogg_vorbis, box, m4a, mvhd_v0, mvhd_v1 = MB.u16le, MB.u32le, MB.u32be, MB.u64le, MB.u64be, MB.wav, MB.mp3_frame, MB.mp3_frames, MB.id3v2, MB.xing_frame, MB.adts_frame, MB.ogg_page, MB.ogg_opus, MB.ogg_vorbis, MB.box, MB.m4a, MB.mvhd_v0, MB.mvhd_v1
+local media_bytes = require("spec.support.media_bytes")
+local MP3_HDR, MP3_LEN = media_bytes.MP3_HDR, media_bytes.MP3_LEN
+local u16le, u32le, u32be, u64le, u64be, wav, mp3_frame, mp3_frames, id3v2, xing_frame, adts_frame, ogg_page, ogg_opus, ogg_vorbis, box, m4a, mvhd_v0, mvhd_v1 = media_bytes.u16le, media_bytes.u32le, media_bytes.u32be, media_bytes.u64le, media_bytes.u64be, media_bytes.wav, media_bytes.mp3_frame, media_bytes.mp3_frames, media_bytes.id3v2, media_bytes.xing_frame, media_bytes.adts_frame, media_bytes.ogg_page, media_bytes.ogg_opus, media_bytes.ogg_vorbis, media_bytes.box, media_bytes.m4a, media_bytes.mvhd_v0, media_bytes.mvhd_v1
 
 
 local function put(target, name, data)
@@ -52,8 +52,8 @@ put("media", "mp3_long", id3v2(3000) .. mp3_frames(120) .. "junk" .. mp3_frames(
 put("media", "aac_long", rep(adts_frame(700) .. adts_frame(300), 50))
 put("media", "m4a_big_mdat", box("ftyp", "M4A " .. u32be(0)) .. u32be(1) .. "mdat" .. u64be(2 ^ 40)
     .. rep("\0", 64))
-put("media", "avif", MB.avif())
-put("media", "avif_compat", MB.avif("mif1", "miafavif"))
+put("media", "avif", media_bytes.avif())
+put("media", "avif_compat", media_bytes.avif("mif1", "miafavif"))
 
 -- retry_after: 4 bytes of "now" (little-endian epoch seconds), then the value
 local now = u32le(1700000000)

@@ -10,7 +10,7 @@
 -- failed check, a failed cycle, or when SOAK_MAX_SECONDS (default 1800) pass.
 package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path
 local omnihuman = require("omnihuman")
-local ts = require("spec.support.testserver")
+local testserver = require("spec.support.testserver")
 
 local N = tonumber(arg[1]) or 100000
 local CONC = tonumber(arg[2]) or 16
@@ -47,7 +47,7 @@ local function sample()
   return rss_kb(), fds()
 end
 
-local srv = ts.start{ tls = TLS or nil, key = KEY, lifetime = MAX_SECONDS + 60 }
+local srv = testserver.start{ tls = TLS or nil, key = KEY, lifetime = MAX_SECONDS + 60 }
 local clients = {}
 local function client_for(i)
   local ns = "soak" .. math.floor(i / NS_EVERY)

@@ -3,7 +3,7 @@
 -- wait and download; the usage a create reports, through generate and the
 -- CLI; the documented error answers (403, 429 without Retry-After, 500, 504).
 local fixtures = require("spec.support.fixtures")
-local ts = require("spec.support.testserver")
+local testserver = require("spec.support.testserver")
 local cli = require("spec.support.cli")
 local cjson = require("cjson")
 
@@ -24,7 +24,7 @@ local function error_json(status, message, rid)
                        statusCode = tostring(status), timestamp = "2026-01-01T00:00:00.000Z" }
 end
 
-for _, flavor in ipairs(ts.FLAVORS) do
+for _, flavor in ipairs(testserver.FLAVORS) do
   describe("against the " .. flavor .. " service", function()
     local srv, dir, P
     setup(function()
@@ -77,7 +77,7 @@ for _, flavor in ipairs(ts.FLAVORS) do
     end
 
     it("the sandbox plays the same flavor", function()
-      local sb = ts.start{ sandbox = true, flavor = flavor }
+      local sb = testserver.start{ sandbox = true, flavor = flavor }
       local ok, err = pcall(function()
         local c = fixtures.client(sb, "", { poll_interval = 1 })
         local job = assert(c:create(fields()))

@@ -1,7 +1,7 @@
 -- Checks the fake API server (spec/support/server.py) and its Lua helper with
 -- the curl CLI.  Run from the repo root:  busted --lua=lua5.4 spec/testserver_spec.lua
 
-local ts = require("spec.support.testserver")
+local testserver = require("spec.support.testserver")
 local cjson = require("cjson")
 
 local sh = require("spec.support.sh")
@@ -9,7 +9,7 @@ local files = require("spec.support.files")
 
 local readfile, q, alive = files.read, sh.q, sh.alive
 
-local FIXTURE = readfile(ts.fixture)
+local FIXTURE = readfile(testserver.fixture)
 local MODEL = "bytedance/omnihuman"
 
 -- Run curl; returns {rc=, status=, body=, headers={lowercase name=value}, raw_headers=}.
@@ -67,7 +67,7 @@ teardown(function() if tmp then files.rm_rf(tmp) end end)
 
 describe("server.py over plain HTTP", function()
   local srv
-  setup(function() srv = ts.start() end)
+  setup(function() srv = testserver.start() end)
   teardown(function() if srv then srv:stop() end end)
 
   it("reports its two listeners", function()
@@ -246,7 +246,7 @@ end)
 
 describe("server.py over TLS", function()
   local srv
-  setup(function() srv = ts.start{ tls = true, key = "test-key-123" } end)
+  setup(function() srv = testserver.start{ tls = true, key = "test-key-123" } end)
   teardown(function() if srv then srv:stop() end end)
 
   it("serves HTTPS that curl trusts with the throwaway CA", function()
@@ -273,7 +273,7 @@ describe("server.py over TLS", function()
   end)
 
   it("fails verification for a cert with the wrong name", function()
-    local other = ts.start{ tls = { cert = srv.certs.wrong_cert, key = srv.certs.wrong_key, ca = srv.ca_file } }
+    local other = testserver.start{ tls = { cert = srv.certs.wrong_cert, key = srv.certs.wrong_key, ca = srv.ca_file } }
     local ok, err = pcall(function()
       local r = create(other, "w", "k")
       assert.equal(60, r.rc)
@@ -286,7 +286,7 @@ end)
 
 describe("server lifecycle", function()
   it("stops idempotently and says why it cannot start", function()
-    local srv = ts.start{ sandbox = true }
+    local srv = testserver.start{ sandbox = true }
     local log = readfile(srv.log_file)
     assert.matches("OMNIHUMAN_BASE_URL=" .. srv.api:gsub("%p", "%%%0") .. "/v2", log)
     assert.matches("lip%-sync", log)
@@ -296,15 +296,15 @@ describe("server lifecycle", function()
     assert.is_false(alive(pid))
     assert.is_nil(readfile(dir .. "/stdout"))
 
-    local ok, err = pcall(ts.start, { tls = { cert = "/nonexistent.pem", key = "/nonexistent.key" } })
+    local ok, err = pcall(testserver.start, { tls = { cert = "/nonexistent.pem", key = "/nonexistent.key" } })
     assert.is_false(ok)
     assert.matches("cannot load TLS cert", err)
   end)
 
   it("exits after --lifetime, when its parent dies and when the watched pid dies", function()
-    local short = ts.start{ lifetime = 1 }
+    local short = testserver.start{ lifetime = 1 }
     local orphan_f, watcher_f = tmp .. "/orphan.json", tmp .. "/watcher.json"
-    local py = q(ts.python) .. " " .. q(ts.script) .. " --lifetime 30 "
+    local py = q(testserver.python) .. " " .. q(testserver.script) .. " --lifetime 30 "
     -- the shell that starts this server exits 0.5 s later
     os.execute("sh -c " .. q(py .. ">" .. q(orphan_f) .. " 2>/dev/null & sleep 0.5"))
     -- this one watches a process that is gone 0.3 s later

@@ -8,7 +8,7 @@
 --   srv:stop()
 --   M.sha256(path)                 hex digest of a file (to compare with the records)
 local cjson = require("cjson")
-local ts = require("spec.support.testserver")
+local testserver = require("spec.support.testserver")
 local sh = require("spec.support.sh")
 local files = require("spec.support.files")
 
@@ -46,7 +46,7 @@ function M.start()
   local out = os.tmpname()
   -- The shell backgrounds the server and exits; the server watches $PPID
   -- (this process) and leaves with it.
-  local h = io.popen(sh.q(ts.python) .. " " .. sh.q(ts.dir .. "/body_server.py") .. " --watch-pid \"$PPID\" >"
+  local h = io.popen(sh.q(testserver.python) .. " " .. sh.q(testserver.dir .. "/body_server.py") .. " --watch-pid \"$PPID\" >"
                      .. sh.q(out) .. " 2>/dev/null </dev/null & echo $!")
   local pid = tonumber(h:read("*l"))
   h:close()

@@ -1,6 +1,6 @@
 -- What every spec needs: a running test server (HTTPS with a throwaway CA),
 -- a client pointed at a namespace of its own, and the sample media.
-local ts = require("spec.support.testserver")
+local testserver = require("spec.support.testserver")
 local omnihuman = require("omnihuman")
 local files = require("spec.support.files")
 
@@ -22,7 +22,7 @@ function fixtures.start(opts)
   opts = opts or {}
   if opts.tls == nil then opts.tls = true end
   if opts.key == nil then opts.key = fixtures.KEY end
-  return ts.start(opts)
+  return testserver.start(opts)
 end
 
 -- A copy of table t with the keys of extra (if any) set over it.
