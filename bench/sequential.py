@@ -5,7 +5,7 @@ import statistics
 
 from clients import easy, easy_py, kv, run
 from report import say, target
-from settings import LUA, ROUNDS, SECS
+from settings import BASELINE, BASELINE_REV, LUA, ROUNDS, SECS, core_env, have_baseline
 
 
 def bench_sequential(port):
@@ -19,6 +19,12 @@ def bench_sequential(port):
         "libcurl multi_socket+epoll, 1 handle (C, diagnostic)": lambda: easy("multi", url, big, SECS),
         "python3 http.client+json": lambda: easy_py(port, SECS),
     }
+    # The module as it was at the baseline revision, in the same rounds: what
+    # this round of work changed, measured side by side.
+    before = "lua-omnihuman client:poll at %s (before)" % BASELINE_REV
+    if have_baseline():
+        clients[before] = lambda: kv(run([LUA, "bench/client.lua", "poll", base, big, str(SECS)], SECS + 30,
+                                         env=core_env(BASELINE)))
     samples = {k: [] for k in clients}
     for r in range(ROUNDS):
         for name, fn in clients.items():
@@ -49,8 +55,8 @@ def bench_sequential(port):
         ratio = ours[0] / rps
         cratio = cpu / ours[1]
         say("| %s | %d | %.0f | %.3f | %.1f | %.1f | %s | %s |" % (
-            name, n, rps, cpu, cpu * 100, mcpu * 100, "-" if name.startswith("lua") else "%.2fx" % ratio,
-            "-" if name.startswith("lua") else "%.2fx" % cratio))
+            name, n, rps, cpu, cpu * 100, mcpu * 100, "-" if name == "lua-omnihuman client:poll" else "%.2fx" % ratio,
+            "-" if name == "lua-omnihuman client:poll" else "%.2fx" % cratio))
     say("")
     say("(ratios > 1 mean lua-omnihuman is faster / cheaper)")
     say("")

@@ -3,6 +3,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -321,12 +322,28 @@ void omh_loop_post_done(omh_loop *lp, lua_State *L) {
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
   lua_pop(L, 1);
-  if (lp->ndone++ == 0 && lp->notice_fd >= 0) {
+  if (lp->ndone < INT_MAX) lp->ndone++;
+  /* Only a host watching pollfd() needs the descriptor to turn readable:
+   * plain waits are spared two system calls per finished operation. */
+  if (lp->watched && !lp->notice_raised && lp->notice_fd >= 0) {
     uint64_t one = 1;
     ssize_t w = write(lp->notice_fd, &one, sizeof one);
     (void)w; /* only fails when the counter is already non-zero */
+    lp->notice_raised = 1;
   }
   if (!lp->driving) lp->wake_due = 1;
+}
+
+void omh_loop_watch(omh_loop *lp) {
+  if (lp->watched) return;
+  lp->watched = 1;
+  /* Notices that came before anyone watched: the descriptor shows them too. */
+  if (lp->ndone > 0 && !lp->notice_raised && lp->notice_fd >= 0) {
+    uint64_t one = 1;
+    ssize_t w = write(lp->notice_fd, &one, sizeof one);
+    (void)w;
+    lp->notice_raised = 1;
+  }
 }
 
 void omh_loop_call_wakeup(omh_loop *lp, lua_State *L) {

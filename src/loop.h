@@ -16,6 +16,8 @@ typedef struct omh_loop {
   int epfd;             /* curl's sockets: what a drive blocks on */
   int outer_fd;         /* pollfd(): epfd + notice_fd, for host event loops */
   int notice_fd;        /* eventfd: readable while finish notices wait */
+  int watched;          /* pollfd() was handed out: a host may be watching it */
+  int notice_raised;    /* notice_fd was written since the last take_done */
   double curl_deadline; /* < 0: curl wants no timeout */
   omh_timers timers;
   CURL **idle;                 /* easy handles kept for reuse */
@@ -85,6 +87,8 @@ unsigned long omh_loop_new_serial(omh_loop *lp);
 /* Notices. Records that the op whose userdata is on top of the stack
  * finished (pops it): adds it to the done set, makes outer_fd readable. */
 void omh_loop_post_done(omh_loop *lp, lua_State *L);
+/* pollfd() is being handed out: from now on finish notices make it readable. */
+void omh_loop_watch(omh_loop *lp);
 /* Called at the end of a Lua-facing C function that may have finished
  * operations outside a drive: runs the host's wakeup function, if any. */
 void omh_loop_safe_point(omh_loop *lp, lua_State *L);

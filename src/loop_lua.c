@@ -100,10 +100,11 @@ static int loop_take_done(lua_State *L) {
   if (lp->ndone == 0) return 1;
   push_done_set(L);
   lua_rawseti(L, LUA_REGISTRYINDEX, lp->done_ref);
-  if (lp->ndone > 0 && lp->notice_fd >= 0) {
+  if (lp->notice_raised && lp->notice_fd >= 0) {
     uint64_t n;
     ssize_t r = read(lp->notice_fd, &n, sizeof n);
     (void)r; /* EAGAIN: already clear */
+    lp->notice_raised = 0;
   }
   lp->ndone = 0;
   return 1;
@@ -135,7 +136,9 @@ static int loop_timeout(lua_State *L) {
 
 /* Readable while curl has socket work or finish notices wait. */
 static int loop_pollfd(lua_State *L) {
-  lua_pushinteger(L, omh_checkloop(L, 1)->outer_fd);
+  omh_loop *lp = omh_checkloop(L, 1);
+  omh_loop_watch(lp);
+  lua_pushinteger(L, lp->outer_fd);
   return 1;
 }
 

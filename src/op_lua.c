@@ -78,6 +78,7 @@ static int op_close_m(lua_State *L) {
 static int op_pollfd(lua_State *L) {
   omh_op *op = omh_checkop(L, 1);
   omh_loop *lp = op->task.loop;
+  if (lp && !lp->closed) omh_loop_watch(lp);
   lua_pushinteger(L, lp && !lp->closed ? lp->outer_fd : -1);
   return 1;
 }

@@ -22,8 +22,8 @@ function plain.await(loop, op)
     waiters.yield_until_done(loop, op, resume)
   elseif not op:is_closed() then
     loop:run_until(op) -- returns at once for a finished op
-    -- Its own notice and any others: taken here, so pollfd() does not
-    -- stay readable for hosts that watch it.
+    -- Its own notice and any others: taken here, so loop:timeout() and
+    -- pollfd() do not keep saying there is something to dispatch.
     waiters.dispatch(loop)
   end
   return waiters.result(op)
