@@ -54,8 +54,8 @@ struct omh_op {
   double started, deadline; /* deadline < 0: none beyond per-request timeouts */
 };
 
-/* A new op of class cls on loop lp (its userdata at loop_idx), pushed and
- * in flight (the loop keeps it alive until it finishes). */
+/* op_run.c: a new op of class cls on loop lp (its userdata at loop_idx),
+ * pushed and in flight (the loop keeps it alive until it finishes). */
 omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const omh_op_class *cls);
 /* The op at idx; raises "operation is closed" for a closed one. */
 omh_op *omh_checkop(lua_State *L, int idx);
@@ -86,6 +86,8 @@ void omh_op_finish_err(omh_op *op, lua_State *L, const char *kind, const char *m
 void omh_op_cancel(omh_op *op, lua_State *L, const char *why);
 /* Whether a billed request may have reached the server whole. */
 int omh_op_request_may_have_left(const omh_op *op);
+/* Stops its transfer, queue place and timer; it stays bound to its loop. */
+void omh_op_halt(omh_op *op);
 /* Frees everything but the userdata memory; idempotent. */
 void omh_op_close(lua_State *L, omh_op *op);
 
