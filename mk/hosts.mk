@@ -1,4 +1,4 @@
-# Portability (issue 5): the suite under every runtime, and the module inside
+# Portability: the suite under every runtime, and the module inside
 # real hosts (see spec/hosts/run.sh and docs/embedding.md).
 #   make test-runtimes              make test under lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #   make test-runtimes RUNTIMES="lua5.1 luajit"

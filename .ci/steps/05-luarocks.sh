@@ -1,5 +1,5 @@
 #!/bin/bash
-# The rockspec builds and installs a module that loads (issue 2, point 8).
+# The rockspec builds and installs a module that loads.
 set -euo pipefail
 sh scripts/deps.sh lua5.4 luarocks
 tree=$(mktemp -d)
