@@ -16,6 +16,25 @@ describe("lifecycle", function()
     assert.has_error(function() core.sleep_op(loop, 1) end, "omnihuman: loop is closed")
   end)
 
+  it("a closed operation: every method raises but is_closed and loop", function()
+    local loop = core.new_loop()
+    local op = core.sleep_op(loop, 5)
+    assert.equals(loop, op:loop())          -- in flight
+    op:close()
+    op:close()
+    local closed, maybe = op:is_closed()
+    assert.is_true(closed)
+    assert.is_false(maybe)
+    assert.is_nil(op:loop())
+    for _, m in ipairs({ "step", "done", "result", "cancel", "pollfd", "events", "timeout", "kind", "settle" }) do
+      assert.has_error(function() op[m](op) end, "omnihuman: operation is closed")
+    end
+    local done = core.sleep_op(loop, 0)
+    loop:run_until(done)
+    assert.is_nil(done:loop())              -- finished: no loop to wait on
+    loop:close()
+  end)
+
   it("a closed client raises clearly", function()
     local c = omnihuman.new{ api_key = "k", base_url = "http://127.0.0.1:9/v2" }
     c:close()
