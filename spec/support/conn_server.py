@@ -7,17 +7,32 @@ may, chosen per request by the job id (the last path or query word):
   silent      answer without saying so, then close
   idle-MS     answer, keep the connection, close it after MS ms without a request
   reset       answer, then close with a TCP reset (SO_LINGER 0)
+  junk-MS     answer, keep the connection; after MS ms without a request send
+              an unasked "408" answer on it, then close it (as some servers
+              end idle connections)
+  half        answer, then shut down the sending side (FIN) and hold the
+              connection open until the client closes it
+  slow-MS     answer MS ms late, keep the connection
+  rstreq      no answer: close with a TCP reset on reading the request
+  partial     half an answer's headers, then a TCP reset
+
+An id may carry a unique tail after "~" ("keep~17"): the behaviour is the
+part before it, the answer names the whole id (so a client that mixed up
+two connections' answers is seen).
 
 Every answer is {"id": <id>, "status": "queued"}. GET /_stats answers
 {"connections": accepted so far, "answers": n} (and resets neither).
 
-127.0.0.1 only; prints its port on the first line of stdout; exits after
---lifetime seconds or when --watch-pid is gone.
+--tls CERT KEY: HTTPS (HTTP/1.1 offered in ALPN), the same behaviours.
+
+127.0.0.1 (or --host ::1) only; prints its port on the first line of
+stdout; exits after --lifetime seconds or when --watch-pid is gone.
 """
 import argparse
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -59,9 +74,30 @@ def answer(conn, body, close):
     conn.sendall(head.encode() + b"\r\n" + data)
 
 
-def serve(conn):
+def linger0(conn):
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def hold_until_eof(conn):
+    """Reads (and drops) whatever comes until the client closes, <= 30 s."""
+    conn.settimeout(30)
+    try:
+        while conn.recv(4096):
+            pass
+    except OSError:
+        pass
+
+
+def serve(conn, tls):
     buf = b""
     try:
+        if tls:
+            conn.settimeout(10)
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+            conn.settimeout(None)
         while True:
             target, buf = read_request(conn, buf)
             if target is None:
@@ -71,13 +107,42 @@ def serve(conn):
                     answer(conn, dict(STATS), True)
                 return
             jid = job_id(target)
+            if "~" in jid:
+                full, jid = jid, jid.split("~", 1)[0]
+            else:
+                full = jid
+            if jid == "rstreq":
+                linger0(conn)
+                return
+            if jid == "partial":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: app")
+                linger0(conn)
+                return
+            if jid.startswith("slow-"):
+                time.sleep(int(jid[5:]) / 1000.0)
             with LOCK:
                 STATS["answers"] += 1
-            answer(conn, {"id": jid, "status": "queued"}, jid == "announced")
+            answer(conn, {"id": full, "status": "queued"}, jid == "announced")
+            if jid == "half":
+                conn.shutdown(socket.SHUT_WR)
+                hold_until_eof(conn)
+                return
+            if jid.startswith("junk-"):
+                conn.settimeout(int(jid[5:]) / 1000.0)
+                try:
+                    chunk = conn.recv(4096)
+                except socket.timeout:
+                    conn.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+                conn.settimeout(None)
+                continue
             if jid in ("announced", "silent"):
                 return
             if jid == "reset":
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                linger0(conn)
                 return
             if jid.startswith("idle-"):
                 conn.settimeout(int(jid[5:]) / 1000.0)
@@ -97,10 +162,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lifetime", type=float, default=300)
     ap.add_argument("--watch-pid", type=int, default=0)
+    ap.add_argument("--host", choices=["127.0.0.1", "::1"], default="127.0.0.1")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     args = ap.parse_args()
-    srv = socket.socket()
+    tls = None
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls[0], args.tls[1])
+        tls.set_alpn_protocols(["http/1.1"])
+    srv = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
+    srv.bind((args.host, 0))
     srv.listen(64)
     srv.settimeout(0.5)
     print(srv.getsockname()[1], flush=True)
@@ -117,7 +189,7 @@ def main():
             continue
         with LOCK:
             STATS["connections"] += 1
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, tls), daemon=True).start()
     sys.exit(0)
 
 
