@@ -5,10 +5,12 @@
 --   local srv = conn.start()            -- or conn.start{ host = "::1", tls = certs }
 --   srv.root                            "http://127.0.0.1:P" ("http://[::1]:P";
 --                                       https with tls = testserver.make_ca(dir))
---   srv.port, srv.pid
+--   srv.port, srv.pid, srv.ports (with ports = n: n ports, one server)
 --   conn.stats(srv)                     {connections = n, answers = n}
 --   conn.stop(srv)
 --   conn.open_fds()                     descriptors open in this process
+--   conn.fds_settle(n)                  open_fds() once <= n (waits up to 1 s)
+--   conn.pid()                          this process's id
 --   conn.hosts_name(addr)               a name /etc/hosts gives addr that curl
 --                                       resolves through its resolver, or nil
 local testserver = require("spec.support.testserver")
@@ -22,23 +24,27 @@ function M.start(opts)
   opts = opts or {}
   local host = opts.host or "127.0.0.1"
   local out = os.tmpname()
+  local ports = opts.ports and (" --ports " .. opts.ports) or ""
   local tls = opts.tls and (" --tls " .. sh.q(opts.tls.cert) .. " " .. sh.q(opts.tls.key)) or ""
-  local h = io.popen(sh.q(testserver.python) .. " " .. sh.q(testserver.dir .. "/conn_server.py") .. tls
+  local h = io.popen(sh.q(testserver.python) .. " " .. sh.q(testserver.dir .. "/conn_server.py") .. tls .. ports
                      .. " --host " .. sh.q(host) .. " --watch-pid \"$PPID\" >" .. sh.q(out)
                      .. " 2>/dev/null </dev/null & echo $!")
   local pid = tonumber(h:read("*l"))
   h:close()
-  local port
+  local line
   for _ = 1, 200 do
     local s = files.read(out)
-    port = s and s:match("^(%d+)\n")
-    if port then break end
+    line = s and s:match("^([%d ]+)\n")
+    if line then break end
     sh.sleep(0.05)
   end
+  local port = line and line:match("^%d+")
   os.remove(out)
   assert(port, "conn_server did not start")
   local shown = host:find(":") and "[" .. host .. "]" or host
-  return { pid = pid, port = port, ca = opts.tls and opts.tls.ca,
+  local all = {}
+  for p in line:gmatch("%d+") do all[#all + 1] = p end
+  return { pid = pid, port = port, ports = all, ca = opts.tls and opts.tls.ca,
            root = (opts.tls and "https://" or "http://") .. shown .. ":" .. port }
 end
 
@@ -56,11 +62,25 @@ end
 
 local PID = files.read("/proc/self/stat"):match("^(%d+)")
 
+function M.pid() return PID end
+
 function M.open_fds()
   local h = io.popen("ls /proc/" .. PID .. "/fd | wc -l")
   local n = tonumber(h:read("*a"))
   h:close()
   return n
+end
+
+-- The descriptor count once it is at most n, waiting up to 1 s for it to
+-- get there (a count taken amid a close is not a leak); the last count.
+function M.fds_settle(n)
+  local got = M.open_fds()
+  for _ = 1, 20 do
+    if got <= n then break end
+    sh.sleep(0.05)
+    got = M.open_fds()
+  end
+  return got
 end
 
 -- curl answers "localhost" and "*.localhost" itself; any other name goes

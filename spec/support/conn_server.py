@@ -25,12 +25,15 @@ Every answer is {"id": <id>, "status": "queued"}. GET /_stats answers
 
 --tls CERT KEY: HTTPS (HTTP/1.1 offered in ALPN), the same behaviours.
 
-127.0.0.1 (or --host ::1) only; prints its port on the first line of
-stdout; exits after --lifetime seconds or when --watch-pid is gone.
+--ports N: the same on N ports (a client resolves a name once per port).
+
+127.0.0.1 (or --host ::1) only; prints its port (its ports, separated by
+spaces) on the first line of stdout; exits after --lifetime seconds or when --watch-pid is gone.
 """
 import argparse
 import json
 import os
+import select
 import socket
 import ssl
 import struct
@@ -164,18 +167,22 @@ def main():
     ap.add_argument("--watch-pid", type=int, default=0)
     ap.add_argument("--host", choices=["127.0.0.1", "::1"], default="127.0.0.1")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--ports", type=int, default=1)
     args = ap.parse_args()
     tls = None
     if args.tls:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(args.tls[0], args.tls[1])
         tls.set_alpn_protocols(["http/1.1"])
-    srv = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((args.host, 0))
-    srv.listen(64)
-    srv.settimeout(0.5)
-    print(srv.getsockname()[1], flush=True)
+    listeners = []
+    for _ in range(args.ports):
+        srv = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((args.host, 0))
+        srv.listen(64)
+        srv.setblocking(False)
+        listeners.append(srv)
+    print(" ".join(str(s.getsockname()[1]) for s in listeners), flush=True)
     t0 = time.monotonic()
     while time.monotonic() - t0 < args.lifetime:
         if args.watch_pid:
@@ -183,13 +190,16 @@ def main():
                 os.kill(args.watch_pid, 0)
             except OSError:
                 break
-        try:
-            conn, _ = srv.accept()
-        except socket.timeout:
-            continue
-        with LOCK:
-            STATS["connections"] += 1
-        threading.Thread(target=serve, args=(conn, tls), daemon=True).start()
+        ready, _, _ = select.select(listeners, [], [], 0.5)
+        for srv in ready:
+            try:
+                conn, _ = srv.accept()
+            except BlockingIOError:
+                continue
+            conn.setblocking(True)
+            with LOCK:
+                STATS["connections"] += 1
+            threading.Thread(target=serve, args=(conn, tls), daemon=True).start()
     sys.exit(0)
 
 
