@@ -222,6 +222,53 @@ describe("sockets against a hostile server", function()
     client:close()
   end)
 
+  -- Catches: idle connections the server ends left ready in the set: a host
+  -- that watches loop:pollfd() (luv here) wakes without end while an
+  -- operation sleeps.
+  it("lets a luv host sleep beside idle connections the server ends", function()
+    local have, uv = pcall(require, "luv")
+    if not have then
+      pending("no luv")
+      return
+    end
+    omnihuman.loop():close() -- a loop with no connection from the tests before
+    local client = new_client(srv.root, { max_connections = 4 })
+    local policies = { "idle-20", "junk-20", "half", "idle-60" }
+    local answered, wall, cpu, failure = 0, nil, nil, nil
+    local function guarded(fn)
+      return function()
+        local ok, e = pcall(fn)
+        if not ok then failure = failure or tostring(e) end
+      end
+    end
+    local start = uv.new_timer()
+    start:start(0, 0, function()
+      start:close()
+      for _, policy in ipairs(policies) do -- four connections at once
+        coroutine.wrap(guarded(function()
+          local id = fresh_id(policy)
+          check(id, client:poll(id))
+          answered = answered + 1
+          if answered < #policies then return end
+          -- All four idle now; the server ends them during this sleep.
+          local w0, c0 = core.now(), os.clock()
+          assert(omnihuman.sleep(0.4))
+          wall, cpu = core.now() - w0, os.clock() - c0
+        end))()
+      end
+    end)
+    local dog = uv.new_timer()
+    dog:start(10000, 0, function() uv.stop() end)
+    dog:unref()
+    uv.run()
+    dog:close()
+    uv.run("nowait")
+    assert(failure == nil, failure)
+    assert(wall, "the sleep never ended")
+    assert.is_true(wall >= 0.39 and cpu < 0.1, ("sleep 0.4 s under luv: %.3f s wall, %.3f s CPU"):format(wall, cpu))
+    client:close()
+  end)
+
   -- Catches: a state kept for a descriptor number after curl closed it, when
   -- Lua files and pipes take those numbers and give them back in between
   -- (the next socket at that number not watched, or watched for the wrong
