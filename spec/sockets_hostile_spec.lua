@@ -42,11 +42,14 @@ end
 -- ends in an answer. Otherwise id's answer, or an error that curl itself
 -- causes whatever the loop does (the same with every socket registered
 -- eagerly, as a build whose loop opens no socket shows): a reused
--- connection that the server closes as the request goes out ("Send
--- failure", "Recv failure", "Empty reply", "Connection died" after curl's
--- own 5 tries), or an unasked answer taken for the next request's ("HTTP
--- 408": curl 7.88 reuses an idle connection with unread bytes in it).
-local CURLS_OWN = { "HTTP 408", "Send failure", "Recv failure", "Empty reply", "Connection died" }
+-- connection that the server closes or resets as the request goes out
+-- ("Send failure", "Recv failure", "Empty reply", "Connection died" after
+-- curl's own 5 tries, "select/poll returned error" when epoll catches the
+-- reset between its error and its close), or an unasked answer taken for
+-- the next request's ("HTTP 408": curl 7.88 reuses an idle connection with
+-- unread bytes in it).
+local CURLS_OWN = { "HTTP 408", "Send failure", "Recv failure", "Empty reply", "Connection died",
+                    "select/poll returned error" }
 local function problem(id, st, err)
   local policy = id:match("^[^~]+")
   if st then
@@ -104,17 +107,18 @@ local function measure(fn)
   return core.now() - w0, os.clock() - c0
 end
 
--- Four turns of the loop with nothing in flight, up to 0.1 s each: at most
--- one cut short (by a connection the server ends meanwhile, which the turn
--- then drops from the set), and no CPU to speak of. A connection left ready
--- in the set cuts every turn short.
-local function idle_turns(loop)
+-- With nothing in flight, once the server has ended what it ends (settle
+-- seconds) and one turn has dropped those connections from the set: four
+-- turns of up to 0.1 s each wait their whole time, on no CPU to speak of.
+-- A connection left ready in the set cuts every turn short.
+local function idle_turns(loop, settle)
   assert.equals(0, loop:active())
+  sh.sleep(settle)
   loop:run_once(0)
   local wall, cpu = measure(function()
     for _ = 1, 4 do loop:run_once(0.1) end
   end)
-  assert.is_true(wall >= 0.28 and cpu < 0.05, ("4 idle turns: %.3f s wall, %.3f s CPU"):format(wall, cpu))
+  assert.is_true(wall >= 0.38 and cpu < 0.05, ("4 idle turns: %.3f s wall, %.3f s CPU"):format(wall, cpu))
 end
 
 describe("sockets against a hostile server", function()
@@ -177,11 +181,7 @@ describe("sockets against a hostile server", function()
       assert.is_true(w < 4, ("a burst took %.3f s"):format(w))
       for i, id in ipairs(ids) do
         local st, err = got[i][1], got[i][2]
-        if cancel[i] and not st then
-          assert.equals("cancelled", err.kind, id .. ": " .. tostring(err))
-        else
-          check(id, st, err)
-        end
+        if not (cancel[i] and err and err.kind == "cancelled") then check(id, st, err) end
       end
       local id = fresh_id("keep")
       check(id, client:poll(id))
@@ -254,6 +254,10 @@ describe("sockets against a hostile server", function()
           local w0, c0 = core.now(), os.clock()
           assert(omnihuman.sleep(0.4))
           wall, cpu = core.now() - w0, os.clock() - c0
+          -- Closed inside uv.run, so the adapter's uv handles finish closing
+          -- there: luv 1.44 crashes at exit on handles closed after it.
+          client:close()
+          omnihuman.loop():close()
         end))()
       end
     end)
@@ -266,7 +270,6 @@ describe("sockets against a hostile server", function()
     assert(failure == nil, failure)
     assert(wall, "the sleep never ended")
     assert.is_true(wall >= 0.39 and cpu < 0.1, ("sleep 0.4 s under luv: %.3f s wall, %.3f s CPU"):format(wall, cpu))
-    client:close()
   end)
 
   -- Catches: a state kept for a descriptor number after curl closed it, when
@@ -393,8 +396,7 @@ describe("sockets over TLS", function()
       local ids = {}
       for i = 1, 20 do ids[i] = fresh_id(random_policy(true)) end
       burst(client, ids)
-      sh.sleep(({ 0, 0.02, 0.08 })[math.random(3)])
-      idle_turns(loop)
+      idle_turns(loop, 0.15) -- the server ends idle connections within 60 ms
     end
     client:close()
   end)
@@ -456,6 +458,42 @@ describe("loops that go away with idle connections registered", function()
     local id = fresh_id("keep")
     check(id, client:poll(id))
     client:close()
+  end)
+
+  -- Catches: a loop freed under curl while it closes connections with a
+  -- request in flight, from outside a drive and from a callback inside one
+  -- (ASan, valgrind, a crash); their descriptors kept.
+  it("closes loops with a request in flight, from outside a drive and from a callback inside one", function()
+    local fd0 = conn.open_fds()
+    local t0 = core.now()
+    for i = 1, 12 do
+      assert(core.now() - t0 < 30, "loops over 30 s")
+      local loop = core.new_loop()
+      local inside = i % 2 == 0
+      local client = core.new_client(loop, {
+        api_key = "k", base_url = srv.root .. "/v2", max_retries = 0, timeout = 5, max_connections = 1,
+        -- The second request starts from the drive that ends the first.
+        on_event = function(ev)
+          if inside and ev.type == "request" and ev.url:find("~last", 1, true) then loop:close() end
+        end,
+      })
+      local first = client:poll_op(fresh_id(random_policy(false)))
+      local last = client:poll_op(fresh_id("slow-100") .. "~last")
+      for _ = 1, 100 do
+        if loop:is_closed() then break end
+        loop:run_once(0.01)
+        if not inside and first:step() then loop:close() end -- the second one just went out
+      end
+      assert.is_true(loop:is_closed(), "the loop was not closed")
+      local st, err = last:result()
+      assert.is_nil(st)
+      assert.equals("cancelled", err.kind, tostring(err))
+      loop, client, first, last = nil, nil, nil, nil
+      collectgarbage()
+      collectgarbage()
+    end
+    local fds = conn.fds_settle(fd0)
+    assert.is_true(fds <= fd0, ("descriptors: %d before, %d after"):format(fd0, fds))
   end)
 
   -- Catches: a crash or a hang at exit (curl closing connections through a
@@ -582,8 +620,7 @@ http {
       local ids = {}
       for i = 1, 50 do ids[i] = fresh_id("h2") end
       burst(client, ids)
-      sh.sleep(({ 0, 0.05, 0.3 })[math.random(3)]) -- 0.3: nginx has ended the idle connection
-      idle_turns(loop)
+      idle_turns(loop, 0.3) -- nginx ends idle connections after 150 ms
       client:close()
     end
     -- It was HTTP/2, with several streams per connection.

@@ -11,6 +11,7 @@
  * without telling us, so those are removed at once as before: a stale
  * registration must never hide a new socket that reuses the number. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -27,18 +28,20 @@ enum {
   SOCK_OURS = 16 /* opened through us: we hear of its close */
 };
 
-/* The state slot of fd, growing the table; NULL when out of memory (the
- * socket is then handled eagerly, as one not ours). */
+/* The state slot of fd, growing the table; NULL when out of memory or past
+ * INT_MAX entries (the socket is then handled eagerly, as one not ours). */
 static unsigned char *slot(omh_loop *lp, int fd) {
   if (fd < 0) return NULL;
   if (fd >= lp->nsock) {
-    int n = lp->nsock ? lp->nsock : 64;
-    while (n <= fd) n *= 2;
-    unsigned char *p = realloc(lp->sock, (size_t)n);
+    /* Doubled in size_t: an int would overflow for numbers past 2^30. */
+    size_t n = lp->nsock ? (size_t)lp->nsock : 64;
+    while (n <= (size_t)fd) n *= 2;
+    if (n > INT_MAX) return NULL;
+    unsigned char *p = realloc(lp->sock, n);
     if (!p) return NULL;
-    memset(p + lp->nsock, 0, (size_t)(n - lp->nsock));
+    memset(p + lp->nsock, 0, n - (size_t)lp->nsock);
     lp->sock = p;
-    lp->nsock = n;
+    lp->nsock = (int)n;
   }
   return &lp->sock[fd];
 }
