@@ -40,6 +40,7 @@ M.max_idle_sleep = 10   -- seconds: longest driver sleep with no transfer in fli
 M.sweep_interval = 1    -- seconds between looks for waiters whose request went away
 M.wait_slice = 60       -- seconds per semaphore wait of a waiter (it waits again)
 M.max_turns_per_wake = 8 -- loop turns in one wake of the driver while more is due at once
+M.timer_slack = 0.002   -- seconds a wake for a deadline comes late: deadlines that close share it
 
 local SLEEPABLE = {
   rewrite = true, access = true, content = true, timer = true,
@@ -126,7 +127,9 @@ local function wake_driver(st)
       local t = st.loop:timeout()
       -- ngx.now() is the time of this event cycle, never later than the
       -- real time: the sleep left is overestimated, so it pokes when in doubt.
-      if t == nil or ngx.now() + t < st.wake_at then
+      -- Within min_sleep of the planned wake it waits for that wake: requests
+      -- arriving together share one.
+      if t == nil or ngx.now() + t + M.min_sleep < st.wake_at then
         st.sleeping = false
         st.sema:post(1)
       end
@@ -152,7 +155,9 @@ driver = function(_, st)
   local exiting = ngx.worker.exiting
   while true do
     local t_before = loop:is_closed() and nil or loop:timeout()
-    local busy_sockets = t_before ~= nil and ready(st.fd)
+    -- Socket activity only matters to the backoff, which only runs while
+    -- transfers are in flight: no system call on the other wakes.
+    local busy_sockets = t_before ~= nil and loop:transfers() > 0 and ready(st.fd)
     -- One wake does all that is due now: requests admitted by a turn are
     -- handed to curl by the next one, without a sleep in between.
     local woken, n = 0, 0
@@ -193,7 +198,7 @@ driver = function(_, st)
       backoff = M.min_sleep
       d = M.max_idle_sleep
     end
-    if t ~= nil and t < d then d = t end
+    if t ~= nil and t < d then d = t + M.timer_slack end
     if d < M.min_sleep then d = M.min_sleep end
     st.sleeping, st.wake_at = true, ngx.now() + d
     st.sema:wait(d)
