@@ -60,6 +60,31 @@ describe("lifecycle", function()
     collectgarbage()
   end)
 
+  it("drop_done forgets finish notices without handing them out", function()
+    local loop = core.new_loop()
+    local fd = loop:pollfd() -- watched: notices now also make the descriptor readable
+    assert.equals("number", type(fd))
+    local ops = {}
+    for i = 1, 5 do ops[i] = core.sleep_op(loop, 0) end
+    loop:run_once(0)
+    assert.equals(0, loop:timeout()) -- notices wait
+    loop:drop_done()
+    assert.is_nil(loop:timeout())    -- nothing armed, nothing waiting
+    assert.is_nil(next(loop:take_done()))
+    loop:drop_done()                 -- nothing to drop: fine
+    -- Later notices still arrive, and take_done hands them out.
+    local op = core.sleep_op(loop, 0)
+    loop:run_once(0)
+    local done = loop:take_done()
+    assert.is_true(done[op])
+    for _, o in ipairs(ops) do assert.is_nil(done[o]) end
+    -- A closing loop ends what is in flight: those notices drop like any.
+    core.sleep_op(loop, 60)
+    loop:close()
+    loop:drop_done()
+    assert.is_nil(next(loop:take_done()))
+  end)
+
   it("supports to-be-closed variables on Lua 5.4", function()
     if _VERSION ~= "Lua 5.4" then pending("Lua 5.4 only") return end
     local chunk = assert(load([[

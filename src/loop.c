@@ -16,32 +16,6 @@
 #include "clock.h"
 #include "json.h"
 
-/* Mark stored with curl_multi_assign so we know a socket is in the epoll set. */
-static char in_epoll_mark;
-
-static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
-  omh_loop *lp = userp;
-  (void)e;
-  if (what == CURL_POLL_REMOVE) {
-    if (socketp) epoll_ctl(lp->epfd, EPOLL_CTL_DEL, s, NULL);
-    curl_multi_assign(lp->multi, s, NULL);
-    return 0;
-  }
-  struct epoll_event ev;
-  memset(&ev, 0, sizeof ev);
-  ev.data.fd = s;
-  if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
-  if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
-  if (socketp) {
-    epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s, &ev);
-  } else {
-    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
-      epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s, &ev);
-    curl_multi_assign(lp->multi, s, &in_epoll_mark);
-  }
-  return 0;
-}
-
 static int on_curl_timer(CURLM *m, long ms, void *userp) {
   omh_loop *lp = userp;
   (void)m;
@@ -280,17 +254,24 @@ static void admit(omh_loop *lp, lua_State *L) {
 void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
   if (lp->driving || lp->closed) return;
   lp->driving = 1;
+  int running = lp->ntransfers;
+  /* curl's overdue timer first (a request just handed over is sent from
+   * it): then one epoll_wait per drive also waits for that answer. */
+  if (lp->curl_deadline >= 0 && lp->curl_deadline <= omh_now()) {
+    lp->curl_deadline = -1;
+    curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
   double wait = omh_loop_next_deadline(lp);
-  if (block <= 0)
-    wait = 0;
+  if (block <= 0 || running < lp->ntransfers || lp->notify)
+    wait = 0; /* something to report already: do not block before it */
   else if (wait < 0 || wait > block)
     wait = block;
   if (wait > 86400) wait = 86400; /* keeps the millisecond count in range */
   int ms = (int)ceil(wait * 1000.0);
   struct epoll_event evs[64];
   int n = epoll_wait(lp->epfd, evs, 64, ms);
-  int running;
   for (int i = 0; i < n; i++) {
+    if (!omh_loop_socket_wanted(lp, evs[i].data.fd)) continue;
     int flags = 0;
     if (evs[i].events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
     if (evs[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -375,8 +356,9 @@ static void free_resources(omh_loop *lp) {
   lp->idle_profile = NULL;
   lp->nidle = lp->capidle = 0;
   omh_timers_free(&lp->timers);
-  if (lp->multi) curl_multi_cleanup(lp->multi);
+  if (lp->multi) curl_multi_cleanup(lp->multi); /* closes its connections through us */
   lp->multi = NULL;
+  omh_loop_sockets_free(lp);
   if (lp->outer_fd >= 0) close(lp->outer_fd);
   if (lp->notice_fd >= 0) close(lp->notice_fd);
   if (lp->epfd >= 0) close(lp->epfd);
@@ -404,8 +386,7 @@ int omh_loop_init(omh_loop *lp, lua_State *L) {
   lp->closed = 0;
   lp->curl_deadline = -1;
   lp->rng = (unsigned)((unsigned long)(size_t)lp ^ (unsigned long)(omh_now() * 1e6)) | 1u;
-  curl_multi_setopt(lp->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(lp->multi, CURLMOPT_SOCKETDATA, lp);
+  omh_loop_sockets_init(lp);
   curl_multi_setopt(lp->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(lp->multi, CURLMOPT_TIMERDATA, lp);
   curl_multi_setopt(lp->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);

@@ -13,7 +13,9 @@
 
 typedef struct omh_loop {
   CURLM *multi;
-  int epfd;             /* curl's sockets: what a drive blocks on */
+  int epfd;            /* curl's sockets: what a drive blocks on */
+  unsigned char *sock; /* per descriptor: how it stands in epfd (loop_sockets.c) */
+  int nsock;
   int outer_fd;         /* pollfd(): epfd + notice_fd, for host event loops */
   int notice_fd;        /* eventfd: readable while finish notices wait */
   int watched;          /* pollfd() was handed out: a host may be watching it */
@@ -100,6 +102,15 @@ void omh_loop_end(omh_loop *lp, lua_State *L);
 /* Frees curl and the descriptors, now or when the current drive ends. */
 void omh_loop_release(omh_loop *lp);
 void omh_loop_call_wakeup(omh_loop *lp, lua_State *L);
+
+/* curl's sockets in epfd (loop_sockets.c): the multi handle's socket
+ * callback; every easy handle of the loop opens and closes its
+ * connections through the loop; whether a ready descriptor is one curl
+ * waits on (an idle one is dropped from the set instead). */
+void omh_loop_sockets_init(omh_loop *lp);
+void omh_loop_sockets_adopt(omh_loop *lp, CURL *e);
+int omh_loop_socket_wanted(omh_loop *lp, int fd);
+void omh_loop_sockets_free(omh_loop *lp);
 
 /* Registers the loop type; pushes core.new_loop. */
 int omh_loop_open(lua_State *L);

@@ -89,6 +89,17 @@ static int loop_run_until(lua_State *L) {
   return 1;
 }
 
+/* No notice waits any more: the descriptor stops saying so. */
+static void clear_notices(omh_loop *lp) {
+  if (lp->notice_raised && lp->notice_fd >= 0) {
+    uint64_t n;
+    ssize_t r = read(lp->notice_fd, &n, sizeof n);
+    (void)r; /* EAGAIN: already clear */
+    lp->notice_raised = 0;
+  }
+  lp->ndone = 0;
+}
+
 /* loop:take_done() -> set of ops finished since the last call (weak keys).
  * One dispatcher per loop should call it (omnihuman.waiters does). With
  * nothing finished it hands out the same empty set: a dispatcher that runs
@@ -100,14 +111,28 @@ static int loop_take_done(lua_State *L) {
   if (lp->ndone == 0) return 1;
   push_done_set(L);
   lua_rawseti(L, LUA_REGISTRYINDEX, lp->done_ref);
-  if (lp->notice_raised && lp->notice_fd >= 0) {
-    uint64_t n;
-    ssize_t r = read(lp->notice_fd, &n, sizeof n);
-    (void)r; /* EAGAIN: already clear */
-    lp->notice_raised = 0;
-  }
-  lp->ndone = 0;
+  clear_notices(lp);
   return 1;
+}
+
+/* loop:drop_done(): forgets the finish notices without handing them out,
+ * for a dispatcher with nothing parked (the common case of a main-thread
+ * wait): the set is cleared in place, so a wait allocates no new one. */
+static int loop_drop_done(lua_State *L) {
+  omh_loop *lp = luaL_checkudata(L, 1, OMH_LOOP_MT);
+  if (lp->done_ref == LUA_NOREF) return luaL_error(L, "omnihuman: loop is closed");
+  if (lp->ndone == 0) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->done_ref);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_pushnil(L);
+    lua_rawset(L, -4); /* clearing a field during next is allowed */
+  }
+  lua_pop(L, 1);
+  clear_notices(lp);
+  return 0;
 }
 
 /* loop:set_wakeup(fn | nil): fn() runs when an operation finishes outside a
@@ -171,11 +196,19 @@ static int loop_tostring(lua_State *L) {
 }
 
 int omh_loop_open(lua_State *L) {
-  static const luaL_Reg methods[] = {
-      {"run_once", loop_run_once},     {"run_until", loop_run_until}, {"take_done", loop_take_done},
-      {"timeout", loop_timeout},       {"pollfd", loop_pollfd},       {"events", loop_events},
-      {"active", loop_active},         {"close", loop_close_m},       {"is_closed", loop_is_closed},
-      {"set_wakeup", loop_set_wakeup}, {"transfers", loop_transfers}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"run_once", loop_run_once},
+                                     {"run_until", loop_run_until},
+                                     {"take_done", loop_take_done},
+                                     {"drop_done", loop_drop_done},
+                                     {"timeout", loop_timeout},
+                                     {"pollfd", loop_pollfd},
+                                     {"events", loop_events},
+                                     {"active", loop_active},
+                                     {"close", loop_close_m},
+                                     {"is_closed", loop_is_closed},
+                                     {"set_wakeup", loop_set_wakeup},
+                                     {"transfers", loop_transfers},
+                                     {NULL, NULL}};
   omh_register_type(L, OMH_LOOP_MT, methods, loop_gc, loop_tostring);
   luaL_getmetatable(L, OMH_LOOP_MT);
   lua_pushcfunction(L, loop_close_m);

@@ -6,7 +6,11 @@
 
 CURL *omh_loop_easy(omh_loop *lp, unsigned long profile, int *same) {
   *same = 0;
-  if (!lp->nidle) return curl_easy_init();
+  if (!lp->nidle) {
+    CURL *e = curl_easy_init();
+    if (e) omh_loop_sockets_adopt(lp, e);
+    return e;
+  }
   /* A handle last set up for the same client and request shape keeps its
    * options: re-setting ~25 of them after a reset costs ~10% of a poll. */
   size_t top = lp->nidle - 1;
@@ -23,6 +27,7 @@ CURL *omh_loop_easy(omh_loop *lp, unsigned long profile, int *same) {
   }
   CURL *e = lp->idle[--lp->nidle];
   curl_easy_reset(e);
+  omh_loop_sockets_adopt(lp, e);
   return e;
 }
 

@@ -129,6 +129,10 @@ function Loop:run_until(op) end
 ---@return table<omnihuman.Operation, true>
 function Loop:take_done() end
 
+--- Forgets the finish notices without handing them out (the dispatcher,
+--- when nothing is parked); the descriptor stops being readable for them.
+function Loop:drop_done() end
+
 --- Seconds until the loop next wants attention; 0 while finish notices
 --- wait; nil when nothing is armed.
 ---@return number?

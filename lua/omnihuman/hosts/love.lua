@@ -60,8 +60,7 @@ function M.await(loop, op)
   M.attach(loop)
   -- Resumed by update() once op is done; another scheduler resuming this
   -- coroutine gets the op and may step it.
-  waiters.yield_until_done(loop, op, resume)
-  return waiters.result(op)
+  return waiters.yield_until_done(loop, op, resume)
 end
 
 --- Call from love.update(dt): advances every loop without blocking and

@@ -19,8 +19,9 @@ end
 
 function plain.await(loop, op)
   if waiters.coroutine() then
-    waiters.yield_until_done(loop, op, resume)
-  elseif not op:is_closed() then
+    return waiters.yield_until_done(loop, op, resume) -- a tail call: no frame of ours while parked
+  end
+  if not op:is_closed() then
     loop:run_until(op) -- returns at once for a finished op
     -- Its own notice and any others: taken here, so loop:timeout() and
     -- pollfd() do not keep saying there is something to dispatch.

@@ -136,9 +136,8 @@ function M.new(opts)
     if waiters.finished(op) then return waiters.result(op) end
     local st = d.state(loop)
     local function arm() d.arm(st) end
-    if waiters.coroutine() then
-      waiters.yield_until_done(loop, op, opts.resume, arm)
-    elseif st.busy or opts.in_callback() then
+    if waiters.coroutine() then return waiters.yield_until_done(loop, op, opts.resume, arm) end
+    if st.busy or opts.in_callback() then
       loop:run_until(op)
     else
       opts.wait(op, arm)
