@@ -5,14 +5,16 @@ N requests are sent at once to one nginx + ngx_lua worker; each runs one
 client:generate (create, then status checks every 2 s until the job
 completes at its 5th check, ~10 s). The worker's CPU time (os.clock() inside it,
 read through a /cpu location) over the batch is compared with the same N generations
-under omnihuman.run in one LuaJIT process (os.clock around the run), against
-the same server (bench/fastserver.py). Both use build/luajit.
+under omnihuman.run in one LuaJIT process (os.clock around the run), each side
+against a bench/fastserver.py of its own. Both use build/luajit. Batches of the
+two sides alternate (worker, plain, plain, worker, ...), both processes kept
+warm between them, so load from elsewhere on the machine falls on both.
 
   BENCH_OR_N=10,100,500,2000   batch sizes
   BENCH_OR_POLLS=5             a job completes at this status check
   BENCH_OR_INTERVAL=2          seconds between status checks
-  BENCH_OR_SMALL_BATCHES=3     batches per side for N < 100 (a single one
-                               costs a few ms of CPU: within the noise)
+  BENCH_OR_SMALL_BATCHES=3     batches per side for N < 500 (one batch there
+                               costs tens of ms of CPU: within the noise)
 
 Prints a Markdown table and target lines (also written to
 build/bench/openresty.md). 127.0.0.1 only; every wait is bounded.
@@ -26,7 +28,6 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients import kv  # noqa: E402  (bench/'s shared modules)
 from report import say, say_targets, target, write  # noqa: E402
 from servers import free_port, get_json, nginx_prefix, run_nginx, start_fast, stop, stop_all, temp_paths  # noqa: E402
 from settings import ROOT, lua_env  # noqa: E402
@@ -89,12 +90,14 @@ http {
 
 PLAIN = r"""
 local omnihuman = require("omnihuman")
-local api, n, interval, batches = arg[1], tonumber(arg[2]), tonumber(arg[3]), tonumber(arg[4])
+local api, n, interval = arg[1], tonumber(arg[2]), tonumber(arg[3])
 local client = omnihuman.new{ api_key = "bench-key", base_url = api, poll_interval = interval,
                               max_retries = 0, timeout = 120, wait_timeout = 600 }
-local done = 0
-local c0, t0 = os.clock(), omnihuman.core.now()
-for _ = 1, batches do
+io.write("ready\n"); io.flush()
+-- One batch per line read: the process stays warm between batches, as the worker does.
+for _ in io.lines() do
+  local done = 0
+  local c0, t0 = os.clock(), omnihuman.core.now()
   omnihuman.run(function()
     for _ = 1, n do
       omnihuman.spawn(function()
@@ -104,8 +107,9 @@ for _ = 1, batches do
       end)
     end
   end)
+  io.write(("cpu=%.6f wall=%.6f completed=%d\n"):format(os.clock() - c0, omnihuman.core.now() - t0, done))
+  io.flush()
 end
-io.write(("cpu=%.6f\nwall=%.6f\ncompleted=%d\n"):format(os.clock() - c0, omnihuman.core.now() - t0, done))
 """
 
 
@@ -146,48 +150,79 @@ def driver_counts(port):
     return [int(x) for x in out.split()]
 
 
-def one_size(tmp, n, batches):
-    """`batches` batches of n requests, one after the other, on each side."""
-    fast, fport = start_fast(tmp, POLLS)
-    api = "http://127.0.0.1:%d/v2" % fport
-    proc, port, prefix = start_openresty(tmp, api)
-    adapter = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/adapter" % port], stdout=subprocess.PIPE,
-                             text=True).stdout.strip()
-    st0 = get_json(fport, "/_stats")
-    counts0 = driver_counts(port)
-    answers = completed = 0
-    c0, t0 = worker_cpu(port), time.monotonic()
-    for _ in range(batches):
-        a, c = asyncio.run(fire(port, n, 300))
-        answers, completed = answers + a, completed + c
-    c1, t1 = worker_cpu(port), time.monotonic()
-    st1 = get_json(fport, "/_stats")
-    counts1 = driver_counts(port)
-    # The same number of requests held as long, doing nothing: nginx's share.
-    c2 = worker_cpu(port)
-    for _ in range(batches):
-        asyncio.run(fire(port, n, 300, "/idle"))
-    c3 = worker_cpu(port)
-    stop(proc)
-    errors = [ln for ln in open(os.path.join(prefix, "logs/error.log")) if "[error]" in ln or "[alert]" in ln]
-    shutil.rmtree(prefix, ignore_errors=True)
-    stop(fast)
-    ngx = {"cpu": c1 - c0, "wall": t1 - t0, "answers": answers, "completed": completed, "serve": c3 - c2,
-           "wakes": counts1[0] - counts0[0], "turns": counts1[1] - counts0[1],
-           "checks": st1["poll"] - st0["poll"], "adapter": adapter, "errors": errors[:3]}
-
-    fast, fport = start_fast(tmp, POLLS)
+def plain_process(tmp, api, n):
+    """The plain side: a LuaJIT process that runs one batch per line it reads."""
     script = os.path.join(tmp, "plain.lua")
     with open(script, "w") as f:
         f.write(PLAIN)
-    p = subprocess.run(["luajit", script, "http://127.0.0.1:%d/v2" % fport, str(n), str(INTERVAL), str(batches)],
-                       env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
-    st = get_json(fport, "/_stats")
-    stop(fast)
-    if p.returncode != 0:
-        raise SystemExit("bench: plain run failed:\n" + p.stdout + p.stderr)
-    plain = kv(p.stdout)
-    plain["checks"] = st["poll"]
+    p = subprocess.Popen(["luajit", script, api, str(n), str(INTERVAL)], env=ENV, cwd=ROOT, text=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    if p.stdout.readline().strip() != "ready":
+        p.kill()
+        raise SystemExit("bench: the plain process did not start")
+    return p
+
+
+def plain_batch(p):
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    line = p.stdout.readline()  # bounded: every wait in the batch is (wait_timeout)
+    if not line:
+        raise SystemExit("bench: the plain process exited (code %s)" % p.wait())
+    return {k: float(v) for k, v in (field.split("=") for field in line.split())}
+
+
+def worker_batch(port, n, path="/gen"):
+    c0, t0 = worker_cpu(port), time.monotonic()
+    a, c = asyncio.run(fire(port, n, 300, path))
+    return worker_cpu(port) - c0, time.monotonic() - t0, a, c
+
+
+def one_size(tmp, n, batches):
+    """`batches` batches of n requests on each side, alternating sides."""
+    fast, fport = start_fast(tmp, POLLS)
+    proc, port, prefix = start_openresty(tmp, "http://127.0.0.1:%d/v2" % fport)
+    ptmp = os.path.join(tmp, "plain")  # start_fast keeps its port file in the folder it is given
+    os.makedirs(ptmp, exist_ok=True)
+    pfast, pport = start_fast(ptmp, POLLS)
+    plain_p = plain_process(tmp, "http://127.0.0.1:%d/v2" % pport, n)
+    adapter = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/adapter" % port], stdout=subprocess.PIPE,
+                             text=True).stdout.strip()
+    st0, counts0 = get_json(fport, "/_stats"), driver_counts(port)
+    ngx = {"cpu": 0.0, "wall": 0.0, "answers": 0, "completed": 0, "serve": 0.0, "adapter": adapter}
+    plain = {"cpu": 0.0, "wall": 0.0, "completed": 0}
+
+    def one_worker():
+        cpu, wall, a, c = worker_batch(port, n)
+        ngx["cpu"] += cpu
+        ngx["wall"] += wall
+        ngx["answers"] += a
+        ngx["completed"] += c
+
+    def one_plain():
+        r = plain_batch(plain_p)
+        for k in plain:
+            plain[k] += r[k]
+
+    try:
+        for b in range(batches):
+            for side in ((one_worker, one_plain) if b % 2 == 0 else (one_plain, one_worker)):
+                side()
+        st1, counts1 = get_json(fport, "/_stats"), driver_counts(port)
+        # The same number of requests held as long, doing nothing: nginx's share.
+        for _ in range(batches):
+            ngx["serve"] += worker_batch(port, n, "/idle")[0]
+    finally:
+        plain_p.stdin.close()
+        plain_p.wait(30)
+        stop(proc)
+        stop(fast)
+    plain["checks"] = get_json(pport, "/_stats")["poll"]
+    stop(pfast)
+    errors = [ln for ln in open(os.path.join(prefix, "logs/error.log")) if "[error]" in ln or "[alert]" in ln]
+    shutil.rmtree(prefix, ignore_errors=True)
+    ngx.update({"wakes": counts1[0] - counts0[0], "turns": counts1[1] - counts0[1],
+                "checks": st1["poll"] - st0["poll"], "errors": errors[:3]})
     return ngx, plain
 
 
@@ -197,20 +232,20 @@ def main():
     say("")
     say("One nginx worker; N requests at once, each one client:generate; a job completes at status check "
         "#%d, interval %.0f s (~%.0f s per job). Plain: the same N generations in one `omnihuman.run` "
-        "(LuaJIT). CPU: os.clock() in the worker before and after the batches (read through a /cpu location); "
-        "the plain process's os.clock() around its runs. Sizes below 100 run %d batches one after the other on "
-        "each side (columns: totals). Driver wakes: the adapter's driver light thread woken (timer or poke); loop "
+        "(LuaJIT), each side with a fastserver of its own. CPU: os.clock() in the worker before and after each "
+        "batch (read through a /cpu location); the plain process's os.clock() around each run. Batches of the two "
+        "sides alternate, both processes warm; sizes below 500 run %d batches on each side (columns: totals). Driver wakes: the adapter's driver light thread woken (timer or poke); loop "
         "turns: loop turns it made (several per wake while more is due at once)." % (
             POLLS, INTERVAL, POLLS * INTERVAL, SMALL_BATCHES))
     say("")
     say("| N | batches | adapter | answered | completed | worker CPU s | wall s | % of a core | status checks | "
         "driver wakes | loop turns | CPU us/check | serving N requests, CPU s | plain CPU s | plain wall s | plain % | "
         "plain us/check | ratio | ratio less serving |")
-    say("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    say("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = []
     try:
         for n in NS:
-            batches = SMALL_BATCHES if n < 100 else 1
+            batches = SMALL_BATCHES if n < 500 else 1
             ngx, plain = one_size(tmp, n, batches)
             ratio = ngx["cpu"] / max(plain["cpu"], 1e-3)
             net = (ngx["cpu"] - ngx["serve"]) / max(plain["cpu"], 1e-3)

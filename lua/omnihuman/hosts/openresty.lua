@@ -198,7 +198,7 @@ driver = function(_, st)
       backoff = M.min_sleep
       d = M.max_idle_sleep
     end
-    if t ~= nil and t < d then d = t + M.timer_slack end
+    if t ~= nil and t + M.timer_slack < d then d = t + M.timer_slack end
     if d < M.min_sleep then d = M.min_sleep end
     st.sleeping, st.wake_at = true, ngx.now() + d
     st.sema:wait(d)
