@@ -5,13 +5,16 @@
 -- loop, started by the first await and ended when nothing is awaited or in
 -- flight. It turns the loop without blocking and lets the shared dispatcher
 -- (omnihuman.waiters) post the semaphore of each waiter whose operation
--- finished, so a turn costs what finished, not what waits. ngx cannot watch
--- the loop's descriptor, so between turns the driver sleeps on its own
--- semaphore: while transfers are in flight (loop:transfers()), M.min_sleep
--- right after something happened, doubling up to M.max_sleep (the longest a
--- socket event can go unnoticed); with none, until the loop's next deadline
--- (a status check, a retry; at most M.max_idle_sleep). A new await, a cancel
--- or close from any code (loop:set_wakeup) cut the sleep short.
+-- finished, so a turn costs what finished, not what waits. A wake turns the
+-- loop again at once while loop:timeout() is 0 (requests a turn admitted
+-- reach curl in the same wake), at most M.max_turns_per_wake times. ngx
+-- cannot watch the loop's descriptor, so between wakes the driver sleeps on
+-- its own semaphore: while transfers are in flight (loop:transfers()),
+-- M.min_sleep right after something happened, doubling up to M.max_sleep
+-- (the longest a socket event can go unnoticed); with none, until the
+-- loop's next deadline (a status check, a retry; at most M.max_idle_sleep).
+-- A new await whose operation is due before the driver's planned wake, a
+-- cancel or close from any code (loop:set_wakeup) cut the sleep short.
 --
 -- Never a raw coroutine.yield (ngx_lua would take it for one of its own
 -- waits) and never a blocking wait in the worker. Works in rewrite, access
@@ -36,6 +39,8 @@ M.max_sleep = 0.05      -- seconds: upper bound on reaction time to socket activ
 M.max_idle_sleep = 10   -- seconds: longest driver sleep with no transfer in flight
 M.sweep_interval = 1    -- seconds between looks for waiters whose request went away
 M.wait_slice = 60       -- seconds per semaphore wait of a waiter (it waits again)
+M.max_turns_per_wake = 8 -- loop turns in one wake of the driver while more is due at once
+M.timer_slack = 0.002   -- seconds a wake for a deadline comes late: deadlines that close share it
 
 local SLEEPABLE = {
   rewrite = true, access = true, content = true, timer = true,
@@ -76,10 +81,12 @@ local function thread_sema()
   return s
 end
 
--- Per loop: { loop, sema, running, sleeping, waiting = { [op] = record }, nwaiting, last_sweep }
+-- Per loop: { loop, fd, sema, running, sleeping, wake_at, waiting = { [op] = semaphore },
+-- nwaiting, last_sweep, wake = the one wake function parked for every waiter }
 local states = setmetatable({}, { __mode = "k" })
 
-M.stats = { drivers_started = 0, turns = 0, swept = 0 }
+-- wakes: the driver's wakes; turns: loop turns (several per wake when more is due at once)
+M.stats = { drivers_started = 0, wakes = 0, turns = 0, swept = 0 }
 
 local function log_err(...)
   ngx.log(ngx.ERR, "omnihuman: ", ...)
@@ -94,25 +101,38 @@ local function forget(st, op)
 end
 
 -- Waiters whose light thread is gone: a semaphore with nobody waiting on it
--- and never posted. Their operations are cancelled (nobody takes the result).
+-- (a woken waiter has left st.waiting already). Their operations are
+-- cancelled (nobody takes the result).
 local function sweep(st)
-  for op, rec in pairs(st.waiting) do
-    if not rec.woken and rec.sema:count() >= 0 then
+  local n = 0
+  for op, sema in pairs(st.waiting) do
+    if sema:count() >= 0 then
       forget(st, op)
-      M.stats.swept = M.stats.swept + 1
+      n = n + 1
       if not waiters.finished(op) then op:cancel() end
     end
   end
+  M.stats.swept = M.stats.swept + n
+  return n
 end
 
 local driver
 
--- Starts the loop's driver unless it runs; pokes it when it sleeps.
+-- Starts the loop's driver unless it runs; pokes it when it sleeps past
+-- the loop's next deadline (a new operation that is due now: a request to
+-- send; not a status check due after the driver's planned wake).
 local function wake_driver(st)
   if st.running then
     if st.sleeping then
-      st.sleeping = false
-      st.sema:post(1)
+      local t = st.loop:timeout()
+      -- ngx.now() is the time of this event cycle, never later than the
+      -- real time: the sleep left is overestimated, so it pokes when in doubt.
+      -- Within min_sleep of the planned wake it waits for that wake: requests
+      -- arriving together share one.
+      if t == nil or ngx.now() + t + M.min_sleep < st.wake_at then
+        st.sleeping = false
+        st.sema:post(1)
+      end
     end
     return true
   end
@@ -135,17 +155,28 @@ driver = function(_, st)
   local exiting = ngx.worker.exiting
   while true do
     local t_before = loop:is_closed() and nil or loop:timeout()
-    local busy_sockets = t_before ~= nil and ready(st.fd)
-    local ok, woken = pcall(waiters.turn, loop, 0)
-    M.stats.turns = M.stats.turns + 1
-    if not ok then
-      log_err("a wake raised: ", tostring(woken))
-      woken = 1
-    end
+    -- Socket activity only matters to the backoff, which only runs while
+    -- transfers are in flight: no system call on the other wakes.
+    local busy_sockets = t_before ~= nil and loop:transfers() > 0 and ready(st.fd)
+    -- One wake does all that is due now: requests admitted by a turn are
+    -- handed to curl by the next one, without a sleep in between.
+    local woken, n = 0, 0
+    local t -- loop:timeout() after the last turn (nil: nothing armed)
+    repeat
+      local ok, w = pcall(waiters.turn, loop, 0)
+      if not ok then
+        log_err("a wake raised: ", tostring(w))
+        w = 1
+      end
+      woken, n = woken + w, n + 1
+      t = not loop:is_closed() and loop:timeout() or nil
+    until t ~= 0 or n >= M.max_turns_per_wake
+    M.stats.wakes, M.stats.turns = M.stats.wakes + 1, M.stats.turns + n
     local now = ngx.now()
     if now - st.last_sweep >= M.sweep_interval then
       st.last_sweep = now
-      sweep(st)
+      -- Cancels end operations: their notices make the loop due now.
+      if sweep(st) > 0 then t = not loop:is_closed() and loop:timeout() or nil end
     end
     if not busy(st) then break end
     if exiting() and waiters.pending(loop) == 0 then
@@ -167,13 +198,11 @@ driver = function(_, st)
       backoff = M.min_sleep
       d = M.max_idle_sleep
     end
-    local t = loop:timeout()
-    if t ~= nil and t < d then d = t end
+    if t ~= nil and t + M.timer_slack < d then d = t + M.timer_slack end
     if d < M.min_sleep then d = M.min_sleep end
-    st.sleeping = true
+    st.sleeping, st.wake_at = true, ngx.now() + d
     st.sema:wait(d)
     st.sleeping = false
-    ngx.update_time()
   end
   st.running, st.sleeping = false, false
 end
@@ -183,8 +212,17 @@ local function state(loop)
   if st then return st end
   semaphore = semaphore or require("ngx.semaphore")
   st = { loop = loop, fd = loop:pollfd(), sema = semaphore.new(), running = false, sleeping = false,
-         waiting = {}, nwaiting = 0, last_sweep = ngx.now() }
+         wake_at = 0, waiting = {}, nwaiting = 0, last_sweep = ngx.now() }
   states[loop] = st
+  -- Posts the semaphore of op's waiter (run by the dispatcher once op ended).
+  st.wake = function(op)
+    local sema = st.waiting[op]
+    if sema then
+      st.waiting[op] = nil
+      st.nwaiting = st.nwaiting - 1
+      sema:post(1)
+    end
+  end
   -- An operation ended outside a drive (a cancel, a close, the loop closing):
   -- the driver dispatches it now rather than at its next turn.
   waiters.on_wakeup(loop, "openresty", function()
@@ -226,21 +264,18 @@ function M.await(loop, op)
       .. "(use a content handler or ngx.timer.at)"):format(tostring(phase)), 3)
   end
   local st = state(loop)
-  local rec = { sema = thread_sema(), woken = false }
+  local sema = thread_sema()
   if not st.waiting[op] then st.nwaiting = st.nwaiting + 1 end
-  st.waiting[op] = rec
-  waiters.park(loop, op, function()
-    rec.woken = true
-    rec.sema:post(1)
-  end)
+  st.waiting[op] = sema
+  waiters.park(loop, op, st.wake)
   local started, err = wake_driver(st)
   if not started then
     forget(st, op)
     log_err("no driver (", tostring(err), "): this request steps the loop itself")
     return await_stepping(loop, op)
   end
-  while not rec.woken and not waiters.finished(op) do
-    local ok, werr = rec.sema:wait(M.wait_slice)
+  while not waiters.finished(op) do
+    local ok, werr = sema:wait(M.wait_slice)
     if not ok and werr ~= "timeout" then
       forget(st, op)
       error("omnihuman: waiting on a semaphore failed: " .. tostring(werr), 2)
