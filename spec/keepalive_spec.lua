@@ -5,53 +5,19 @@
 -- the next request must go out and be answered: a stale registration must
 -- never hide a socket, nor a closed one stay registered.
 local omnihuman = require("omnihuman")
-local testserver = require("spec.support.testserver")
 local sh = require("spec.support.sh")
-local files = require("spec.support.files")
-local cjson = require("cjson")
-
-local function start_server()
-  local out = os.tmpname()
-  local h = io.popen(sh.q(testserver.python) .. " " .. sh.q(testserver.dir .. "/conn_server.py")
-                     .. " --watch-pid \"$PPID\" >" .. sh.q(out) .. " 2>/dev/null </dev/null & echo $!")
-  local pid = tonumber(h:read("*l"))
-  h:close()
-  local port
-  for _ = 1, 200 do
-    local s = files.read(out)
-    port = s and s:match("^(%d+)\n")
-    if port then break end
-    sh.sleep(0.05)
-  end
-  os.remove(out)
-  assert(port, "conn_server did not start")
-  return { pid = pid, root = "http://127.0.0.1:" .. port }
-end
-
-local function stats(srv)
-  local h = io.popen("curl -sS --max-time 5 " .. sh.q(srv.root .. "/_stats"))
-  local doc = cjson.decode(h:read("*a"))
-  h:close()
-  return doc
-end
-
-local function open_fds()
-  local h = io.popen("ls /proc/" .. files.read("/proc/self/stat"):match("^(%d+)") .. "/fd | wc -l")
-  local n = tonumber(h:read("*a"))
-  h:close()
-  return n
-end
+local conn = require("spec.support.conn")
 
 describe("keep-alive connections between requests", function()
   local srv, client
   setup(function()
-    srv = start_server()
+    srv = conn.start()
     client = omnihuman.new{ api_key = "k", base_url = srv.root .. "/v2", max_retries = 2, timeout = 5,
                             connect_timeout = 5 }
   end)
   teardown(function()
     client:close()
-    if srv then sh.exec("kill -TERM " .. srv.pid .. " 2>/dev/null") end
+    conn.stop(srv)
   end)
 
   local function poll_ok(id)
@@ -62,10 +28,10 @@ describe("keep-alive connections between requests", function()
 
   it("reuses one connection for sequential requests", function()
     poll_ok("keep")
-    local before = stats(srv).connections
+    local before = conn.stats(srv).connections
     for _ = 1, 30 do poll_ok("keep") end
     -- The stats request itself was a connection of its own.
-    assert.equals(before + 1, stats(srv).connections)
+    assert.equals(before + 1, conn.stats(srv).connections)
   end)
 
   it("sends the next request after the server closed an idle registered connection", function()
@@ -92,7 +58,7 @@ describe("keep-alive connections between requests", function()
     print(("keepalive mix: seed %d (OMH_SEED=%d to repeat)"):format(seed, seed))
     math.randomseed(seed)
     local policies = { "keep", "announced", "silent", "idle-5", "idle-30", "reset" }
-    local fd0 = open_fds()
+    local fd0 = conn.open_fds()
     local t0 = omnihuman.core.now()
     local steps = 0
     for _ = 1, 120 do
@@ -113,6 +79,6 @@ describe("keep-alive connections between requests", function()
     end
     assert.is_true(steps >= 60, "only " .. steps .. " steps in 40 s")
     -- Closed connections are not kept: at most the pool's connections remain.
-    assert.is_true(open_fds() <= fd0 + 16, ("descriptors: %d before, %d after"):format(fd0, open_fds()))
+    assert.is_true(conn.open_fds() <= fd0 + 16, ("descriptors: %d before, %d after"):format(fd0, conn.open_fds()))
   end)
 end)
