@@ -197,4 +197,21 @@ describe("the key against a hostile server", function()
     assert.equals("plain text", core._redact(KEY, "plain text", 100))
     assert.is_true(s > 1000)
   end)
+
+  it("never changes a job id that merely shares an end of the key", function()
+    local decode = require("omnihuman").core._json_decode
+    -- 1 in 65,536 UUIDs starts with any given 4 hex digits: an id that
+    -- starts or ends like the key's end or start is still the job's id.
+    for len = 4, #KEY - 1 do
+      local tail, head = KEY:sub(-len), KEY:sub(1, len)
+      for _, id in ipairs({ tail .. "a49c-75ee-4ff5:bytedance/omnihuman", "0000a49c-" .. head }) do
+        local t = assert(decode(('{"id":"%s","status":"queued","error":{"message":"%s"}}'):format(id, id), KEY))
+        assert.equals(id, t.id)
+        assert.same({}, pieces_in(t.error.message), t.error.message) -- other strings: pieces dropped
+      end
+    end
+    -- An id holding the whole key is redacted like any string.
+    local t = assert(decode(('{"id":"x%sy"}'):format(KEY), KEY))
+    assert.same({}, pieces_in(t.id))
+  end)
 end)

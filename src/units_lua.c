@@ -140,6 +140,20 @@ static int units_body_drain(lua_State *L) {
   return 3;
 }
 
+/* core._json_decode(s, key) -> the table (or value) an answer decodes to,
+ * as operations see it (nulls dropped, the key redacted); nil if not JSON */
+static int units_json_decode(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  const char *key = luaL_optstring(L, 2, NULL);
+  omh_json_push_instance(L);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  int ok = omh_json_decode(L, ref, s, n, key);
+  luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  if (!ok) lua_pushnil(L);
+  return 1;
+}
+
 /* core._redact(key, s, cap) -> what a cut to cap bytes of s keeps */
 static int units_redact(lua_State *L) {
   size_t n;
@@ -163,7 +177,8 @@ int omh_units_open(lua_State *L) {
              {"_duration", units_duration},
              {"_retry_after", units_retry_after},
              {"_body_drain", units_body_drain},
-             {"_redact", units_redact}};
+             {"_redact", units_redact},
+             {"_json_decode", units_json_decode}};
   size_t i;
   for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     lua_pushcfunction(L, fns[i].fn);
