@@ -10,6 +10,7 @@
 #include "body.h"
 #include "clock.h"
 #include "json.h"
+#include "json_fast.h"
 #include "media.h"
 #include "redact.h"
 #include "retry_after.h"
@@ -140,17 +141,37 @@ static int units_body_drain(lua_State *L) {
   return 3;
 }
 
-/* core._json_decode(s, key) -> the table (or value) an answer decodes to,
- * as operations see it (nulls dropped, the key redacted); nil if not JSON */
+/* core._json_decode(s, key, how) -> the table (or value) an answer decodes
+ * to, as operations see it (nulls dropped, the key redacted); nil if not
+ * JSON. how: nil (as operations do), "cjson" (cjson alone) or "fast" (the
+ * common-shape reader alone: false when it leaves the text to cjson). */
 static int units_json_decode(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
   const char *key = luaL_optstring(L, 2, NULL);
+  const char *how = luaL_optstring(L, 3, "");
+  if (strcmp(how, "fast") == 0) {
+    if (!omh_json_fast_decode(L, s, n)) lua_pushboolean(L, 0);
+    return 1;
+  }
   omh_json_push_instance(L);
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  int ok = omh_json_decode(L, ref, s, n, key);
+  int ok = strcmp(how, "cjson") == 0 ? omh_json_decode_cjson(L, ref, s, n, key)
+                                     : omh_json_decode(L, ref, s, n, key);
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
   if (!ok) lua_pushnil(L);
+  return 1;
+}
+
+/* core._json_status(s) -> the top-level status string the common-shape
+ * reader finds without building a table, or nil */
+static int units_json_status(lua_State *L) {
+  size_t n, len;
+  const char *s = luaL_checklstring(L, 1, &n), *st;
+  if (omh_json_fast_status(s, n, &st, &len))
+    lua_pushlstring(L, st, len);
+  else
+    lua_pushnil(L);
   return 1;
 }
 
@@ -178,7 +199,8 @@ int omh_units_open(lua_State *L) {
              {"_retry_after", units_retry_after},
              {"_body_drain", units_body_drain},
              {"_redact", units_redact},
-             {"_json_decode", units_json_decode}};
+             {"_json_decode", units_json_decode},
+             {"_json_status", units_json_status}};
   size_t i;
   for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     lua_pushcfunction(L, fns[i].fn);
