@@ -135,7 +135,6 @@ static int feed(lua_State *L) {
   /* The transfer ends (the loop takes the handle back), as when curl reports it. */
   if (!op->task.easy || op->task.queued) abort(); /* every op here must be in flight */
   omh_loop_stop(&op->task);
-  op->x.easy = NULL;
   omh_xfer *x = &op->x;
   /* Header lines, each through the real header callback (exact-size copies). */
   omh_xfer_feed_header(x, (char *)"HTTP/1.1 200 OK\r\n", 17);
@@ -160,23 +159,24 @@ static int feed(lua_State *L) {
     int i;
     for (i = 0; i < 40 && omh_xfer_feed_answer(x, block, sizeof block) == sizeof block; i++)
       ;
-    if (i == 40 || !x->write_failed || x->answer.len > 1024 * 1024) abort();
+    if (i == 40 || !x->r->write_failed || x->r->answer.len > 1024 * 1024) abort();
     ok = 0;
   }
-  x->code = ok ? codes[(in->data[0] >> 3) & 15] : CURLE_WRITE_ERROR;
-  x->status = statuses[in->data[1] & 31];
-  x->sent = (in->data[0] >> 2) & 1;
+  CURLcode c = ok ? codes[(in->data[0] >> 3) & 15] : CURLE_WRITE_ERROR;
+  long s = statuses[in->data[1] & 31];
+  int sent = (in->data[0] >> 2) & 1;
+  omh_xfer_feed_end(x, c, s, sent);
   op->task.ops->transfer_done(&op->task, L);
+  /* Judged: a job that waits keeps no results. */
+  if (!op->task.easy && x->r) abort();
   /* Never left hanging: a pending op has a timer that will wake it. */
   if (!op->task.done && !op->task.timer.slot) abort();
   /* A create that may have reached the service is never sent again. */
   if ((op->cls->flags & OMH_CLASS_BILLED) && !op->task.done && op->retrying) {
-    long s = x->status;
-    CURLcode c = x->code;
     if (c == CURLE_OK && s != 429 && s != 503) abort();
-    if (c == CURLE_OPERATION_TIMEDOUT && x->sent) abort();
+    if (c == CURLE_OPERATION_TIMEDOUT && sent) abort();
     if (c == CURLE_RECV_ERROR || c == CURLE_GOT_NOTHING || c == CURLE_PARTIAL_FILE) {
-      if (x->sent) abort();
+      if (sent) abort();
     }
   }
   return 0;

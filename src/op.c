@@ -46,7 +46,7 @@ static void release_anchor(omh_op *op, lua_State *L) {
 
 void omh_op_halt(omh_op *op) {
   omh_loop_stop(&op->task);
-  op->x.easy = NULL;
+  omh_xfer_free(&op->x); /* no answer is coming: nothing to judge */
   op->retrying = 0;
 }
 
@@ -141,7 +141,6 @@ void omh_op_close(lua_State *L, omh_op *op) {
   luaL_unref(L, LUA_REGISTRYINDEX, op->loop_ref);
   op->self_ref = op->result_ref = op->cb_ref = op->cb_err_ref = op->loop_ref = LUA_NOREF;
   op->anchored = 0;
-  omh_xfer_free(&op->x);
   omh_body_free(op->x.body);
   op->x.body = NULL;
   free(op->url);

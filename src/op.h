@@ -42,16 +42,17 @@ struct omh_op {
   omh_lane *lane;  /* its client's lane for this kind of request */
   omh_xfer x;
   char *url;
-  int ok, anchored;
-  int closed_maybe_created; /* closed with a result that said maybe_created */
+  double started, deadline; /* deadline < 0: none beyond per-request timeouts */
   int self_ref, result_ref; /* registry refs */
   int loop_ref;             /* keeps the loop alive while in flight */
   int cb_ref;               /* on_status / on_progress, or LUA_NOREF */
   int cb_err_ref;           /* what a callback raised; re-raised by result() */
-  int attempt;              /* retries made for the current request */
-  int retrying;             /* the armed timer restarts the request */
-  int settling;             /* abandoned: finish at the answer in flight, never retry */
-  double started, deadline; /* deadline < 0: none beyond per-request timeouts */
+  /* One word of flags: every op a sleeping job holds carries them. */
+  unsigned ok : 1, anchored : 1;
+  unsigned closed_maybe_created : 1; /* closed with a result that said maybe_created */
+  unsigned retrying : 1;             /* the armed timer restarts the request */
+  unsigned settling : 1;             /* abandoned: finish at the answer in flight, never retry */
+  unsigned attempt : 8;              /* retries made for the current request (<= OMH_MAX_RETRIES) */
 };
 
 /* op_run.c: a new op of class cls on loop lp (its userdata at loop_idx),

@@ -28,8 +28,7 @@ static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int mayb
 }
 
 /* Pushes the answer when it is an object with a job id (returns 1). */
-static int job_answer(omh_op *op, lua_State *L) {
-  const omh_buf *b = &op->x.answer;
+static int job_answer(omh_op *op, lua_State *L, const omh_buf *b) {
   if (!omh_json_decode(L, op->task.loop->json_ref, b->data ? b->data : "", b->len, omh_config_key(op->cfg)))
     return 0;
   if (lua_istable(L, -1)) {
@@ -43,24 +42,24 @@ static int job_answer(omh_op *op, lua_State *L) {
 }
 
 static void create_done(omh_op *op, lua_State *L) {
+  omh_outcome o;
+  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
   /* The body stopped itself (a file changed): the server got no complete
    * request, so no job exists and nothing is retried. */
-  if (op->x.code == CURLE_ABORTED_BY_CALLBACK && op->x.body && omh_body_failure(op->x.body)) {
+  if (o.code == CURLE_ABORTED_BY_CALLBACK && op->x.body && omh_body_failure(op->x.body)) {
     omh_op_finish_err(op, L, "invalid_input", omh_body_failure(op->x.body), 0, NULL, 0);
     return;
   }
-  omh_outcome o;
-  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
   if (!o.ok) {
     if (o.retry_create && omh_op_retry(op, L, o.kind, o.status, o.retry_after)) return;
     /* 4xx answers and never-sent requests are certain refusals; the rest is not. */
-    int certain = o.retry_create || (o.status == 0 && !op->x.sent) ||
+    int certain = o.retry_create || (o.status == 0 && !o.sent) ||
                   (o.status >= 400 && o.status < 500 && o.status != 408) ||
                   (o.status >= 300 && o.status < 400);
     fail_create(op, L, &o, !certain);
     return;
   }
-  if (job_answer(op, L)) {
+  if (job_answer(op, L, o.answer)) {
     omh_op_finish_ok(op, L);
     return;
   }

@@ -50,13 +50,6 @@ static int commit(omh_op *op) {
 static void download_done(omh_op *op, lua_State *L) {
   omh_outcome o;
   omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
-  if (o.ok && op->x.total >= 0 && op->x.got != op->x.total) {
-    o.ok = 0;
-    o.kind = "network";
-    o.retry_read = 1;
-    snprintf(o.message, sizeof o.message, "download ended after %lld of %lld bytes", (long long)op->x.got,
-             (long long)op->x.total);
-  }
   if (!o.ok) {
     if (o.status >= 300 && o.status < 400)
       snprintf(o.message, sizeof o.message, "HTTP %ld: too many redirects", o.status);

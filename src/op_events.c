@@ -81,11 +81,12 @@ void omh_op_emit_retry(omh_op *op, lua_State *L, const char *kind, long status, 
 }
 
 void omh_op_report_progress(omh_op *op, lua_State *L) {
-  omh_xfer *x = &op->x;
-  if (!(op->cls->flags & OMH_CLASS_TO_FILE) || x->got == x->reported || !omh_op_alive(op)) return;
-  x->reported = x->got;
-  lua_Integer got = (lua_Integer)x->got;
-  lua_Integer total = x->total >= 0 ? (lua_Integer)x->total : -1;
+  curl_off_t got_bytes, total_bytes;
+  if (!(op->cls->flags & OMH_CLASS_TO_FILE) || !omh_op_alive(op) ||
+      !omh_xfer_progress(&op->x, &got_bytes, &total_bytes))
+    return;
+  lua_Integer got = (lua_Integer)got_bytes;
+  lua_Integer total = total_bytes >= 0 ? (lua_Integer)total_bytes : -1;
   if (op->cb_ref != LUA_NOREF) {
     lua_pushinteger(L, got);
     if (total >= 0)

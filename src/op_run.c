@@ -8,6 +8,9 @@
 
 static const omh_task_ops task_ops;
 
+/* op->attempt counts up to max_retries in 8 bits. */
+typedef char omh_attempt_fits[OMH_MAX_RETRIES <= 255 ? 1 : -1];
+
 static omh_op *of(omh_task *t) { return (omh_op *)t; }
 
 omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const omh_op_class *cls) {
@@ -93,7 +96,6 @@ static void task_launch(omh_task *t, lua_State *L) {
   }
   CURLMcode mc = omh_loop_start_transfer(t, e, profile);
   if (mc != CURLM_OK) {
-    op->x.easy = NULL;
     omh_loop_release_easy(t->loop, e, 0);
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);
   }

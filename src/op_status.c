@@ -24,8 +24,7 @@ typedef struct status_op {
 static status_op *of(omh_op *op) { return (status_op *)op; }
 
 /* Decodes the answer; pushes the table and returns 1, else 0 with nothing pushed. */
-static int decode_object(omh_op *op, lua_State *L) {
-  const omh_buf *b = &op->x.answer;
+static int decode_object(omh_op *op, lua_State *L, const omh_buf *b) {
   if (!omh_json_decode(L, op->task.loop->json_ref, b->data ? b->data : "", b->len, omh_config_key(op->cfg)))
     return 0;
   if (!lua_istable(L, -1)) {
@@ -43,15 +42,13 @@ static const char *status_field(lua_State *L, int t) {
 
 /* Status checks are read-only, so every transient failure may go again.
  * Pushes the answer and returns 1, or ends/retries the op and returns 0. */
-static int status_answer(omh_op *op, lua_State *L) {
-  omh_outcome o;
-  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
-  if (!o.ok) {
-    if (o.retry_read && omh_op_retry(op, L, o.kind, o.status, o.retry_after)) return 0;
-    omh_op_finish_err(op, L, o.kind, o.message, o.status, o.request_id, o.retry_read);
+static int status_answer(omh_op *op, lua_State *L, const omh_outcome *o) {
+  if (!o->ok) {
+    if (o->retry_read && omh_op_retry(op, L, o->kind, o->status, o->retry_after)) return 0;
+    omh_op_finish_err(op, L, o->kind, o->message, o->status, o->request_id, o->retry_read);
     return 0;
   }
-  if (decode_object(op, L)) {
+  if (decode_object(op, L, o->answer)) {
     int t = lua_gettop(L);
     if (status_field(L, t)) {
       lua_pop(L, 1);
@@ -61,14 +58,16 @@ static int status_answer(omh_op *op, lua_State *L) {
     lua_settop(L, t - 1);
   }
   /* A cut or garbled answer (a proxy's doing) is worth another look. */
-  if (omh_op_retry(op, L, "protocol", o.status, -1)) return 0;
-  omh_op_finish_err(op, L, "protocol", "status answer is not JSON with a \"status\" field", o.status,
-                    o.request_id, 1);
+  if (omh_op_retry(op, L, "protocol", o->status, -1)) return 0;
+  omh_op_finish_err(op, L, "protocol", "status answer is not JSON with a \"status\" field", o->status,
+                    o->request_id, 1);
   return 0;
 }
 
 static void poll_done(omh_op *op, lua_State *L) {
-  if (status_answer(op, L)) omh_op_finish_ok(op, L);
+  omh_outcome o;
+  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
+  if (status_answer(op, L, &o)) omh_op_finish_ok(op, L);
 }
 
 /* Statuses are compared without regard to case (the service's own SDK
@@ -160,15 +159,15 @@ static void wait_pending(omh_op *op, lua_State *L, int t) {
  * on_status) needs no table: its status is read in place. Most of a long
  * wait's answers are such, and each table was garbage at once. Returns 1
  * when it handled the answer; 0 leaves it to the full path. */
-static int wait_pending_unheard(omh_op *op, lua_State *L) {
+static int wait_pending_unheard(omh_op *op, lua_State *L, const omh_outcome *o) {
   status_op *w = of(op);
-  const omh_xfer *x = &op->x;
+  const omh_buf *b = o->answer;
   const char *key = omh_config_key(op->cfg), *st;
   size_t len;
   if (op->cfg->on_event_ref != LUA_NOREF || op->cb_ref != LUA_NOREF) return 0;
-  if (x->code != CURLE_OK || x->status < 200 || x->status >= 300 || !x->answer.data) return 0;
-  if (key && omh_redact_suspect(key, x->answer.data, x->answer.len)) return 0;
-  if (!omh_json_fast_status(x->answer.data, x->answer.len, &st, &len)) return 0;
+  if (!o->ok || !b->data) return 0;
+  if (key && omh_redact_suspect(key, b->data, b->len)) return 0;
+  if (!omh_json_fast_status(b->data, b->len, &st, &len)) return 0;
   char s[sizeof w->last_status];
   omh_redact_copy(key, st, len, s, sizeof s);
   if (is_completed(s) || is_failed(s)) return 0; /* the result needs the table */
@@ -181,7 +180,9 @@ static int wait_pending_unheard(omh_op *op, lua_State *L) {
 
 static void wait_done(omh_op *op, lua_State *L) {
   status_op *w = of(op);
-  if (wait_pending_unheard(op, L) || !status_answer(op, L)) return;
+  omh_outcome o;
+  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
+  if (wait_pending_unheard(op, L, &o) || !status_answer(op, L, &o)) return;
   int t = lua_gettop(L);
   const char *s = status_field(L, t);
   omh_redact_copy(omh_config_key(op->cfg), s, strlen(s), w->last_status, sizeof w->last_status);

@@ -10,8 +10,9 @@
 #include "redact.h"
 
 static void judge_curl(const omh_xfer *x, omh_outcome *o) {
-  CURLcode c = x->code;
-  const char *detail = x->s->error[0] ? x->s->error : curl_easy_strerror(c);
+  const omh_xres *r = x->r;
+  CURLcode c = r->code;
+  const char *detail = r->error[0] ? r->error : curl_easy_strerror(c);
   o->kind = "network";
   switch (c) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -24,7 +25,7 @@ static void judge_curl(const omh_xfer *x, omh_outcome *o) {
     case CURLE_OPERATION_TIMEDOUT:
       o->kind = "timeout";
       o->retry_read = 1;
-      o->retry_create = !x->sent;
+      o->retry_create = !r->sent;
       break;
     case CURLE_PEER_FAILED_VERIFICATION:
 #if LIBCURL_VERSION_NUM < 0x073e00
@@ -36,18 +37,18 @@ static void judge_curl(const omh_xfer *x, omh_outcome *o) {
     case CURLE_URL_MALFORMAT:
       break; /* will not fix itself */
     case CURLE_WRITE_ERROR:
-      if (x->write_failed == OMH_WRITE_ANSWER_TOO_BIG) {
+      if (r->write_failed == OMH_WRITE_ANSWER_TOO_BIG) {
         o->kind = "protocol";
         snprintf(o->message, sizeof o->message, "answer larger than the 1 MiB an API answer may be");
         return;
       }
-      if (x->write_failed == OMH_WRITE_OVER_MAX) {
+      if (r->write_failed == OMH_WRITE_OVER_MAX) {
         o->kind = "protocol";
         snprintf(o->message, sizeof o->message, "download larger than max_bytes (%lld bytes)",
                  (long long)x->max_bytes);
         return;
       }
-      if (x->write_failed == OMH_WRITE_DISK) {
+      if (r->write_failed == OMH_WRITE_DISK) {
         o->kind = "io";
         snprintf(o->message, sizeof o->message, "cannot write the download: %s", detail);
         return;
@@ -55,7 +56,7 @@ static void judge_curl(const omh_xfer *x, omh_outcome *o) {
       break;
     default:
       o->retry_read = 1;
-      o->retry_create = !x->sent;
+      o->retry_create = !r->sent;
       break;
   }
   /* curl's own message may quote the server, cut at CURL_ERROR_SIZE. */
@@ -64,7 +65,7 @@ static void judge_curl(const omh_xfer *x, omh_outcome *o) {
 
 /* The service's error JSON: {"message": s | [s...], "requestId": ...}. */
 static void read_error_body(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
-  const omh_buf *b = &x->answer;
+  const omh_buf *b = o->answer;
   int top = lua_gettop(L);
   if (b->len && json_ref != LUA_NOREF &&
       omh_json_decode(L, json_ref, b->data, b->len, omh_config_key(x->cfg)) && lua_istable(L, -1)) {
@@ -83,19 +84,34 @@ static void read_error_body(const omh_xfer *x, lua_State *L, int json_ref, omh_o
              b->len ? " (answer is not the service's JSON)" : "");
 }
 
+/* A body cut short of its Content-Length: the connection dropped. */
+static void judge_length(const omh_xres *r, omh_outcome *o) {
+  if (r->total < 0 || r->got == r->total) return;
+  o->ok = 0;
+  o->kind = "network";
+  o->retry_read = 1;
+  snprintf(o->message, sizeof o->message, "download ended after %lld of %lld bytes", (long long)r->got,
+           (long long)r->total);
+}
+
 void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
+  const omh_xres *r = x->r;
   memset(o, 0, sizeof *o);
-  o->status = x->status;
-  o->retry_after = x->retry_after;
-  snprintf(o->request_id, sizeof o->request_id, "%s", x->s->request_id);
-  if (x->code != CURLE_OK) {
+  o->status = r->status;
+  o->retry_after = r->retry_after;
+  o->code = r->code;
+  o->sent = r->sent;
+  o->answer = &r->answer;
+  snprintf(o->request_id, sizeof o->request_id, "%s", r->request_id);
+  if (r->code != CURLE_OK) {
     o->status = 0;
     judge_curl(x, o);
     return;
   }
-  long s = x->status;
+  long s = r->status;
   if (s >= 200 && s < 300) {
     o->ok = 1;
+    if (x->kind == OMH_XFER_DOWNLOAD) judge_length(r, o);
     return;
   }
   o->kind = omh_kind_for_status(s);

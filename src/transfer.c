@@ -14,11 +14,12 @@
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   omh_xfer *x = ud;
+  omh_xres *r = x->r;
   size_t len = size * n;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* A new response (after a redirect or 100-continue): forget the last one's. */
-    x->retry_after = -1;
-    x->s->request_id[0] = '\0';
+    r->retry_after = -1;
+    r->request_id[0] = '\0';
     return len;
   }
   const char *colon = memchr(p, ':', len);
@@ -29,20 +30,20 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
   while (vlen && isspace((unsigned char)v[vlen - 1])) vlen--;
   if (name == 11 && strncasecmp(p, "retry-after", 11) == 0) {
-    x->retry_after = omh_retry_after_parse(v, vlen, time(NULL));
+    r->retry_after = omh_retry_after_parse(v, vlen, time(NULL));
   } else if ((name == 12 && strncasecmp(p, "x-request-id", 12) == 0) ||
              (name == 9 && strncasecmp(p, "requestid", 9) == 0)) {
     /* Redacted before it is cut: a server may echo the key here. */
-    omh_redact_copy(omh_config_key(x->cfg), v, vlen, x->s->request_id, sizeof x->s->request_id);
+    omh_redact_copy(omh_config_key(x->cfg), v, vlen, r->request_id, sizeof r->request_id);
   }
   return len;
 }
 
 static size_t on_answer(char *p, size_t size, size_t n, void *ud) {
-  omh_xfer *x = ud;
+  omh_xres *r = ((omh_xfer *)ud)->r;
   size_t len = size * n;
-  if (omh_buf_append(&x->answer, p, len, OMH_MAX_ANSWER) != 0) {
-    x->write_failed = OMH_WRITE_ANSWER_TOO_BIG;
+  if (omh_buf_append(&r->answer, p, len, OMH_MAX_ANSWER) != 0) {
+    r->write_failed = OMH_WRITE_ANSWER_TOO_BIG;
     return 0; /* makes curl stop with CURLE_WRITE_ERROR */
   }
   return len;
@@ -50,30 +51,31 @@ static size_t on_answer(char *p, size_t size, size_t n, void *ud) {
 
 static size_t on_file_data(char *p, size_t size, size_t n, void *ud) {
   omh_xfer *x = ud;
+  omh_xres *r = x->r;
   size_t len = size * n, off = 0;
   long code = 0;
-  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
   if (code >= 300) return len; /* an error page: counted nowhere, judged at the end */
-  if (x->total == -1) {
+  if (r->total == -1) {
     curl_off_t cl = -1;
-    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    x->total = cl >= 0 ? cl : -2; /* -2: unknown but looked up */
+    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    r->total = cl >= 0 ? cl : -2; /* -2: unknown but looked up */
   }
   /* An endless or absurd body must not fill the disk. */
-  if (x->total > x->max_bytes || x->got + (curl_off_t)len > x->max_bytes) {
-    x->write_failed = OMH_WRITE_OVER_MAX;
+  if (r->total > x->max_bytes || r->got + (curl_off_t)len > x->max_bytes) {
+    r->write_failed = OMH_WRITE_OVER_MAX;
     return 0;
   }
   while (off < len) {
     ssize_t w = write(x->fd, p + off, len - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      x->write_failed = OMH_WRITE_DISK;
+      r->write_failed = OMH_WRITE_DISK;
       return 0;
     }
     off += (size_t)w;
   }
-  x->got += (curl_off_t)len;
+  r->got += (curl_off_t)len;
   if (x->on_progress) x->on_progress(x->progress_ud);
   return len;
 }
@@ -82,13 +84,18 @@ size_t omh_xfer_feed_header(omh_xfer *x, char *p, size_t n) { return on_header(p
 
 size_t omh_xfer_feed_answer(omh_xfer *x, char *p, size_t n) { return on_answer(p, 1, n, x); }
 
+void omh_xfer_feed_end(omh_xfer *x, CURLcode code, long status, int sent) {
+  x->r->code = code;
+  x->r->status = status;
+  x->r->sent = sent;
+  x->r->easy = NULL;
+}
+
 void omh_xfer_init(omh_xfer *x, omh_xfer_kind kind, const omh_config *cfg) {
   memset(x, 0, sizeof *x);
   x->kind = kind;
   x->cfg = cfg;
   x->fd = -1;
-  x->retry_after = -1;
-  x->total = -1;
 }
 
 unsigned long omh_xfer_profile(const omh_xfer *x) {
@@ -126,7 +133,7 @@ static void set_body(omh_xfer *x, CURL *e) {
 /* What differs between two requests of one profile. */
 static void set_per_request(omh_xfer *x, CURL *e) {
   curl_easy_setopt(e, CURLOPT_URL, x->url);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->s->error);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->r->error);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   if (x->kind == OMH_XFER_API_POST) set_body(x, e);
@@ -165,18 +172,19 @@ static void set_api(omh_xfer *x, CURL *e) {
 }
 
 int omh_xfer_setup(omh_xfer *x, CURL *e, int same) {
-  if (!x->s && !(x->s = malloc(sizeof *x->s))) return -1;
-  x->code = CURLE_OK;
-  x->status = 0;
-  x->sent = 0;
-  x->retry_after = -1;
-  x->s->request_id[0] = '\0';
-  x->s->error[0] = '\0';
-  x->write_failed = OMH_WRITE_OK;
-  x->got = x->reported = 0;
-  x->total = -1;
-  omh_buf_reset(&x->answer);
-  x->easy = e;
+  if (!x->r && !(x->r = calloc(1, sizeof *x->r))) return -1;
+  omh_xres *r = x->r;
+  r->code = CURLE_OK;
+  r->status = 0;
+  r->sent = 0;
+  r->retry_after = -1;
+  r->request_id[0] = '\0';
+  r->error[0] = '\0';
+  r->write_failed = OMH_WRITE_OK;
+  r->got = r->reported = 0;
+  r->total = -1;
+  omh_buf_reset(&r->answer);
+  r->easy = e;
   if (x->body) omh_body_rewind(x->body);
   if (!same) {
     set_common(x, e);
@@ -190,25 +198,28 @@ int omh_xfer_setup(omh_xfer *x, CURL *e, int same) {
 }
 
 void omh_xfer_collect(omh_xfer *x, CURL *e, CURLcode code) {
-  long reqsize = 0;
-  x->code = code;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
+  long status = 0, reqsize = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &reqsize);
-  x->sent = reqsize > 0;
-  x->easy = NULL;
+  omh_xfer_feed_end(x, code, status, reqsize > 0);
+}
+
+int omh_xfer_progress(omh_xfer *x, curl_off_t *got, curl_off_t *total) {
+  omh_xres *r = x->r;
+  /* A report queued by the last bytes may come after the results went. */
+  if (!r || r->got == r->reported) return 0;
+  r->reported = *got = r->got;
+  *total = r->total;
+  return 1;
 }
 
 void omh_xfer_settle(omh_xfer *x) {
-  if (x->kind != OMH_XFER_DOWNLOAD) omh_buf_free(&x->answer);
-  if (!x->easy) {
-    free(x->s);
-    x->s = NULL;
-  }
+  if (x->r && !x->r->easy) omh_xfer_free(x);
 }
 
 void omh_xfer_free(omh_xfer *x) {
-  omh_buf_free(&x->answer);
-  free(x->s);
-  x->s = NULL;
-  x->easy = NULL;
+  if (!x->r) return;
+  omh_buf_free(&x->r->answer);
+  free(x->r);
+  x->r = NULL;
 }
