@@ -1,6 +1,7 @@
 """make bench: running the measured clients, each in a fresh process, and
 reading what they print (key=value lines)."""
 import os
+import re
 import subprocess
 import threading
 import time
@@ -28,11 +29,22 @@ def kv(text):
     return d
 
 
-def easy(mode, url, n, secs):
-    """bench/http_clients.c in `mode` (easy, multi, spawn)."""
-    out = run([os.path.join(BIN, "http_clients"), mode, url, n, str(secs)], secs + 60)
+def easy(mode, url, n, secs, *extra):
+    """bench/http_clients.c in `mode` (easy, multi, spawn; easyh and multih
+    take the User-Agent as `extra`)."""
+    out = run([os.path.join(BIN, "http_clients"), mode, url, n, str(secs)] + list(extra), secs + 60)
     a = out.split()
     return {"requests": float(a[0]), "wall": float(a[1]), "cpu": float(a[2])}
+
+
+def default_user_agent():
+    """The User-Agent the module sends when none is configured, read from its
+    source so that the C baseline sends the very same header."""
+    with open(os.path.join(ROOT, "src", "config.h")) as f:
+        m = re.search(r'^#define OMH_DEFAULT_USER_AGENT "([^"\\]*)"$', f.read(), re.M)
+    if not m:
+        raise SystemExit("bench: no OMH_DEFAULT_USER_AGENT string in src/config.h")
+    return m.group(1)
 
 
 def easy_py(port, secs):

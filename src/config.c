@@ -32,8 +32,6 @@ void omh_config_release(lua_State *L, omh_config *c) {
   free(c);
 }
 
-#define DEFAULT_USER_AGENT "lua-omnihuman/0.1"
-
 /* Each header costs curl a formatted print, byte by byte, per request (a
  * tenth of a status check's CPU for these few): the User-Agent goes in the
  * list rather than through CURLOPT_USERAGENT (a print of its own), and GETs

@@ -51,12 +51,15 @@ function Scheduler:resume(co)
   end
   local args = self.args[co]
   local ok, yielded
+  local outer = waiters.scheduled
+  waiters.scheduled = co
   if args then
     self.args[co] = nil
     ok, yielded = coroutine.resume(co, unpack(args, 1, args.n))
   else
     ok, yielded = coroutine.resume(co)
   end
+  waiters.scheduled = outer
   if not ok then
     self.live = self.live - 1
     error(debug.traceback(co, tostring(yielded)), 0)

@@ -125,6 +125,10 @@ function M.on_wakeup(loop, owner, fn)
 end
 
 --- Whether op has finished or was closed (a closed op has no result left).
+--- The coroutine omnihuman.run's scheduler is resuming right now, if any:
+--- it parks whatever operation that coroutine yields.
+M.scheduled = nil
+
 function M.finished(op)
   return op:is_closed() or op:done()
 end
@@ -155,10 +159,14 @@ end
 function M.yield_until_done(loop, op, resume, parked)
   if not M.finished(op) then
     local co = M.coroutine()
-    M.park(loop, op, function() resume(co) end)
+    -- The built-in scheduler parks what its coroutine yields with one wake
+    -- function for all: a wake of ours would be a closure per wait, and
+    -- garbage at once.
+    local own = co ~= M.scheduled
+    if own then M.park(loop, op, function() resume(co) end) end
     if parked then parked() end
     repeat coroutine.yield(op) until op:is_closed() or op:step()
-    M.unpark(loop, op)
+    if own then M.unpark(loop, op) end
   end
   return M.result(op)
 end
