@@ -5,7 +5,7 @@ Every server is started here on 127.0.0.1 (free ports picked by the kernel)
 and stopped at the end; nothing else is ever contacted. Every loop is
 bounded in count and in time. Environment knobs:
 
-  BENCH_ONLY=1,2,3,4,6 which benchmarks (default: all; 5, OpenResty, is bench/openresty.py)
+  BENCH_ONLY=1,2,3,4,6,7 which benchmarks (default: all; 5, OpenResty, is bench/openresty.py)
   BENCH_SECS=1.5       seconds per sequential-client measurement
   BENCH_ROUNDS=5       rounds of the sequential clients, interleaved; the best
                        round of each client is reported (least disturbed by
@@ -17,7 +17,7 @@ bounded in count and in time. Environment knobs:
 
 One module per job: settings.py (knobs, paths, environment), servers.py,
 clients.py (running the measured processes), report.py, and one module per
-benchmark (sequential, concurrency, idle, upload, uploads).
+benchmark (sequential, concurrency, idle, upload, uploads, instructions).
 """
 import os
 import shutil
@@ -27,6 +27,7 @@ import time
 from clients import run
 from concurrency import bench_concurrency
 from idle import bench_idle
+from instructions import bench_instructions
 from report import say, say_targets, write
 from sequential import bench_sequential
 from servers import start_nginx, stop_all
@@ -44,7 +45,7 @@ def main():
                                 os.cpu_count(), run(["curl", "--version"], 10).splitlines()[0]))
     say("")
     try:
-        if ONLY & {"1", "3", "4"}:
+        if ONLY & {"1", "3", "4", "7"}:
             _, nport = start_nginx(tmp)
         if "1" in ONLY:
             bench_sequential(nport)
@@ -56,6 +57,8 @@ def main():
             bench_upload(tmp, nport)
         if "6" in ONLY:
             bench_uploads(tmp)
+        if "7" in ONLY:
+            bench_instructions(nport)
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)

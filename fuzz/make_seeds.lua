@@ -106,4 +106,15 @@ put("answer", "wait_deep", ans(2, 200, "", rep('{"a":', 60) .. 'null' .. rep('}'
 put("answer", "poll_deep_nulls", ans(1, 200, "", '{"status":"queued","x":' .. rep('[', 40) .. 'null' .. rep(']', 40) .. '}'))
 put("answer", "poll_huge", char(1, 128) .. "\0" .. '{"padding":"')
 put("answer", "poll_html_502", ans(1, 502, "Content-Type: text/html\r\n", "<html><body>Bad gateway</body></html>"))
+-- json: answers as bytes, of the common shape the fast reader takes and just outside it
+for i, v in ipairs{ '{"id":"' .. id .. '","status":"generating","video":null,"error":null}',
+                    '{"status":"completed","video":{"url":"https://cdn.test/v.mp4","size":123456789012345}}',
+                    '{"a":-0,"b":0,"c":-999999999999999,"d":1000000000000000,"e":01,"f":1.0,"g":1e2,"h":9007199254740993,"i":12345678901234567}',
+                    '{"a":1,"a":null,"b":null,"b":{"c":true},"status":"x","status":false}',
+                    '{"status":"a","x":{"status":"b"},"status":"c"}', ' \t\r\n{ }\n', '{"s":"\\n\\u00e9","t":"\1"}',
+                    '{"a":[1,{"b":null}],"status":"\255\192 utf8 \226\130\172"}', '[{"status":"x"}]', '"status"',
+                    rep('{"a":', 17) .. '-0' .. rep('}', 17), rep('{"a":', 40) .. 'null' .. rep('}', 40),
+                    '\f{"a":1}\v', '{"a":1}\0junk', '{"message":"bad key sk-fuzz-5cretKey-0123456789","status":"x"}' } do
+  put("json", ("j%02d"):format(i), v)
+end
 print("seeds written")

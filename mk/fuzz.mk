@@ -7,7 +7,7 @@
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
 FUZZ_DIR      := build/fuzz
-FUZZ_TARGETS  := answer media retry_after base64
+FUZZ_TARGETS  := answer media retry_after base64 json
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -Wall $(FUZZ_SAN) \
                  $(LUA_INC) -Isrc
@@ -23,6 +23,11 @@ $(FUZZ_DIR)/answer_fuzz: fuzz/answer_fuzz.c $(FUZZ_SRC_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ fuzz/answer_fuzz.c $(FUZZ_SRC_OBJS) \
 	  -Wl,-E -l:lib$(LUA).a -lcurl -lm -ldl
+
+# The fast JSON reader against lua-cjson: Lua linked in, the system's cjson.so loaded by it.
+$(FUZZ_DIR)/json_fuzz: fuzz/json_fuzz.c $(patsubst %,$(FUZZ_DIR)/obj/%.o,json json_fast redact)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -Wl,-E -l:lib$(LUA).a -lm -ldl
 
 $(FUZZ_DIR)/media_fuzz: fuzz/media_fuzz.c $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(wildcard src/media*.c))
 $(FUZZ_DIR)/retry_after_fuzz: fuzz/retry_after_fuzz.c $(FUZZ_DIR)/obj/retry_after.o
