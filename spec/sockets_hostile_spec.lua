@@ -22,10 +22,7 @@ local measure = hostile.measure
 local idle_turns = hostile.idle_turns
 
 describe("sockets against a hostile server", function()
-  local srv
-  setup(function() srv = conn.start() end)
-  teardown(function() conn.stop(srv) end)
-  before_each(function() math.randomseed(SEED) end)
+  local fx = hostile.serve()
 
   -- Catches: an answer read from the wrong connection (a number reused while
   -- a stale registration or state lingers), a connection curl waits on that
@@ -36,7 +33,7 @@ describe("sockets against a hostile server", function()
     local fd0 = conn.open_fds()
     local t0 = core.now()
     for maxc = 1, 3 do
-      local client = new_client(srv.root, { max_connections = maxc })
+      local client = new_client(fx.srv.root, { max_connections = maxc })
       for _ = 1, 2 do
         assert(core.now() - t0 < 60, "bursts over 60 s")
         local ids = {}
@@ -55,7 +52,7 @@ describe("sockets against a hostile server", function()
   -- to curl's cache, left registered with a state that hides the next
   -- socket at its number (a hang), or freed twice (ASan, valgrind).
   it("answers bursts where a third of the polls are cancelled mid-request", function()
-    local client = new_client(srv.root, { max_connections = 3 })
+    local client = new_client(fx.srv.root, { max_connections = 3 })
     local t0 = core.now()
     for _ = 1, 6 do
       assert(core.now() - t0 < 40, "bursts over 40 s")
@@ -95,7 +92,7 @@ describe("sockets against a hostile server", function()
   -- the dead connection reused for the next request.
   it("does not wake the loop for an idle connection the server spoke on, half-closed, closed or reset", function()
     omnihuman.loop():close() -- a loop with no connection from the tests before
-    local client = new_client(srv.root, { max_connections = 1 })
+    local client = new_client(fx.srv.root, { max_connections = 1 })
     local loop = omnihuman.loop()
     for _, policy in ipairs({ "junk-10", "half", "idle-10", "reset", "announced" }) do
       local id = fresh_id(policy)
@@ -108,13 +105,13 @@ describe("sockets against a hostile server", function()
       end)
       assert.is_true(wall >= 0.4, ("%s: 3 turns of up to 0.15 s took %.3f s"):format(policy, wall))
       assert.is_true(cpu < 0.1, ("%s: %.3f s of CPU in 3 idle turns"):format(policy, cpu))
-      local before = conn.stats(srv).connections
+      local before = conn.stats(fx.srv).connections
       local next_id = fresh_id("keep")
       local w1 = measure(function() check(next_id, client:poll(next_id)) end)
       assert.is_true(w1 < 1, ("%s: the next poll took %.3f s"):format(policy, w1))
       if policy ~= "junk-10" then -- curl 7.88 reuses that one, and takes the 408 for its answer
         -- A new connection (the stats request had one of its own).
-        assert.equals(before + 2, conn.stats(srv).connections, policy .. ": the dead connection was reused")
+        assert.equals(before + 2, conn.stats(fx.srv).connections, policy .. ": the dead connection was reused")
       end
       local w2, c2 = measure(function() assert(omnihuman.sleep(0.2)) end)
       assert.is_true(w2 >= 0.19 and c2 < 0.08, ("%s: sleep 0.2 s: %.3f s wall, %.3f s CPU"):format(policy, w2, c2))
@@ -179,7 +176,7 @@ describe("sockets against a hostile server", function()
     local f = assert(io.open(path, "w"))
     f:write(script)
     f:close()
-    local ok, out = sh.run("timeout 30 " .. sh.q(cli.LUA) .. " " .. sh.q(path) .. " " .. sh.q(srv.root) .. " 2>&1")
+    local ok, out = sh.run("timeout 30 " .. sh.q(cli.LUA) .. " " .. sh.q(path) .. " " .. sh.q(fx.srv.root) .. " 2>&1")
     os.remove(path)
     assert.is_true(ok, out)
     local wall, cpu = out:match("^slept (%S+) (%S+)\n$")
@@ -193,7 +190,7 @@ describe("sockets against a hostile server", function()
   -- (the next socket at that number not watched, or watched for the wrong
   -- events: a hang or a wrong answer).
   it("keeps answering while Lua code takes and returns the descriptor numbers curl gave back", function()
-    local client = new_client(srv.root, { max_connections = 3 })
+    local client = new_client(fx.srv.root, { max_connections = 3 })
     -- Many numbers taken first, given back one by one: curl's sockets start
     -- far above the loop's first table size and come down.
     local held = {}
@@ -234,10 +231,7 @@ describe("sockets curl opens behind the loop (the resolver's socketpair)", funct
   -- descriptor numbers.
   local name, addr = conn.hosts_name("127.0.0.1"), "127.0.0.1"
   if not name then name, addr = conn.hosts_name("::1"), "::1" end
-  local srv
-  setup(function() if name then srv = conn.start{ host = addr, ports = 40 } end end)
-  teardown(function() conn.stop(srv) end)
-  before_each(function() math.randomseed(SEED) end)
+  local fx = hostile.serve(function() return name and conn.start{ host = addr, ports = 40 } or nil end)
 
   -- Catches: a socketpair's number left registered, or with a state, after
   -- curl closed it, and a connection's number likewise (the next
@@ -249,7 +243,7 @@ describe("sockets curl opens behind the loop (the resolver's socketpair)", funct
       pending("no name in /etc/hosts resolves to 127.0.0.1 or ::1 alone")
       return
     end
-    print(("sockets_hostile: resolving %q (%s) on %d ports"):format(name, addr, #srv.ports))
+    print(("sockets_hostile: resolving %q (%s) on %d ports"):format(name, addr, #fx.srv.ports))
     local fd0 = conn.open_fds()
     local t0 = core.now()
     local clients, unused = {}, {}
@@ -259,7 +253,7 @@ describe("sockets curl opens behind the loop (the resolver's socketpair)", funct
         for _, c in pairs(clients) do c:close() end
         omnihuman.loop():close()
         clients, unused = {}, {}
-        for i = 1, #srv.ports do unused[i] = i end
+        for i = 1, #fx.srv.ports do unused[i] = i end
       end
       local width = math.random(1, 4)
       local ids, via = {}, {}
@@ -269,10 +263,10 @@ describe("sockets curl opens behind the loop (the resolver's socketpair)", funct
         if #unused > 0 and math.random() < 0.7 then
           p = table.remove(unused, math.random(#unused))
         else
-          p = math.random(#srv.ports)
+          p = math.random(#fx.srv.ports)
         end
         if not clients[p] then
-          clients[p] = new_client("http://" .. name .. ":" .. srv.ports[p],
+          clients[p] = new_client("http://" .. name .. ":" .. fx.srv.ports[p],
                                   { max_connections = math.random(1, 3) })
         end
         ids[i], via[i] = fresh_id(random_policy(step % 7 == 0)), clients[p]

@@ -10,24 +10,14 @@ local testserver = require("spec.support.testserver")
 local sh = require("spec.support.sh")
 local cli = require("spec.support.cli")
 local hostile = require("spec.support.hostile")
-local SEED = hostile.SEED
-local fresh_id = hostile.fresh_id
-local random_policy = hostile.random_policy
-local check = hostile.check
-local burst = hostile.burst
-local new_client = hostile.new_client
-local idle_turns = hostile.idle_turns
 
 describe("loops that go away with idle connections registered", function()
-  local srv
-  setup(function() srv = conn.start() end)
-  teardown(function() conn.stop(srv) end)
-  before_each(function() math.randomseed(SEED) end)
+  local fx = hostile.serve()
 
   local function poll_on(loop, client, id)
     local op = client:poll_op(id)
     assert(loop:run_until(op))
-    check(id, op:result())
+    hostile.check(id, op:result())
   end
 
   -- Catches: curl closing a connection through a loop already freed (a
@@ -35,7 +25,7 @@ describe("loops that go away with idle connections registered", function()
   -- descriptors grow), a new loop that inherits a stale registration.
   it("closes every connection of loops closed, collected or left, one loop after another and many at once", function()
     local fd0 = conn.open_fds()
-    local cfg = { api_key = "k", base_url = srv.root .. "/v2", max_retries = 0, timeout = 5, connect_timeout = 5 }
+    local cfg = { api_key = "k", base_url = fx.srv.root .. "/v2", max_retries = 0, timeout = 5, connect_timeout = 5 }
     local t0 = core.now()
     for round = 1, 3 do
       assert(core.now() - t0 < 40, "rounds over 40 s")
@@ -44,7 +34,7 @@ describe("loops that go away with idle connections registered", function()
         loops[i] = core.new_loop()
         clients[i] = core.new_client(loops[i], cfg)
         -- Idle connections, some of which the server then ends.
-        for _ = 1, math.random(1, 3) do poll_on(loops[i], clients[i], fresh_id(random_policy(false))) end
+        for _ = 1, math.random(1, 3) do poll_on(loops[i], clients[i], hostile.fresh_id(hostile.random_policy(false))) end
       end
       sh.sleep(0.05)
       for i = 1, 12 do
@@ -60,7 +50,7 @@ describe("loops that go away with idle connections registered", function()
       collectgarbage()
       -- The loops still referenced still work, beside the others' closes.
       for i = 1, 12 do
-        if loops[i] then poll_on(loops[i], clients[i], fresh_id("keep")) end
+        if loops[i] then poll_on(loops[i], clients[i], hostile.fresh_id("keep")) end
       end
       loops, clients = nil, nil -- luacheck: ignore 311 (dropped for the collector)
       collectgarbage()
@@ -70,9 +60,9 @@ describe("loops that go away with idle connections registered", function()
       assert.is_true(fds <= fd0, ("round %d: descriptors %d before, %d after"):format(round, fd0, fds))
     end
     -- The module's loop, made after all that, works.
-    local client = new_client(srv.root)
-    local id = fresh_id("keep")
-    check(id, client:poll(id))
+    local client = hostile.new_client(fx.srv.root)
+    local id = hostile.fresh_id("keep")
+    hostile.check(id, client:poll(id))
     client:close()
   end)
 
@@ -87,14 +77,14 @@ describe("loops that go away with idle connections registered", function()
       local loop = core.new_loop()
       local inside = i % 2 == 0
       local client = core.new_client(loop, {
-        api_key = "k", base_url = srv.root .. "/v2", max_retries = 0, timeout = 5, max_connections = 1,
+        api_key = "k", base_url = fx.srv.root .. "/v2", max_retries = 0, timeout = 5, max_connections = 1,
         -- The second request starts from the drive that ends the first.
         on_event = function(ev)
           if inside and ev.type == "request" and ev.url:find("~last", 1, true) then loop:close() end
         end,
       })
-      local first = client:poll_op(fresh_id(random_policy(false)))
-      local last = client:poll_op(fresh_id("slow-100") .. "~last")
+      local first = client:poll_op(hostile.fresh_id(hostile.random_policy(false)))
+      local last = client:poll_op(hostile.fresh_id("slow-100") .. "~last")
       for _ = 1, 100 do
         if loop:is_closed() then break end
         loop:run_once(0.01)
@@ -138,7 +128,7 @@ describe("loops that go away with idle connections registered", function()
     f:write(script)
     f:close()
     for _, how in ipairs({ "end", "exit-close", "exit" }) do
-      local ok, out = sh.run("timeout 30 " .. sh.q(cli.LUA) .. " " .. sh.q(path) .. " " .. sh.q(srv.root) .. " "
+      local ok, out = sh.run("timeout 30 " .. sh.q(cli.LUA) .. " " .. sh.q(path) .. " " .. sh.q(fx.srv.root) .. " "
                              .. how .. " 2>&1; echo \"rc=$?\"")
       assert.is_true(ok)
       assert.equals("polled\nrc=0\n", out, how)
@@ -161,7 +151,7 @@ describe("sockets over HTTP/2 (nginx: streams multiplexed on a connection it end
     local free_port = [[ -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"]]
     local ok, port = sh.run(sh.q(testserver.python) .. free_port)
     port = assert(ok and port:match("%d+"), "no free port")
-    -- Each connection ends after 7 streams (GOAWAY amid a burst) and after
+    -- Each connection ends after 7 streams (GOAWAY amid a hostile.burst) and after
     -- 150 ms idle (GOAWAY and close while the loop holds it registered).
     local conf = ([[
 daemon off;
@@ -218,7 +208,7 @@ http {
     if pid then sh.exec("kill " .. pid .. " 2>/dev/null") end
     if dir then sh.exec("rm -rf " .. sh.q(dir)) end
   end)
-  before_each(function() math.randomseed(SEED) end)
+  before_each(function() math.randomseed(hostile.SEED) end)
 
   -- Catches: a connection that one stream's end makes the loop drop (or
   -- leave unwatched) while other streams still wait on it (a hang), an idle
@@ -233,11 +223,11 @@ http {
     local t0 = core.now()
     for round = 1, 6 do
       assert(core.now() - t0 < 60, "rounds over 60 s")
-      local client = new_client(root, { ca_file = ca, max_connections = 1 + round % 3 })
+      local client = hostile.new_client(root, { ca_file = ca, max_connections = 1 + round % 3 })
       local ids = {}
-      for i = 1, 50 do ids[i] = fresh_id("h2") end
-      burst(client, ids)
-      idle_turns(loop, 0.3) -- nginx ends idle connections after 150 ms
+      for i = 1, 50 do ids[i] = hostile.fresh_id("h2") end
+      hostile.burst(client, ids)
+      hostile.idle_turns(loop, 0.3) -- nginx ends idle connections after 150 ms
       client:close()
     end
     -- It was HTTP/2, with several streams per connection.

@@ -166,7 +166,7 @@ static int wait_pending_unheard(omh_op *op, lua_State *L, const omh_outcome *o) 
   size_t len;
   if (op->cfg->on_event_ref != LUA_NOREF || op->cb_ref != LUA_NOREF) return 0;
   if (!o->ok || !b->data) return 0;
-  if (key && omh_redact_suspect(key, b->data, b->len)) return 0;
+  if (omh_redact_suspect(key, b->data, b->len)) return 0;
   if (!omh_json_fast_status(b->data, b->len, &st, &len)) return 0;
   char s[sizeof w->last_status];
   omh_redact_copy(key, st, len, s, sizeof s);

@@ -3,6 +3,7 @@
 local omnihuman = require("omnihuman")
 local core = omnihuman.core
 local sh = require("spec.support.sh")
+local conn = require("spec.support.conn")
 local luassert = require("luassert")
 
 local SEED = tonumber(os.getenv("OMH_SEED") or "") or os.time()
@@ -114,8 +115,21 @@ local function idle_turns(loop, settle)
   luassert.is_true(wall >= 0.38 and cpu < 0.05, ("4 idle turns: %.3f s wall, %.3f s CPU"):format(wall, cpu))
 end
 
+-- Inside a describe: a conn_server.py for its tests (`start` makes it;
+-- conn.start() by default; it may return nil to run none), stopped after
+-- them, and the seed reset before each. The server is the result's `srv`.
+local function serve(start)
+  local busted = require("busted") -- a required module does not see the spec's globals
+  local fx = {}
+  busted.setup(function() fx.srv = (start or conn.start)() end)
+  busted.teardown(function() conn.stop(fx.srv) end)
+  busted.before_each(function() math.randomseed(SEED) end)
+  return fx
+end
+
 return {
   SEED = SEED,
+  serve = serve,
   ANSWERED = ANSWERED,
   REFUSED = REFUSED,
   fresh_id = fresh_id,
