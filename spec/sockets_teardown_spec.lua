@@ -221,9 +221,19 @@ http {
     end
     local loop = omnihuman.loop()
     local t0 = core.now()
+    -- curl 7.88 now and then loses a stream sent while nginx's GOAWAY is on
+    -- its way ("Error in the HTTP2 framing layer", a network error): one
+    -- retry each is allowed, and counted, so a stream lost at every GOAWAY
+    -- (about 40 per run) still fails the test.
+    local retries, sent = 0, 0
+    local function count(ev)
+      if ev.type == "retry" then retries = retries + 1 end
+      if ev.type == "request" then sent = sent + 1 end
+    end
     for round = 1, 6 do
       assert(core.now() - t0 < 60, "rounds over 60 s")
-      local client = hostile.new_client(root, { ca_file = ca, max_connections = 1 + round % 3 })
+      local client = hostile.new_client(root, { ca_file = ca, max_connections = 1 + round % 3, max_retries = 1,
+                                                on_event = count })
       local ids = {}
       for i = 1, 50 do ids[i] = hostile.fresh_id("h2") end
       hostile.burst(client, ids)
@@ -242,5 +252,6 @@ http {
     local most = 0
     for _, n in pairs(per_conn) do most = math.max(most, n) end
     assert.is_true(h2 >= 300 and most >= 5, ("%d HTTP/2 requests, at most %d on a connection"):format(h2, most))
+    assert.is_true(retries <= 3, ("%d of %d requests retried"):format(retries, sent))
   end)
 end)
