@@ -10,17 +10,9 @@ local fixtures = require("spec.support.fixtures")
 
 local decode, status_of = core._json_decode, core._json_status
 local KEY = fixtures.KEY
-local SEED = math.floor(tonumber(os.getenv("OMH_SEED") or "") or os.time())
+local seeded = require("spec.support.seeded")
+local SEED, rng = seeded.SEED, seeded.rng
 local TEXTS = 3000
-
--- Park-Miller: the same stream on every runtime (exact in doubles on 5.1).
-local function rng(seed)
-  local x = seed % 2147483646 + 1
-  return function(n)
-    x = x * 16807 % 2147483647
-    return x % n + 1
-  end
-end
 
 local function num_type(v) return math.type and math.type(v) or "number" end
 

@@ -1,6 +1,7 @@
 #include "body.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "errors.h"
 #include "input_file.h"
 #include "json.h"
+#include "json_flat.h"
 #include "model_limits.h"
 #include "options.h"
 
@@ -344,15 +346,64 @@ static void push_file_error(lua_State *L, const char *what, const char *path, co
   omh_push_error(L, "invalid_input", msg, 0, NULL, 0);
 }
 
+static int add(omh_buf *b, const char *s, size_t n) { return omh_buf_append(b, s, n, SIZE_MAX / 2); }
+
+/* Keys the table path must see: local files and the create's own options. */
+static int reserved_key(const char *k, size_t len) {
+  for (size_t i = 0; i < NFIELDS; i++)
+    if (strlen(FILE_FIELDS[i].name) == len && memcmp(k, FILE_FIELDS[i].name, len) == 0) return 1;
+  return (len == 17 && memcmp(k, "max_audio_seconds", 17) == 0) ||
+         (len == 22 && memcmp(k, "allow_unmeasured_audio", 22) == 0);
+}
+
+/* The common create: URLs only, every field a string or a boolean. Its body
+ * is written straight from the caller's table, with no copy of it and no
+ * Lua string. Returns NULL, having changed nothing, for anything else: the
+ * table path then checks it (and raises the errors). */
+static omh_body *prepare_plain(lua_State *L, int idx, const omh_body_opts *o) {
+  int inline_audio = 0, has_model = 0;
+  for (size_t i = 0; i < NFIELDS; i++) {
+    lua_pushstring(L, FILE_FIELDS[i].field);
+    lua_rawget(L, idx);
+    int t = lua_type(L, -1);
+    if (t == LUA_TSTRING && FILE_FIELDS[i].audio)
+      inline_audio = strncmp(lua_tostring(L, -1), "data:", 5) == 0;
+    lua_pop(L, 1);
+    if (t == LUA_TNIL ? FILE_FIELDS[i].required : t != LUA_TSTRING) return NULL;
+  }
+  lua_pushliteral(L, "model");
+  lua_rawget(L, idx);
+  if (!lua_isnil(L, -1)) has_model = 1;
+  int model_ok = !has_model || lua_type(L, -1) == LUA_TSTRING;
+  lua_pop(L, 1);
+  if (!model_ok) return NULL;
+  omh_buf json = {NULL, 0, 0};
+  int ok = add(&json, "{", 1) ? -1 : omh_json_put_flat(L, idx, reserved_key, &json);
+  if (ok == 1 && !has_model &&
+      ((json.len > 1 && add(&json, ",", 1)) || omh_json_put_string(&json, "model", 5) || add(&json, ":", 1) ||
+       omh_json_put_string(&json, o->model, strlen(o->model))))
+    ok = -1;
+  if (ok == 1 && add(&json, "}", 1)) ok = -1;
+  omh_body *b = ok == 1 ? assemble(NULL, NULL, NULL, 0, json.data, json.len) : NULL;
+  omh_buf_free(&json);
+  if (ok == -1 || (ok == 1 && !b)) luaL_error(L, "omnihuman: out of memory");
+  if (b) b->inline_audio = inline_audio;
+  return b;
+}
+
 omh_body *omh_body_prepare(lua_State *L, int idx, const omh_body_opts *o, int json_ref) {
   int top = lua_gettop(L);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  if (idx < 0) idx = top + idx + 1;
+  if (!o->table_path) {
+    omh_body *b = prepare_plain(L, idx, o);
+    if (b) return b;
+  }
   const struct file_field *ffs[NFIELDS];
   const char *paths[NFIELDS];
   omh_input_file infos[NFIELDS];
   int nfiles = 0, inline_audio = 0;
   omh_input_rules r;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  if (idx < 0) idx = top + idx + 1;
   /* A shallow copy: the caller's table is never modified. */
   lua_newtable(L);
   int t = lua_gettop(L);

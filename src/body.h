@@ -19,6 +19,7 @@ typedef struct omh_body_opts {
   const char *model;          /* used when the fields name none */
   double max_audio_seconds;   /* > 0: replaces the model's audio limit */
   int allow_unmeasured_audio; /* send audio whose duration cannot be read */
+  int table_path;             /* tests: skip the plain-fields path */
 } omh_body_opts;
 
 /* Checks the fields table at idx and the files it names. Returns the body;

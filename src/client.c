@@ -65,7 +65,7 @@ static const char *check_id(lua_State *L) {
 static int client_create(lua_State *L) {
   client_ud *u = check_client(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio};
+  omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio, 0};
   omh_body *body = omh_body_prepare(L, 2, &bo, u->loop->json_ref);
   if (!body) {
     int err = lua_gettop(L); /* the invalid_input error object */

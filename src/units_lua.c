@@ -103,9 +103,37 @@ static int units_retry_after(lua_State *L) {
  * bufsize-byte buffer (64 KiB: curl's), as curl does while sending.
  * Returns bytes read, seconds spent reading, the announced length; or nil,
  * error object. For the benchmarks. */
+/* core._body_text(fields, how) -> the whole create body a fields table
+ * makes (nil, err when its files fail the checks). how: nil (as creates
+ * do) or "table" (the table path alone, for differential tests). */
+static int units_body_text(lua_State *L) {
+  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0};
+  luaL_checktype(L, 1, LUA_TTABLE);
+  o.table_path = lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "table") == 0;
+  lua_settop(L, 1);
+  omh_json_push_instance(L);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  omh_body *b = omh_body_prepare(L, 1, &o, ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  if (!b) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  luaL_Buffer lb;
+  luaL_buffinit(L, &lb);
+  char chunk[4096];
+  size_t r;
+  while ((r = omh_body_read(b, chunk, sizeof chunk)) != 0 && r != OMH_BODY_FAILED)
+    luaL_addlstring(&lb, chunk, r);
+  omh_body_free(b);
+  luaL_pushresult(&lb);
+  return 1;
+}
+
 static int units_body_drain(lua_State *L) {
   lua_Integer bs = luaL_optinteger(L, 2, 65536);
-  omh_body_opts o = {"bytedance/omnihuman", 0, 0};
+  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0};
   omh_body *b;
   char *buf;
   uint64_t total = 0;
@@ -198,6 +226,7 @@ int omh_units_open(lua_State *L) {
              {"_duration", units_duration},
              {"_retry_after", units_retry_after},
              {"_body_drain", units_body_drain},
+             {"_body_text", units_body_text},
              {"_redact", units_redact},
              {"_json_decode", units_json_decode},
              {"_json_status", units_json_status}};

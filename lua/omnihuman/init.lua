@@ -116,8 +116,10 @@ function M.await(op)
   return (foreign and foreign.pick() or host).await(op_loop, op)
 end
 
+-- Returns opts as given (nil stays nil: the core reads nil as no options,
+-- and an empty table per call would be garbage on every wait).
 local function check_options(where, opts, spec, level)
-  if opts == nil then return {} end
+  if opts == nil then return nil end
   if type(opts) ~= "table" then
     error(("%s: options must be a table, got %s"):format(where, type(opts)), level + 1)
   end
@@ -158,7 +160,7 @@ Client.__index = Client
 ---@param opts? omnihuman.ClientOptions
 ---@return omnihuman.Client
 function M.new(opts)
-  opts = check_options("omnihuman.new", opts, CLIENT_OPTIONS, 2)
+  opts = check_options("omnihuman.new", opts, CLIENT_OPTIONS, 2) or {}
   local cfg = {}
   for k, v in pairs(opts) do cfg[k] = v end
   cfg.api_key = cfg.api_key or os.getenv("AIMLAPI_KEY")

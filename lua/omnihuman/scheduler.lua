@@ -27,7 +27,8 @@ end
 
 function Scheduler:spawn(fn, ...)
   local co = coroutine.create(fn)
-  self.args[co] = pack(...)
+  -- Most spawns pass no arguments: no table for them.
+  if select("#", ...) > 0 then self.args[co] = pack(...) end
   self.live = self.live + 1
   self.ready[#self.ready + 1] = co
   return co

@@ -1,0 +1,146 @@
+-- Create bodies written straight from a plain fields table (src/json_flat.c,
+-- body.c prepare_plain) against the table path (a copy of the table, encoded
+-- by lua-cjson), on seeded random fields tables of that shape and just
+-- outside it: the same JSON once decoded, the same error for the same
+-- misuse, the caller's table untouched, and the plain path taken exactly
+-- for the tables it is meant for. OMH_SEED=n repeats a run (the seed is in
+-- the test's name).
+local core = require("omnihuman.core")
+local cjson = require("cjson")
+
+local body_text = core._body_text
+local seeded = require("spec.support.seeded")
+local SEED, rng = seeded.SEED, seeded.rng
+local TABLES = 3000
+
+local function same(a, b)
+  if type(a) ~= type(b) then return false end
+  if type(a) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not same(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- Any bytes, with quotes, backslashes, slashes, control bytes and DEL often.
+local function text(r)
+  local pool = { '"', "\\", "/", "\n", "\t", "\0", "\1", "\31", "\127", "\200", "\255", "é", "a", "z", "0", " " }
+  local out = {}
+  for i = 1, r(12) - 1 do
+    out[i] = r(3) == 1 and string.char(r(256) - 1) or pool[r(#pool)]
+  end
+  return table.concat(out)
+end
+
+local function random_fields(r)
+  local f = { route = "p/t" } -- which path wrote the body shows here (below)
+  if r(20) > 1 then f.image_url = "https://127.0.0.1/" .. text(r) .. ".png" end
+  if r(20) > 1 then f.audio_url = (r(4) == 1 and "data:audio/wav;base64,UklG" or "https://127.0.0.1/a.wav") .. text(r) end
+  if r(3) == 1 then f.mask_url = "https://127.0.0.1/m" .. text(r) end
+  if r(3) == 1 then f.model = r(2) == 1 and "bytedance/omnihuman" or text(r) end
+  for _ = 1, r(4) - 1 do
+    local v = r(3) == 1 and (r(2) == 1) or text(r)
+    f[text(r)] = v
+  end
+  -- Just outside the plain shape: the table path must take these.
+  local out = r(6)
+  if out == 1 then
+    f.seed = r(1000)
+  elseif out == 2 then
+    f[r(5)] = "a number key"
+  elseif out == 3 then
+    f.extra = { nested = true }
+  elseif out == 4 then
+    local odd = ({ "image", "audio", "mask", "max_audio_seconds", "allow_unmeasured_audio", "model", "image_url" })[r(7)]
+    f[odd] = ({ "https://127.0.0.1/x.png", 5, true, "/nonexistent/file.png" })[r(4)]
+  end
+  return f
+end
+
+-- The shape the plain path is for: string keys other than a local file's
+-- or an option's, string or boolean values, the URLs and model strings.
+local RESERVED = { image = true, audio = true, mask = true, max_audio_seconds = true, allow_unmeasured_audio = true }
+local function plain_shape(f)
+  for k, v in pairs(f) do
+    if type(k) ~= "string" or RESERVED[k] or (type(v) ~= "string" and type(v) ~= "boolean") then return false end
+  end
+  return type(f.image_url) == "string" and type(f.audio_url) == "string" and type(f.mask_url or "") == "string"
+    and type(f.model or "") == "string"
+end
+
+local function outcome(f, how)
+  local ok, body, err = pcall(body_text, f, how)
+  if not ok then return { raised = tostring(body) } end
+  if not body then return { failed = tostring(err) } end
+  local dok, decoded = pcall(cjson.decode, body)
+  assert(dok, "not JSON: " .. body)
+  return { body = body, decoded = decoded }
+end
+
+describe("create bodies from plain fields", function()
+  it(("give the table path's JSON and errors, and leave the table as it was (seed %d)"):format(SEED), function()
+    local r = rng(SEED)
+    local plain, table_path, same_error = 0, 0, 0
+    for i = 1, TABLES do
+      local f = random_fields(r)
+      local before = copy(f)
+      local a, b = outcome(f, nil), outcome(f, "table")
+      local where = ("table %d (OMH_SEED=%d)"):format(i, SEED)
+      assert.is_true(same(before, f), where .. ": the fields table was changed")
+      if a.decoded then
+        assert(b.decoded, where .. ": only the plain path made a body: " .. tostring(b.raised or b.failed))
+        assert(same(a.decoded, b.decoded), where .. ": bodies differ:\n" .. a.body .. "\n" .. b.body)
+        -- lua-cjson writes '/' as '\/', the plain path keeps it.
+        local by_plain = a.body:find('"p/t"', 1, true) ~= nil
+        assert(by_plain == plain_shape(f), where .. ": plain path taken: " .. tostring(by_plain) .. "\n" .. a.body)
+        if by_plain then plain = plain + 1 else table_path = table_path + 1 end
+      else
+        assert(not b.decoded, where .. ": only the table path made a body")
+        assert.are.equal(b.raised, a.raised, where)
+        assert.are.equal(b.failed, a.failed, where)
+        same_error = same_error + 1
+      end
+    end
+    print(("json flat: seed %d, %d tables: %d by the plain path, %d by the table path, %d errors alike"):format(
+      SEED, TABLES, plain, table_path, same_error))
+    assert.is_true(plain > TABLES / 4 and table_path > TABLES / 10 and same_error > 10)
+  end)
+
+  it("reads the table raw, as the table path does (metatables, __index, __pairs)", function()
+    local base = { image_url = "https://127.0.0.1/a.png", audio_url = "https://127.0.0.1/a.wav" }
+    local cases = {
+      setmetatable({ image_url = "https://127.0.0.1/a.png" }, { __index = { audio_url = "https://127.0.0.1/b.wav" } }),
+      setmetatable(copy(base), { __index = function() error("__index ran") end }),
+      setmetatable(copy(base), { __pairs = function() error("__pairs ran") end }),
+      setmetatable(copy(base), { __newindex = function() error("__newindex ran") end }),
+    }
+    for i, f in ipairs(cases) do
+      local a, b = outcome(f, nil), outcome(f, "table")
+      assert.are.equal(b.raised, a.raised, "case " .. i)
+      assert.are.equal(b.failed, a.failed, "case " .. i)
+      if a.decoded then assert.is_true(same(a.decoded, b.decoded), "case " .. i) end
+    end
+  end)
+
+  it("escapes every byte JSON needs escaped, and only those", function()
+    local all = {}
+    for c = 0, 255 do all[#all + 1] = string.char(c) end
+    local s = table.concat(all)
+    local body = assert(body_text({ image_url = s, audio_url = "https://127.0.0.1/a.wav", [s] = true }))
+    local decoded = cjson.decode(body)
+    assert.are.equal(s, decoded.image_url)
+    assert.is_true(decoded[s])
+    assert.is_nil(body:find("[%z\1-\31\127]"), "a raw control byte in the body")
+    assert.is_truthy(body:find("\\u007f", 1, true))
+    assert.are.equal("bytedance/omnihuman", decoded.model)
+  end)
+end)

@@ -1,0 +1,65 @@
+/* A flat table as JSON members, into C memory (see json_flat.h). */
+#include <stdint.h>
+#include <string.h>
+
+#include "json_flat.h"
+
+#define NO_LIMIT (SIZE_MAX / 2)
+
+static int put(omh_buf *out, const char *s, size_t n) { return omh_buf_append(out, s, n, NO_LIMIT); }
+
+int omh_json_put_string(omh_buf *out, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  size_t run = 0;
+  if (put(out, "\"", 1)) return -1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
+    if (put(out, s + run, i - run)) return -1;
+    run = i + 1;
+    /* The two-character escapes JSON has, else \u00XX. */
+    static const char from[] = "\"\\\n\r\t\b\f", to[] = "\"\\nrtbf";
+    const char *k = c ? strchr(from, c) : NULL;
+    char esc[6] = {'\\', k ? to[k - from] : 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    size_t len = k ? 2 : 6;
+    if (put(out, esc, len)) return -1;
+  }
+  if (put(out, s + run, n - run)) return -1;
+  return put(out, "\"", 1);
+}
+
+int omh_json_put_flat(lua_State *L, int idx, int (*reject)(const char *key, size_t len), omh_buf *out) {
+  size_t mark = out->len;
+  int ok = 1;
+  if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  if (!lua_checkstack(L, 3)) return 0;
+  lua_pushnil(L);
+  while (ok == 1 && lua_next(L, idx)) {
+    size_t klen, vlen;
+    const char *k, *v;
+    int vt = lua_type(L, -1);
+    if (lua_type(L, -2) != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TBOOLEAN)) {
+      ok = 0;
+    } else {
+      k = lua_tolstring(L, -2, &klen);
+      if (reject(k, klen)) {
+        ok = 0;
+      } else if ((out->len > mark && put(out, ",", 1)) || omh_json_put_string(out, k, klen) ||
+                 put(out, ":", 1)) {
+        ok = -1;
+      } else if (vt == LUA_TSTRING) {
+        v = lua_tolstring(L, -1, &vlen);
+        if (omh_json_put_string(out, v, vlen)) ok = -1;
+      } else if (lua_toboolean(L, -1) ? put(out, "true", 4) : put(out, "false", 5)) {
+        ok = -1;
+      }
+    }
+    lua_pop(L, 1);
+  }
+  if (ok != 1) {
+    lua_pop(L, 1); /* the key lua_next left */
+    out->len = mark;
+    if (out->data) out->data[mark] = '\0';
+  }
+  return ok;
+}
