@@ -23,7 +23,7 @@ typedef struct client_ud {
 int omh_client_new(lua_State *L) {
   omh_loop *lp = omh_checkloop(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  client_ud *u = lua_newuserdata(L, sizeof *u);
+  client_ud *u = omh_newuserdata(L, sizeof *u);
   memset(u, 0, sizeof *u);
   u->loop_ref = LUA_NOREF;
   luaL_getmetatable(L, OMH_CLIENT_MT);

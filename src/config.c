@@ -114,7 +114,7 @@ static int guard_gc(lua_State *L) {
 
 omh_config *omh_config_new(lua_State *L, int idx, unsigned long serial) {
   if (idx < 0) idx = lua_gettop(L) + idx + 1;
-  omh_config **slot = lua_newuserdata(L, sizeof *slot);
+  omh_config **slot = omh_newuserdata(L, sizeof *slot);
   *slot = NULL;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, guard_gc);

@@ -25,7 +25,7 @@ static void push_done_set(lua_State *L) {
 }
 
 static int loop_new(lua_State *L) {
-  omh_loop *lp = lua_newuserdata(L, sizeof *lp);
+  omh_loop *lp = omh_newuserdata(L, sizeof *lp);
   memset(lp, 0, sizeof *lp);
   lp->epfd = lp->outer_fd = lp->notice_fd = -1;
   lp->json_ref = lp->done_ref = lp->wakeup_ref = LUA_NOREF;

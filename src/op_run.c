@@ -15,7 +15,7 @@ static omh_op *of(omh_task *t) { return (omh_op *)t; }
 
 omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const omh_op_class *cls) {
   if (loop_idx < 0) loop_idx = lua_gettop(L) + loop_idx + 1;
-  omh_op *op = lua_newuserdata(L, cls->size);
+  omh_op *op = omh_newuserdata(L, cls->size);
   memset(op, 0, cls->size);
   op->cls = cls;
   op->self_ref = op->result_ref = op->cb_ref = op->cb_err_ref = op->loop_ref = LUA_NOREF;

@@ -23,7 +23,7 @@ static int units_b64(lua_State *L) {
   if (out_len < n) /* size_t overflow, for absurd inputs only */
     return luaL_error(L, "input too large");
   /* A userdata, not malloc: if a later push raises, the GC frees it. */
-  out = (char *)lua_newuserdata(L, out_len ? out_len : 1);
+  out = (char *)omh_newuserdata(L, out_len ? out_len : 1);
   omh_b64_encode(out, (const unsigned char *)s, n);
   lua_pushlstring(L, out, out_len);
   return 1;
@@ -143,7 +143,7 @@ static int units_body_drain(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_argcheck(L, bs >= 1 && bs <= (64 << 20), 2, "buffer size out of range");
   lua_settop(L, 2);
-  buf = (char *)lua_newuserdata(L, (size_t)bs); /* freed by the GC */
+  buf = (char *)omh_newuserdata(L, (size_t)bs); /* freed by the GC */
   omh_json_push_instance(L);
   ref = luaL_ref(L, LUA_REGISTRYINDEX);
   b = omh_body_prepare(L, 1, &o, ref);
@@ -211,7 +211,7 @@ static int units_redact(lua_State *L) {
   lua_Integer cap = luaL_checkinteger(L, 3);
   char *out;
   luaL_argcheck(L, cap >= 1 && cap <= 1 << 20, 3, "cap out of range");
-  out = (char *)lua_newuserdata(L, (size_t)cap);
+  out = (char *)omh_newuserdata(L, (size_t)cap);
   lua_pushlstring(L, out, omh_redact_copy(key, s, n, out, (size_t)cap));
   return 1;
 }
