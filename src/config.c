@@ -74,6 +74,16 @@ static int build_headers(omh_config *c) {
   return 0;
 }
 
+/* The variables libcurl takes a proxy from (an empty one counts as unset). */
+static int proxy_in_environment(void) {
+  static const char *const names[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    const char *v = getenv(names[i]);
+    if (v && *v) return 1;
+  }
+  return 0;
+}
+
 /* Raises on a bad option, leaving c for the caller's release. */
 static void read_options(lua_State *L, int idx, omh_config *c) {
   static const char where[] = "omnihuman.new";
@@ -82,6 +92,7 @@ static void read_options(lua_State *L, int idx, omh_config *c) {
   c->model = omh_opt_string(L, idx, where, "model", "bytedance/omnihuman");
   c->ca_file = omh_opt_string(L, idx, where, "ca_file", NULL);
   c->proxy = omh_opt_string(L, idx, where, "proxy", NULL);
+  c->env_proxy = !c->proxy && proxy_in_environment();
   c->user_agent = omh_opt_string(L, idx, where, "user_agent", NULL);
   c->timeout = omh_opt_number(L, idx, where, "timeout", 60, OMH_MIN_TIMEOUT, OMH_MAX_TIMEOUT, 0);
   c->connect_timeout =

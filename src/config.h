@@ -28,6 +28,7 @@ typedef struct omh_config {
   char *base_url;       /* without trailing slash */
   char *model;
   char *ca_file, *proxy, *user_agent;
+  int env_proxy; /* no proxy option, and a proxy variable was set when made */
   double timeout, connect_timeout, poll_interval, wait_timeout;
   int max_retries, max_connections;
   double max_audio_seconds; /* > 0: replaces the per-model audio limit */
