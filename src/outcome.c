@@ -94,6 +94,10 @@ static void judge_length(const omh_xres *r, omh_outcome *o) {
            (long long)r->total);
 }
 
+typedef char
+    omh_request_ids_match[sizeof(((omh_outcome *)0)->request_id) == sizeof(((omh_xres *)0)->request_id) ? 1
+                                                                                                        : -1];
+
 void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
   const omh_xres *r = x->r;
   memset(o, 0, sizeof *o);
@@ -102,7 +106,7 @@ void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcom
   o->code = r->code;
   o->sent = r->sent;
   o->answer = &r->answer;
-  snprintf(o->request_id, sizeof o->request_id, "%s", r->request_id);
+  memcpy(o->request_id, r->request_id, sizeof o->request_id); /* a terminated string, usually empty */
   if (r->code != CURLE_OK) {
     o->status = 0;
     judge_curl(x, o);

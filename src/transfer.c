@@ -25,17 +25,18 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   const char *colon = memchr(p, ':', len);
   if (!colon) return len;
   size_t name = (size_t)(colon - p);
+  int retry_after = name == 11 && strncasecmp(p, "retry-after", 11) == 0;
+  if (!retry_after && !(name == 12 && strncasecmp(p, "x-request-id", 12) == 0) &&
+      !(name == 9 && strncasecmp(p, "requestid", 9) == 0))
+    return len; /* the other headers of every answer: looked at no further */
   const char *v = colon + 1;
   size_t vlen = len - name - 1;
   while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
   while (vlen && isspace((unsigned char)v[vlen - 1])) vlen--;
-  if (name == 11 && strncasecmp(p, "retry-after", 11) == 0) {
+  if (retry_after)
     r->retry_after = omh_retry_after_parse(v, vlen, time(NULL));
-  } else if ((name == 12 && strncasecmp(p, "x-request-id", 12) == 0) ||
-             (name == 9 && strncasecmp(p, "requestid", 9) == 0)) {
-    /* Redacted before it is cut: a server may echo the key here. */
+  else /* redacted before it is cut: a server may echo the key here */
     omh_redact_copy(omh_config_key(x->cfg), v, vlen, r->request_id, sizeof r->request_id);
-  }
   return len;
 }
 
