@@ -281,13 +281,17 @@ describe("inline audio the service refuses", function()
   end
 
   it("an invalid_input answer to a create that sent audio inline says so in its message", function()
-    local job, err = refused_create(fixtures.ns("ia"), { image_url = "https://x/a.png", audio = fixtures.WAV })
-    assert.is_nil(job)
-    assert.equals("invalid_input", err.kind)
-    assert.equals(400, err.status)
-    assert.matches(REFUSAL, err.message, 1, true)        -- the service's own words stay
-    assert.matches("may not accept inline audio", err.message, 1, true)
-    assert.matches("audio_url", err.message:match("inline audio(.*)$"), 1, true)
+    -- A local file, and a data: URI given as audio_url (the fields-only path).
+    for _, inline in ipairs({ { image_url = "https://x/a.png", audio = fixtures.WAV },
+                              { image_url = "https://x/a.png", audio_url = "data:audio/wav;base64,UklGRg==" } }) do
+      local job, err = refused_create(fixtures.ns("ia"), inline)
+      assert.is_nil(job)
+      assert.equals("invalid_input", err.kind)
+      assert.equals(400, err.status)
+      assert.matches(REFUSAL, err.message, 1, true)        -- the service's own words stay
+      assert.matches("may not accept inline audio", err.message, 1, true)
+      assert.matches("audio_url", err.message:match("inline audio(.*)$"), 1, true)
+    end
   end)
 
   it("no such note when the audio went as a URL, or for an answer other than invalid_input", function()

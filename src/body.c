@@ -377,6 +377,8 @@ static omh_body *prepare_plain(lua_State *L, int idx, const omh_body_opts *o) {
   int model_ok = !has_model || lua_type(L, -1) == LUA_TSTRING;
   lua_pop(L, 1);
   if (!model_ok) return NULL;
+  /* Before any malloc: on 5.1 and LuaJIT a stack that cannot grow raises. */
+  if (!lua_checkstack(L, 3)) return NULL;
   omh_buf json = {NULL, 0, 0};
   int ok = add(&json, "{", 1) ? -1 : omh_json_put_flat(L, idx, reserved_key, &json);
   if (ok == 1 && !has_model &&

@@ -98,11 +98,21 @@ static int units_retry_after(lua_State *L) {
   return 1;
 }
 
-/* _body_drain(fields [, bufsize]): builds a create body from fields as a
- * client with default options would, then reads it to the end through a
- * bufsize-byte buffer (64 KiB: curl's), as curl does while sending.
- * Returns bytes read, seconds spent reading, the announced length; or nil,
- * error object. For the benchmarks. */
+/* The hooks' cjson instance: one per Lua state, made at first use and kept
+ * (a hook that raises half-way leaves nothing behind). */
+static int units_json_ref(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "omnihuman.units.json_ref");
+  int ref = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : LUA_NOREF;
+  lua_pop(L, 1);
+  if (ref == LUA_NOREF) {
+    omh_json_push_instance(L);
+    ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushinteger(L, ref);
+    lua_setfield(L, LUA_REGISTRYINDEX, "omnihuman.units.json_ref");
+  }
+  return ref;
+}
+
 /* core._body_text(fields, how) -> the whole create body a fields table
  * makes (nil, err when its files fail the checks). how: nil (as creates
  * do) or "table" (the table path alone, for differential tests). */
@@ -111,10 +121,8 @@ static int units_body_text(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   o.table_path = lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "table") == 0;
   lua_settop(L, 1);
-  omh_json_push_instance(L);
-  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  int ref = units_json_ref(L);
   omh_body *b = omh_body_prepare(L, 1, &o, ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, ref);
   if (!b) {
     lua_pushnil(L);
     lua_insert(L, -2);
@@ -131,6 +139,11 @@ static int units_body_text(lua_State *L) {
   return 1;
 }
 
+/* _body_drain(fields [, bufsize]): builds a create body from fields as a
+ * client with default options would, then reads it to the end through a
+ * bufsize-byte buffer (64 KiB: curl's), as curl does while sending.
+ * Returns bytes read, seconds spent reading, the announced length; or nil,
+ * error object. For the benchmarks. */
 static int units_body_drain(lua_State *L) {
   lua_Integer bs = luaL_optinteger(L, 2, 65536);
   omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0};
@@ -144,10 +157,8 @@ static int units_body_drain(lua_State *L) {
   luaL_argcheck(L, bs >= 1 && bs <= (64 << 20), 2, "buffer size out of range");
   lua_settop(L, 2);
   buf = (char *)omh_newuserdata(L, (size_t)bs); /* freed by the GC */
-  omh_json_push_instance(L);
-  ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  ref = units_json_ref(L);
   b = omh_body_prepare(L, 1, &o, ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, ref);
   if (!b) {
     lua_pushnil(L);
     lua_insert(L, -2);
@@ -182,11 +193,9 @@ static int units_json_decode(lua_State *L) {
     if (!omh_json_fast_decode(L, s, n)) lua_pushboolean(L, 0);
     return 1;
   }
-  omh_json_push_instance(L);
-  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  int ref = units_json_ref(L);
   int ok = strcmp(how, "cjson") == 0 ? omh_json_decode_cjson(L, ref, s, n, key)
                                      : omh_json_decode(L, ref, s, n, key);
-  luaL_unref(L, LUA_REGISTRYINDEX, ref);
   if (!ok) lua_pushnil(L);
   return 1;
 }
