@@ -1,7 +1,6 @@
 #include "body.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,8 +345,6 @@ static void push_file_error(lua_State *L, const char *what, const char *path, co
   omh_push_error(L, "invalid_input", msg, 0, NULL, 0);
 }
 
-static int add(omh_buf *b, const char *s, size_t n) { return omh_buf_append(b, s, n, SIZE_MAX / 2); }
-
 /* Keys the table path must see: local files and the create's own options. */
 static int reserved_key(const char *k, size_t len) {
   for (size_t i = 0; i < NFIELDS; i++)
@@ -361,7 +358,7 @@ static int reserved_key(const char *k, size_t len) {
  * Lua string. Returns NULL, having changed nothing, for anything else: the
  * table path then checks it (and raises the errors). */
 static omh_body *prepare_plain(lua_State *L, int idx, const omh_body_opts *o) {
-  int inline_audio = 0, has_model = 0;
+  int inline_audio = 0;
   for (size_t i = 0; i < NFIELDS; i++) {
     lua_pushstring(L, FILE_FIELDS[i].field);
     lua_rawget(L, idx);
@@ -373,19 +370,11 @@ static omh_body *prepare_plain(lua_State *L, int idx, const omh_body_opts *o) {
   }
   lua_pushliteral(L, "model");
   lua_rawget(L, idx);
-  if (!lua_isnil(L, -1)) has_model = 1;
-  int model_ok = !has_model || lua_type(L, -1) == LUA_TSTRING;
+  int model = lua_type(L, -1);
   lua_pop(L, 1);
-  if (!model_ok) return NULL;
-  /* Before any malloc: on 5.1 and LuaJIT a stack that cannot grow raises. */
-  if (!lua_checkstack(L, 3)) return NULL;
+  if (model != LUA_TNIL && model != LUA_TSTRING) return NULL;
   omh_buf json = {NULL, 0, 0};
-  int ok = add(&json, "{", 1) ? -1 : omh_json_put_flat(L, idx, reserved_key, &json);
-  if (ok == 1 && !has_model &&
-      ((json.len > 1 && add(&json, ",", 1)) || omh_json_put_string(&json, "model", 5) || add(&json, ":", 1) ||
-       omh_json_put_string(&json, o->model, strlen(o->model))))
-    ok = -1;
-  if (ok == 1 && add(&json, "}", 1)) ok = -1;
+  int ok = omh_json_put_object(L, idx, reserved_key, model == LUA_TNIL ? "model" : NULL, o->model, &json);
   omh_body *b = ok == 1 ? assemble(NULL, NULL, NULL, 0, json.data, json.len) : NULL;
   omh_buf_free(&json);
   if (ok == -1 || (ok == 1 && !b)) luaL_error(L, "omnihuman: out of memory");

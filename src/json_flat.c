@@ -28,27 +28,34 @@ int omh_json_put_string(omh_buf *out, const char *s, size_t n) {
   return put(out, "\"", 1);
 }
 
-int omh_json_put_flat(lua_State *L, int idx, int (*reject)(const char *key, size_t len), omh_buf *out) {
-  size_t mark = out->len;
+/* ,"key":  (no comma before the first member, right after the brace) */
+static int put_key(omh_buf *out, const char *k, size_t klen) {
+  if (out->len > 1 && put(out, ",", 1)) return -1;
+  if (omh_json_put_string(out, k, klen)) return -1;
+  return put(out, ":", 1);
+}
+
+int omh_json_put_object(lua_State *L, int idx, int (*reject)(const char *key, size_t len),
+                        const char *extra_key, const char *extra_value, omh_buf *out) {
   int ok = 1;
   if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  /* Before any malloc: on 5.1 and LuaJIT a stack that cannot grow raises. */
   if (!lua_checkstack(L, 3)) return 0;
+  if (put(out, "{", 1)) return -1;
   lua_pushnil(L);
   while (ok == 1 && lua_next(L, idx)) {
     size_t klen, vlen;
-    const char *k, *v;
     int vt = lua_type(L, -1);
     if (lua_type(L, -2) != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TBOOLEAN)) {
       ok = 0;
     } else {
-      k = lua_tolstring(L, -2, &klen);
+      const char *k = lua_tolstring(L, -2, &klen);
       if (reject(k, klen)) {
         ok = 0;
-      } else if ((out->len > mark && put(out, ",", 1)) || omh_json_put_string(out, k, klen) ||
-                 put(out, ":", 1)) {
+      } else if (put_key(out, k, klen)) {
         ok = -1;
       } else if (vt == LUA_TSTRING) {
-        v = lua_tolstring(L, -1, &vlen);
+        const char *v = lua_tolstring(L, -1, &vlen);
         if (omh_json_put_string(out, v, vlen)) ok = -1;
       } else if (lua_toboolean(L, -1) ? put(out, "true", 4) : put(out, "false", 5)) {
         ok = -1;
@@ -58,8 +65,10 @@ int omh_json_put_flat(lua_State *L, int idx, int (*reject)(const char *key, size
   }
   if (ok != 1) {
     lua_pop(L, 1); /* the key lua_next left */
-    out->len = mark;
-    if (out->data) out->data[mark] = '\0';
+    return ok;
   }
-  return ok;
+  if (extra_key && (put_key(out, extra_key, strlen(extra_key)) ||
+                    omh_json_put_string(out, extra_value, strlen(extra_value))))
+    return -1;
+  return put(out, "}", 1) ? -1 : 1;
 }

@@ -12,10 +12,13 @@
  * that '/' is kept). Returns 0, or -1 when out of memory. */
 int omh_json_put_string(omh_buf *out, const char *s, size_t n);
 
-/* Appends the members of the table at idx ("k":v,"k":v) when every key is a
- * string that reject(key, len) accepts (returns 0 for) and every value is
- * a string or a boolean; returns 1. Otherwise returns 0 with out as it was
- * (-1 when out of memory). Raw access: no metamethod runs. */
-int omh_json_put_flat(lua_State *L, int idx, int (*reject)(const char *key, size_t len), omh_buf *out);
+/* Writes the table at idx as a JSON object into out (empty at the call)
+ * when every key is a string that reject(key, len) accepts (returns 0 for)
+ * and every value is a string or a boolean, with "extra_key":"extra_value"
+ * added when extra_key is not NULL; returns 1. Otherwise returns 0, or -1
+ * when out of memory; out is then for the caller to free. Raw access: no
+ * metamethod runs. */
+int omh_json_put_object(lua_State *L, int idx, int (*reject)(const char *key, size_t len),
+                        const char *extra_key, const char *extra_value, omh_buf *out);
 
 #endif
