@@ -34,8 +34,8 @@ static void redact_string_at(lua_State *L, int idx, const char *key) {
   size_t n;
   const char *s = lua_tolstring(L, idx, &n);
   if (!s || !omh_redact_needed(key, s, n)) return;
-  /* Each replacement grows the text by at most the marker's length. */
-  size_t cap = n + (n / strlen(key) + 2) * (sizeof OMH_REDACTED) + 1;
+  /* A marker stands for a run of at least OMH_REDACT_MIN bytes. */
+  size_t cap = n + (n / OMH_REDACT_MIN + 1) * (sizeof OMH_REDACTED) + 1;
   char *buf = malloc(cap);
   if (idx < 0) idx = lua_gettop(L) + idx + 1;
   if (buf) {
@@ -48,7 +48,7 @@ static void redact_string_at(lua_State *L, int idx, const char *key) {
   lua_replace(L, idx);
 }
 
-/* One walk over a decoded answer (depth-bounded: answers are shallow):
+/* One walk over a decoded answer, to any depth cjson accepts:
  * - cjson.null is a truthy lightuserdata: `if st.video then` would lie, so
  *   nulls become absent fields;
  * - whole numbers become integers on Lua 5.3+ (cjson gives floats);
@@ -58,6 +58,9 @@ typedef struct walk {
   const char *key; /* NULL: nothing to redact */
   int renames;     /* stack index of a table of keys to rename, or 0 */
 } walk;
+
+/* Deeper than cjson's own default limit: refused, never passed through. */
+#define OMH_JSON_MAX_DEPTH 1000
 
 static int whole(lua_State *L, int idx) {
 #if LUA_VERSION_NUM >= 503
@@ -70,28 +73,27 @@ static int whole(lua_State *L, int idx) {
 #endif
 }
 
-/* A job id is an opaque token the client sends back: dropping a few of its
- * characters because they happen to equal an end of the key (1 in 65,536
- * UUIDs start with any given 4 hex digits) would lose the job. Ids are
- * redacted only when they hold the whole key. */
-static int is_id_field(lua_State *L, int k) {
+/* The job id of an answer (its top-level `id`) is an opaque token the
+ * client sends back: dropping a few of its characters because they happen
+ * to equal a piece of the key (1 in 65,536 UUIDs starts with any given 4
+ * hex digits) would lose the job. It alone is redacted only when it holds
+ * the whole key; an `id` anywhere else is a string like any other. */
+static int is_job_id(lua_State *L, int k, int depth) {
   size_t n;
-  const char *s = lua_type(L, k) == LUA_TSTRING ? lua_tolstring(L, k, &n) : NULL;
+  const char *s = depth == 0 && lua_type(L, k) == LUA_TSTRING ? lua_tolstring(L, k, &n) : NULL;
   return s && n == 2 && s[0] == 'i' && s[1] == 'd';
 }
 
 static int holds_whole_key(lua_State *L, int v, const char *key) {
-  size_t n, kn = strlen(key);
+  size_t n;
   const char *s = lua_tolstring(L, v, &n);
-  for (size_t i = 0; kn && i + kn <= n; i++)
-    if (memcmp(s + i, key, kn) == 0) return 1;
-  return 0;
+  return omh_redact_holds_key(key, s, n);
 }
 
-static void normalize(lua_State *L, int t, walk *w, int depth) {
-  /* Two slots per level (key, value) and a few for the work: beyond
-   * LUA_MINSTACK without this. */
-  if (depth > 32 || !lua_checkstack(L, 6)) return;
+/* Returns 0 when the answer is nested too deep to walk (the caller refuses it). */
+static int normalize(lua_State *L, int t, walk *w, int depth) {
+  /* Two slots per level (key, value) and a few for the work. */
+  if (depth > OMH_JSON_MAX_DEPTH || !lua_checkstack(L, 8)) return 0;
   lua_pushnil(L);
   while (lua_next(L, t)) {
     int v = lua_gettop(L);
@@ -104,7 +106,7 @@ static void normalize(lua_State *L, int t, walk *w, int depth) {
     }
     switch (lua_type(L, v)) {
       case LUA_TTABLE:
-        normalize(L, v, w, depth + 1);
+        if (!normalize(L, v, w, depth + 1)) return 0;
         break;
       case LUA_TNUMBER:
         if (whole(L, v)) {
@@ -114,7 +116,7 @@ static void normalize(lua_State *L, int t, walk *w, int depth) {
         }
         break;
       case LUA_TSTRING:
-        if (w->key && !(is_id_field(L, v - 1) && !holds_whole_key(L, v, w->key))) {
+        if (w->key && !(is_job_id(L, v - 1, depth) && !holds_whole_key(L, v, w->key))) {
           lua_pushvalue(L, v);
           redact_string_at(L, -1, w->key);
           if (!lua_rawequal(L, -1, v)) {
@@ -153,6 +155,7 @@ static void normalize(lua_State *L, int t, walk *w, int depth) {
     }
     lua_settop(L, v - 1);
   }
+  return 1;
 }
 
 static void apply_renames(lua_State *L, int renames) {
@@ -192,7 +195,10 @@ int omh_json_decode_cjson(lua_State *L, int json_ref, const char *s, size_t n, c
   if (key && !omh_redact_suspect(key, s, n)) key = NULL;
   if (lua_istable(L, -1)) {
     walk w = {top + 2, key, 0};
-    normalize(L, lua_gettop(L), &w, 0);
+    if (!normalize(L, lua_gettop(L), &w, 0)) {
+      lua_settop(L, top);
+      return 0;
+    }
     if (w.renames) apply_renames(L, w.renames);
   } else if (lua_type(L, -1) == LUA_TSTRING && key) {
     redact_string_at(L, -1, key);

@@ -1,86 +1,117 @@
 #include "redact.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *find(const char *h, size_t hn, const char *k, size_t kn) {
-  if (kn == 0 || hn < kn) return NULL;
-  const char *end = h + hn - kn;
-  for (const char *p = h; p <= end; p++) {
-    p = memchr(p, k[0], (size_t)(end - p) + 1);
-    if (!p) return NULL;
-    if (memcmp(p, k, kn) == 0) return p;
+/* The key's 4-byte windows, hashed into a 1024-bit set: one probe per byte
+ * of a scanned string, and an exact look into the key only on a hit. Every
+ * piece of 4+ bytes is a chain of such windows, so marking each window
+ * found in the key marks every piece. Built per call: a key is short. */
+typedef struct grams {
+  const unsigned char *key;
+  size_t kn;
+  uint32_t bits[32];
+} grams;
+
+static uint32_t window_at(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static unsigned slot_of(uint32_t w) { return (unsigned)((w * 2654435761u) >> 22); }
+
+static int grams_init(grams *g, const char *key) {
+  size_t kn = key ? strlen(key) : 0;
+  if (kn < OMH_REDACT_MIN) return 0;
+  g->key = (const unsigned char *)key;
+  g->kn = kn;
+  memset(g->bits, 0, sizeof g->bits);
+  for (size_t i = 0; i + OMH_REDACT_MIN <= kn; i++) {
+    unsigned s = slot_of(window_at(g->key + i));
+    g->bits[s >> 5] |= 1u << (s & 31);
   }
-  return NULL;
+  return 1;
 }
 
-/* Length of the longest start of key (>= OMH_REDACT_MIN, shorter than the
- * key) that s ends with; 0 if none. */
-static size_t tail_piece(const char *key, size_t kn, const char *s, size_t n) {
-  for (size_t m = (kn - 1 < n ? kn - 1 : n); m >= OMH_REDACT_MIN; m--)
-    if (memcmp(s + n - m, key, m) == 0) return m;
+static int in_key(const grams *g, const unsigned char *p) {
+  uint32_t w = window_at(p);
+  unsigned s = slot_of(w);
+  if (!(g->bits[s >> 5] & (1u << (s & 31)))) return 0;
+  for (size_t i = 0; i + OMH_REDACT_MIN <= g->kn; i++)
+    if (window_at(g->key + i) == w) return 1;
   return 0;
 }
 
-/* Length of the longest end of key (>= OMH_REDACT_MIN) that s starts with. */
-static size_t head_piece(const char *key, size_t kn, const char *s, size_t n) {
-  for (size_t m = (kn - 1 < n ? kn - 1 : n); m >= OMH_REDACT_MIN; m--)
-    if (memcmp(s, key + kn - m, m) == 0) return m;
-  return 0;
+/* Offset of the first window of s found in the key, or n if none. */
+static size_t first_piece(const grams *g, const unsigned char *s, size_t n) {
+  for (size_t i = 0; i + OMH_REDACT_MIN <= n; i++)
+    if (in_key(g, s + i)) return i;
+  return n;
+}
+
+static size_t put(char *out, size_t o, size_t room, const void *src, size_t len) {
+  size_t c = len < room - o ? len : room - o;
+  memcpy(out + o, src, c);
+  return o + c;
+}
+
+/* One pass: runs of bytes covered by windows in the key become one marker. */
+static size_t redact_once(const grams *g, const unsigned char *in, size_t n, char *out, size_t room) {
+  size_t o = 0, i = 0;
+  while (i < n && o < room) {
+    size_t hit = i + first_piece(g, in + i, n - i);
+    o = put(out, o, room, in + i, hit - i);
+    if (hit >= n) break;
+    /* Extend over every window that overlaps or touches the run. */
+    size_t end = hit + OMH_REDACT_MIN;
+    for (size_t j = hit + 1; j < end && j + OMH_REDACT_MIN <= n; j++)
+      if (in_key(g, in + j)) end = j + OMH_REDACT_MIN;
+    o = put(out, o, room, OMH_REDACTED, sizeof OMH_REDACTED - 1);
+    i = end;
+  }
+  return o;
 }
 
 size_t omh_redact_copy(const char *key, const char *in, size_t n, char *out, size_t cap) {
-  size_t kn = key ? strlen(key) : 0, o = 0, room = cap - 1;
-  if (kn < OMH_REDACT_MIN) {
-    o = n < room ? n : room;
-    memcpy(out, in, o);
+  size_t room = cap - 1, o;
+  grams g;
+  if (!grams_init(&g, key)) {
+    o = put(out, 0, room, in, n);
     out[o] = '\0';
     return o;
   }
-  /* Edge pieces of the sender's own cuts first, on the whole input. */
-  size_t head = head_piece(key, kn, in, n);
-  size_t start = 0;
-  if (head) {
-    size_t m = sizeof OMH_REDACTED - 1 < room ? sizeof OMH_REDACTED - 1 : room;
-    memcpy(out, OMH_REDACTED, m);
-    o = m;
-    start = head;
+  o = redact_once(&g, (const unsigned char *)in, n, out, room);
+  /* A marker or the cut next to plain text makes new windows: look again.
+   * A key that shares windows with the marker itself ends as "". */
+  for (int pass = 0; pass < 3 && first_piece(&g, (const unsigned char *)out, o) < o; pass++) {
+    char *again = malloc(o ? o : 1);
+    if (!again) {
+      o = 0;
+      break;
+    }
+    memcpy(again, out, o);
+    o = redact_once(&g, (const unsigned char *)again, o, out, room);
+    free(again);
   }
-  size_t stop = n - tail_piece(key, kn, in + start, n - start);
-  int cut_tail = stop < n;
-  const char *p = in + start, *end = in + stop;
-  while (p < end && o < room) {
-    const char *hit = find(p, (size_t)(end - p), key, kn);
-    size_t plain = hit ? (size_t)(hit - p) : (size_t)(end - p);
-    size_t c = plain < room - o ? plain : room - o;
-    memcpy(out + o, p, c);
-    o += c;
-    if (!hit || c < plain) break;
-    size_t m = sizeof OMH_REDACTED - 1 < room - o ? sizeof OMH_REDACTED - 1 : room - o;
-    memcpy(out + o, OMH_REDACTED, m);
-    o += m;
-    p = hit + kn;
-  }
-  if (cut_tail && o < room) {
-    size_t m = sizeof OMH_REDACTED - 1 < room - o ? sizeof OMH_REDACTED - 1 : room - o;
-    memcpy(out + o, OMH_REDACTED, m);
-    o += m;
-  }
-  /* Our own cut may have split the key: drop the piece it left. */
-  o -= tail_piece(key, kn, out, o);
+  if (first_piece(&g, (const unsigned char *)out, o) < o) o = 0;
   out[o] = '\0';
   return o;
 }
 
-int omh_redact_suspect(const char *key, const char *s, size_t n) {
-  size_t kn = key ? strlen(key) : 0;
-  if (kn < OMH_REDACT_MIN) return 0;
-  return memchr(s, '\\', n) != NULL || find(s, n, key, OMH_REDACT_MIN) != NULL ||
-         find(s, n, key + kn - OMH_REDACT_MIN, OMH_REDACT_MIN) != NULL;
+int omh_redact_needed(const char *key, const char *s, size_t n) {
+  grams g;
+  return grams_init(&g, key) && first_piece(&g, (const unsigned char *)s, n) < n;
 }
 
-int omh_redact_needed(const char *key, const char *s, size_t n) {
+int omh_redact_suspect(const char *key, const char *s, size_t n) {
+  grams g;
+  if (!grams_init(&g, key)) return 0;
+  return memchr(s, '\\', n) != NULL || first_piece(&g, (const unsigned char *)s, n) < n;
+}
+
+int omh_redact_holds_key(const char *key, const char *s, size_t n) {
   size_t kn = key ? strlen(key) : 0;
-  if (kn < OMH_REDACT_MIN) return 0;
-  return find(s, n, key, kn) || head_piece(key, kn, s, n) || tail_piece(key, kn, s, n);
+  for (size_t i = 0; kn && i + kn <= n; i++)
+    if (memcmp(s + i, key, kn) == 0) return 1;
+  return 0;
 }

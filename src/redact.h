@@ -1,8 +1,9 @@
 /* Keeping the API key out of everything that leaves the library: error
  * messages, request ids, decoded answers, events. Whatever comes from a
- * server is redacted before it is cut, so no cut can leave a piece of the
- * key behind; a piece a sender cut itself (4 bytes or more at either end of
- * a string) is dropped too. */
+ * server is redacted before it is cut. A "piece" is any run of
+ * OMH_REDACT_MIN or more bytes that also occurs in the key, anywhere in the
+ * string (a sender may echo the key whole, cut it, or quote a middle part):
+ * every byte covered by some piece is replaced, so no piece survives. */
 #ifndef OMH_REDACT_H
 #define OMH_REDACT_H
 
@@ -12,17 +13,21 @@
 #define OMH_REDACT_MIN 4 /* shorter keys (or pieces) are not looked for */
 
 /* Copies n bytes of `in` into `out` (cap >= 1 bytes, NUL-terminated) with
- * every occurrence of `key` replaced by OMH_REDACTED, then cuts to fit, then
- * drops a start of the key left at the end (or an end of it left at the
- * start). A NULL or short key only copies and cuts. Returns the length. */
+ * every run of bytes covered by pieces of `key` replaced by OMH_REDACTED,
+ * then cut to fit; the result holds no piece (checked, not assumed: text
+ * next to a marker or a cut is looked at again). A NULL or short key only
+ * copies and cuts. Returns the length. */
 size_t omh_redact_copy(const char *key, const char *in, size_t n, char *out, size_t cap);
 
-/* Whether s (n bytes) holds the key or a piece of it at either end: what
- * omh_redact_copy would change. */
+/* Whether s (n bytes) holds a piece of the key: what omh_redact_copy would
+ * change. */
 int omh_redact_needed(const char *key, const char *s, size_t n);
 
-/* Whether s (n bytes) may hold the key or a piece of it once decoded (JSON
+/* Whether s (n bytes) may hold a piece of the key once decoded (JSON
  * escapes included): a cheap test before walking a decoded answer. */
 int omh_redact_suspect(const char *key, const char *s, size_t n);
+
+/* Whether s (n bytes) holds the whole key. */
+int omh_redact_holds_key(const char *key, const char *s, size_t n);
 
 #endif
