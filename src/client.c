@@ -131,13 +131,24 @@ static int client_download(lua_State *L) {
   return started(L, u);
 }
 
-static int client_close(lua_State *L) {
+/* Collected: lets go of the config; operations it started keep running
+ * (each holds the config), as their owners may still await them. */
+static int client_gc(lua_State *L) {
   client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
   if (u->cfg) omh_config_release(L, u->cfg);
   u->cfg = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, u->loop_ref);
   u->loop_ref = LUA_NOREF;
   return 0;
+}
+
+/* client:close(): ends every operation of the client still running
+ * (cancelled; a create that may have reached the service says
+ * maybe_created), which wakes whoever awaits them, then lets go. */
+static int client_close(lua_State *L) {
+  client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
+  if (u->cfg && !u->loop->closed) omh_ops_cancel_config(L, u->loop, u->cfg, "the client was closed");
+  return client_gc(L);
 }
 
 static int client_tostring(lua_State *L) {
@@ -154,6 +165,11 @@ int omh_client_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"create_op", client_create}, {"poll_op", client_poll},
                                      {"wait_op", client_wait},     {"download_op", client_download},
                                      {"close", client_close},      {NULL, NULL}};
-  omh_register_type(L, OMH_CLIENT_MT, methods, client_close, client_tostring);
+  omh_register_type(L, OMH_CLIENT_MT, methods, client_gc, client_tostring);
+  /* A to-be-closed client is closed, not merely collected. */
+  luaL_getmetatable(L, OMH_CLIENT_MT);
+  lua_pushcfunction(L, client_close);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
   return 0;
 }

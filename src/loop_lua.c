@@ -69,6 +69,9 @@ static int loop_run_once(lua_State *L) {
   omh_loop *lp = omh_checkloop(L, 1);
   double block = luaL_optnumber(L, 2, 0);
   if (block != block) return luaL_argerror(L, 2, "not a number");
+  /* Inside a drive nothing can finish until the callback returns: a
+   * blocking turn there would spin (or hang) instead of waiting. */
+  if (block > 0 && lp->driving) return luaL_error(L, "omnihuman: cannot block inside a callback of the loop");
   omh_loop_drive(lp, L, block);
   lua_pushinteger(L, lp->nactive);
   return 1;
@@ -76,6 +79,15 @@ static int loop_run_once(lua_State *L) {
 
 /* loop:run_until(op): blocks, without spinning, until op has finished.
  * Notices of other ops do not wake it: they wait for their dispatcher. */
+/* loop:driving() -> true while the loop is being driven: code running now
+ * is a callback of one of its operations (nothing can finish until it
+ * returns, so it must not block or start a scheduler). */
+static int loop_driving(lua_State *L) {
+  omh_loop *lp = luaL_checkudata(L, 1, OMH_LOOP_MT);
+  lua_pushboolean(L, lp->driving);
+  return 1;
+}
+
 static int loop_run_until(lua_State *L) {
   omh_loop *lp = omh_checkloop(L, 1);
   omh_task *t = luaL_checkudata(L, 2, OMH_OP_MT);
@@ -196,19 +208,13 @@ static int loop_tostring(lua_State *L) {
 }
 
 int omh_loop_open(lua_State *L) {
-  static const luaL_Reg methods[] = {{"run_once", loop_run_once},
-                                     {"run_until", loop_run_until},
-                                     {"take_done", loop_take_done},
-                                     {"drop_done", loop_drop_done},
-                                     {"timeout", loop_timeout},
-                                     {"pollfd", loop_pollfd},
-                                     {"events", loop_events},
-                                     {"active", loop_active},
-                                     {"close", loop_close_m},
-                                     {"is_closed", loop_is_closed},
-                                     {"set_wakeup", loop_set_wakeup},
-                                     {"transfers", loop_transfers},
-                                     {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"run_once", loop_run_once},   {"driving", loop_driving},
+                                     {"run_until", loop_run_until}, {"take_done", loop_take_done},
+                                     {"drop_done", loop_drop_done}, {"timeout", loop_timeout},
+                                     {"pollfd", loop_pollfd},       {"events", loop_events},
+                                     {"active", loop_active},       {"close", loop_close_m},
+                                     {"is_closed", loop_is_closed}, {"set_wakeup", loop_set_wakeup},
+                                     {"transfers", loop_transfers}, {NULL, NULL}};
   omh_register_type(L, OMH_LOOP_MT, methods, loop_gc, loop_tostring);
   luaL_getmetatable(L, OMH_LOOP_MT);
   lua_pushcfunction(L, loop_close_m);

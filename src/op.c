@@ -131,6 +131,7 @@ void omh_op_close(lua_State *L, omh_op *op) {
       lua_getfield(L, -1, "maybe_created");
       op->closed_maybe_created = lua_toboolean(L, -1);
       lua_pop(L, 1);
+      if (op->ok && op->cls->keep_job) op->cls->keep_job(op, L);
     }
     lua_pop(L, 1);
   }

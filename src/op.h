@@ -33,6 +33,11 @@ typedef struct omh_op_class {
   void (*on_timer)(omh_op *op, lua_State *L); /* its own timer fired (not a retry's) */
   void (*on_abort)(omh_op *op);               /* ended early: drop partial results */
   void (*on_free)(omh_op *op);                /* closed: free the class's own fields */
+  /* Closing with its result on top of the stack: keep the job id a billed
+   * request made (a close must not lose a paid job), and read it back. */
+  void (*keep_job)(omh_op *op, lua_State *L);
+  const char *(*kept_job)(const omh_op *op);
+  void (*on_gc)(omh_op *op); /* the userdata goes: free what outlived close */
 } omh_op_class;
 
 struct omh_op {
@@ -99,6 +104,11 @@ int omh_op_callback(omh_op *op, lua_State *L, int nargs); /* the op's own callba
 int omh_op_emit_request(omh_op *op, lua_State *L);
 void omh_op_emit_retry(omh_op *op, lua_State *L, const char *kind, long status, double delay);
 void omh_op_report_progress(omh_op *op, lua_State *L);
+
+/* Ends every op of cfg still running on lp as op:cancel() would (waiters
+ * hear of each; a create that may have reached the server says so), for
+ * client:close() (op_lua.c). */
+void omh_ops_cancel_config(lua_State *L, omh_loop *lp, const omh_config *cfg, const char *why);
 
 /* Registers the operation type (op_lua.c). */
 int omh_op_open(lua_State *L);

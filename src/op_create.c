@@ -70,8 +70,38 @@ static void create_done(omh_op *op, lua_State *L) {
 
 static void no_timer(omh_op *op, lua_State *L) { (void)op, (void)L; }
 
-static const omh_op_class create_class = {
-    "create", OMH_CLASS_API | OMH_CLASS_BILLED, sizeof(omh_op), create_done, no_timer, NULL, NULL};
+/* What a closed create keeps: the id of the job it made. */
+typedef struct create_op {
+  omh_op op;
+  char *kept_job;
+} create_op;
+
+static void keep_job(omh_op *op, lua_State *L) {
+  lua_getfield(L, -1, "id");
+  const char *id = lua_tostring(L, -1);
+  create_op *c = (create_op *)op;
+  if (id && !c->kept_job && (c->kept_job = malloc(strlen(id) + 1))) strcpy(c->kept_job, id);
+  lua_pop(L, 1);
+}
+
+static const char *kept_job(const omh_op *op) { return ((const create_op *)op)->kept_job; }
+
+static void gc_create(omh_op *op) {
+  create_op *c = (create_op *)op;
+  free(c->kept_job);
+  c->kept_job = NULL;
+}
+
+static const omh_op_class create_class = {"create",
+                                          OMH_CLASS_API | OMH_CLASS_BILLED,
+                                          sizeof(create_op),
+                                          create_done,
+                                          no_timer,
+                                          NULL,
+                                          NULL,
+                                          keep_job,
+                                          kept_job,
+                                          gc_create};
 
 omh_op *omh_create_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, omh_body *body) {
   omh_op *op = omh_op_new(L, lp, loop_idx, cfg, &create_class);

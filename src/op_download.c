@@ -73,8 +73,16 @@ static void download_done(omh_op *op, lua_State *L) {
 
 static void no_timer(omh_op *op, lua_State *L) { (void)op, (void)L; }
 
-static const omh_op_class download_class = {"download", OMH_CLASS_TO_FILE, sizeof(download_op), download_done,
-                                            no_timer,   drop_partial,      download_free};
+static const omh_op_class download_class = {"download",
+                                            OMH_CLASS_TO_FILE,
+                                            sizeof(download_op),
+                                            download_done,
+                                            no_timer,
+                                            drop_partial,
+                                            download_free,
+                                            NULL,
+                                            NULL,
+                                            NULL};
 
 /* Opens the temporary file beside the target; 0, or -1 with errno set. */
 static int open_partial(omh_op *op) {

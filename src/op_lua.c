@@ -4,7 +4,9 @@
 #include "udata.h"
 
 static int op_gc(lua_State *L) {
-  omh_op_close(L, luaL_checkudata(L, 1, OMH_OP_MT));
+  omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
+  omh_op_close(L, op);
+  if (op->cls->on_gc) op->cls->on_gc(op);
   return 0;
 }
 
@@ -104,13 +106,39 @@ static int op_timeout(lua_State *L) {
   return 1;
 }
 
-/* op:is_closed() -> closed, and whether it was closed after a billed
- * request may have reached the server (its result is gone with it). */
+/* op:is_closed() -> closed, whether it was closed after a billed request
+ * may have reached the server, and the job id a create had made when it
+ * was closed (the rest of its result is gone with it). */
 static int op_is_closed(lua_State *L) {
   omh_op *op = luaL_checkudata(L, 1, OMH_OP_MT);
+  const char *job = op->task.closed && op->cls->kept_job ? op->cls->kept_job(op) : NULL;
   lua_pushboolean(L, op->task.closed);
   lua_pushboolean(L, op->closed_maybe_created);
-  return 2;
+  if (job)
+    lua_pushstring(L, job);
+  else
+    lua_pushnil(L);
+  return 3;
+}
+
+void omh_ops_cancel_config(lua_State *L, omh_loop *lp, const omh_config *cfg, const char *why) {
+  int top = lua_gettop(L), n = 0;
+  if (lp->closed) return;
+  /* Pinned first: a cancel lets go of the op's anchor, and the collector
+   * may run before the next one (which would unlink ops under the walk). */
+  for (omh_task *t = lp->live; t; t = t->live_next) {
+    omh_op *op = (omh_op *)t;
+    if (t->done || t->closed || op->cfg != cfg || op->self_ref == LUA_NOREF) continue;
+    if (!lua_checkstack(L, 1)) break;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->self_ref);
+    n++;
+  }
+  for (int i = 1; i <= n; i++) {
+    omh_op *op = lua_touserdata(L, top + i);
+    if (!op->task.done && !op->task.closed) omh_op_cancel(op, L, why);
+  }
+  if (n && !lp->closed) omh_loop_safe_point(lp, L);
+  lua_settop(L, top);
 }
 
 /* op:loop(): the loop it runs on while in flight; nil once finished or

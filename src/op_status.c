@@ -214,10 +214,10 @@ static void status_free(omh_op *op) {
   of(op)->job_id = NULL;
 }
 
-static const omh_op_class poll_class = {"poll",   OMH_CLASS_API, sizeof(status_op), poll_done,
-                                        no_timer, NULL,          status_free};
-static const omh_op_class wait_class = {"wait",     OMH_CLASS_API, sizeof(status_op), wait_done,
-                                        wait_timer, NULL,          status_free};
+static const omh_op_class poll_class = {
+    "poll", OMH_CLASS_API, sizeof(status_op), poll_done, no_timer, NULL, status_free, NULL, NULL, NULL};
+static const omh_op_class wait_class = {
+    "wait", OMH_CLASS_API, sizeof(status_op), wait_done, wait_timer, NULL, status_free, NULL, NULL, NULL};
 
 /* generation_id is a query value: "uuid:vendor/model" needs escaping. */
 static char *status_url(const char *base, const char *id) {

@@ -56,6 +56,7 @@ local M = { _VERSION = core.version, core = core }
 local DEFAULT_BASE_URL = "https://api.aimlapi.com/v2"
 
 local host -- the adapter in use (see detect_host and M.use below)
+local current -- the scheduler of the omnihuman.run in progress, if any
 
 -- One loop per Lua state: the module table is per state, so is this. A
 -- closed loop is replaced by a new one for the clients made after it.
@@ -113,6 +114,10 @@ function M.adapter() return host end
 function M.await(op)
   local op_loop = op:loop() -- nil once it finished or was closed
   if not op_loop then return waiters.result(op) end
+  if current and op_loop ~= current.loop and waiters.scheduled and waiters.scheduled == waiters.coroutine() then
+    error("omnihuman.await: the operation belongs to another loop than omnihuman.run's"
+      .. " (made before omnihuman.loop() was closed and replaced, or on a loop of your own)", 2)
+  end
   return (foreign and foreign.pick() or host).await(op_loop, op)
 end
 
@@ -178,7 +183,10 @@ end
 ---@return omnihuman.Operation
 function Client:create_op(fields)
   if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
-  return self.core:create_op(fields)
+  local op = self.core:create_op(fields)
+  -- Inside omnihuman.run the run answers for it until a coroutine has its result.
+  if current then current:track_create(op) end
+  return op
 end
 
 ---@param id string
@@ -223,7 +231,11 @@ function Client:poll(id) return M.await(self:poll_op(id)) end
 ---@param opts? omnihuman.WaitOptions
 ---@return omnihuman.Job? result
 ---@return omnihuman.Error? err
-function Client:wait(id, opts) return M.await(self:wait_op(id, opts)) end
+function Client:wait(id, opts)
+  local op = self:wait_op(id, opts)
+  if current then current:track_wait(op, id) end
+  return M.await(op)
+end
 
 --- Streams url into path (atomically). Returns path.
 ---@param url string
@@ -247,33 +259,34 @@ function Client:generate(args)
   check_options("client:generate", own, GENERATE_OWN, 2)
   local job, err = self:create(fields)
   if not job then return nil, err end
-  local res
-  res, err = self:wait(job.id, { interval = own.interval, timeout = own.timeout, on_status = own.on_status })
+  -- From here every way out names the job: a returned error in err.job_id,
+  -- a callback's raise through waiters.for_job, an unwinding run through
+  -- the scheduler, which holds the id until generate returns.
+  local res, path
+  res, err = M.await(waiters.for_job(self:wait_op(job.id,
+    { interval = own.interval, timeout = own.timeout, on_status = own.on_status }), job.id))
+  if res and own.output then
+    path, err = M.await(waiters.for_job(self:download_op(res.video.url, own.output,
+      { on_progress = own.on_progress }), job.id))
+    if path then res.output = path else res = nil end
+  end
+  if current then current:release(job.id) end
   if not res then
     err.job_id = job.id
     return nil, err
-  end
-  if own.output then
-    local path
-    path, err = self:download(res.video.url, own.output, { on_progress = own.on_progress })
-    if not path then
-      err.job_id = job.id
-      return nil, err
-    end
-    res.output = path
   end
   res.usage, res.credits = usage_of(job) -- what the create cost
   return res
 end
 
---- Cancels what this client has in flight and releases it.
+--- Ends what this client has in flight (each operation is cancelled, which
+--- wakes whoever awaits it; a create that may have reached the service says
+--- maybe_created) and releases the client. Idempotent.
 function Client:close() self.core:close() end
 Client.__close = Client.close
 function Client:__tostring() return tostring(self.core) end
 
 -- Coroutines ------------------------------------------------------------------
-
-local current -- the scheduler of the run() in progress, if any
 
 --- Runs fn(...) and everything it spawns as coroutines on the loop; returns
 --- when all have finished. An error in any of them is raised from here.
@@ -282,11 +295,17 @@ local current -- the scheduler of the run() in progress, if any
 function M.run(fn, ...)
   if type(fn) ~= "function" then error("omnihuman.run: expected a function", 2) end
   if current then return fn(...) end -- already inside run: just call it
-  local s = Scheduler.new(get_loop())
+  local lp = get_loop()
+  if lp:driving() then
+    error("omnihuman.run: cannot run inside a callback of the loop (nothing can finish until it returns)", 2)
+  end
+  local s = Scheduler.new(lp)
   current = s
+  waiters.in_run = true
   s:spawn(fn, ...)
   local ok, err = pcall(s.run, s)
   current = nil
+  waiters.in_run = false
   if not ok then
     -- Creates still in flight are settled, never silently dropped: the
     -- error says which jobs exist (or may) that no coroutine received.

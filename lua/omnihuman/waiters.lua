@@ -33,28 +33,55 @@ local function registry(loop)
 end
 
 --- Calls wake(op) once, from a later dispatch(loop), when op has finished.
---- Returns false (and parks nothing) when op has finished already.
+--- Several wakes may be parked on one op (several coroutines awaiting it):
+--- each runs. Returns false (and parks nothing) when op has finished already.
 function M.park(loop, op, wake)
   if M.finished(op) then return false end
   local r = registry(loop)
-  if not r.waiting[op] then r.n = r.n + 1 end
-  r.waiting[op] = wake
+  local w = r.waiting[op]
+  if w == nil then
+    r.n = r.n + 1
+    r.waiting[op] = wake
+  elseif type(w) == "table" then
+    w[#w + 1] = wake
+  else
+    r.waiting[op] = { w, wake }
+  end
   return true
 end
 
---- Forgets the wake function parked on op, if any (its waiter went away).
-function M.unpark(loop, op)
+--- Forgets one wake function parked on op (its waiter went away); every
+--- one when wake is nil.
+function M.unpark(loop, op, wake)
   local r = registries[loop]
-  if r and r.waiting[op] then
-    r.waiting[op] = nil
-    r.n = r.n - 1
+  local w = r and r.waiting[op]
+  if w == nil then return end
+  if type(w) == "table" and wake ~= nil then
+    for i = #w, 1, -1 do
+      if w[i] == wake then
+        table.remove(w, i)
+        break
+      end
+    end
+    if #w > 0 then return end
+  elseif wake ~= nil and w ~= wake then
+    return
   end
+  r.waiting[op] = nil
+  r.n = r.n - 1
 end
 
 --- Operations parked on loop and not yet woken.
 function M.pending(loop)
   local r = registries[loop]
   return r and r.n or 0
+end
+
+-- Runs one wake; returns the first error seen so far.
+local function call_wake(wake, op, first_err)
+  local ok, err = pcall(wake, op)
+  if not ok and first_err == nil then return err end
+  return first_err
 end
 
 --- Takes the loop's finish notes and runs the wake function of each
@@ -69,13 +96,17 @@ function M.dispatch(loop)
   local done = loop:take_done()
   local waiting, woken, first_err = r.waiting, 0, nil
   for op in pairs(done) do
-    local wake = waiting[op]
-    if wake then
+    local w = waiting[op]
+    if w ~= nil then
       waiting[op] = nil
       r.n = r.n - 1
-      woken = woken + 1
-      local ok, err = pcall(wake, op)
-      if not ok and first_err == nil then first_err = err end
+      if type(w) == "table" then
+        for i = 1, #w do first_err = call_wake(w[i], op, first_err) end
+        woken = woken + #w
+      else
+        first_err = call_wake(w, op, first_err)
+        woken = woken + 1
+      end
     end
   end
   if first_err ~= nil then error(first_err, 0) end
@@ -124,20 +155,56 @@ function M.on_wakeup(loop, owner, fn)
   end
 end
 
---- Whether op has finished or was closed (a closed op has no result left).
 --- The coroutine omnihuman.run's scheduler is resuming right now, if any:
 --- it parks whatever operation that coroutine yields.
 M.scheduled = nil
+--- True while omnihuman.run's scheduler runs (errors of coroutines woken
+--- then are the run's to raise).
+M.in_run = false
 
+--- Whether op has finished or was closed (a closed op has no result left).
 function M.finished(op)
   return op:is_closed() or op:done()
 end
 
+-- op -> the id of the paid job it works for (client:generate's wait and
+-- download): an error a callback raises through it names the job.
+local job_of = setmetatable({}, { __mode = "k" })
+
+--- Ties op to a paid job: a callback error that op:result() raises again
+--- gets the job id (err.job_id on a table, a line on a string).
+function M.for_job(op, id)
+  job_of[op] = id
+  return op
+end
+
+local function with_job(e, id)
+  local line = ("job %s was created (and billed): wait for it with client:wait(%q)"):format(id, id)
+  if type(e) == "table" then
+    if rawget(e, "job_id") == nil then pcall(rawset, e, "job_id", id) end
+    return e
+  end
+  return tostring(e) .. "\n" .. line
+end
+
 --- What an awaited op ended with: its result, or, for an op that someone
---- closed meanwhile (its result is gone with it), a "cancelled" error.
+--- closed meanwhile (its result is gone with it), a "cancelled" error that
+--- still names a job its create had made, or says one may exist.
 function M.result(op)
-  local closed, maybe_created = op:is_closed()
-  if not closed then return op:result() end
+  local closed, maybe_created, job_id = op:is_closed()
+  if not closed then
+    local id = job_of[op]
+    if not id then return op:result() end
+    local ok, res, err = pcall(op.result, op)
+    if not ok then error(with_job(res, id), 0) end
+    return res, err
+  end
+  if job_id then
+    local err = core.new_error("cancelled", ("the operation was closed after its create had made job %s:"
+      .. " it exists and is billed; wait for it with client:wait(%q)"):format(job_id, job_id))
+    err.job_id = job_id
+    return nil, err
+  end
   if maybe_created then
     local err = core.new_error("cancelled", "the operation was closed after the create request was sent:"
       .. " the job may exist and be billed; check your jobs before creating it again")
@@ -162,11 +229,11 @@ function M.yield_until_done(loop, op, resume, parked)
     -- The built-in scheduler parks what its coroutine yields with one wake
     -- function for all: a wake of ours would be a closure per wait, and
     -- garbage at once.
-    local own = co ~= M.scheduled
-    if own then M.park(loop, op, function() resume(co) end) end
+    local wake = co ~= M.scheduled and function() resume(co) end or nil
+    if wake then M.park(loop, op, wake) end
     if parked then parked() end
     repeat coroutine.yield(op) until op:is_closed() or op:step()
-    if own then M.unpark(loop, op) end
+    if wake then M.unpark(loop, op, wake) end
   end
   return M.result(op)
 end

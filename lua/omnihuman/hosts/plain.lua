@@ -5,16 +5,26 @@
 -- and yields again). In the main thread the loop is driven in C (epoll, no
 -- spinning) until the operation finishes.
 local waiters = require("omnihuman.waiters")
+local coroutines = require("omnihuman.hosts.coroutines")
 
 local plain = { name = "plain" }
 
+-- A coroutine this adapter resumes (its operation finished while some other
+-- code drove the loop) has no caller to raise into: its error must not end
+-- that other code's wait, which may hold a paid job. Inside omnihuman.run
+-- the run raises it (and names the jobs in flight); elsewhere it is kept in
+-- plain.errors and goes to plain.on_error(msg) when set, else to stderr.
+local report = coroutines.reporter(plain, function(msg)
+  io.stderr:write("omnihuman: error in a coroutine: ", msg, "\n")
+end)
+
 local function resume(co)
-  -- Woken by a dispatcher that is not a scheduler (a host adapter's turn):
-  -- resume the coroutine only if nobody else has already.
-  if coroutine.status(co) == "suspended" then
-    local ok, err = coroutine.resume(co)
-    if not ok then error(err, 0) end
-  end
+  -- Resume the coroutine only if nobody else has already.
+  if coroutine.status(co) ~= "suspended" then return end
+  local ok, err = coroutine.resume(co)
+  if ok then return end
+  if waiters.in_run then error(err, 0) end
+  report(debug.traceback(co, tostring(err)))
 end
 
 function plain.await(loop, op)
