@@ -98,6 +98,8 @@ function Operation:kind() end
 function Operation:close() end
 
 ---@return boolean closed whether close() ran (a closed op has no result left)
+---@return boolean maybe_created closed after its create request may have reached the service
+---@return string? job_id the job a create had made before it was closed
 function Operation:is_closed() end
 
 --- The loop it runs on, while it is bound to one.
@@ -160,6 +162,10 @@ function Loop:set_wakeup(fn) end
 
 ---@return boolean closed
 function Loop:is_closed() end
+
+--- True while the loop is being driven: the code running is one of its callbacks.
+---@return boolean
+function Loop:driving() end
 
 --- Cancels what is in flight and releases the loop.
 function Loop:close() end
