@@ -80,13 +80,14 @@ function M.await(loop, op)
   local cq, managed = cqueues.running()
   if not managed then return plain.await(loop, op) end
   local cond, woken = condition.new(), false
-  waiters.park(loop, op, function()
+  local function wake()
     woken = true
     cond:signal()
-  end)
+  end
+  waiters.park(loop, op, wake)
   ensure_driver(loop, cq)
   while not woken and not waiters.finished(op) do cond:wait() end
-  waiters.unpark(loop, op)
+  waiters.unpark(loop, op, wake)
   return waiters.result(op)
 end
 

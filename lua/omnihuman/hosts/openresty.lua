@@ -97,7 +97,7 @@ local function forget(st, op)
     st.waiting[op] = nil
     st.nwaiting = st.nwaiting - 1
   end
-  waiters.unpark(st.loop, op)
+  waiters.unpark(st.loop, op, st.wake)
 end
 
 -- Waiters whose light thread is gone: a semaphore with nobody waiting on it
