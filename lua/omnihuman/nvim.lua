@@ -88,7 +88,8 @@ function M.key_source()
 end
 
 local function notify(msg, level)
-  vim.notify("omnihuman: " .. msg, level or vim.log.levels.INFO)
+  -- One prefix: errors already read "omnihuman: <kind>: ...".
+  vim.notify("omnihuman: " .. msg:gsub("^omnihuman: ", ""), level or vim.log.levels.INFO)
 end
 
 local function is_url(s) return s:match("^https?://") ~= nil end
