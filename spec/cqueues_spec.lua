@@ -92,6 +92,26 @@ describe("cqueues", function()
     assert.is_true(woke_after < 1 * SLOW, "woke after " .. woke_after .. " s")
   end)
 
+  it("client:close() wakes every waiter on the client's jobs and lets cq:loop() return", function()
+    local c = fixtures.client(srv, fixtures.ns("cqk"))
+    local cq = cqueues.new()
+    local kinds = {}
+    for i = 1, 5 do
+      cq:wrap(function()
+        local _, err = c:wait(assert(c:create(URLS)).id, { interval = 30 })
+        kinds[i] = err and err.kind
+      end)
+    end
+    cq:wrap(function()
+      cqueues.sleep(0.3)
+      c:close()
+    end)
+    local t0 = fixtures.now()
+    loop_cq(cq, 10)
+    assert.is_true(fixtures.now() - t0 < 3 * SLOW)
+    for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
+  end)
+
   it("closing the loop wakes every waiter and lets cq:loop() return", function()
     local c = fixtures.client(srv, fixtures.ns("cqx"))
     local cq = cqueues.new()

@@ -108,6 +108,24 @@ H.run(function()
         check(woke and werr and werr.kind == "cancelled" and woke - t_cancel < 0.1,
           ("a cancel from a deferred callback woke its waiter in %s s"):format(
             woke and ("%.3f"):format(woke - t_cancel) or "never"))
+
+        -- client:close() from other code ends that client's waits at once
+        -- and wakes their coroutines.
+        local c2 = omnihuman.new{ base_url = API .. "/n/nvimclose/v2", poll_interval = 0.05, timeout = 10 }
+        local job2 = c2:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3", sandbox_polls = 100000 }
+        local t_close, cwoke, cerr
+        nv.spawn(function()
+          local _, e = c2:wait(job2.id, { timeout = 60 })
+          cwoke, cerr = now(), e
+        end)
+        vim.defer_fn(function()
+          t_close = now()
+          c2:close()
+        end, 200)
+        vim.wait(5000, function() return cwoke ~= nil end, 10)
+        check(cwoke and cerr and cerr.kind == "cancelled" and cwoke - t_close < 1,
+          ("client:close() woke the coroutine waiting on its job in %s s"):format(
+            cwoke and ("%.3f"):format(cwoke - t_close) or "never"))
         local errs = #nv.errors
         check(errs == 0, ("no errors reported by the adapter (%d)"):format(errs))
         H.judge()

@@ -23,6 +23,7 @@ local started, done, t_start, t_done
 local result, gen_err
 local statuses = 0
 local sleeper, cancel_frame, cancel_woke_frame
+local closer, close_frame, close_woke_frame, close_kind
 local checks, failures = 0, 0
 local quitting = false
 
@@ -67,6 +68,9 @@ local function judge()
   check(frames_waiting >= 20, ("frames kept coming during the wait (%d)"):format(frames_waiting))
   check(longest < 0.05, ("no frame blocked: longest update() %.1f ms < 50 ms"):format(longest * 1000))
   check(ol.pending() == 0, "nothing left pending in the adapter")
+  check(close_woke_frame ~= nil and close_woke_frame == close_frame and close_kind == "cancelled",
+    ("client:close() in love.update woke the wait on its job in the same frame (closed in %s, woken in %s, %s)"):format(
+      tostring(close_frame), tostring(close_woke_frame), tostring(close_kind)))
   check(cancel_woke_frame ~= nil and cancel_woke_frame == cancel_frame,
     ("a cancel in love.update woke its waiter in the same frame (cancelled in %s, woken in %s)"):format(
       tostring(cancel_frame), tostring(cancel_woke_frame)))
@@ -96,11 +100,23 @@ function love.update()
       out("generation started in frame %d", frames)
       -- A second coroutine awaits an op that another part of the game
       -- cancels a few frames later.
+      -- A third waits on a job of a client that the game closes later.
+      closer = omnihuman.new{ base_url = API .. "/n/loveclose/v2", poll_interval = 0.05, timeout = 10 }
+      ol.spawn(function()
+        local job = assert(closer:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3",
+                                          sandbox_polls = 100000 })
+        local _, e = closer:wait(job.id, { timeout = 60 })
+        close_woke_frame, close_kind = frames, e and e.kind
+      end)
       sleeper = omnihuman.core.sleep_op(omnihuman.loop(), 30)
       ol.spawn(function()
         omnihuman.await(sleeper)
         cancel_woke_frame = frames
       end)
+    end
+    if frames == 30 and closer then
+      close_frame = frames
+      closer:close()
     end
     if frames == 10 and sleeper then
       cancel_frame = frames

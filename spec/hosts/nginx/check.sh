@@ -49,6 +49,11 @@ echo "/cancel_wake answer: $cw"
 echo "$cw" | awk '$1 == "cancel_wake" && $2 == "cancelled" && $3 >= 0 && $3 < 0.05 { ok = 1 } END { exit !ok }' \
   && ok "a cancel from another light thread woke its waiter in $(echo "$cw" | awk '{print $3}') s" \
   || bad "/cancel_wake: $cw"
+clw=$(curl -s --max-time 30 "$BASE/close_wake")
+echo "/close_wake answer: $clw"
+echo "$clw" | awk '$1 == "close_wake" && $2 == "cancelled" && $3 >= 0 && $3 < 1 { ok = 1 } END { exit !ok }' \
+  && ok "client:close() from another light thread woke the wait on its job in $(echo "$clw" | awk '{print $3}') s" \
+  || bad "/close_wake: $clw"
 for ph in rewrite access; do
   a=$(curl -s --max-time 30 "$BASE/$ph")
   echo "/$ph answer: $a"

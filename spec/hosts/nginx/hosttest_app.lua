@@ -119,6 +119,25 @@ function M.cancel_wake()
   ngx.say(("cancel_wake %s %.3f"):format(tostring(kind), woke and woke - t_cancel or -1))
 end
 
+-- client:close() from another light thread ends that client's wait at once
+-- and wakes the request waiting on it.
+function M.close_wake()
+  local c2 = omnihuman.new{ base_url = os.getenv("OMH_API") .. "/n/orclose/v2", poll_interval = 0.05, timeout = 10 }
+  local job = assert(c2:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3", sandbox_polls = 100000 })
+  local woke, t_close, kind
+  local waiter = ngx.thread.spawn(function()
+    local _, err = c2:wait(job.id, { timeout = 60 })
+    ngx.update_time()
+    woke, kind = ngx.now(), err and err.kind
+  end)
+  ngx.sleep(0.2)
+  ngx.update_time()
+  t_close = ngx.now()
+  c2:close()
+  ngx.thread.wait(waiter)
+  ngx.say(("close_wake %s %.3f"):format(tostring(kind), woke and woke - t_close or -1))
+end
+
 -- What the worker holds: waiters, the driver, timers, operations in flight, CPU.
 function M.stats()
   local adapter = omnihuman.adapter()
