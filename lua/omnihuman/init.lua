@@ -57,6 +57,7 @@ local DEFAULT_BASE_URL = "https://api.aimlapi.com/v2"
 
 local host -- the adapter in use (see detect_host and M.use below)
 local current -- the scheduler of the omnihuman.run in progress, if any
+local Generation -- client:generate_op's handles (below)
 
 -- One loop per Lua state: the module table is per state, so is this. A
 -- closed loop is replaced by a new one for the clients made after it.
@@ -112,6 +113,7 @@ function M.adapter() return host end
 ---@return any value
 ---@return omnihuman.Error? err
 function M.await(op)
+  if getmetatable(op) == Generation then return op:await() end
   local op_loop = op:loop() -- nil once it finished or was closed
   if not op_loop then return waiters.result(op) end
   if current and op_loop ~= current.loop and waiters.scheduled and waiters.scheduled == waiters.coroutine() then
@@ -245,31 +247,86 @@ end
 ---@return omnihuman.Error? err
 function Client:download(url, path, opts) return M.await(self:download_op(url, path, opts)) end
 
---- create, wait, and (with `output`) download. On failure after the create,
---- err.job_id names the job so it can be waited on again without paying twice.
+--- A generation (create, wait, download) to await, and to cancel from
+--- anywhere: client:generate_op(args) returns one; nothing is sent until
+--- it is awaited (gen:await() or omnihuman.await(gen)).
+---@class omnihuman.Generation
+---@field job_id? string the job, once its create answered
+Generation = {}
+Generation.__index = Generation
+
+--- The same as client:generate, as a handle whose cancel() ends it.
 ---@param args omnihuman.GenerateArgs
----@return omnihuman.Result? res
----@return omnihuman.Error? err
-function Client:generate(args)
-  if type(args) ~= "table" then error("client:generate: expected a table", 2) end
+---@return omnihuman.Generation
+local function new_generation(client, args, level)
+  if type(args) ~= "table" then error("client:generate: expected a table", level + 1) end
   local fields, own = {}, {}
   for k, v in pairs(args) do
     if GENERATE_OWN[k] then own[k] = v else fields[k] = v end
   end
-  check_options("client:generate", own, GENERATE_OWN, 2)
-  local job, err = self:create(fields)
-  if not job then return nil, err end
+  check_options("client:generate", own, GENERATE_OWN, level + 1)
+  return setmetatable({ client = client, fields = fields, own = own }, Generation)
+end
+
+function Client:generate_op(args) return new_generation(self, args, 2) end
+
+--- Cancels the generation: the step in flight ends as `cancelled` (the
+--- create with maybe_created if its request may have reached the service),
+--- and no further step starts. Returns true if it was still running.
+---@return boolean
+function Generation:cancel()
+  if self.finished then return false end
+  self.cancelled = true
+  if self.op and not self.op:is_closed() then self.op:cancel() end
+  return true
+end
+
+-- Each step's operation is kept on the handle, so cancel() reaches it.
+function Generation:step(op)
+  self.op = op
+  if self.cancelled and not op:is_closed() then op:cancel() end
+  return M.await(op)
+end
+
+local function cancelled_before(gen)
+  return nil, core.new_error("cancelled", "the generation was cancelled before its "
+    .. (gen.job_id and "next step" or "create") .. " was sent")
+end
+
+--- Runs the generation (once) and returns what client:generate returns.
+---@return omnihuman.Result? res
+---@return omnihuman.Error? err
+function Generation:await()
+  if self.started then error("omnihuman: a generation is awaited once", 2) end
+  self.started = true
+  local c, own = self.client, self.own
+  local job, err
+  if self.cancelled then job, err = cancelled_before(self) else job, err = self:step(c:create_op(self.fields)) end
+  if not job then
+    self.finished = true
+    return nil, err
+  end
+  self.job_id = job.id
   -- From here every way out names the job: a returned error in err.job_id,
   -- a callback's raise through waiters.for_job, an unwinding run through
   -- the scheduler, which holds the id until generate returns.
   local res, path
-  res, err = M.await(waiters.for_job(self:wait_op(job.id,
-    { interval = own.interval, timeout = own.timeout, on_status = own.on_status }), job.id))
+  if self.cancelled then
+    res, err = cancelled_before(self)
+  else
+    res, err = self:step(waiters.for_job(c:wait_op(job.id,
+      { interval = own.interval, timeout = own.timeout, on_status = own.on_status }), job.id))
+  end
   if res and own.output then
-    path, err = M.await(waiters.for_job(self:download_op(res.video.url, own.output,
-      { on_progress = own.on_progress }), job.id))
+    if self.cancelled then
+      path, err = cancelled_before(self)
+    else
+      path, err = self:step(waiters.for_job(c:download_op(res.video.url, own.output,
+        { on_progress = own.on_progress }), job.id))
+    end
     if path then res.output = path else res = nil end
   end
+  self.finished, self.op = true, nil
   if current then current:release(job.id) end
   if not res then
     err.job_id = job.id
@@ -278,6 +335,13 @@ function Client:generate(args)
   res.usage, res.credits = usage_of(job) -- what the create cost
   return res
 end
+
+--- create, wait, and (with `output`) download. On failure after the create,
+--- err.job_id names the job so it can be waited on again without paying twice.
+---@param args omnihuman.GenerateArgs
+---@return omnihuman.Result? res
+---@return omnihuman.Error? err
+function Client:generate(args) return new_generation(self, args, 2):await() end
 
 --- Ends what this client has in flight (each operation is cancelled, which
 --- wakes whoever awaits it; a create that may have reached the service says
