@@ -138,10 +138,18 @@ function M.generate(image, audio, output, done)
       notify(("downloading %d%%"):format(q * 25))
     end
   end
+  local gen = c:generate_op(args)
+  M.last_number = (M.last_number or 0) + 1
+  local entry = { number = M.last_number, gen = gen, image = image, audio = audio, output = args.output,
+                  started = os.time() }
+  M.running[#M.running + 1] = entry
   return nv.spawn(function()
     local t0 = uv.now()
-    notify(("submitting %s + %s"):format(image, audio))
-    local res, err = c:generate(args)
+    notify(("submitting %s + %s (:OmniHuman cancel %d stops it)"):format(image, audio, entry.number))
+    local res, err = gen:await()
+    for i = #M.running, 1, -1 do
+      if M.running[i] == entry then table.remove(M.running, i) end
+    end
     if res then
       notify(("done in %.1f s: %s"):format((uv.now() - t0) / 1000, res.output))
     else
@@ -151,12 +159,52 @@ function M.generate(image, audio, output, done)
   end)
 end
 
---- :OmniHuman {image} {audio} [{output}]
+--- Generations started by :OmniHuman or M.generate that have not finished
+--- (whatever client made them: setup() again leaves them running here).
+---@type { number: integer, gen: omnihuman.Generation, image: string, audio: string, output: string, started: integer }[]
+M.running = {}
+
+--- Cancels the running generation numbered n (as :OmniHuman running lists
+--- them), or every one when n is nil. Returns how many were cancelled.
+---@param n? integer
+---@return integer
+function M.cancel(n)
+  local count = 0
+  for _, e in ipairs(M.running) do
+    if (n == nil or e.number == n) and e.gen:cancel() then count = count + 1 end
+  end
+  return count
+end
+
+-- :OmniHuman <subcommand> ...: each returns nothing; usage errors notify.
+M.subcommands = {
+  running = function()
+    if #M.running == 0 then return notify("no generation running") end
+    local lines = {}
+    for _, e in ipairs(M.running) do
+      lines[#lines + 1] = ("%d  %s  %ds  %s + %s -> %s"):format(e.number, e.gen.job_id or "(creating)",
+        os.time() - e.started, e.image, e.audio, e.output)
+    end
+    notify("running:\n" .. table.concat(lines, "\n"))
+  end,
+  cancel = function(arg)
+    local n = arg and tonumber(arg)
+    if arg and arg ~= "all" and not n then
+      return notify("usage: :OmniHuman cancel [N|all]", vim.log.levels.WARN)
+    end
+    notify(("cancelled %d generation(s)"):format(M.cancel(n)))
+  end,
+}
+
+--- :OmniHuman {image} {audio} [{output}], :OmniHuman running,
+--- :OmniHuman cancel [N|all]
 ---@param opts { fargs: string[] }
 function M.command(opts)
   local a = opts.fargs
+  local sub = M.subcommands[a[1]]
+  if sub and #a <= 2 then return sub(a[2]) end
   if #a < 2 or #a > 3 then
-    return notify("usage: :OmniHuman {image} {audio} [{output}]", vim.log.levels.WARN)
+    return notify("usage: :OmniHuman {image} {audio} [{output}] | running | cancel [N|all]", vim.log.levels.WARN)
   end
   local ok, err = pcall(M.generate, a[1], a[2], a[3])
   if not ok then notify(tostring(err), vim.log.levels.ERROR) end

@@ -131,6 +131,18 @@ function scenarios.native()
   end)
   check(file_size(outdir .. "/a.mp4") > 0 and file_size(outdir .. "/b.mp4") > 0, "two generations at once")
 
+  -- :OmniHuman running lists a generation; :OmniHuman cancel stops it.
+  local from3 = #notes + 1
+  vim.cmd("OmniHuman " .. MEDIA .. "portrait.png " .. MEDIA .. "hello.wav " .. outdir .. "/c.mp4")
+  vim.cmd("OmniHuman running")
+  check(noted("running:\n%d+ ", nil, from3) ~= nil, ":OmniHuman running lists the generation")
+  vim.cmd("OmniHuman cancel")
+  check(noted("cancelled 1 generation", nil, from3) ~= nil, ":OmniHuman cancel cancels it")
+  wait_for(10, function() return noted("^omnihuman: cancelled", vim.log.levels.ERROR, from3) ~= nil end)
+  check(noted("^omnihuman: cancelled", vim.log.levels.ERROR, from3) ~= nil, "the generation ends as cancelled")
+  check(#require("omnihuman.nvim").running == 0, "nothing is left running")
+  check(file_size(outdir .. "/c.mp4") == 0, "a cancelled generation leaves no output")
+
   -- :checkhealth with a key set through setup (never shown).
   require("omnihuman").setup{ base_url = API .. "/n/plugin-native/v2", api_key = KEY .. "-from-setup" }
   local h = health_lines()
