@@ -49,7 +49,7 @@ describe("callback x action matrix", function()
           local helper = core.new_client(loop, base)
           local job, url
           if kind ~= "create" then
-            local op = helper:create_op{ image_url = "u", audio_url = "u", sandbox_polls = kind == "wait" and 2 or 0 }
+            local op = helper:create_op{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3", sandbox_polls = kind == "wait" and 2 or 0 }
             loop:run_until(op)
             job = assert(op:result())
             if kind == "download" then
@@ -102,7 +102,7 @@ describe("callback x action matrix", function()
           local cb = (site == "on_status" or site == "on_progress") and function() act() end or nil
           local dropped = setmetatable({}, { __mode = "v" })
           if kind == "create" then
-            h.op = h.client:create_op{ image_url = "u", audio_url = "u" }
+            h.op = h.client:create_op{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3" }
           elseif kind == "poll" then
             h.op = h.client:poll_op(job.id)
           elseif kind == "wait" then

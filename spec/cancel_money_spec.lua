@@ -6,7 +6,7 @@
 local omnihuman = require("omnihuman")
 local fixtures = require("spec.support.fixtures")
 
-local FIELDS = { image_url = "u", audio_url = "u" }
+local FIELDS = { image_url = "https://x/u.png", audio_url = "https://x/u.mp3" }
 
 describe("money on cancel", function()
   local srv

@@ -11,9 +11,16 @@ describe("create", function()
   it("sends model, URLs and extra fields as JSON over HTTPS and returns the job", function()
     local ns = fixtures.ns()
     local c = fixtures.client(srv, ns)
+    -- Fields the model's reference does not list are refused unless strict = false.
+    local refused, rerr = c:create{ image_url = "https://example.test/a.png",
+                                    audio_url = "https://example.test/a.mp3", resolution = "720p" }
+    assert.is_nil(refused)
+    assert.equals("invalid_input", rerr.kind)
+    assert.matches('unknown field "resolution" for model bytedance/omnihuman', rerr.message)
+    assert.equals(0, srv:count(ns, "create") or 0)
     local job, err = c:create{ image_url = "https://example.test/a.png",
                                audio_url = "https://example.test/a.mp3",
-                               resolution = "720p", turbo_mode = true }
+                               resolution = "720p", turbo_mode = true, strict = false }
     assert.is_nil(err)
     assert.matches(":bytedance/omnihuman$", job.id)
     assert.equals("queued", job.status)
@@ -57,7 +64,11 @@ describe("create", function()
   it("raises on misuse", function()
     local c = fixtures.client(srv, fixtures.ns())
     assert.has_error(function() c:create("x") end)
-    assert.has_error(function() c:create{ audio_url = "https://x/a.mp3" } end, "omnihuman: image (a file) or image_url (a URL) is required")
+    -- A missing required field is invalid input (nothing sent), not misuse.
+    local job, err = c:create{ audio_url = "https://x/a.mp3" }
+    assert.is_nil(job)
+    assert.equals("invalid_input", err.kind)
+    assert.matches("model bytedance/omnihuman requires image_url %(or image, a local file%)", err.message)
     assert.has_error(function() c:create{ image = fixtures.PNG, image_url = "https://x", audio = fixtures.WAV } end,
       "omnihuman: give image or image_url, not both")
     assert.has_error(function() c:create{ image = 42, audio = fixtures.WAV } end)
@@ -187,7 +198,7 @@ describe("streamed create bodies", function()
     for i, n in ipairs(sizes) do
       bs:script{}
       local img = fake_png(dir .. "/img.png", n, seed + i)
-      local job, err = c:create{ image = img, audio = fixtures.WAV, mask = img, prompt = ("p"):rep(i) }
+      local job, err = c:create{ image = img, audio = fixtures.WAV, mask = img, prompt = ("p"):rep(i), strict = false }
       assert.is_nil(err, "size " .. n)
       assert.truthy(job.id)
       local b = bs:records().bodies

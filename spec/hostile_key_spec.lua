@@ -103,7 +103,7 @@ describe("the key against a hostile server", function()
   local ID_CUTS = around({ 96, 128 })                  -- request ids
   local STATUS_CUTS = around({ 32, 600 })              -- a status string; a generation error
 
-  local function create(c) return c:create{ image_url = "u", audio_url = "u" } end
+  local function create(c) return c:create{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3" } end
 
   it("error message (string and array), request ids in JSON and headers, at every cut", function()
     local cases = 0
@@ -165,7 +165,7 @@ describe("the key against a hostile server", function()
             .. ',"message":' .. json_string(echo) .. "}}" },
         })
         local seen = observe(ns, function(c, s)
-          local job = assert(c:create{ image_url = "u", audio_url = "u" })
+          local job = assert(c:create{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3" })
           s.job = job
           return c:wait(job.id, { interval = 0.01, on_status = function(st) s.statuses[#s.statuses + 1] = st end })
         end)

@@ -75,7 +75,7 @@ local function plain_shape(f)
     if type(k) ~= "string" or RESERVED[k] or (type(v) ~= "string" and type(v) ~= "boolean") then return false end
   end
   local function absent_or_string(v) return v == nil or type(v) == "string" end
-  return type(f.image_url) == "string" and type(f.audio_url) == "string" and absent_or_string(f.mask_url)
+  return absent_or_string(f.image_url) and absent_or_string(f.audio_url) and absent_or_string(f.mask_url)
     and absent_or_string(f.model)
 end
 

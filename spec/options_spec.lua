@@ -16,7 +16,7 @@ describe("options", function()
     assert.has_error(function() c:wait("id", { intervall = 1 }) end, "client:wait: unknown option 'intervall'")
     assert.has_error(function() c:download("http://x/a.mp4", "a.mp4", { progress = print }) end)
     assert.has_error(function() c:poll(42) end)
-    assert.has_error(function() c:generate{ image_url = "u", audio_url = "u", output = 3 } end)
+    assert.has_error(function() c:generate{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3", output = 3 } end)
   end)
 
   it("errors print as omnihuman: <kind>: <message>", function()
@@ -51,7 +51,7 @@ describe("headers on the wire", function()
       local ns = fixtures.ns()
       local c = fixtures.client(srv, ns, { user_agent = ua or nil })
       local want = ua or "lua-omnihuman/0.1"
-      local res = assert(c:generate{ image_url = "u", audio_url = "u", sandbox_polls = 0,
+      local res = assert(c:generate{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3", sandbox_polls = 0,
                                      output = os.tmpname() })
       os.remove(res.output)
       for _, route in ipairs({ "create", "poll", "cdn" }) do

@@ -70,7 +70,7 @@ describe("statuses and numbers", function()
     srv:fault(ns, "create", { { status = 201, body = '{"id":"j","status":"queued","meta":{"usage":'
       .. '{"tokens_used":5880000,"credits_used":5.0,"ratio":1.5,"big":1e20,"edge":9007199254740992,'
       .. '"neg":-3,"list":[1,2.5,3]}}}' } })
-    local job = assert(c:create{ image_url = "u", audio_url = "u" })
+    local job = assert(c:create{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3" })
     local u = job.meta.usage
     assert.equals(5880000, u.tokens_used)
     assert.equals(1.5, u.ratio)

@@ -18,7 +18,7 @@ describe("waking a waiter", function()
   local starters = {
     sleep = function() return core.sleep_op(omnihuman.loop(), 60) end,
     wait = function(c)
-      local job = assert(c:create{ image_url = "u", audio_url = "u", sandbox_polls = 1000 })
+      local job = assert(c:create{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3", sandbox_polls = 1000 })
       return c:wait_op(job.id, { interval = 60 })
     end,
     poll = function(c, ns)
@@ -28,7 +28,7 @@ describe("waking a waiter", function()
     end,
     download = function(c, ns)
       srv:fault(ns, "cdn", { { hang = 30 } })
-      local job = assert(c:create{ image_url = "u", audio_url = "u", sandbox_polls = 0 })
+      local job = assert(c:create{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3", sandbox_polls = 0 })
       local url = assert(c:wait(job.id)).video.url
       return c:download_op(url, dir .. "/never-" .. ns .. ".mp4")
     end,

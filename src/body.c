@@ -25,8 +25,8 @@ static const struct file_field {
   const char *name, *field;
   int audio, required;
 } FILE_FIELDS[] = {
-    {"image", "image_url", 0, 1},
-    {"audio", "audio_url", 1, 1},
+    {"image", "image_url", 0, 0},
+    {"audio", "audio_url", 1, 0},
     {"mask", "mask_url", 0, 0},
 };
 #define NFIELDS (sizeof FILE_FIELDS / sizeof FILE_FIELDS[0])
@@ -430,7 +430,13 @@ omh_body *omh_body_prepare(lua_State *L, int idx, const omh_body_opts *o, int js
     lua_setfield(L, t, "model");
   }
   r.model = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL; /* stays on the stack */
-  double table_limit = omh_limits_audio_seconds(r.model, &r.model_known);
+  double table_limit;
+  if (o->model_audio_seconds < 0) {
+    table_limit = omh_limits_audio_seconds(r.model, &r.model_known);
+  } else {
+    r.model_known = 1;
+    table_limit = o->model_audio_seconds > 0 ? o->model_audio_seconds : OMH_MAX_AUDIO_LIMIT;
+  }
   if (!r.limit_from) r.max_audio_seconds = table_limit;
   if (!omh_json_encode(L, json_ref, t)) {
     const char *why = lua_tostring(L, -1);

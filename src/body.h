@@ -20,6 +20,10 @@ typedef struct omh_body_opts {
   double max_audio_seconds;   /* > 0: replaces the model's audio limit */
   int allow_unmeasured_audio; /* send audio whose duration cannot be read */
   int table_path;             /* tests: skip the plain-fields path */
+  /* The model's documented audio limit, from the facade's model table:
+   * > 0 seconds; 0 a model in the table with none; < 0 not given (the
+   * built-in table of model_limits.c decides). */
+  double model_audio_seconds;
 } omh_body_opts;
 
 /* Checks the fields table at idx and the files it names. Returns the body;

@@ -7,6 +7,7 @@
 #include "body.h"
 #include "config.h"
 #include "loop.h"
+#include "model_limits.h"
 #include "options.h"
 #include "ops.h"
 #include "udata.h"
@@ -62,10 +63,15 @@ static const char *check_id(lua_State *L) {
   return omh_check_text(L, 2, "omnihuman", "a job id");
 }
 
+/* client:create_op(fields [, model_audio_seconds]): the second argument is
+ * the model's documented audio limit from the facade's model table (0: the
+ * table has the model but no limit), nil when it has no say. */
 static int client_create(lua_State *L) {
   client_ud *u = check_client(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio, 0};
+  double limit = luaL_optnumber(L, 3, -1);
+  luaL_argcheck(L, limit != limit ? 0 : limit <= OMH_MAX_AUDIO_LIMIT, 3, "audio limit out of range");
+  omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio, 0, limit};
   omh_body *body = omh_body_prepare(L, 2, &bo, u->loop->json_ref);
   if (!body) {
     int err = lua_gettop(L); /* the invalid_input error object */
@@ -73,6 +79,15 @@ static int client_create(lua_State *L) {
   } else {
     omh_create_start(L, u->loop, push_loop(L, u), u->cfg, body);
   }
+  return started(L, u);
+}
+
+/* client:refuse_op(err): a create that ends at once with err (the facade's
+ * checks refused its fields: nothing is sent). */
+static int client_refuse(lua_State *L) {
+  client_ud *u = check_client(L);
+  luaL_checkany(L, 2);
+  omh_create_refused(L, u->loop, push_loop(L, u), u->cfg, 2);
   return started(L, u);
 }
 
@@ -162,9 +177,13 @@ static int client_tostring(lua_State *L) {
 }
 
 int omh_client_open(lua_State *L) {
-  static const luaL_Reg methods[] = {{"create_op", client_create}, {"poll_op", client_poll},
-                                     {"wait_op", client_wait},     {"download_op", client_download},
-                                     {"close", client_close},      {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"create_op", client_create},
+                                     {"poll_op", client_poll},
+                                     {"wait_op", client_wait},
+                                     {"download_op", client_download},
+                                     {"close", client_close},
+                                     {"refuse_op", client_refuse},
+                                     {NULL, NULL}};
   omh_register_type(L, OMH_CLIENT_MT, methods, client_gc, client_tostring);
   /* A to-be-closed client is closed, not merely collected. */
   luaL_getmetatable(L, OMH_CLIENT_MT);

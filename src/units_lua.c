@@ -117,7 +117,7 @@ static int units_json_ref(lua_State *L) {
  * makes (nil, err when its files fail the checks). how: nil (as creates
  * do) or "table" (the table path alone, for differential tests). */
 static int units_body_text(lua_State *L) {
-  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0};
+  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0, -1};
   luaL_checktype(L, 1, LUA_TTABLE);
   o.table_path = lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "table") == 0;
   lua_settop(L, 1);
@@ -146,7 +146,7 @@ static int units_body_text(lua_State *L) {
  * error object. For the benchmarks. */
 static int units_body_drain(lua_State *L) {
   lua_Integer bs = luaL_optinteger(L, 2, 65536);
-  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0};
+  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0, -1};
   omh_body *b;
   char *buf;
   uint64_t total = 0;

@@ -5,6 +5,7 @@ local core = require("omnihuman.core")
 local Scheduler = require("omnihuman.scheduler")
 local waiters = require("omnihuman.waiters")
 local usage_of = require("omnihuman.usage")
+local catalogue = require("omnihuman.catalogue")
 
 ---@class omnihuman
 ---@field _VERSION string the module's version
@@ -147,8 +148,9 @@ local CLIENT_OPTIONS = {
   connect_timeout = "number", max_retries = "number", max_connections = "number",
   poll_interval = "number", wait_timeout = "number", ca_file = "string", proxy = "string",
   user_agent = "string", on_event = "function", max_audio_seconds = "number",
-  allow_unmeasured_audio = "boolean",
+  allow_unmeasured_audio = "boolean", strict = "boolean",
 }
+local DEFAULT_MODEL = "bytedance/omnihuman"
 local WAIT_OPTIONS = { interval = "number", timeout = "number", on_status = "function" }
 local DOWNLOAD_OPTIONS = { on_progress = "function", max_bytes = "number" }
 -- generate's own options; every other field goes to create.
@@ -156,6 +158,15 @@ local GENERATE_OWN = {
   output = "string", interval = "number", timeout = "number", on_status = "function",
   on_progress = "function",
 }
+
+-- A shallow copy of t without key k.
+local function copy_without(t, k)
+  local out = {}
+  for key, v in pairs(t) do
+    if key ~= k then out[key] = v end
+  end
+  return out
+end
 
 --- A client: its options, its connections, on the shared loop.
 ---@class omnihuman.Client
@@ -170,14 +181,26 @@ function M.new(opts)
   opts = check_options("omnihuman.new", opts, CLIENT_OPTIONS, 2) or {}
   local cfg = {}
   for k, v in pairs(opts) do cfg[k] = v end
+  cfg.strict = nil -- the facade's own (the model table's checks)
   cfg.api_key = cfg.api_key or os.getenv("AIMLAPI_KEY")
   local env_base = os.getenv("OMNIHUMAN_BASE_URL")
   cfg.base_url = cfg.base_url or (env_base ~= "" and env_base) or DEFAULT_BASE_URL
   -- Ranges, and strings that must not carry line breaks, are checked in C.
   local ok, c = pcall(core.new_client, get_loop(), cfg)
   if not ok then error(c, 2) end
-  return setmetatable({ core = c, base_url = cfg.base_url }, Client)
+  return setmetatable({ core = c, base_url = cfg.base_url, model = cfg.model or DEFAULT_MODEL,
+                       strict = opts.strict ~= false, on_event = opts.on_event }, Client)
 end
+
+--- The model ids of the service's video catalogue the library knows the
+--- fields of (the generated model table), sorted.
+---@return string[]
+function M.models() return catalogue.models() end
+
+--- A model's field rules from the table (a copy), or nil for a model not in it.
+---@param id string
+---@return table?
+function M.model(id) return catalogue.model(id) end
 
 -- Operation starters, for schedulers of your own (cqueues, an event loop):
 -- each returns a pollable operation without waiting.
@@ -185,7 +208,32 @@ end
 ---@return omnihuman.Operation
 function Client:create_op(fields)
   if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
-  local op = self.core:create_op(fields)
+  local model, strict = fields.model, fields.strict
+  if model == nil then model = self.model end
+  if strict == nil then
+    strict = self.strict
+  elseif type(strict) ~= "boolean" then
+    error("client:create: field 'strict' must be a boolean", 2)
+  else
+    fields = copy_without(fields, "strict") -- the library's, never sent
+  end
+  local op
+  if type(model) ~= "string" then
+    op = self.core:create_op(fields) -- the core raises on a model that is not a string
+  else
+    -- Checked against the model's documented fields before anything is sent.
+    local why, unknown = catalogue.check(model, fields, strict)
+    if why then
+      op = self.core:refuse_op(core.new_error("invalid_input", why))
+    else
+      if unknown and self.on_event then
+        self.on_event({ type = "unchecked_model", op = "create", model = model })
+      end
+      local limit -- nil: the model is not in the table; 0: it is, with no audio limit
+      if not unknown then limit = catalogue.audio_seconds(model) or 0 end
+      op = self.core:create_op(fields, limit)
+    end
+  end
   -- Inside omnihuman.run the run answers for it until a coroutine has its result.
   if current then current:track_create(op) end
   return op

@@ -12,6 +12,7 @@ args.COMMON = {
   { "quiet", short = "q", help = "no progress display" },
   { "progress", arg = "MODE", help = "auto (default), tty (live lines), plain (timestamped lines), none" },
   { "max-audio-seconds", arg = "SECONDS", number = true, help = "refuse local audio this long or longer (default: the model's limit, 30)" },
+  { "no-strict", help = "send fields the model's API reference does not list (default: refuse them)" },
   { "help", short = "h", help = "show this help" },
 }
 

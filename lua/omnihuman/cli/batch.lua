@@ -180,7 +180,8 @@ function batch.command.run(ctx, opts)
     local r = { row = row, line = row.line, st = st, id = st and st.id, action = Rows.plan(row, st, opts) }
     local why
     if r.action == "create" then
-      why = Preflight.inputs(row, media, { model = ctx.cfg.model, max_audio_seconds = ctx.cfg.max_audio_seconds })
+      why = Preflight.fields(row, { model = ctx.cfg.model, strict = ctx.cfg.strict ~= false })
+        or Preflight.inputs(row, media, { model = ctx.cfg.model, max_audio_seconds = ctx.cfg.max_audio_seconds })
     end
     if not why and (r.action == "create" or r.action == "resume" or r.action == "download") then
       why = Preflight.output(row, not dry)

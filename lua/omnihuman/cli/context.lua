@@ -18,6 +18,7 @@ function Context.new(opts, tune)
   if opts.interval then cfg.poll_interval = opts.interval end
   if opts.timeout then cfg.wait_timeout = opts.timeout end
   if opts["max-audio-seconds"] then cfg.max_audio_seconds = opts["max-audio-seconds"] end
+  if opts["no-strict"] then cfg.strict = false end
   for k, v in pairs(tune or {}) do cfg[k] = v end
   self.cfg = cfg
   local mode = opts.progress or "auto"

@@ -5,6 +5,8 @@
 local core = require("omnihuman.core")
 local util = require("omnihuman.cli.util")
 local fs = require("omnihuman.cli.fs")
+local catalogue = require("omnihuman.catalogue")
+local Manifest = require("omnihuman.cli.manifest")
 
 local Preflight = {}
 
@@ -32,6 +34,14 @@ function Preflight.inputs(row, cache, rules)
     end
   end
   return nil
+end
+
+-- A row's create fields against its model's documented fields (the
+-- library's model table), as the create will check them. rules: { model,
+-- strict } of the client. nil, or the reason.
+function Preflight.fields(row, rules)
+  local model = type(row.fields.model) == "string" and row.fields.model or rules.model or "bytedance/omnihuman"
+  return (catalogue.check(model, Manifest.create_fields(row), rules.strict))
 end
 
 -- A row's output (row.output: canonical path). create_dirs: make a missing

@@ -46,8 +46,11 @@ class ServiceAnswers:
             return error_answer(400, "Body validation error: body must be JSON", rest)
         if not isinstance(req, dict):
             return error_answer(400, "Body validation error: body must be a JSON object", rest)
-        bad = [f for f in ("model", "image_url", "audio_url")
-               if not isinstance(req.get(f), str) or not req.get(f)]
+        # OmniHuman needs a face and a voice; other models of the catalogue
+        # are answered with the same kind of job (the client checks their fields).
+        need = ("model", "image_url", "audio_url") if str(req.get("model", "")).startswith("bytedance/omnihuman") \
+            else ("model",)
+        bad = [f for f in need if not isinstance(req.get(f), str) or not req.get(f)]
         if bad:
             return error_answer(400, "Body validation error: %s must be a non-empty string"
                                 % ", ".join(bad), rest)
