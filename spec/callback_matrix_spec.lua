@@ -49,7 +49,8 @@ describe("callback x action matrix", function()
           local helper = core.new_client(loop, base)
           local job, url
           if kind ~= "create" then
-            local op = helper:create_op{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3", sandbox_polls = kind == "wait" and 2 or 0 }
+            local op = helper:create_op{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3",
+                                         sandbox_polls = kind == "wait" and 2 or 0 }
             loop:run_until(op)
             job = assert(op:result())
             if kind == "download" then

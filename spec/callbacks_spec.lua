@@ -38,7 +38,9 @@ describe("callbacks", function()
     local quiet = fixtures.client(srv, fixtures.ns())
     local results = {}
     omnihuman.run(function()
-      omnihuman.spawn(function() results.noisy = { pcall(noisy.create, noisy, { image_url = "https://x/u.png", audio_url = "https://x/u.mp3" }) } end)
+      omnihuman.spawn(function()
+        results.noisy = { pcall(noisy.create, noisy, { image_url = "https://x/u.png", audio_url = "https://x/u.mp3" }) }
+      end)
       omnihuman.spawn(function() results.quiet = { quiet:create{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3" } } end)
     end)
     assert.is_true(calls >= 1)

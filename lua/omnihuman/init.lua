@@ -16,7 +16,7 @@ local M = { _VERSION = core.version, core = core }
 ---@class omnihuman.ClientOptions
 ---@field api_key? string default: $AIMLAPI_KEY (a missing key fails at the first request)
 ---@field base_url? string default: $OMNIHUMAN_BASE_URL, else https://api.aimlapi.com/v2
----@field model? string "bytedance/omnihuman" (default) or "bytedance/omnihuman/v1.5"
+---@field model? string "bytedance/omnihuman" (default), or any id of omnihuman.models()
 ---@field timeout? number seconds per HTTP request (60)
 ---@field connect_timeout? number seconds (10)
 ---@field max_retries? number transient failures retried (3)
@@ -27,6 +27,7 @@ local M = { _VERSION = core.version, core = core }
 ---@field proxy? string
 ---@field user_agent? string
 ---@field on_event? fun(ev: omnihuman.Event) requests, retries, statuses, download progress
+---@field strict? boolean refuse create fields the model's reference does not list (default true)
 
 --- Fields of a create: `image`/`audio` (local files) or `image_url`/`audio_url`;
 --- any other field is sent to the service as it is.
