@@ -13,7 +13,7 @@ local function gen_args(i)
     audio = ROOT .. "/examples/media/hello.wav",
     interval = 0.2,
     sandbox_polls = 5,       -- the test server: completed after 5 status checks
-    prompt = "host test " .. tostring(i),
+    sandbox_tag = "host" .. tostring(i), -- (a sandbox control: not checked against the model)
   }
 end
 
@@ -94,7 +94,7 @@ end
 
 -- A wait that takes minutes: the client goes away long before.
 function M.long()
-  local job = assert(client:create{ image_url = "u", audio_url = "u", sandbox_polls = 100000 })
+  local job = assert(client:create{ image_url = "https://x/u.png", audio_url = "https://x/u.mp3", sandbox_polls = 100000 })
   ngx.say("created ", job.id)
   ngx.flush(true)
   local res, err = client:wait(job.id, { interval = 0.2, timeout = 600 })
