@@ -35,6 +35,7 @@ build = {
     ["omnihuman.scheduler"] = "lua/omnihuman/scheduler.lua",
     ["omnihuman.usage"] = "lua/omnihuman/usage.lua",
     ["omnihuman.catalogue"] = "lua/omnihuman/catalogue.lua",
+    ["omnihuman.cli.models"] = "lua/omnihuman/cli/models.lua",
     ["omnihuman.models_data"] = "lua/omnihuman/models_data.lua",
     ["omnihuman.waiters"] = "lua/omnihuman/waiters.lua",
     ["omnihuman.hosts.plain"] = "lua/omnihuman/hosts/plain.lua",

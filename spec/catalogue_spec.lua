@@ -195,6 +195,44 @@ describe("the model catalogue", function()
       assert.equals(2, srv:count(ns, "create"))
     end)
 
+    it("the CLI lists models, shows one, and refuses a bad create with exit 2 before any request", function()
+      local cli = require("spec.support.cli")
+      local ns = fixtures.ns("cat")
+      local env = cli.env(srv, ns)
+      local code, out = cli.run({ "models" }, env)
+      assert.equals(0, code)
+      local listed = {}
+      for line in out:gmatch("[^\n]+") do listed[#listed + 1] = line end
+      assert.same(ids, listed)
+      code, out = cli.run({ "models", "--json" }, env)
+      assert.equals(0, code)
+      assert.same(ids, cjson.decode(out))
+      code, out = cli.run({ "models", "google/veo-3.1-t2v" }, env)
+      assert.equals(0, code)
+      assert.matches("duration%s+integer, one of 4, 6, 8", out)
+      assert.matches("prompt%s+required%s+string", out)
+      code, out = cli.run({ "models", "bytedance/omnihuman", "--json" }, env)
+      assert.equals(0, code)
+      assert.same({ "image_url", "audio_url" }, cjson.decode(out).required)
+      local err
+      code, _, err = cli.run({ "models", "no/such" }, env)
+      assert.equals(2, code)
+      assert.matches("not in the table", err)
+      code, _, err = cli.run({ "create", "--model", "google/veo-3.1-t2v", "--field", "prompt=a cat",
+                               "--field", "duration=7" }, env)
+      assert.equals(2, code)
+      assert.matches("duration must be one of 4, 6, 8", err)
+      code, _, err = cli.run({ "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3",
+                               "--field", "prompt=hi" }, env)
+      assert.equals(2, code)
+      assert.matches('unknown field "prompt"', err)
+      assert.equals(0, srv:count(ns, "create") or 0)
+      code = cli.run({ "create", "--model", "google/veo-3.1-t2v", "--field", "prompt=a cat",
+                       "--field", "duration=8" }, env)
+      assert.equals(0, code)
+      assert.equals(1, srv:count(ns, "create"))
+    end)
+
     it("sends a model not in the table as given, with an event saying it was not checked", function()
       local ns = fixtures.ns("cat")
       local events = {}

@@ -31,10 +31,11 @@ local function create_fields(opts)
   for k, v in pairs(opts.fields or {}) do f[k] = v end
   for _, name in ipairs{ "image", "audio" } do
     local v = opts[name]
-    if not v then return usage("--" .. name .. " is required") end
-    if util.is_url(v) then f[name .. "_url"] = v
-    elseif not util.exists(v) then return usage(name .. " file not found: " .. v)
-    else f[name] = v end
+    -- Whether the model needs it is the model table's to say (the create
+    -- is checked before it is sent: exit 2 naming what is missing).
+    if v and util.is_url(v) then f[name .. "_url"] = v
+    elseif v and not util.exists(v) then return usage(name .. " file not found: " .. v)
+    elseif v then f[name] = v end
   end
   for _, spec in ipairs(opts.field or {}) do
     local k, v = args.field(spec, util.decode)
@@ -100,7 +101,7 @@ local function result_json(res, extra)
 end
 
 commands.generate = {
-  usage = "generate --image FILE|URL --audio FILE|URL -o OUT.mp4 [options]",
+  usage = "generate [--model M] [--image FILE|URL] [--audio FILE|URL] [--field K=V]... -o OUT.mp4 [options]",
   summary = "Create a job, wait for it and download the video: the whole thing in one command.",
   options = concat(INPUT_OPTS, { { "output", short = "o", arg = "FILE", help = "where to write the MP4 (required)" } }, WAIT_OPTS),
   run = function(ctx, opts)
@@ -142,7 +143,7 @@ commands.generate = {
 }
 
 commands.create = {
-  usage = "create --image FILE|URL --audio FILE|URL [options]",
+  usage = "create [--model M] [--image FILE|URL] [--audio FILE|URL] [--field K=V]... [options]",
   summary = "Submit one job (billed) and print its id without waiting.",
   options = INPUT_OPTS,
   run = function(ctx, opts)

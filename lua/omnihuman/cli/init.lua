@@ -5,13 +5,14 @@ local util = require("omnihuman.cli.util")
 
 local cli = {}
 
-local ORDER = { "generate", "create", "status", "wait", "download", "batch" }
+local ORDER = { "generate", "create", "status", "wait", "download", "batch", "models" }
 
 local function command_table()
   local commands = require("omnihuman.cli.commands")
   return {
     generate = commands.generate, create = commands.create, status = commands.status, wait = commands.wait,
     download = commands.download, batch = require("omnihuman.cli.batch").command,
+    models = require("omnihuman.cli.models").command,
   }
 end
 
