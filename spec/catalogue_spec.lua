@@ -214,7 +214,7 @@ describe("the model catalogue", function()
       code, out = cli.run({ "models", "bytedance/omnihuman", "--json" }, env)
       assert.equals(0, code)
       assert.same({ "image_url", "audio_url" }, cjson.decode(out).required)
-      local err
+      local err, _
       code, _, err = cli.run({ "models", "no/such" }, env)
       assert.equals(2, code)
       assert.matches("not in the table", err)
