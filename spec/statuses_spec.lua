@@ -30,16 +30,18 @@ describe("statuses and numbers", function()
     end)
   end
 
-  for _, spelling in ipairs({ "error", "ERROR", "Failed" }) do
+  for _, spelling in ipairs({ "error", "ERROR", "Failed", "cancelled", "Canceled", "rejected", "expired" }) do
     it(("a wait fails on %q"):format(spelling), function()
       local ns = fixtures.ns()
       local c = fixtures.client(srv, ns)
-      poll_answers(srv, ns, { '{"id":"j","status":"' .. spelling .. '","error":{"message":"no face found"}}' })
+      poll_answers(srv, ns, { '{"id":"j","status":"' .. spelling
+        .. '","error":{"name":"FaceError","message":"no face found"}}' })
       local res, err = c:wait("j", { interval = 0.01 })
       assert.is_nil(res)
       assert.equals("generation_failed", err.kind)
       assert.matches("no face found", err.message)
       assert.equals(spelling, err.result.status)
+      assert.same({ name = "FaceError", message = "no face found" }, err.result.error) -- kept whole
     end)
   end
 

@@ -71,12 +71,14 @@ static void poll_done(omh_op *op, lua_State *L) {
 }
 
 /* Statuses are compared without regard to case (the service's own SDK
- * lower-cases them). Every status not final is pending, known (queued,
+ * lower-cases them). Final: completed/succeeded; error, failed,
+ * cancelled/canceled, rejected, expired (the final statuses the service's
+ * reference names anywhere). Every other status is pending, known (queued,
  * generating, and the older waiting, active, processing) or not: new ones
  * must not end a wait early. */
 static int is_failed(const char *s) {
   return strcasecmp(s, "error") == 0 || strcasecmp(s, "failed") == 0 || strcasecmp(s, "cancelled") == 0 ||
-         strcasecmp(s, "canceled") == 0 || strcasecmp(s, "rejected") == 0;
+         strcasecmp(s, "canceled") == 0 || strcasecmp(s, "rejected") == 0 || strcasecmp(s, "expired") == 0;
 }
 
 static int is_completed(const char *s) {
