@@ -141,6 +141,39 @@ describe("create", function()
     assert.equals(2, srv:count(ns, "create"))
   end)
 
+  it("does not retry a 429 that speaks of a quota for a period, create or status check", function()
+    local quotas = {
+      "Free tier limit reached: 10 generations per hour. Try again in 42 minutes.",
+      "You have exceeded your daily quota",
+      "Hourly limit exceeded",
+    }
+    for _, text in ipairs(quotas) do
+      local ns = fixtures.ns()
+      local body = '{"message":"' .. text .. '","statusCode":429}'
+      srv:fault(ns, "create", { { status = 429, body = body, headers = { ["Retry-After"] = "0" } } })
+      local c = fixtures.client(srv, ns, { max_retries = 3 })
+      local job, err = c:create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" }
+      assert.is_nil(job)
+      assert.equals("rate_limited", err.kind)
+      assert.is_false(err.retryable)
+      assert.is_nil(err.maybe_created)
+      assert.matches(text, err.message, 1, true)
+      assert.matches("a quota for a period: not retried", err.message, 1, true)
+      assert.equals(1, srv:count(ns, "create"))
+      srv:fault(ns, "poll", { { status = 429, body = body, headers = { ["Retry-After"] = "0" } } })
+      local st, perr = c:poll("j")
+      assert.is_nil(st)
+      assert.equals("rate_limited", perr.kind)
+      assert.equals(1, srv:count(ns, "poll"))
+    end
+    -- A concurrency limit is still waited out.
+    local ns = fixtures.ns()
+    srv:fault(ns, "create", { { status = 429, body = '{"message":"Too Many Requests: 3 jobs in progress"}',
+                                headers = { ["Retry-After"] = "0" } } })
+    assert(fixtures.client(srv, ns):create{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3" })
+    assert.equals(2, srv:count(ns, "create"))
+  end)
+
   it("retries a create when the connection could not be made", function()
     -- A port nobody listens on: connection refused every time.
     local events = {}

@@ -2,6 +2,7 @@
  * keep a billed create from ever being sent twice. */
 #include "outcome.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -98,6 +99,22 @@ typedef char
     omh_request_ids_match[sizeof(((omh_outcome *)0)->request_id) == sizeof(((omh_xres *)0)->request_id) ? 1
                                                                                                         : -1];
 
+/* Whether a 429's message speaks of a quota for a period (the free tier's
+ * hourly limit, a daily cap) rather than a rate or concurrency limit that
+ * clears in seconds: retrying within the call would only repeat it. */
+static int quota_for_period(const char *msg) {
+  static const char *const words[] = {"quota", "per hour",  "hourly", "per day",
+                                      "daily", "per month", "monthly"};
+  char low[sizeof((omh_outcome *)0)->message];
+  size_t n = strlen(msg);
+  if (n >= sizeof low) n = sizeof low - 1;
+  for (size_t i = 0; i < n; i++) low[i] = (char)tolower((unsigned char)msg[i]);
+  low[n] = '\0';
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    if (strstr(low, words[i])) return 1;
+  return 0;
+}
+
 void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
   const omh_xres *r = x->r;
   memset(o, 0, sizeof *o);
@@ -129,4 +146,9 @@ void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcom
     return;
   }
   read_error_body(x, L, json_ref, o);
+  if (s == 429 && quota_for_period(o->message)) {
+    o->retry_read = o->retry_create = 0;
+    size_t n = strlen(o->message);
+    snprintf(o->message + n, sizeof o->message - n, " (a quota for a period: not retried within this call)");
+  }
 }
