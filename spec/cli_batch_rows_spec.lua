@@ -34,7 +34,7 @@ describe("omnihuman batch rows", function()
     -- first run in the manifest's folder, killed right after row 1's job id was journaled
     local code = batch(ns, "jobs.csv", { "--concurrency", "1" }, { cwd = d },
                        { OMNIHUMAN_SIM_JOURNAL = "crash_after=2" })
-    assert.equals(137, code)
+    assert.equals(137, code, cli.explain())
     assert.same({ r1 = 1 }, jobs_per_tag(ns))
     -- from / by an absolute path through a symlinked folder: row 1 resumes, 2 and 3 are created
     local out, err
@@ -60,7 +60,7 @@ describe("omnihuman batch rows", function()
     -- and once more from yet another folder: nothing is sent at all
     local before = srv:records(ns).counts
     code, out = batch(ns, m, {}, { cwd = root })
-    assert.equals(0, code)
+    assert.equals(0, code, cli.explain())
     assert.same(before, srv:records(ns).counts)
     assert.matches("already done", out)
     journal_lines_ok(m .. ".journal.jsonl")
@@ -72,7 +72,7 @@ describe("omnihuman batch rows", function()
   it("resumes a folder moved whole with its journal", function()
     local ns, d = fixtures.ns("safe"), newdir()
     local m = manifest(d .. "/jobs.csv", { "out/r1.mp4", "out/r2.mp4", "out/r3.mp4" })
-    assert.equals(137, (batch(ns, m, { "--concurrency", "1" }, nil, { OMNIHUMAN_SIM_JOURNAL = "crash_after=6" })))
+    assert.equals(137, (batch(ns, m, { "--concurrency", "1" }, nil, { OMNIHUMAN_SIM_JOURNAL = "crash_after=6" })), cli.explain())
     assert.same({ r1 = 1, r2 = 1 }, jobs_per_tag(ns)) -- row 1 done, row 2 created
     assert.is_true(sh.exec("mv " .. sh.q(d) .. " " .. sh.q(d .. "-moved")))
     local code, out, err = batch(ns, "jobs.csv", {}, { cwd = d .. "-moved" })
@@ -113,14 +113,14 @@ describe("omnihuman batch rows", function()
     local m = manifest(d .. "/jobs.csv",
       { "real/a.mp4", "./real/a.mp4", d .. "/real/a.mp4", "alias/a.mp4", "real/x/../a.mp4", "real/b.mp4" })
     local code, out, err = batch(ns, m, { "--dry-run" })
-    assert.equals(7, code)
+    assert.equals(7, code, cli.explain())
     for line = 3, 6 do
       assert.matches("jobs%.csv:" .. line .. ": bad row: output .* is already the target of line 2", err)
     end
     assert.matches("plan: 2 to create, 0 to resume, 0 to download, 0 to skip, 0 uncertain, 0 failed, 4 bad", out)
     assert.equals(0, srv:count(ns, "create"))
     code = batch(ns, m)
-    assert.equals(7, code)
+    assert.equals(7, code, cli.explain())
     assert.same({ r1 = 1, r6 = 1 }, jobs_per_tag(ns))
     assert.equals(FIXTURE, fixtures.read(d .. "/real/a.mp4"))
   end)
@@ -227,7 +227,7 @@ describe("omnihuman batch rows", function()
       IMG .. "," .. AUD .. ",failed.mp4,0,r3,boom", -- 4
       IMG .. "," .. AUD .. ",deleted.mp4,0,r4,",  -- 5: done, then its output deleted
     }, "\n") .. "\n")
-    assert.equals(7, (batch(ns, m, { "--concurrency", "1" })))
+    assert.equals(7, (batch(ns, m, { "--concurrency", "1" })), cli.explain())
     fixtures.write(m, fixtures.read(m) .. IMG .. "," .. AUD .. ",pending.mp4,0,r2,\n" -- 6: pending's output again: bad
       .. IMG .. "," .. AUD .. ",new.mp4,0,r5,\n")                     -- 7
     os.remove(d .. "/deleted.mp4")

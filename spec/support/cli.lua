@@ -70,7 +70,17 @@ function cli.run(args, env, limit, opts)
       .. " >" .. sh.q(out) .. " 2>" .. sh.q(err) .. " </dev/null")
   local o, e = fixtures.read(out), fixtures.read(err)
   sh.exec("rm -rf " .. sh.q(dir))
+  cli.last = { args = args, code = code, out = o, err = e }
   return code, o, e
+end
+
+-- What the last cli.run printed, for an assertion's message: a failing exit
+-- code then names its cause (a flake on a busy machine shows what it was).
+function cli.explain()
+  local l = cli.last
+  if not l then return "(no run)" end
+  return ("omnihuman %s -> exit %s\n--- stdout:\n%s\n--- stderr:\n%s"):format(
+    table.concat(l.args, " "), tostring(l.code), l.out, l.err)
 end
 
 -- Starts the CLI in the background; returns a handle {pid, out, err}.
