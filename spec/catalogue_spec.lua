@@ -233,6 +233,45 @@ describe("the model catalogue", function()
       assert.equals(1, srv:count(ns, "create"))
     end)
 
+    it("examples/models.lua runs its five models as documented (a child process)", function()
+      local sh = require("spec.support.sh")
+      local ns = fixtures.ns("cat")
+      local dir = fixtures.tmpdir()
+      local lua = os.getenv("LUA") or "lua5.4"
+      local ok, out = sh.run(("OMNIHUMAN_BASE_URL=%q AIMLAPI_KEY=%q %s examples/models.lua %q 2>&1")
+        :format(srv:base_url(ns), fixtures.KEY, lua, dir))
+      assert.is_truthy(ok, out)
+      assert.matches("5 of 5 generations done", out)
+      assert.equals(5, srv:count(ns, "create"))
+      local models = {}
+      for model in out:gmatch("\n?%S+%s+(%S+/%S+)%s+/") do models[#models + 1] = model end
+      table.sort(models)
+      assert.same({ "bytedance/seedance-2-0", "google/veo-3.1-first-last-image-to-video", "google/veo-3.1-t2v",
+                    "klingai/avatar-standard", "pixverse/lip-sync" }, models)
+      for _, name in ipairs({ "veo-t2v", "veo-first-last", "kling-avatar", "seedance-refs", "pixverse-lipsync" }) do
+        assert.is_true(#fixtures.read(dir .. "/" .. name .. ".mp4") > 0, name)
+      end
+      fixtures.rm_rf(dir)
+    end)
+
+    it("refuses a local file larger than the model's stated limit (Kling Avatar audio: 5 MB)", function()
+      local ns = fixtures.ns("cat")
+      local c = fixtures.client(srv, ns)
+      local dir = fixtures.tmpdir()
+      local big = dir .. "/big.wav"
+      local f = assert(io.open(big, "wb"))
+      f:write(fixtures.read(fixtures.WAV))
+      f:write(("\0"):rep(5 * 1048576))
+      f:close()
+      local job, err = c:create{ model = "klingai/avatar-standard", image = fixtures.PNG, audio = big }
+      assert.is_nil(job)
+      assert.equals("invalid_input", err.kind)
+      assert.matches("at most 5242880 bytes", err.message, 1, true)
+      assert.equals(0, srv:count(ns, "create") or 0)
+      assert(c:create{ model = "klingai/avatar-standard", image = fixtures.PNG, audio = fixtures.WAV })
+      fixtures.rm_rf(dir)
+    end)
+
     it("sends a model not in the table as given, with an event saying it was not checked", function()
       local ns = fixtures.ns("cat")
       local events = {}

@@ -168,6 +168,20 @@ check = function(v, r, path)
   end
 end
 
+-- A local file over the size the model's reference states for field.
+local function size_limit(m, model, field, name, path)
+  local limit = m.limits and m.limits[field] and m.limits[field].audio_bytes
+  if not limit then return nil end
+  local f = io.open(path, "rb")
+  if not f then return nil end -- the core names a missing file
+  local size = f:seek("end")
+  f:close()
+  if size and size > limit then
+    return ("%s file '%s' is %d bytes; model %s takes at most %d bytes (%.1f MiB) for %s")
+      :format(name, path, size, model, limit, limit / 1048576, field)
+  end
+end
+
 local function field_names(m)
   local names = {}
   for k in pairs(m.fields) do names[#names + 1] = k end
@@ -196,8 +210,10 @@ function M.check(model, fields, strict)
             :format(k, model, as, field_names(m))
         end
         -- Present; its file is checked by the core (which also refuses both
-        -- forms at once).
+        -- forms at once), its size against a limit the model states here.
         if given[as] == nil then given[as] = false end
+        local why = type(v) == "string" and not is_url(v) and size_limit(m, model, as, k, v)
+        if why then return why end
       else
         given[k] = v -- (a value given both ways is refused by the core)
       end

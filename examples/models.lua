@@ -1,0 +1,44 @@
+-- Other video models of the service, through the same client: Veo 3.1 text
+-- to video, Veo 3.1 first + last frame, a Kling Avatar lip-sync (a local
+-- portrait and voice), Seedance 2.0 from reference images, a PixVerse
+-- lip-sync of a video. Each create is checked against its model's
+-- documented fields before it is sent (omnihuman.model(id) shows them).
+--   OMNIHUMAN_BASE_URL=... AIMLAPI_KEY=... lua5.4 examples/models.lua [outdir]
+-- (against the offline sandbox: make sandbox, then
+--  OMNIHUMAN_BASE_URL=http://127.0.0.1:8080/v2 AIMLAPI_KEY=any)
+local omnihuman = require("omnihuman")
+
+local outdir = arg[1] or "out"
+local sandbox = (os.getenv("OMNIHUMAN_BASE_URL") or "") ~= ""
+local client = omnihuman.new{ poll_interval = sandbox and 0.2 or 10 }
+
+-- Files other than image/audio/mask go as URLs (hosted where the service can fetch them).
+local FACE = "https://cdn.example.com/face.png"
+local LAST = "https://cdn.example.com/face-smiling.png"
+local CLIP = "https://cdn.example.com/talk.mp4"
+
+local jobs = {
+  { "veo-t2v", { model = "google/veo-3.1-t2v", prompt = "a lighthouse at dawn, waves below", duration = 8 } },
+  { "veo-first-last", { model = "google/veo-3.1-first-last-image-to-video", prompt = "she turns and smiles",
+                        image_url = FACE, last_image_url = LAST } },
+  { "kling-avatar", { model = "klingai/avatar-standard", image = "examples/media/portrait.png",
+                      audio = "examples/media/hello.wav" } },
+  { "seedance-refs", { model = "bytedance/seedance-2-0", prompt = "@Image1 walks towards @Image2",
+                       image_urls = { FACE, LAST }, duration = 5 } },
+  { "pixverse-lipsync", { model = "pixverse/lip-sync", video_url = CLIP, audio = "examples/media/hello.wav" } },
+}
+
+local done = 0
+omnihuman.run(function()
+  for _, j in ipairs(jobs) do
+    omnihuman.spawn(function()
+      local args = j[2]
+      args.output = outdir .. "/" .. j[1] .. ".mp4"
+      local res, err = client:generate(args)
+      if res then done = done + 1 end
+      print(("%-17s %-45s %s"):format(j[1], args.model, res and res.output or tostring(err)))
+    end)
+  end
+end)
+print(("%d of %d generations done"):format(done, #jobs))
+os.exit(done == #jobs and 0 or 1)
