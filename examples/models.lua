@@ -9,6 +9,7 @@
 local omnihuman = require("omnihuman")
 
 local outdir = arg[1] or "out"
+os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'")
 local sandbox = (os.getenv("OMNIHUMAN_BASE_URL") or "") ~= ""
 local client = omnihuman.new{ poll_interval = sandbox and 0.2 or 10 }
 

@@ -11,7 +11,7 @@ import urllib.parse
 
 def prepare_media(app, job, image_url, audio_url):
     """Sandbox: start making a real MP4 from data-URI image and audio."""
-    if not (app.ffmpeg and app.tmpdir):
+    if not (app.ffmpeg and app.tmpdir and isinstance(image_url, str) and isinstance(audio_url, str)):
         return
     img = decode_data_uri(image_url)
     aud = decode_data_uri(audio_url)

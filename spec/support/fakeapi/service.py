@@ -79,7 +79,8 @@ class ServiceAnswers:
                 sp.tags.setdefault(tag, []).append(job.id)
             sp.by_uuid[job.uuid] = job
         if app.sandbox and fail is None:
-            prepare_media(app, job, req["image_url"], req["audio_url"])
+            # Other models (no image + audio to render) get the fixture clip.
+            prepare_media(app, job, req.get("image_url"), req.get("audio_url"))
         prof = app.profile
         used = USAGE.get(req["model"], USAGE_DEFAULT)
         return json_answer(prof["create_status"], {"id": job.id, "status": "queued",
