@@ -1,5 +1,6 @@
 -- The single-job commands: generate, create, status, wait, download.
 local util = require("omnihuman.cli.util")
+local fs = require("omnihuman.cli.fs")
 local args = require("omnihuman.cli.args")
 local exit = require("omnihuman.cli.exit")
 local usage_of = require("omnihuman.usage")
@@ -70,20 +71,6 @@ local function do_download(ctx, client, url, output, job)
   end })
 end
 
--- Removes <target>.part-XXXXXX files a killed run of ours left behind.
-function commands.clean_parts(target)
-  local dir, base = util.dirname(target), util.basename(target)
-  local p = io.popen("ls -A " .. util.q(dir) .. " 2>/dev/null")
-  if not p then return 0 end
-  local n = 0
-  for name in p:lines() do
-    if name:sub(1, #base + 6) == base .. ".part-" and #name == #base + 12 then
-      if os.remove(util.join(dir, name)) then n = n + 1 end
-    end
-  end
-  p:close()
-  return n
-end
 
 -- "created job ID: N credits used" (the service's own count, when it gave one).
 local function created_line(job, credits)
@@ -111,7 +98,7 @@ commands.generate = {
     if not fields then return nil, uerr end
     local client, cerr = ctx:client()
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
-    commands.clean_parts(opts.output)
+    fs.clean_parts({ opts.output })
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(util.basename(opts.output))
@@ -200,7 +187,7 @@ commands.wait = {
     if not id or #opts.args > 1 then return usage("wait takes exactly one job id") end
     local client, cerr = ctx:client()
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
-    if opts.output then commands.clean_parts(opts.output) end
+    if opts.output then fs.clean_parts({ opts.output }) end
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(opts.output and util.basename(opts.output) or job_label(id))
@@ -235,7 +222,7 @@ commands.download = {
     if not url:match("^https?://") then return usage("download needs an http(s) URL") end
     if not opts.output then return usage("-o/--output is required") end
     local client = ctx:client(true) -- downloads send no key
-    commands.clean_parts(opts.output)
+    fs.clean_parts({ opts.output })
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(util.basename(opts.output))

@@ -119,13 +119,6 @@ function util.getpid()
   return pid
 end
 
--- Is process pid running? A zombie (killed, not yet reaped) counts as gone.
-function util.pid_alive(pid)
-  local st = util.readfile("/proc/" .. pid .. "/status")
-  if st then return not st:match("State:%s*Z") end
-  if util.readfile("/proc/self/status") then return false end -- Linux: no entry, no process
-  return util.execute("kill -0 " .. pid .. " 2>/dev/null")
-end
 
 -- Masks anything that looks like the key, wherever a message might carry it.
 local secrets = {}
