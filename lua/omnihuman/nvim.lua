@@ -111,16 +111,18 @@ end
 ---@param output? string
 ---@param done? fun(res: omnihuman.Result?, err: omnihuman.Error?)
 ---@return thread
-function M.generate(image, audio, output, done)
-  for _, f in ipairs({ image, audio }) do
+function M.generate(image, audio, output, done, fields)
+  local args = {}
+  for k, v in pairs(fields or {}) do args[k] = v end
+  for name, f in pairs({ image = image, audio = audio }) do
     if not is_url(f) and vim.fn.filereadable(vim.fn.expand(f)) ~= 1 then
       error(("cannot read %s"):format(f), 0)
     end
+    args[is_url(f) and name .. "_url" or name] = is_url(f) and f or vim.fn.expand(f)
   end
-  local args = {}
-  args[is_url(image) and "image_url" or "image"] = is_url(image) and image or vim.fn.expand(image)
-  args[is_url(audio) and "audio_url" or "audio"] = is_url(audio) and audio or vim.fn.expand(audio)
-  args.output = vim.fn.fnamemodify(output and vim.fn.expand(output) or default_output(image), ":p")
+  -- Without an image (a text-to-video model), the default output is named after the model.
+  local stem_from = image or ((args.model or "omnihuman"):gsub("^.*/", ""):gsub("%.", "-") .. ".mp4")
+  args.output = vim.fn.fnamemodify(output and vim.fn.expand(output) or default_output(stem_from), ":p")
   local c = M.client()
   local nv = require("omnihuman").use("nvim")
   local last_status, last_quarter
@@ -196,17 +198,38 @@ M.subcommands = {
   end,
 }
 
---- :OmniHuman {image} {audio} [{output}], :OmniHuman running,
---- :OmniHuman cancel [N|all]
+-- "k=v" arguments of :OmniHuman: create fields (numbers and true/false as
+-- such, anything else a string); the rest stay positional.
+local function split_fields(fargs)
+  local pos, fields = {}, {}
+  for _, a in ipairs(fargs) do
+    local k, v = a:match("^([%a_][%w_]*)=(.*)$")
+    if k then
+      if v == "true" or v == "false" then fields[k] = v == "true"
+      else fields[k] = tonumber(v) or v end
+    else
+      pos[#pos + 1] = a
+    end
+  end
+  return pos, fields
+end
+
+--- :OmniHuman [{image} {audio} [{output}]] [{field}={value}...],
+--- :OmniHuman running, :OmniHuman cancel [N|all]
 ---@param opts { fargs: string[] }
 function M.command(opts)
-  local a = opts.fargs
-  local sub = M.subcommands[a[1]]
-  if sub and #a <= 2 then return sub(a[2]) end
-  if #a < 2 or #a > 3 then
-    return notify("usage: :OmniHuman {image} {audio} [{output}] | running | cancel [N|all]", vim.log.levels.WARN)
+  local sub = M.subcommands[opts.fargs[1]]
+  if sub and #opts.fargs <= 2 then return sub(opts.fargs[2]) end
+  local a, fields = split_fields(opts.fargs)
+  -- With model= (a model of the catalogue), image and audio only where it takes them.
+  local least = fields.model ~= nil and 0 or 2
+  if #a < least or #a > 3 then
+    return notify("usage: :OmniHuman {image} {audio} [{output}] [{field}={value}...] | running | cancel [N|all]",
+      vim.log.levels.WARN)
   end
-  local ok, err = pcall(M.generate, a[1], a[2], a[3])
+  local output = a[3] or fields.output
+  fields.output = nil
+  local ok, err = pcall(M.generate, a[1], a[2], output, nil, fields)
   if not ok then notify(tostring(err), vim.log.levels.ERROR) end
 end
 

@@ -131,6 +131,17 @@ function scenarios.native()
   end)
   check(file_size(outdir .. "/a.mp4") > 0 and file_size(outdir .. "/b.mp4") > 0, "two generations at once")
 
+  -- Another model of the catalogue: model= and its fields, no image or audio.
+  local from4 = #notes + 1
+  vim.cmd("OmniHuman model=google/veo-3.1-t2v prompt=lighthouse duration=8 output=" .. outdir .. "/veo.mp4")
+  wait_for(30, function() return noted("^omnihuman: done in", nil, from4) ~= nil end)
+  check(file_size(outdir .. "/veo.mp4") > 0, ":OmniHuman model=... with fields made a video")
+  local from5 = #notes + 1
+  vim.cmd("OmniHuman model=google/veo-3.1-t2v prompt=lighthouse duration=7 output=" .. outdir .. "/veo7.mp4")
+  wait_for(10, function() return noted("duration must be one of 4, 6, 8", vim.log.levels.ERROR, from5) ~= nil end)
+  check(noted("duration must be one of 4, 6, 8", vim.log.levels.ERROR, from5) ~= nil,
+    "a field the model refuses is reported, nothing made")
+
   -- :OmniHuman running lists a generation; :OmniHuman cancel stops it.
   local from3 = #notes + 1
   vim.cmd("OmniHuman " .. MEDIA .. "portrait.png " .. MEDIA .. "hello.wav " .. outdir .. "/c.mp4")
