@@ -99,8 +99,9 @@ function Manifest.read(path, dir)
       if seen[h] then return nil, "manifest header repeats column '" .. h .. "'" end
       seen[h] = true
     end
-    if not (seen.image or seen.image_url) or not (seen.audio or seen.audio_url) then
-      return nil, "manifest header (line " .. records[1].line .. ") needs columns image and audio (or image_url, audio_url) and output"
+    -- image and audio are the model's to require (checked per row before anything is sent).
+    if not seen.output then
+      return nil, "manifest header (line " .. records[1].line .. ") needs an output column"
     end
     for r = 2, #records do
       local rec = records[r]
@@ -149,11 +150,12 @@ local INPUT_COLUMNS = { image = true, image_url = true, audio = true, audio_url 
                         mask_url = true, output = true }
 
 function Manifest.row(t, line, dir)
-  local image, why = input(t, "image", dir)
-  if not image then return nil, why end
+  -- Optional here: the row's model says whether it needs them (pre-flight).
+  local image, why = input(t, "image", dir, true)
+  if image == nil then return nil, why end
   local audio
-  audio, why = input(t, "audio", dir)
-  if not audio then return nil, why end
+  audio, why = input(t, "audio", dir, true)
+  if audio == nil then return nil, why end
   local mask
   mask, why = input(t, "mask", dir, true)
   if mask == nil then return nil, why end
@@ -167,7 +169,7 @@ function Manifest.row(t, line, dir)
       row.fields[k] = v
     end
   end
-  row.image, row.audio, row.mask = image, audio, mask or nil
+  row.image, row.audio, row.mask = image or nil, audio or nil, mask or nil
   return row
 end
 
@@ -175,10 +177,9 @@ end
 function Manifest.create_fields(row)
   local f = {}
   for k, v in pairs(row.fields) do f[k] = v end
-  if row.image.url then f.image_url = row.image.url else f.image = row.image.path end
-  if row.audio.url then f.audio_url = row.audio.url else f.audio = row.audio.path end
-  if row.mask then
-    if row.mask.url then f.mask_url = row.mask.url else f.mask = row.mask.path end
+  for _, which in ipairs({ "image", "audio", "mask" }) do
+    local input = row[which]
+    if input and input.url then f[which .. "_url"] = input.url elseif input then f[which] = input.path end
   end
   return f
 end
