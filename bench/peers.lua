@@ -4,24 +4,15 @@
 -- with lua-cjson. bench/peers.py runs this once per measurement.
 --
 --   lua bench/peers.lua poll LIB URL N MAXSECS UA   sequential status checks
---   lua bench/peers.lua wait LIB URL N INTERVAL WINDOW UA
---                                           N jobs polled every INTERVAL s for WINDOW s
 --
 -- LIB: luacurl (Debian's lua-curl, the older binding: one easy handle reused),
--- lcurl (Lua-cURLv3: one easy handle reused; its multi interface for `wait`),
+-- lcurl (Lua-cURLv3: one easy handle reused),
 -- luahttp (lua-http on cqueues, one HTTP/1.1 connection kept by hand).
 -- Prints "key=value" lines like bench/client.lua.
 local cjson = require("cjson")
 local decode = cjson.decode
 
 local mode, lib, url = arg[1], arg[2], arg[3]
-
-local function status_kb(field)
-  local f = assert(io.open("/proc/self/status", "r"))
-  local s = f:read("*a")
-  f:close()
-  return tonumber(s:match(field .. ":%s*(%d+) kB"))
-end
 
 local function out(k, v)
   io.write(("%s=%s\n"):format(k, type(v) == "number" and ("%.6f"):format(v) or tostring(v)))

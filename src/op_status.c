@@ -225,7 +225,12 @@ static char *status_url(const char *base, const char *id) {
   size_t blen = strlen(base), ilen = strlen(id);
   char *u = malloc(blen + 48 + 3 * ilen);
   if (!u) return NULL;
-  char *p = u + sprintf(u, "%s/video/generations?generation_id=", base);
+  static const char path[] = "/video/generations?generation_id=";
+  char *p = u;
+  memcpy(p, base, blen); /* not sprintf: ~1k instructions a status check */
+  p += blen;
+  memcpy(p, path, sizeof path - 1);
+  p += sizeof path - 1;
   for (size_t i = 0; i < ilen; i++) {
     unsigned char c = (unsigned char)id[i];
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -241,9 +246,10 @@ static char *status_url(const char *base, const char *id) {
   return u;
 }
 
-static omh_op *status_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
-                          const omh_op_class *cls) {
-  omh_op *op = omh_op_new(L, lp, loop_idx, cfg, cls);
+/* Fills op, new (reuse_idx 0) or the closed one at reuse_idx, pushed. */
+static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                             const omh_op_class *cls, int reuse_idx) {
+  omh_op *op = reuse_idx ? omh_op_renew(L, reuse_idx, lp, loop_idx, cfg, cls) : omh_op_new(L, lp, loop_idx, cfg, cls);
   of(op)->job_id = strdup(id);
   op->url = status_url(cfg->base_url, id);
   op->x.url = op->url;
@@ -252,10 +258,64 @@ static omh_op *status_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *
   return op;
 }
 
+static omh_op *status_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                          const omh_op_class *cls) {
+  return status_new_at(L, lp, loop_idx, cfg, id, cls, 0);
+}
+
 omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id) {
   omh_op *op = status_new(L, lp, loop_idx, cfg, id, &poll_class);
   omh_op_start_request(op, L);
   return op;
+}
+
+/* client:poll_now(id): a status check awaited at once by a caller that
+ * drives the loop itself (the main thread, no scheduler): the op is never
+ * handed to Lua, so nobody else can await it and its finish needs no
+ * notice, and one op (*cache_ref, closed between two checks) serves every
+ * such check of a client: no userdata, finaliser or collection per check.
+ * Returns what op:result() would, then the loop when finish notices of
+ * other ops wait for their dispatcher (nil otherwise); or nil, nil, nil,
+ * op when the loop closed first (the caller reads it as an awaited op,
+ * which is then no longer the cache's). */
+int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id, int *cache_ref) {
+  omh_loop_check_may_block(lp, L); /* before anything starts */
+  int reuse_idx = 0;
+  if (*cache_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *cache_ref);
+    reuse_idx = lua_gettop(L);
+  }
+  omh_op *op = status_new_at(L, lp, loop_idx, cfg, id, &poll_class, reuse_idx);
+  int op_idx = lua_gettop(L);
+  if (*cache_ref == LUA_NOREF) {
+    lua_pushvalue(L, op_idx);
+    *cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  op->unheard = 1;
+  omh_op_start_request(op, L);
+  omh_loop_safe_point(lp, L);
+  if (!omh_loop_run_until(lp, L, &op->task) || op->task.closed || op->cb_err_ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, *cache_ref);
+    *cache_ref = LUA_NOREF;
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushvalue(L, op_idx);
+    return 4;
+  }
+  if (op->ok) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+    lua_pushnil(L);
+  } else {
+    lua_pushnil(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+  }
+  if (lp->ndone > 0)
+    lua_pushvalue(L, loop_idx);
+  else
+    lua_pushnil(L);
+  omh_op_close(L, op); /* its result is on the stack; the op waits for the next check */
+  return 3;
 }
 
 omh_op *omh_wait_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
