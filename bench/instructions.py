@@ -52,6 +52,10 @@ def bench_instructions(port):
     rows += [
         (FLOOR, lambda n: [http, "easyh", url, str(n), "600", ua], ENV),
         ("libcurl easy, no custom headers (C)", lambda n: [http, "easy", url, str(n), "600"], ENV),
+        # The same handle and headers driven as our loop drives curl (multi_socket + epoll, added and
+        # removed per request): what a non-blocking design costs before any work of a client's own.
+        ("libcurl multi_socket+epoll + the same request headers (C, diagnostic)",
+         lambda n: [http, "multih", url, str(n), "600", ua], ENV),
     ]
     rows += [(name, (lambda i, lib: lambda n: peers.poll_cmd(i, lib, url, n, 600, ua))(interp, lib), env)
              for name, interp, env, lib in peers.peers()]

@@ -58,20 +58,23 @@ describe("client:poll in the main thread", function()
     end
   end)
 
-  it("keeps each check's answer apart (one op serves every check)", function()
+  it("keeps each check's answer and URL apart (one op serves every check)", function()
     local ns = fixtures.ns()
     local c = fixtures.client(srv, ns)
     srv:fault(ns, "poll", {
       { status = 200, body = '{"id":"a","status":"queued"}' },
+      { status = 200, body = '{"id":"a","status":"generating","progress":50}' },
       { status = 200, body = '{"id":"b","status":"generating"}' },
       { status = 404, body = '{"message":"gone"}' },
       { status = 200, body = '{"id":"c","status":"completed","video":{"url":"https://cdn.example/v.mp4"}}' },
     })
     local a = assert(c:poll("a"))
+    local a2 = assert(c:poll("a"))
     local b = assert(c:poll("b"))
     local none, err = c:poll("x")
     local d = assert(c:poll("c"))
     assert.same({ id = "a", status = "queued" }, a)
+    assert.same({ id = "a", status = "generating", progress = 50 }, a2)
     assert.same({ id = "b", status = "generating" }, b)
     assert.is_nil(none)
     assert.equals("not_found", err.kind)
@@ -81,7 +84,7 @@ describe("client:poll in the main thread", function()
     for _, rec in ipairs(srv:records(ns).requests) do
       if rec.route == "poll" then paths[#paths + 1] = tostring(rec.query):match("generation_id=([^&]*)") end
     end
-    assert.same({ "a", "b", "x", "c" }, paths)
+    assert.same({ "a", "a", "b", "x", "c" }, paths)
   end)
 
   it("wakes a coroutine whose operation finished during the check", function()

@@ -46,7 +46,7 @@ static void release_anchor(omh_op *op, lua_State *L) {
 
 void omh_op_halt(omh_op *op) {
   omh_loop_stop(&op->task);
-  omh_xfer_free(&op->x); /* no answer is coming: nothing to judge */
+  if (!op->unheard) omh_xfer_free(&op->x); /* no answer is coming: nothing to judge */
   op->retrying = 0;
 }
 

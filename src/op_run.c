@@ -124,7 +124,7 @@ static void task_transfer_done(omh_task *t, lua_State *L) {
   omh_op_report_progress(op, L);
   if (omh_op_alive(op)) op->cls->on_done(op, L);
   /* The answer is judged by now (a closed op freed it already). */
-  omh_xfer_settle(&op->x);
+  if (!op->unheard) omh_xfer_settle(&op->x);
 }
 
 static void task_timer_fired(omh_task *t, lua_State *L) {

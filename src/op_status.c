@@ -19,6 +19,7 @@ typedef struct status_op {
   char last_status[64]; /* wait: what the last answer said (redacted) */
   int polls;            /* wait */
   int sleeping;         /* wait: between two checks */
+  char *kept_url;       /* poll_now's op between two checks: its last URL */
 } status_op;
 
 static status_op *of(omh_op *op) { return (status_op *)op; }
@@ -214,8 +215,20 @@ static void status_free(omh_op *op) {
   of(op)->job_id = NULL;
 }
 
+/* poll_now's op keeps its id, URL and result block from one check to the
+ * next (a client that checks one job again pays no allocation for them):
+ * its close leaves them, its collection frees them. */
+static void kept_free(omh_op *op) {
+  status_free(op);
+  free(of(op)->kept_url);
+  of(op)->kept_url = NULL;
+  omh_xfer_free(&op->x);
+}
+
 static const omh_op_class poll_class = {
     "poll", OMH_CLASS_API, sizeof(status_op), poll_done, no_timer, NULL, status_free, NULL, NULL, NULL};
+static const omh_op_class poll_now_class = {
+    "poll", OMH_CLASS_API, sizeof(status_op), poll_done, no_timer, NULL, NULL, NULL, NULL, kept_free};
 static const omh_op_class wait_class = {
     "wait", OMH_CLASS_API, sizeof(status_op), wait_done, wait_timer, NULL, status_free, NULL, NULL, NULL};
 
@@ -246,12 +259,29 @@ static char *status_url(const char *base, const char *id) {
   return u;
 }
 
-/* Fills op, new (reuse_idx 0) or the closed one at reuse_idx, pushed. */
+/* Fills op, new (reuse_idx 0) or poll_now's closed one at reuse_idx
+ * (taking back what it kept), pushed. */
 static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
                              const omh_op_class *cls, int reuse_idx) {
-  omh_op *op = reuse_idx ? omh_op_renew(L, reuse_idx, lp, loop_idx, cfg, cls) : omh_op_new(L, lp, loop_idx, cfg, cls);
-  of(op)->job_id = strdup(id);
-  op->url = status_url(cfg->base_url, id);
+  char *job_id = NULL, *url = NULL;
+  struct omh_xres *r = NULL;
+  omh_op *op;
+  if (reuse_idx) {
+    status_op *old = lua_touserdata(L, reuse_idx);
+    omh_op_close(L, &old->op); /* a no-op but after an error that left a check unfinished */
+    job_id = old->job_id, url = old->kept_url, r = old->op.x.r;
+    old->job_id = old->kept_url = NULL, old->op.x.r = NULL;
+    if (job_id && strcmp(job_id, id) != 0) {
+      free(job_id), free(url);
+      job_id = url = NULL;
+    }
+    op = omh_op_renew(L, reuse_idx, lp, loop_idx, cfg, cls);
+    op->x.r = r;
+  } else {
+    op = omh_op_new(L, lp, loop_idx, cfg, cls);
+  }
+  of(op)->job_id = job_id ? job_id : strdup(id);
+  op->url = url ? url : status_url(cfg->base_url, id);
   op->x.url = op->url;
   op->lane = &cfg->api_lane;
   if (!of(op)->job_id || !op->url) luaL_error(L, "omnihuman: out of memory");
@@ -285,7 +315,7 @@ int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, cons
     lua_rawgeti(L, LUA_REGISTRYINDEX, *cache_ref);
     reuse_idx = lua_gettop(L);
   }
-  omh_op *op = status_new_at(L, lp, loop_idx, cfg, id, &poll_class, reuse_idx);
+  omh_op *op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, reuse_idx);
   int op_idx = lua_gettop(L);
   if (*cache_ref == LUA_NOREF) {
     lua_pushvalue(L, op_idx);
@@ -314,6 +344,8 @@ int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, cons
     lua_pushvalue(L, loop_idx);
   else
     lua_pushnil(L);
+  of(op)->kept_url = op->url; /* kept past the close (see kept_free) */
+  op->url = NULL;
   omh_op_close(L, op); /* its result is on the stack; the op waits for the next check */
   return 3;
 }
