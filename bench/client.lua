@@ -16,12 +16,7 @@ local now = core.now
 
 local mode, base = arg[1], arg[2]
 
-local function status_kb(field)
-  local f = assert(io.open("/proc/self/status", "r"))
-  local s = f:read("*a")
-  f:close()
-  return tonumber(s:match(field .. ":%s*(%d+) kB"))
-end
+local status_kb = require("bench.procstat")
 
 local function out(k, v)
   if type(v) == "number" and v ~= math.floor(v) then
@@ -118,6 +113,7 @@ elseif mode == "idle" then
   local polls, timeouts, other = 0, 0, nil
   local function on_status() polls = polls + 1 end
   collectgarbage()
+  local rss0 = status_kb("VmRSS")
   local c0, t0 = os.clock(), now()
   omnihuman.run(function()
     for i = 1, n do
@@ -136,6 +132,7 @@ elseif mode == "idle" then
   out("status_answers", polls)
   out("timeouts", timeouts)
   if other then out("unexpected", other) end
+  out("rss0_kb", rss0)
   out("hwm_kb", status_kb("VmHWM"))
 
 elseif mode == "upload" then

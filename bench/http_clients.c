@@ -132,6 +132,7 @@ static int multi_one(CURLM *m, CURL *e) {
     while ((msg = curl_multi_info_read(m, &left))) {
       if (msg->msg == CURLMSG_DONE) {
         CURLcode rc = msg->data.result;
+        if (rc != CURLE_OK) fprintf(stderr, "multi: %s\n", curl_easy_strerror(rc));
         curl_multi_remove_handle(m, e);
         return rc == CURLE_OK ? 0 : 1;
       }

@@ -5,7 +5,7 @@ Every server is started here on 127.0.0.1 (free ports picked by the kernel)
 and stopped at the end; nothing else is ever contacted. Every loop is
 bounded in count and in time. Environment knobs:
 
-  BENCH_ONLY=1,2,3,4,6,7 which benchmarks (default: all; 5, OpenResty, is bench/openresty.py)
+  BENCH_ONLY=1,2,3,4,6,7,8 which benchmarks (default: all; 5, OpenResty, is bench/openresty.py)
   BENCH_SECS=1.5       seconds per sequential-client measurement
   BENCH_ROUNDS=5       rounds of the sequential clients, interleaved; the best
                        round of each client is reported (least disturbed by
@@ -13,6 +13,7 @@ bounded in count and in time. Environment knobs:
   BENCH_JOBS=1000,5000,10000   sizes of the concurrency benchmark
   BENCH_IDLE_SECS=30   idle window
   BENCH_UPLOADS=200,1000   sizes of the concurrent-upload benchmark (5 MB image each)
+  BENCH_WAIT_JOBS=1000 BENCH_WAIT_SECS=10   the waiting benchmark (8): jobs, window
   LUA=lua5.4 BUILD=build/lua5.4   interpreter and module build
 
 One module per job: settings.py (knobs, paths, environment), servers.py,
@@ -34,6 +35,7 @@ from servers import start_nginx, stop_all
 from settings import LUA, ONLY
 from upload import bench_upload
 from uploads import bench_uploads
+from waiting import bench_waiting
 
 
 def main():
@@ -45,7 +47,7 @@ def main():
                                 os.cpu_count(), run(["curl", "--version"], 10).splitlines()[0]))
     say("")
     try:
-        if ONLY & {"1", "3", "4", "7"}:
+        if ONLY & {"1", "3", "4", "7", "8"}:
             _, nport = start_nginx(tmp)
         if "1" in ONLY:
             bench_sequential(nport)
@@ -59,6 +61,8 @@ def main():
             bench_uploads(tmp)
         if "7" in ONLY:
             bench_instructions(nport)
+        if "8" in ONLY:
+            bench_waiting(nport)
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,6 +4,7 @@ client sends), multi_socket (C), python3 http.client and the curl CLI;
 interleaved rounds, the best round of each reported."""
 import statistics
 
+import peers
 from clients import default_user_agent, easy, easy_py, kv, run
 from report import say, target
 from settings import BASELINE, BASELINE_REV, LUA, ROUNDS, SECS, core_env, have_baseline
@@ -27,6 +28,14 @@ def bench_sequential(port):
         "libcurl multi_socket+epoll, 1 handle (C, diagnostic)": lambda: easy("multi", url, big, SECS),
         "python3 http.client+json": lambda: easy_py(port, SECS),
     }
+    # lua-omnihuman on the other interpreter, and the Lua clients a user would
+    # pick instead (bench/peers.py), in the same rounds.
+    for name, interp, env in peers.ours()[1:]:
+        clients[name] = (lambda i, e: lambda: kv(run(peers.ours_cmd(i, base, big, SECS), SECS + 30, env=e)))(
+            interp, env)
+    for name, interp, env, lib in peers.peers():
+        clients[name] = (lambda i, e, lb: lambda: kv(run(peers.poll_cmd(i, lb, url, big, SECS, ua), SECS + 30,
+                                                          env=e)))(interp, env, lib)
     # The module as it was at the baseline revision, in the same rounds: what
     # this round of work changed, measured side by side.
     before = "lua-omnihuman client:poll at %s (before)" % BASELINE_REV
@@ -68,6 +77,15 @@ def bench_sequential(port):
     say("")
     say("(ratios > 1 mean lua-omnihuman is faster / cheaper)")
     say("")
+    say("Ratios to the floor (the easy handle with the same headers) and to lua-omnihuman (%s), "
+        "requests/s of the best round:" % LUA)
+    say("")
+    say("| client | requests/s vs the floor | vs lua-omnihuman |")
+    say("|---|---:|---:|")
+    for name in samples:
+        say("| %s | %.2fx | %.2fx |" % (name, figs[name][0] / figs[SAME_HEADERS][0], figs[name][0] / ours[0]))
+    say("")
+    peers.say_notes(say)
     h = figs[SAME_HEADERS]
     say("1a' poll req/s vs libcurl easy with the same headers: %.2fx (informational, not a target: "
         "1a is against the bare easy handle)" % (ours[0] / h[0]))

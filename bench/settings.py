@@ -8,12 +8,14 @@ LUA = os.environ.get("LUA", "lua5.4")
 BUILD = os.environ.get("BUILD", "build/" + LUA)
 BIN = os.path.join(ROOT, "build", "bench")
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,6,7").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,6,7,8").split(","))
 SECS = float(os.environ.get("BENCH_SECS", "1.5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 JOBS = [int(x) for x in os.environ.get("BENCH_JOBS", "1000,5000,10000").split(",")]
 IDLE_SECS = float(os.environ.get("BENCH_IDLE_SECS", "30"))
 UPLOADS = [int(x) for x in os.environ.get("BENCH_UPLOADS", "200,1000").split(",")]
+WAIT_JOBS = int(os.environ.get("BENCH_WAIT_JOBS", "1000"))
+WAIT_SECS = float(os.environ.get("BENCH_WAIT_SECS", "10"))
 # The core before create bodies were streamed (mk/bench.mk builds it from git).
 BASELINE = os.path.join(ROOT, "build", "bench", "baseline")
 BASELINE_REV = os.environ.get("BENCH_BASELINE_REV", "d646adc")

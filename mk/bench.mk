@@ -3,7 +3,7 @@
 BENCH_BIN := build/bench
 
 .PHONY: bench bench-tools bench-baseline
-bench-tools: $(BENCH_BIN)/http_clients $(BENCH_BIN)/base64_bench bench-baseline
+bench-tools: $(BENCH_BIN)/http_clients $(BENCH_BIN)/waiting_floor $(BENCH_BIN)/base64_bench bench-baseline
 
 # The upload benchmarks' baseline: the module (core and Lua facade) as it
 # was before create bodies were streamed (whole body built in memory at
@@ -21,6 +21,10 @@ bench-baseline:
 	fi
 
 $(BENCH_BIN)/http_clients: bench/http_clients.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $< -lcurl
+
+$(BENCH_BIN)/waiting_floor: bench/waiting_floor.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -o $@ $< -lcurl
 

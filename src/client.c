@@ -18,6 +18,7 @@ typedef struct client_ud {
   omh_config *cfg;
   omh_loop *loop;
   int loop_ref; /* keeps the loop alive as long as the client */
+  int poll_ref; /* the op poll_now reuses, or LUA_NOREF */
 } client_ud;
 
 /* core.new_client(loop, opts): every option is checked here, in C. */
@@ -26,7 +27,7 @@ int omh_client_new(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   client_ud *u = omh_newuserdata(L, sizeof *u);
   memset(u, 0, sizeof *u);
-  u->loop_ref = LUA_NOREF;
+  u->loop_ref = u->poll_ref = LUA_NOREF;
   luaL_getmetatable(L, OMH_CLIENT_MT);
   lua_setmetatable(L, -2);
   u->cfg = omh_config_new(L, 2, omh_loop_new_serial(lp));
@@ -98,6 +99,11 @@ static int client_poll(lua_State *L) {
   return started(L, u);
 }
 
+static int client_poll_now(lua_State *L) {
+  client_ud *u = check_client(L);
+  return omh_poll_now(L, u->loop, push_loop(L, u), u->cfg, check_id(L), &u->poll_ref);
+}
+
 /* client:wait_op(id, {interval=, timeout=, on_status=}) */
 static int client_wait(lua_State *L) {
   client_ud *u = check_client(L);
@@ -153,7 +159,8 @@ static int client_gc(lua_State *L) {
   if (u->cfg) omh_config_release(L, u->cfg);
   u->cfg = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, u->loop_ref);
-  u->loop_ref = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, u->poll_ref);
+  u->loop_ref = u->poll_ref = LUA_NOREF;
   return 0;
 }
 
@@ -177,13 +184,10 @@ static int client_tostring(lua_State *L) {
 }
 
 int omh_client_open(lua_State *L) {
-  static const luaL_Reg methods[] = {{"create_op", client_create},
-                                     {"poll_op", client_poll},
-                                     {"wait_op", client_wait},
-                                     {"download_op", client_download},
-                                     {"close", client_close},
-                                     {"refuse_op", client_refuse},
-                                     {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"create_op", client_create},     {"poll_op", client_poll},
+                                     {"poll_now", client_poll_now},    {"wait_op", client_wait},
+                                     {"download_op", client_download}, {"close", client_close},
+                                     {"refuse_op", client_refuse},     {NULL, NULL}};
   omh_register_type(L, OMH_CLIENT_MT, methods, client_gc, client_tostring);
   /* A to-be-closed client is closed, not merely collected. */
   luaL_getmetatable(L, OMH_CLIENT_MT);

@@ -58,6 +58,11 @@ double omh_loop_timeout(omh_loop *lp);
 /* The same, leaving finish notices out: when the loop's own work next
  * needs a drive (what a task's owner reports as its timeout). */
 double omh_loop_next_deadline(omh_loop *lp);
+/* Raises inside a callback of lp's drive: nothing can finish until it returns. */
+void omh_loop_check_may_block(omh_loop *lp, lua_State *L);
+/* Drives lp, blocking without spinning, until t has finished (returns 1)
+ * or lp closed (0). Raises inside a callback of the loop. */
+int omh_loop_run_until(omh_loop *lp, lua_State *L, omh_task *t);
 
 /* Tasks. */
 void omh_loop_bind(omh_loop *lp, omh_task *t, const omh_task_ops *ops);

@@ -88,16 +88,24 @@ static int loop_driving(lua_State *L) {
   return 1;
 }
 
-static int loop_run_until(lua_State *L) {
-  omh_loop *lp = omh_checkloop(L, 1);
-  omh_task *t = luaL_checkudata(L, 2, OMH_OP_MT);
-  if (t->closed) return luaL_error(L, "omnihuman: operation is closed");
-  if (lp->driving) return luaL_error(L, "omnihuman: cannot block inside a callback of the loop");
+void omh_loop_check_may_block(omh_loop *lp, lua_State *L) {
+  if (lp->driving) luaL_error(L, "omnihuman: cannot block inside a callback of the loop");
+}
+
+int omh_loop_run_until(omh_loop *lp, lua_State *L, omh_task *t) {
+  omh_loop_check_may_block(lp, L);
   while (!t->done && !lp->closed) {
     double d = omh_loop_next_deadline(lp);
     omh_loop_drive(lp, L, d < 0 ? 3600.0 : d + 0.001);
   }
-  lua_pushboolean(L, t->done);
+  return t->done;
+}
+
+static int loop_run_until(lua_State *L) {
+  omh_loop *lp = omh_checkloop(L, 1);
+  omh_task *t = luaL_checkudata(L, 2, OMH_OP_MT);
+  if (t->closed) return luaL_error(L, "omnihuman: operation is closed");
+  lua_pushboolean(L, omh_loop_run_until(lp, L, t));
   return 1;
 }
 

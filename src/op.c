@@ -34,7 +34,7 @@ static void release_anchor(omh_op *op, lua_State *L) {
   if (!op->anchored) return;
   op->anchored = 0;
   omh_loop_retire(&op->task);
-  if (op->task.loop) {
+  if (op->task.loop && !op->unheard) {
     /* Tell the dispatcher this one finished: O(finished), never a scan. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->self_ref);
     omh_loop_post_done(op->task.loop, L);
@@ -46,7 +46,7 @@ static void release_anchor(omh_op *op, lua_State *L) {
 
 void omh_op_halt(omh_op *op) {
   omh_loop_stop(&op->task);
-  omh_xfer_free(&op->x); /* no answer is coming: nothing to judge */
+  if (!op->unheard) omh_xfer_free(&op->x); /* no answer is coming: nothing to judge */
   op->retrying = 0;
 }
 

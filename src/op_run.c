@@ -13,9 +13,9 @@ typedef char omh_attempt_fits[OMH_MAX_RETRIES <= 255 ? 1 : -1];
 
 static omh_op *of(omh_task *t) { return (omh_op *)t; }
 
-omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const omh_op_class *cls) {
-  if (loop_idx < 0) loop_idx = lua_gettop(L) + loop_idx + 1;
-  omh_op *op = omh_newuserdata(L, cls->size);
+/* Fills op (its userdata on top of the stack) as a new operation of cls. */
+static void op_init(lua_State *L, omh_op *op, omh_loop *lp, int loop_idx, omh_config *cfg,
+                    const omh_op_class *cls) {
   memset(op, 0, cls->size);
   op->cls = cls;
   op->self_ref = op->result_ref = op->cb_ref = op->cb_err_ref = op->loop_ref = LUA_NOREF;
@@ -24,8 +24,6 @@ omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, co
   omh_xfer_init(&op->x, OMH_XFER_API_GET, cfg);
   op->deadline = -1;
   op->started = omh_now();
-  luaL_getmetatable(L, OMH_OP_MT);
-  lua_setmetatable(L, -2);
   omh_loop_bind(lp, &op->task, &task_ops);
   if (cfg) omh_config_retain(cfg);
   op->cfg = cfg;
@@ -33,6 +31,24 @@ omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, co
   lua_pushvalue(L, -1);
   op->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   op->anchored = 1;
+}
+
+omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const omh_op_class *cls) {
+  if (loop_idx < 0) loop_idx = lua_gettop(L) + loop_idx + 1;
+  omh_op *op = omh_newuserdata(L, cls->size);
+  luaL_getmetatable(L, OMH_OP_MT);
+  lua_setmetatable(L, -2);
+  op_init(L, op, lp, loop_idx, cfg, cls);
+  return op;
+}
+
+omh_op *omh_op_renew(lua_State *L, int op_idx, omh_loop *lp, int loop_idx, omh_config *cfg,
+                     const omh_op_class *cls) {
+  if (loop_idx < 0) loop_idx = lua_gettop(L) + loop_idx + 1;
+  omh_op *op = lua_touserdata(L, op_idx);
+  omh_op_close(L, op); /* a no-op for the closed op it should be */
+  lua_pushvalue(L, op_idx);
+  op_init(L, op, lp, loop_idx, cfg, cls);
   return op;
 }
 
@@ -108,7 +124,7 @@ static void task_transfer_done(omh_task *t, lua_State *L) {
   omh_op_report_progress(op, L);
   if (omh_op_alive(op)) op->cls->on_done(op, L);
   /* The answer is judged by now (a closed op freed it already). */
-  omh_xfer_settle(&op->x);
+  if (!op->unheard) omh_xfer_settle(&op->x);
 }
 
 static void task_timer_fired(omh_task *t, lua_State *L) {

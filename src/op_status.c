@@ -19,6 +19,7 @@ typedef struct status_op {
   char last_status[64]; /* wait: what the last answer said (redacted) */
   int polls;            /* wait */
   int sleeping;         /* wait: between two checks */
+  char *kept_url;       /* poll_now's op between two checks: its last URL */
 } status_op;
 
 static status_op *of(omh_op *op) { return (status_op *)op; }
@@ -216,8 +217,20 @@ static void status_free(omh_op *op) {
   of(op)->job_id = NULL;
 }
 
+/* poll_now's op keeps its id, URL and result block from one check to the
+ * next (a client that checks one job again pays no allocation for them):
+ * its close leaves them, its collection frees them. */
+static void kept_free(omh_op *op) {
+  status_free(op);
+  free(of(op)->kept_url);
+  of(op)->kept_url = NULL;
+  omh_xfer_free(&op->x);
+}
+
 static const omh_op_class poll_class = {
     "poll", OMH_CLASS_API, sizeof(status_op), poll_done, no_timer, NULL, status_free, NULL, NULL, NULL};
+static const omh_op_class poll_now_class = {
+    "poll", OMH_CLASS_API, sizeof(status_op), poll_done, no_timer, NULL, NULL, NULL, NULL, kept_free};
 static const omh_op_class wait_class = {
     "wait", OMH_CLASS_API, sizeof(status_op), wait_done, wait_timer, NULL, status_free, NULL, NULL, NULL};
 
@@ -227,7 +240,12 @@ static char *status_url(const char *base, const char *id) {
   size_t blen = strlen(base), ilen = strlen(id);
   char *u = malloc(blen + 48 + 3 * ilen);
   if (!u) return NULL;
-  char *p = u + sprintf(u, "%s/video/generations?generation_id=", base);
+  static const char path[] = "/video/generations?generation_id=";
+  char *p = u;
+  memcpy(p, base, blen); /* not sprintf: ~1k instructions a status check */
+  p += blen;
+  memcpy(p, path, sizeof path - 1);
+  p += sizeof path - 1;
   for (size_t i = 0; i < ilen; i++) {
     unsigned char c = (unsigned char)id[i];
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -243,21 +261,95 @@ static char *status_url(const char *base, const char *id) {
   return u;
 }
 
-static omh_op *status_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
-                          const omh_op_class *cls) {
-  omh_op *op = omh_op_new(L, lp, loop_idx, cfg, cls);
-  of(op)->job_id = strdup(id);
-  op->url = status_url(cfg->base_url, id);
+/* Fills op, new (reuse_idx 0) or poll_now's closed one at reuse_idx
+ * (taking back what it kept), pushed. */
+static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                             const omh_op_class *cls, int reuse_idx) {
+  char *job_id = NULL, *url = NULL;
+  struct omh_xres *r = NULL;
+  omh_op *op;
+  if (reuse_idx) {
+    status_op *old = lua_touserdata(L, reuse_idx);
+    omh_op_close(L, &old->op); /* a no-op but after an error that left a check unfinished */
+    job_id = old->job_id, url = old->kept_url, r = old->op.x.r;
+    old->job_id = old->kept_url = NULL, old->op.x.r = NULL;
+    if (job_id && strcmp(job_id, id) != 0) {
+      free(job_id), free(url);
+      job_id = url = NULL;
+    }
+    op = omh_op_renew(L, reuse_idx, lp, loop_idx, cfg, cls);
+    op->x.r = r;
+  } else {
+    op = omh_op_new(L, lp, loop_idx, cfg, cls);
+  }
+  of(op)->job_id = job_id ? job_id : strdup(id);
+  op->url = url ? url : status_url(cfg->base_url, id);
   op->x.url = op->url;
   op->lane = &cfg->api_lane;
   if (!of(op)->job_id || !op->url) luaL_error(L, "omnihuman: out of memory");
   return op;
 }
 
+static omh_op *status_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                          const omh_op_class *cls) {
+  return status_new_at(L, lp, loop_idx, cfg, id, cls, 0);
+}
+
 omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id) {
   omh_op *op = status_new(L, lp, loop_idx, cfg, id, &poll_class);
   omh_op_start_request(op, L);
   return op;
+}
+
+/* client:poll_now(id): a status check awaited at once by a caller that
+ * drives the loop itself (the main thread, no scheduler): the op is never
+ * handed to Lua, so nobody else can await it and its finish needs no
+ * notice, and one op (*cache_ref, closed between two checks) serves every
+ * such check of a client: no userdata, finaliser or collection per check.
+ * Returns what op:result() would, then the loop when finish notices of
+ * other ops wait for their dispatcher (nil otherwise); or nil, nil, nil,
+ * op when the loop closed first (the caller reads it as an awaited op,
+ * which is then no longer the cache's). */
+int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id, int *cache_ref) {
+  omh_loop_check_may_block(lp, L); /* before anything starts */
+  int reuse_idx = 0;
+  if (*cache_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *cache_ref);
+    reuse_idx = lua_gettop(L);
+  }
+  omh_op *op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, reuse_idx);
+  int op_idx = lua_gettop(L);
+  if (*cache_ref == LUA_NOREF) {
+    lua_pushvalue(L, op_idx);
+    *cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  op->unheard = 1;
+  omh_op_start_request(op, L);
+  omh_loop_safe_point(lp, L);
+  if (!omh_loop_run_until(lp, L, &op->task) || op->task.closed || op->cb_err_ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, *cache_ref);
+    *cache_ref = LUA_NOREF;
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushvalue(L, op_idx);
+    return 4;
+  }
+  if (op->ok) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+    lua_pushnil(L);
+  } else {
+    lua_pushnil(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+  }
+  if (lp->ndone > 0)
+    lua_pushvalue(L, loop_idx);
+  else
+    lua_pushnil(L);
+  of(op)->kept_url = op->url; /* kept past the close (see kept_free) */
+  op->url = NULL;
+  omh_op_close(L, op); /* its result is on the stack; the op waits for the next check */
+  return 3;
 }
 
 omh_op *omh_wait_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,

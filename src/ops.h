@@ -13,6 +13,7 @@ omh_op *omh_create_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *c
  * object at err_idx. */
 omh_op *omh_create_refused(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, int err_idx);
 omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id);
+int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id, int *cache_ref);
 /* cb_idx: the stack index of on_status, or 0. */
 omh_op *omh_wait_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
                        double interval, double timeout, int cb_idx);

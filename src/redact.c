@@ -33,19 +33,32 @@ static int grams_init(grams *g, const char *key) {
   return 1;
 }
 
-static int in_key(const grams *g, const unsigned char *p) {
-  uint32_t w = window_at(p);
+static int maybe_in_key(const grams *g, uint32_t w) {
   unsigned s = slot_of(w);
-  if (!(g->bits[s >> 5] & (1u << (s & 31)))) return 0;
+  return (g->bits[s >> 5] >> (s & 31)) & 1u;
+}
+
+static int window_in_key(const grams *g, uint32_t w) {
   for (size_t i = 0; i + OMH_REDACT_MIN <= g->kn; i++)
     if (window_at(g->key + i) == w) return 1;
   return 0;
 }
 
-/* Offset of the first window of s found in the key, or n if none. */
+static int in_key(const grams *g, const unsigned char *p) {
+  uint32_t w = window_at(p);
+  return maybe_in_key(g, w) && window_in_key(g, w);
+}
+
+/* Offset of the first window of s found in the key, or n if none. Every
+ * answer is scanned so: the window rolls a byte at a time, and only a hit
+ * in the set looks into the key. */
 static size_t first_piece(const grams *g, const unsigned char *s, size_t n) {
-  for (size_t i = 0; i + OMH_REDACT_MIN <= n; i++)
-    if (in_key(g, s + i)) return i;
+  if (n < OMH_REDACT_MIN) return n;
+  uint32_t w = (uint32_t)s[0] << 8 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 24;
+  for (size_t i = 0; i + OMH_REDACT_MIN <= n; i++) {
+    w = w >> 8 | (uint32_t)s[i + 3] << 24;
+    if (maybe_in_key(g, w) && window_in_key(g, w)) return i;
+  }
   return n;
 }
 

@@ -87,6 +87,7 @@ local function detect_host()
   return "plain"
 end
 host = require("omnihuman.hosts." .. detect_host())
+local plain = require("omnihuman.hosts.plain")
 -- No host detected and no adapter chosen: cqueues and luv are recognised at
 -- each await (omnihuman.hosts.foreign); M.use turns that off.
 local foreign = host.name == "plain" and require("omnihuman.hosts.foreign") or nil
@@ -275,7 +276,19 @@ function Client:create(fields) return M.await(self:create_op(fields)) end
 ---@param id string
 ---@return omnihuman.Job? status
 ---@return omnihuman.Error? err
-function Client:poll(id) return M.await(self:poll_op(id)) end
+function Client:poll(id)
+  -- Awaited at once by the main thread with no scheduler or adapter around:
+  -- one call into C does what poll_op + await do (the same result, without
+  -- ten Lua-to-C calls and a finish notice per check).
+  if host == plain and not (foreign and foreign.pick()) and not waiters.coroutine() then
+    if type(id) ~= "string" then error("client:poll: expected a job id string", 2) end
+    local res, err, noted, op = self.core:poll_now(id)
+    if noted then waiters.dispatch(noted) end -- other ops finished meanwhile: wake their waiters
+    if op then return waiters.result(op) end
+    return res, err
+  end
+  return M.await(self:poll_op(id))
+end
 
 --- Status checks until the job completes (its final status) or fails.
 ---@param id string
