@@ -160,6 +160,10 @@ Client.__index = Client
 ---@param opts? omnihuman.ClientOptions
 ---@return omnihuman.Client
 function M.new(opts)
+  local ledger_own -- `ledger = PATH | true`: the client records its jobs (omnihuman.ledger_client)
+  if type(opts) == "table" and (opts.ledger ~= nil or opts.ledger_busy_timeout ~= nil) then
+    opts, ledger_own = require("omnihuman.ledger_client").split(opts)
+  end
   opts = check_options("omnihuman.new", opts, CLIENT_OPTIONS, 2) or {}
   local cfg = {}
   for k, v in pairs(opts) do cfg[k] = v end
@@ -169,7 +173,9 @@ function M.new(opts)
   -- Ranges, and strings that must not carry line breaks, are checked in C.
   local ok, c = pcall(core.new_client, get_loop(), cfg)
   if not ok then error(c, 2) end
-  return setmetatable({ core = c, base_url = cfg.base_url }, Client)
+  local client = setmetatable({ core = c, base_url = cfg.base_url }, Client)
+  if ledger_own then require("omnihuman.ledger_client").attach(client, ledger_own, cfg.model, 2) end
+  return client
 end
 
 -- Operation starters, for schedulers of your own (cqueues, an event loop):
@@ -178,6 +184,7 @@ end
 ---@return omnihuman.Operation
 function Client:create_op(fields)
   if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
+  if self.ledger then error("client:create_op: a client with a ledger creates through client:create", 2) end
   return self.core:create_op(fields)
 end
 
@@ -210,7 +217,10 @@ end
 ---@param fields omnihuman.CreateFields
 ---@return omnihuman.Job? job
 ---@return omnihuman.Error? err
-function Client:create(fields) return M.await(self:create_op(fields)) end
+function Client:create(fields, output)
+  if self.ledger and type(fields) == "table" then return self.ledger:create(fields, output) end
+  return M.await(self:create_op(fields))
+end
 
 --- One status check.
 ---@param id string
@@ -223,7 +233,12 @@ function Client:poll(id) return M.await(self:poll_op(id)) end
 ---@param opts? omnihuman.WaitOptions
 ---@return omnihuman.Job? result
 ---@return omnihuman.Error? err
-function Client:wait(id, opts) return M.await(self:wait_op(id, opts)) end
+function Client:wait(id, opts)
+  if self.ledger and type(id) == "string" then
+    return self.ledger:wait(id, check_options("client:wait", opts, WAIT_OPTIONS, 2))
+  end
+  return M.await(self:wait_op(id, opts))
+end
 
 --- Streams url into path (atomically). Returns path.
 ---@param url string
@@ -231,7 +246,25 @@ function Client:wait(id, opts) return M.await(self:wait_op(id, opts)) end
 ---@param opts? omnihuman.DownloadOptions
 ---@return string? path
 ---@return omnihuman.Error? err
-function Client:download(url, path, opts) return M.await(self:download_op(url, path, opts)) end
+function Client:download(url, path, opts)
+  if self.ledger and type(url) == "string" and type(path) == "string" then
+    return self.ledger:download(url, path, check_options("client:download", opts, DOWNLOAD_OPTIONS, 2))
+  end
+  return M.await(self:download_op(url, path, opts))
+end
+
+--- The ledger's rows (a client made with `ledger`): filter by state, model,
+--- label, since (Unix time). See docs/ledger.md.
+function Client:jobs(filter)
+  if not self.ledger then error("client:jobs: this client has no ledger (omnihuman.new{ ledger = ... })", 2) end
+  return self.ledger:jobs(filter)
+end
+
+--- Waits for a recorded job and downloads it again, never creating one.
+function Client:resume(id_or_row, opts)
+  if not self.ledger then error("client:resume: this client has no ledger (omnihuman.new{ ledger = ... })", 2) end
+  return self.ledger:resume(id_or_row, opts)
+end
 
 --- create, wait, and (with `output`) download. On failure after the create,
 --- err.job_id names the job so it can be waited on again without paying twice.
@@ -245,7 +278,7 @@ function Client:generate(args)
     if GENERATE_OWN[k] then own[k] = v else fields[k] = v end
   end
   check_options("client:generate", own, GENERATE_OWN, 2)
-  local job, err = self:create(fields)
+  local job, err = self:create(fields, own.output) -- a ledger records where the video goes
   if not job then return nil, err end
   local res
   res, err = self:wait(job.id, { interval = own.interval, timeout = own.timeout, on_status = own.on_status })
@@ -267,7 +300,10 @@ function Client:generate(args)
 end
 
 --- Cancels what this client has in flight and releases it.
-function Client:close() self.core:close() end
+function Client:close()
+  self.core:close()
+  if self.ledger then self.ledger:close() end
+end
 Client.__close = Client.close
 function Client:__tostring() return tostring(self.core) end
 

@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -249,6 +252,41 @@ static int l_sha256_file(lua_State *L) {
   return 1;
 }
 
+/* mkdir_p(path, mode): makes path and the folders above it that are
+ * missing, each new one with mode (the ledger's folder: 0700). */
+static int l_mkdir_p(lua_State *L) {
+  size_t n;
+  const char *path = luaL_checklstring(L, 1, &n);
+  mode_t mode = (mode_t)luaL_optinteger(L, 2, 0700);
+  char *p = omh_newuserdata(L, n + 1); /* a scratch copy: Lua strings are never written to */
+  size_t i;
+  memcpy(p, path, n + 1);
+  for (i = 1; i <= n; i++) {
+    if (p[i] != '/' && p[i] != '\0') continue;
+    p[i] = '\0';
+    if (mkdir(p, mode) != 0 && errno != EEXIST) {
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s: %s", p, strerror(errno));
+      return 2;
+    }
+    if (i < n) p[i] = '/';
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* cwd(): the working folder, to store outputs as absolute paths. */
+static int l_cwd(lua_State *L) {
+  char buf[4096];
+  if (!getcwd(buf, sizeof buf)) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(errno));
+    return 2;
+  }
+  lua_pushstring(L, buf);
+  return 1;
+}
+
 OMH_EXPORT int luaopen_omnihuman_ledger_db(lua_State *L);
 int luaopen_omnihuman_ledger_db(lua_State *L) {
   static const luaL_Reg methods[] = {{"query", l_query},
@@ -260,7 +298,8 @@ int luaopen_omnihuman_ledger_db(lua_State *L) {
                                      {"is_closed", l_is_closed},
                                      {NULL, NULL}};
   static const luaL_Reg funcs[] = {
-      {"open", l_open}, {"sha256", l_sha256}, {"sha256_file", l_sha256_file}, {NULL, NULL}};
+      {"open", l_open},       {"sha256", l_sha256}, {"sha256_file", l_sha256_file},
+      {"mkdir_p", l_mkdir_p}, {"cwd", l_cwd},       {NULL, NULL}};
   omh_register_type(L, DB_TYPE, methods, l_close, l_tostring);
   omh_newlib(L, funcs);
   lua_pushstring(L, sqlite3_libversion());
