@@ -38,7 +38,7 @@ M.LIVE = { creating = true, created = true, maybe_created = true, completed = tr
 -- Rows still to finish: resume picks these (uncertain ones need `again`).
 M.PENDING = { creating = true, created = true, maybe_created = true, completed = true }
 
--- Test hook: called with a point name ("recorded", "answered", "id_recorded")
+-- Test hook: called with a point name ("before_record", "recorded", "answered", "id_recorded")
 -- at each step of the create path, so specs can kill the process there.
 M._at = function() end
 

@@ -64,6 +64,7 @@ function Hooks:create(fields, output)
   for k, v in pairs(fields) do
     if k ~= "again" and k ~= "label" then send[k] = v end
   end
+  ledger._at("before_record")
   local fp, request, model = canon.fingerprint(self.model, send, M.files_of(send))
   if not fp then return nil, omnihuman().error("invalid_input", "ledger: " .. tostring(request)) end
   local row, err = self.store:begin_create{ fingerprint = fp, model = model, request = request,
