@@ -31,7 +31,17 @@ build = {
       -- the headers live beside the sources
       incdirs = { "src" },
     },
+    -- The job ledger's SQLite binding (Debian: libsqlite3-dev); the core never needs it.
+    ["omnihuman.ledger_db"] = {
+      sources = { "src/ledger/ledger_db.c", "src/ledger/sha256.c", "src/ledger/signals.c" },
+      libraries = { "sqlite3" },
+      defines = { "_DEFAULT_SOURCE", "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "src", "src/ledger" },
+    },
     ["omnihuman"] = "lua/omnihuman/init.lua",
+    ["omnihuman.ledger"] = "lua/omnihuman/ledger.lua",
+    ["omnihuman.ledger_canon"] = "lua/omnihuman/ledger_canon.lua",
+    ["omnihuman.ledger_client"] = "lua/omnihuman/ledger_client.lua",
     ["omnihuman.scheduler"] = "lua/omnihuman/scheduler.lua",
     ["omnihuman.usage"] = "lua/omnihuman/usage.lua",
     ["omnihuman.waiters"] = "lua/omnihuman/waiters.lua",

@@ -14,6 +14,7 @@ local MIGRATIONS = {
       row         INTEGER PRIMARY KEY,
       fingerprint TEXT NOT NULL,
       model       TEXT NOT NULL,
+      service     TEXT NOT NULL,
       label       TEXT,
       request     TEXT NOT NULL,
       state       TEXT NOT NULL,
@@ -129,21 +130,23 @@ function M.open(path, opts)
 end
 
 --- Records a create about to be sent, in one transaction with the check for
---- a live job of the same fingerprint. Returns the row, or nil, err:
+--- a live job of the same fingerprint on the same service (its base URL). Returns the row, or nil, err:
 --- err.kind "duplicate" (err.existing: that row) or "io".
----@param req { fingerprint: string, model: string, request: string, label?: string, output?: string, again?: boolean }
+---@param req { fingerprint: string, model: string, service?: string, request: string, label?: string, output?: string, again?: boolean }
 function Ledger:begin_create(req)
   local existing
   local row, msg = transaction(self, function()
     if not req.again then
-      for _, r in ipairs(q(self, "SELECT * FROM jobs WHERE fingerprint = ? ORDER BY row", req.fingerprint) or {}) do
+      for _, r in ipairs(q(self, "SELECT * FROM jobs WHERE fingerprint = ? AND service = ? ORDER BY row",
+                                    req.fingerprint, req.service or "") or {}) do
         if M.LIVE[r.state] then existing = r return nil end
       end
     end
     local t = now()
-    local ok, err = q(self, [[INSERT INTO jobs (fingerprint, model, label, request, output, state, created_at, updated_at)
-                              VALUES (?, ?, ?, ?, ?, 'creating', ?, ?)]],
-                      req.fingerprint, req.model, req.label, req.request, req.output, t, t)
+    local ok, err = q(self, [[INSERT INTO jobs (fingerprint, model, service, label, request, output, state,
+                                                created_at, updated_at)
+                              VALUES (?, ?, ?, ?, ?, ?, 'creating', ?, ?)]],
+                      req.fingerprint, req.model, req.service or "", req.label, req.request, req.output, t, t)
     if not ok then return nil, err end
     return self.h:last_id()
   end)

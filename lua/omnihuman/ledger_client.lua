@@ -54,7 +54,7 @@ function M.attach(client, own, model, level)
   if not own.ledger then return end
   local store, err = ledger.open(own.ledger, { busy_timeout = own.ledger_busy_timeout })
   if not store then error(tostring(err), level + 1) end
-  client.ledger = setmetatable({ client = client, store = store, model = model }, Hooks)
+  client.ledger = setmetatable({ client = client, store = store, model = model, inflight = {} }, Hooks)
 end
 
 --- client:create with a ledger: fingerprint, duplicate check and row
@@ -68,6 +68,7 @@ function Hooks:create(fields, output)
   local fp, request, model = canon.fingerprint(self.model, send, M.files_of(send))
   if not fp then return nil, omnihuman().error("invalid_input", "ledger: " .. tostring(request)) end
   local row, err = self.store:begin_create{ fingerprint = fp, model = model, request = request,
+                                             service = self.client.base_url,
                                              label = fields.label and tostring(fields.label) or nil,
                                              again = fields.again == true,
                                              output = output and absolute(output) or nil }
@@ -78,8 +79,17 @@ function Hooks:create(fields, output)
     self.store:set(row, { state = "not_created", error = tostring(op) })
     error(op, 3)
   end
+  -- Until its answer is recorded: settle() records it if the wait below is
+  -- cut short (an interrupt raised inside it).
+  self.inflight[op] = row
   local job, cerr = omnihuman().await(op)
   ledger._at("answered")
+  return self:record_answer(op, row, job, cerr)
+end
+
+-- The create's answer on its row: the id (and credits), or why there is none.
+function Hooks:record_answer(op, row, job, cerr)
+  self.inflight[op] = nil
   if not job then
     self.store:set(row, { state = cerr.maybe_created and "maybe_created" or "not_created",
                           error = cerr.kind .. ": " .. tostring(cerr.message) })
@@ -94,6 +104,33 @@ function Hooks:create(fields, output)
   if not done then job.ledger_error = tostring(werr) end
   ledger._at("id_recorded")
   return job
+end
+
+--- Records the answers of creates whose await was cut short (an interrupt,
+--- an error in another coroutine): each finished one now, the others after
+--- letting them finish. Returns a line per create settled.
+function Hooks:settle()
+  local lines = {}
+  for op, row in pairs(self.inflight) do
+    if not op:is_closed() and not op:done() then
+      local l = op:loop()
+      if l then pcall(l.run_until, l, op) end
+    end
+    local job, err
+    if not op:is_closed() and op:done() then
+      local okr, res, e = pcall(op.result, op)
+      if okr then job, err = res, e end
+    end
+    if job or err then
+      self:record_answer(op, row, job, err)
+      lines[#lines + 1] = job and ("job %s was created: recorded in the ledger (row %d)"):format(job.id, row)
+        or ("the create of row %d failed: %s"):format(row, tostring(err))
+    else
+      self.inflight[op] = nil
+      lines[#lines + 1] = ("the create of row %d may have reached the service: recorded as creating"):format(row)
+    end
+  end
+  return lines
 end
 
 --- client:wait with a ledger: each new status, then completed (with the
@@ -175,6 +212,9 @@ function Hooks:resume(id_or_row, opts)
   return res
 end
 
-function Hooks:close() self.store:close() end
+function Hooks:close()
+  if not self.store:is_closed() then self:settle() end
+  self.store:close()
+end
 
 return M

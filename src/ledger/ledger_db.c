@@ -15,6 +15,7 @@
 #include "../compat.h"
 #include "../udata.h"
 #include "sha256.h"
+#include "signals.h"
 
 #define DB_TYPE "omnihuman.ledger_db"
 
@@ -297,9 +298,14 @@ int luaopen_omnihuman_ledger_db(lua_State *L) {
                                      {"close", l_close},
                                      {"is_closed", l_is_closed},
                                      {NULL, NULL}};
-  static const luaL_Reg funcs[] = {
-      {"open", l_open},       {"sha256", l_sha256}, {"sha256_file", l_sha256_file},
-      {"mkdir_p", l_mkdir_p}, {"cwd", l_cwd},       {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"open", l_open},
+                                   {"sha256", l_sha256},
+                                   {"sha256_file", l_sha256_file},
+                                   {"mkdir_p", l_mkdir_p},
+                                   {"cwd", l_cwd},
+                                   {"interrupt_on_signals", omh_ledger_interrupt_on_signals},
+                                   {"ignore_signals", omh_ledger_ignore_signals},
+                                   {NULL, NULL}};
   omh_register_type(L, DB_TYPE, methods, l_close, l_tostring);
   omh_newlib(L, funcs);
   lua_pushstring(L, sqlite3_libversion());
