@@ -151,8 +151,8 @@ function Ledger:begin_create(req)
     return self.h:last_id()
   end)
   if existing then
-    local e = require("omnihuman").error("duplicate", ("ledger: this request was already made: row %d, %s%s; pass again = true to pay for it again")
-      :format(existing.row, existing.state, existing.job_id and (", job " .. existing.job_id) or ""))
+    local e = require("omnihuman").error("duplicate",
+      ("ledger: this request was already made: row %d, %s%s; pass again = true to pay for it again"):format(existing.row, existing.state, existing.job_id and (", job " .. existing.job_id) or ""))
     e.existing = existing
     return nil, e
   end

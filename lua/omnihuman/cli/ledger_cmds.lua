@@ -60,7 +60,8 @@ M.jobs = {
   usage = "jobs [--state STATE] [--model MODEL] [--label LABEL] [--ledger PATH]",
   summary = "List the jobs of the ledger: id, model, status, age, output, credits.",
   options = {
-    { "state", arg = "STATE", help = "only rows in this state (creating, created, maybe_created, not_created, completed, failed, downloaded)" },
+    { "state", arg = "STATE",
+      help = "only rows in this state (creating, created, maybe_created, not_created, completed, failed, downloaded)" },
     { "model", arg = "MODEL", help = "only rows of this model" },
     { "label", arg = "LABEL", help = "only rows with this label" },
     M.OPTIONS[1],
