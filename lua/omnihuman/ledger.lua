@@ -152,7 +152,8 @@ function Ledger:begin_create(req)
   end)
   if existing then
     local e = require("omnihuman").error("duplicate",
-      ("ledger: this request was already made: row %d, %s%s; pass again = true to pay for it again"):format(existing.row, existing.state, existing.job_id and (", job " .. existing.job_id) or ""))
+      ("ledger: this request was already made: row %d, %s%s; pass again = true to pay for it again")
+        :format(existing.row, existing.state, existing.job_id and (", job " .. existing.job_id) or ""))
     e.existing = existing
     return nil, e
   end
