@@ -31,7 +31,8 @@ function M.client(ctx, opts, no_key_needed)
   if choice then ctx.cfg.ledger = choice end
   local ok, client, err = pcall(ctx.client, ctx, no_key_needed)
   if not ok then
-    return nil, require("omnihuman").error("io", tostring(client):gsub("^omnihuman: io: ", ""), nil)
+    local msg = tostring(client):gsub("^omnihuman: io: ", "")
+    return nil, require("omnihuman").error("io", "cannot open the ledger (--no-ledger runs without one): " .. msg)
   end
   return client, err
 end
