@@ -69,6 +69,18 @@ describe("omnihuman CLI with the ledger", function()
     assert.equals(0, #jobs(env, { "--state", "created", "--ledger", other }))
   end)
 
+  it("stops before the create when the ledger cannot be opened", function()
+    local ns = fixtures.ns("cu")
+    local env = cli.env(srv, ns)
+    local code, _, err = cli.run(gen_args(dir .. "/u.mp4", { "--ledger", dir .. "/missing/dir/jobs.db" }), env)
+    assert.equals(1, code)
+    assert.truthy(err:find("--no-ledger", 1, true), err)
+    code = cli.run({ "create", "--image", fixtures.PNG, "--audio", fixtures.WAV, "--ca-file", srv.ca_file,
+                     "--ledger", dir .. "/missing/dir/jobs.db" }, env)
+    assert.equals(1, code)
+    assert.equals(0, srv:count(ns, "create"))
+  end)
+
   it("finishes a generate killed with SIGKILL after its create, with resume and no new create", function()
     local ns = fixtures.ns("ck")
     local env = cli.env(srv, ns, { XDG_STATE_HOME = fixtures.tmpdir() })
