@@ -59,11 +59,14 @@ static int l_open(lua_State *L) {
   return 1;
 }
 
+/* Misuse raises, the statement finalized first (a raise skips the caller's
+ * cleanup, and an unfinalized statement keeps the connection alive). */
 static int bind_all(lua_State *L, sqlite3_stmt *st, int first) {
-  int n = lua_gettop(L), i;
-  if (n - first + 1 != sqlite3_bind_parameter_count(st))
-    return luaL_error(L, "omnihuman.ledger: %d values for %d parameters", n - first + 1,
-                      sqlite3_bind_parameter_count(st));
+  int n = lua_gettop(L), i, want = sqlite3_bind_parameter_count(st);
+  if (n - first + 1 != want) {
+    sqlite3_finalize(st);
+    return luaL_error(L, "omnihuman.ledger: %d values for %d parameters", n - first + 1, want);
+  }
   for (i = first; i <= n; i++) {
     int at = i - first + 1, rc = SQLITE_OK;
     size_t len;
@@ -82,7 +85,7 @@ static int bind_all(lua_State *L, sqlite3_stmt *st, int first) {
           rc = sqlite3_bind_int64(st, at, (sqlite3_int64)lua_tointeger(L, i));
         else
 #endif
-            if (x == (lua_Number)(sqlite3_int64)x && x > -9007199254740992.0 && x < 9007199254740992.0)
+            if (x > -9007199254740992.0 && x < 9007199254740992.0 && x == (lua_Number)(sqlite3_int64)x)
           rc = sqlite3_bind_int64(st, at, (sqlite3_int64)x);
         else
           rc = sqlite3_bind_double(st, at, (double)x);
@@ -93,6 +96,7 @@ static int bind_all(lua_State *L, sqlite3_stmt *st, int first) {
         rc = sqlite3_bind_text(st, at, s, (int)len, SQLITE_TRANSIENT);
         break;
       default:
+        sqlite3_finalize(st);
         return luaL_error(L, "omnihuman.ledger: cannot store a %s", luaL_typename(L, i));
     }
     if (rc != SQLITE_OK) return rc;
