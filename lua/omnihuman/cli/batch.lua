@@ -238,6 +238,9 @@ function batch.command.run(ctx, opts)
     state.pacer = Pacer.new(conc, budget, util.now)
     local ok, res = pcall(batch_run.execute, state)
     if not ok then -- interrupted: the journal stays valid; jobs made meanwhile are kept
+      -- further SIGINT/SIGTERM/SIGHUP would cut the journaling below short
+      local has, signals = pcall(require, "omnihuman.ledger_db")
+      if has then signals.ignore_signals() end
       batch_run.rescue(state, res)
       close()
       error(res, 0)

@@ -40,7 +40,7 @@ function batch_run.execute(state)
   for _, r in ipairs(state.todo) do if r.action ~= "create" then queue[#queue + 1] = r end end
   for _, r in ipairs(state.todo) do if r.action == "create" then queue[#queue + 1] = r end end
   local inflight = {} -- r -> its wait or download operation (cancelled on a stop)
-  state.flying = {}   -- r -> true while its create is out: an interrupt may leave its job unrecorded
+  state.flying = {}   -- r -> its create operation while out: an interrupt may leave its job unrecorded
   local finished, stopping = 0, nil
   local t0 = util.now()
 
@@ -144,8 +144,9 @@ function batch_run.execute(state)
       fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
       return false
     end
-    state.flying[r] = true
-    local created, err = omnihuman.await(client:create_op(Manifest.create_fields(row)))
+    local op = client:create_op(Manifest.create_fields(row))
+    state.flying[r] = op
+    local created, err = omnihuman.await(op)
     state.flying[r] = nil
     if not created then
       if err.maybe_created then
@@ -272,26 +273,40 @@ function batch_run.execute(state)
   return rep
 end
 
--- The run was interrupted (Ctrl-C) with creates out: unwinding waited for
--- their answers and the error lists the jobs made ("job <id> was
--- created"). With one create out, its job is that row's: journaled. Else
--- each id is printed with the rows it may belong to, to --adopt.
+-- The answer of a create operation the unwinding let finish, or nil.
+local function answered_id(op)
+  if type(op) ~= "userdata" or op:is_closed() or not op:done() then return nil end
+  local ok, res = pcall(op.result, op)
+  return ok and type(res) == "table" and res.id or nil
+end
+
+-- The run was interrupted (Ctrl-C, SIGTERM, SIGHUP) with creates out:
+-- unwinding waited for their answers. Each row's own create operation says
+-- which job is that row's: journaled. An id no operation accounts for (or
+-- that the journal could not take) is printed with the rows it may belong
+-- to, to --adopt.
 function batch_run.rescue(state, err)
-  local ids = {}
+  local ids, seen = {}, {}
   for id in tostring(err):gmatch("job (%S+) was created") do ids[#ids + 1] = id end
-  if #ids == 0 or not state.flying then return end
+  if not state.flying then return end
   local rows = {}
   for r in pairs(state.flying) do rows[#rows + 1] = r end
   table.sort(rows, function(a, b) return a.row.line < b.row.line end)
-  if #ids == 1 and #rows == 1 then
-    local r = rows[1]
-    local ok = state.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = ids[1] }, true)
-    if ok then
+  local left = {}
+  for _, r in ipairs(rows) do
+    local id = answered_id(state.flying[r])
+    if id and state.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = id }, true) then
+      seen[id] = true
       io.stderr:write(("omnihuman: job %s (%s:%d, %s) answered as the run stopped; it is in the journal\n")
-        :format(ids[1], state.name, r.row.line, r.row.key))
-      return
+        :format(id, state.name, r.row.line, r.row.key))
+    else
+      left[#left + 1] = r
     end
   end
+  local unseen = {}
+  for _, id in ipairs(ids) do if not seen[id] then unseen[#unseen + 1] = id end end
+  ids, rows = unseen, left
+  if #ids == 0 then return end
   local keys = {}
   for _, r in ipairs(rows) do keys[#keys + 1] = r.row.key end
   for _, id in ipairs(ids) do
