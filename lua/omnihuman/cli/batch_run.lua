@@ -144,7 +144,13 @@ function batch_run.execute(state)
       fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
       return false
     end
-    local op = client:create_op(Manifest.create_fields(row))
+    local made, op = pcall(client.create_op, client, Manifest.create_fields(row))
+    if not made then -- refused before sending (a field the create cannot take): this row only
+      pacer:give_back()
+      record(r, "create_failed", { kind = "invalid_input", message = util.redact(tostring(op)) }, false)
+      fail(r, job, "bad", { kind = "invalid_input", message = "not sent: " .. tostring(op) })
+      return false
+    end
     state.flying[r] = op
     local created, err = omnihuman.await(op)
     state.flying[r] = nil
