@@ -173,7 +173,9 @@ function batch_run.execute(state)
     if credits then rep.credits = (rep.credits or 0) + credits end
     limit_note("jobs are being accepted", pacer:created())
     if not record(r, "created", { id = r.id, credits = credits }, true) then
-      local adopt = ("omnihuman batch %s --adopt %s"):format(util.q(state.name), util.q(row.key .. "=" .. r.id))
+      -- the journal named too: the command must act on this run's journal, wherever it is
+      local adopt = ("omnihuman batch %s --journal %s --adopt %s"):format(util.q(state.name), util.q(state.jpath),
+        util.q(row.key .. "=" .. r.id))
       rep.unrecorded[#rep.unrecorded + 1] = { line = row.line, key = row.key, id = r.id }
       io.stderr:write(("omnihuman: job %s was created for %s:%d (%s) but its id could not be journaled;"
         .. " it is not lost: once the journal can be written, run: %s\n"):format(r.id, state.name, row.line,
