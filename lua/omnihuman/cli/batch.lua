@@ -78,9 +78,13 @@ local function take_locks(ctx, real, jpath, opts)
   return journal, mlock
 end
 
--- --adopt OUTPUT=ID: checked (all of them) before any is written.
-local function adoptions(specs, home, by_key, states)
-  local out = {}
+-- --adopt OUTPUT=ID: checked (all of them) before any is written: the row
+-- exists and has no other job, no other row has this job, and the service
+-- knows the id (check(id) -> true or nil, why: a mistyped id is refused,
+-- never journaled).
+local function adoptions(specs, home, by_key, states, check)
+  local out, owner = {}, {}
+  for key, st in pairs(states) do if st.id then owner[st.id] = key end end
   for _, spec in ipairs(specs or {}) do
     local output, id = spec:match("^(.+)=([^=]+)$")
     if not output then return nil, "--adopt needs OUTPUT=ID, got '" .. spec .. "'" end
@@ -92,9 +96,32 @@ local function adoptions(specs, home, by_key, states)
     if st and st.id and st.id ~= id then
       return nil, ("--adopt: %s already has job %s"):format(output, st.id)
     end
+    if owner[id] and owner[id] ~= key then
+      return nil, ("--adopt: job %s is already the job of %s"):format(id, owner[id])
+    end
+    owner[id] = key
     out[#out + 1] = { row = row, id = id }
   end
+  for _, a in ipairs(out) do
+    local st = states[a.row.key]
+    if not (st and st.id == a.id) then
+      local ok, why = check(a.id)
+      if not ok then return nil, ("--adopt: job %s: %s"):format(a.id, why) end
+    end
+  end
   return out
+end
+
+-- Whether the service knows job id (one status check).
+local function job_exists(ctx)
+  return function(id)
+    local client, cerr = ctx:client()
+    if not client then return nil, cerr.message end
+    local st, err = client:poll(id)
+    if st then return true end
+    if err.kind == "not_found" or err.kind == "invalid_input" then return nil, "the service has no such job" end
+    return nil, "could not be checked: " .. err.kind .. ": " .. err.message
+  end
 end
 
 function batch.command.run(ctx, opts)
@@ -152,7 +179,7 @@ function batch.command.run(ctx, opts)
   for _, w in ipairs(warnings) do progress:log(jpath .. ": " .. w) end
   local states = Journal.replay(records, Rows.keyof(by_key, home))
 
-  local adopt, aerr = adoptions(opts.adopt, home, by_key, states)
+  local adopt, aerr = adoptions(opts.adopt, home, by_key, states, job_exists(ctx))
   if not adopt then close() return usage(aerr) end
   for _, a in ipairs(adopt) do
     local st = states[a.row.key] or { key = a.row.key }
