@@ -12,7 +12,6 @@ local batch_run = {}
 local FATAL = { auth = true, forbidden = true }
 -- Waits that stop with these leave the job pending: a rerun waits again.
 local STILL_PENDING = { timeout = true, network = true, server = true, rate_limited = true, cancelled = true }
-local MAX_REFUSALS = 8 -- creates of one row refused with 429 before the row gives up
 
 local function short(id)
   return id and (id:match("^(%x+)") or id):sub(1, 8) or "-"
@@ -114,10 +113,9 @@ function batch_run.execute(state)
 
   -- A create refused for certain (429): the row goes back in the queue.
   local function requeue(r, job, err)
-    r.refusals = (r.refusals or 0) + 1
-    if r.refusals > MAX_REFUSALS then return false end
-    local step = math.min(30, 2 ^ r.refusals)
-    r.not_before = util.now() + step * (0.5 + 0.5 * math.random())
+    local pause = pacer:pause_after_refusal(r)
+    if not pause then return false end
+    r.not_before = util.now() + pause
     progress:finish(job, ("refused (%s), queued again"):format(err.status or err.kind))
     table.insert(queue, 1, r)
     pacer.active = pacer.active - 1
