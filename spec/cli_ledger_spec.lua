@@ -50,17 +50,26 @@ describe("omnihuman CLI with the ledger", function()
     assert.truthy(table_out:find(out, 1, true))
     assert.truthy(table_out:find("downloaded", 1, true))
 
-    code, _, err = cli.run(gen_args(dir .. "/g2.mp4"), env)
+    -- the same request to the same output (its image reached another way)
+    local copy = dir .. "/face-copy.png"
+    fixtures.write(copy, fixtures.read(fixtures.PNG))
+    local again = gen_args(out)
+    again[3] = copy
+    code, _, err = cli.run(again, env)
     assert.equals(12, code)
     assert.truthy(err:find(rows[1].job_id, 1, true))
     assert.equals(1, srv:count(ns, "create"))
-    code = cli.run(gen_args(dir .. "/g2.mp4", { "--again" }), env)
+    again[#again + 1] = "--again"
+    code = cli.run(again, env)
     assert.equals(0, code)
     assert.equals(2, srv:count(ns, "create"))
-    code = cli.run(gen_args(dir .. "/g3.mp4", { "--no-ledger" }), env)
+    code = cli.run(gen_args(dir .. "/g2.mp4"), env) -- another output: another video
     assert.equals(0, code)
     assert.equals(3, srv:count(ns, "create"))
-    assert.equals(2, #jobs(env))
+    code = cli.run(gen_args(out, { "--no-ledger" }), env)
+    assert.equals(0, code)
+    assert.equals(4, srv:count(ns, "create"))
+    assert.equals(3, #jobs(env))
     local other = dir .. "/other.db"
     code = cli.run(gen_args(dir .. "/g4.mp4", { "--ledger", other }), env)
     assert.equals(0, code)
@@ -110,6 +119,10 @@ describe("omnihuman CLI with the ledger", function()
   for _, signals in ipairs{ { "TERM" }, { "HUP" }, { "INT", "INT" } } do
     local name = table.concat(signals, "+")
     it("records the job of a create answered after SIG" .. name .. " and resume finishes it", function()
+      if os.getenv("SANLUA") then
+        pending("the sanitizer interpreter (tools/sanlua.c) has no SIGINT handler to route signals to")
+        return
+      end
       local ns = fixtures.ns("cs")
       local env = cli.env(srv, ns, { XDG_STATE_HOME = fixtures.tmpdir() })
       local out = dir .. "/s" .. name .. ".mp4"

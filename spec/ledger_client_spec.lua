@@ -40,20 +40,29 @@ describe("client with a ledger", function()
     assert.equals("bytedance/omnihuman", req.model)
     assert.equals(1, srv:count(ns, "create"))
 
-    -- the same bytes through another path: the same request, refused unsent
+    -- the same bytes through another path to the same output: the same
+    -- request, refused unsent
     local copy = dir .. "/copy.png"
     fixtures.write(copy, fixtures.read(fixtures.PNG))
-    local job, err = c:create{ image = copy, audio = fixtures.WAV }
+    local job, err = c:generate{ image = copy, audio = fixtures.WAV, output = out }
     assert.is_nil(job)
     assert.equals("duplicate", err.kind)
     assert.equals(r.row, err.existing.row)
     assert.truthy(tostring(err):find(res.id, 1, true))
     assert.equals(1, srv:count(ns, "create"))
     -- again = true pays again, on a new row
-    job = assert(c:create{ image = copy, audio = fixtures.WAV, again = true })
+    job = assert(c:create({ image = copy, audio = fixtures.WAV, again = true }, out))
     assert.equals(2, srv:count(ns, "create"))
     assert.equals(2, #rows_of(db))
     assert.equals(job.id, c:jobs{ state = "created" }[1].job_id)
+    -- the same request to another output (or to none) is another video
+    assert(c:create({ image = copy, audio = fixtures.WAV }, dir .. "/other.mp4"))
+    assert(c:create{ image = copy, audio = fixtures.WAV })
+    assert.equals(4, srv:count(ns, "create"))
+    job, err = c:create{ image = fixtures.PNG, audio = fixtures.WAV }
+    assert.is_nil(job)
+    assert.equals("duplicate", err.kind)
+    assert.equals(4, srv:count(ns, "create"))
     -- the service never saw the ledger's own fields
     local body = srv:records(ns).requests
     for _, rec in ipairs(body) do

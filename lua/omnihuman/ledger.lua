@@ -130,15 +130,17 @@ function M.open(path, opts)
 end
 
 --- Records a create about to be sent, in one transaction with the check for
---- a live job of the same fingerprint on the same service (its base URL). Returns the row, or nil, err:
+--- a live job of the same fingerprint on the same service (its base URL)
+--- going to the same output (or, like this one, to none). Returns the row, or nil, err:
 --- err.kind "duplicate" (err.existing: that row) or "io".
 ---@param req { fingerprint: string, model: string, service?: string, request: string, label?: string, output?: string, again?: boolean }
 function Ledger:begin_create(req)
   local existing
   local row, msg = transaction(self, function()
     if not req.again then
-      for _, r in ipairs(q(self, "SELECT * FROM jobs WHERE fingerprint = ? AND service = ? ORDER BY row",
-                                    req.fingerprint, req.service or "") or {}) do
+      local same = q(self, "SELECT * FROM jobs WHERE fingerprint = ? AND service = ? AND output IS ? ORDER BY row",
+                     req.fingerprint, req.service or "", req.output)
+      for _, r in ipairs(same or {}) do
         if M.LIVE[r.state] then existing = r return nil end
       end
     end
