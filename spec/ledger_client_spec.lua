@@ -135,6 +135,28 @@ describe("client with a ledger", function()
     assert.equals(0, #c:jobs{ since = os.time() + 3600 })
   end)
 
+  it("records a create whose coroutine was cut short, when the client is closed", function()
+    local ns = fixtures.ns("lx")
+    local db = dir .. "/x.db"
+    local c = fixtures.client(srv, ns, { ledger = db })
+    srv:fault(ns, "create", { { delay = 0.5 } })
+    local ok, err = pcall(omnihuman.run, function()
+      omnihuman.spawn(function() c:create(fixtures.url_fields()) end)
+      omnihuman.spawn(function()
+        omnihuman.sleep(0.1)
+        error("boom")
+      end)
+    end)
+    assert.is_false(ok)
+    assert.matches("boom", tostring(err))
+    assert.equals("creating", rows_of(db)[1].state)
+    c:close()
+    local r = rows_of(db)[1]
+    assert.equals("created", r.state)
+    assert.is_string(r.job_id)
+    assert.equals(1, srv:count(ns, "create"))
+  end)
+
   it("never stores the key", function()
     local ns = fixtures.ns("lk")
     local db = dir .. "/k.db"

@@ -301,6 +301,7 @@ end
 
 --- Cancels what this client has in flight and releases it.
 function Client:close()
+  if self.ledger then self.ledger:settle(false) end -- answers already in, before close drops them
   self.core:close()
   if self.ledger then self.ledger:close() end
 end

@@ -107,12 +107,13 @@ function Hooks:record_answer(op, row, job, cerr)
 end
 
 --- Records the answers of creates whose await was cut short (an interrupt,
---- an error in another coroutine): each finished one now, the others after
---- letting them finish. Returns a line per create settled.
-function Hooks:settle()
+--- an error in another coroutine): each finished one now, and with wait the
+--- others after letting them finish (without, they stay 'creating').
+--- Returns a line per create settled.
+function Hooks:settle(wait)
   local lines = {}
   for op, row in pairs(self.inflight) do
-    if not op:is_closed() and not op:done() then
+    if wait and not op:is_closed() and not op:done() then
       local l = op:loop()
       if l then pcall(l.run_until, l, op) end
     end
@@ -212,9 +213,6 @@ function Hooks:resume(id_or_row, opts)
   return res
 end
 
-function Hooks:close()
-  if not self.store:is_closed() then self:settle() end
-  self.store:close()
-end
+function Hooks:close() self.store:close() end
 
 return M

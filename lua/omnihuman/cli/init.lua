@@ -76,7 +76,7 @@ function cli.main(argv)
       if has_signals then ledger_db.ignore_signals() end -- let the recording below finish
       local client = rawget(ctx, "_client")
       if client and client.ledger then
-        for _, line in ipairs(client.ledger:settle()) do io.stderr:write("omnihuman: ", util.redact(line), "\n") end
+        for _, line in ipairs(client.ledger:settle(true)) do io.stderr:write("omnihuman: ", util.redact(line), "\n") end
         io.stderr:write("omnihuman: finish recorded jobs with: omnihuman resume --all\n")
       end
       io.stderr:write("omnihuman: interrupted", name == "batch"
