@@ -14,6 +14,7 @@ local Preflight = require("omnihuman.cli.preflight")
 local Pacer = require("omnihuman.cli.pacer")
 local batch_run = require("omnihuman.cli.batch_run")
 local batch_report = require("omnihuman.cli.batch_report")
+local OutputLocks = require("omnihuman.cli.output_locks")
 
 local batch = {}
 
@@ -236,6 +237,24 @@ function batch.command.run(ctx, opts)
         end
       end
     end
+  end
+  -- Outputs another run is making right now: not started here.
+  if not dry and #todo > 0 then
+    local busy, release = OutputLocks.take(todo)
+    local close_files = close
+    close = function() release() close_files() end
+    local taken = {}
+    for _, r in ipairs(busy) do taken[r] = true end
+    local kept = {}
+    for _, r in ipairs(todo) do
+      if taken[r] then
+        r.result, r.message = "pending", "another omnihuman run is making this output now; not started"
+        counts.pending = counts.pending + 1
+      else
+        kept[#kept + 1] = r
+      end
+    end
+    todo = kept
   end
   table.sort(bad, function(a, b) return a.line < b.line end)
   for _, b in ipairs(bad) do
