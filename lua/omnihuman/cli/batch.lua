@@ -178,7 +178,15 @@ function batch.command.run(ctx, opts)
   rows, by_key = Rows.identify(rows, bad, home, { [real] = "the manifest", [jpath] = "the journal" })
   local records, warnings = journal:read()
   for _, w in ipairs(warnings) do progress:log(jpath .. ": " .. w) end
-  local states = Journal.replay(records, Rows.keyof(by_key, home))
+  local ambiguous = {}
+  local states = Journal.replay(records, Rows.keyof(by_key, home, ambiguous))
+  for key in pairs(ambiguous) do
+    if not states[key] then
+      states[key] = { key = key, state = "uncertain", legacy = true }
+      progress:log(("%s: a record of an older journal may be %s's job; held as uncertain"
+        .. " (--adopt its job, or --recreate-uncertain)"):format(jpath, key))
+    end
+  end
 
   local adopt, aerr = adoptions(opts.adopt, home, by_key, states, job_exists(ctx))
   if not adopt then close() return usage(aerr) end
