@@ -15,6 +15,7 @@ local Pacer = require("omnihuman.cli.pacer")
 local batch_run = require("omnihuman.cli.batch_run")
 local batch_report = require("omnihuman.cli.batch_report")
 local OutputLocks = require("omnihuman.cli.output_locks")
+local BatchLedger = require("omnihuman.cli.batch_ledger")
 
 local batch = {}
 
@@ -44,6 +45,8 @@ billed): it is not sent again unless you pass --recreate-uncertain.]],
     { "interval", arg = "SECONDS", number = true, help = "seconds between status checks (default 10)" },
     { "timeout", arg = "SECONDS", number = true, help = "give up waiting for a job after this long (default 900)" },
     { "no-fsync", help = "flush the journal but do not fsync it" },
+    { "ledger", arg = "PATH", help = "the job ledger (default: $XDG_STATE_HOME/omnihuman/jobs.db)" },
+    { "no-ledger", help = "the journal alone: no job ledger" },
   },
 }
 
@@ -285,6 +288,18 @@ function batch.command.run(ctx, opts)
     ctx.cfg.on_event = function(ev) if state.on_event then state.on_event(ev) end end
     local client, cerr = ctx:client()
     if not client then close() ctx:fail(cerr) return exit.for_error(cerr) end
+    local store, lerr = BatchLedger.open(opts)
+    if lerr then
+      close()
+      ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): " .. lerr })
+      return exit.OTHER
+    end
+    state.ledger = store
+    local close_before = close
+    close = function()
+      if store then store:close() end
+      close_before()
+    end
     local targets = {}
     for _, r in ipairs(todo) do targets[#targets + 1] = r.row.output end
     fs.clean_parts(targets)

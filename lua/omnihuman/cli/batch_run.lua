@@ -6,6 +6,7 @@
 local omnihuman = require("omnihuman")
 local util = require("omnihuman.cli.util")
 local Manifest = require("omnihuman.cli.manifest")
+local BatchLedger = require("omnihuman.cli.batch_ledger")
 
 local batch_run = {}
 
@@ -142,9 +143,36 @@ function batch_run.execute(state)
       fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
       return false
     end
-    local made, op = pcall(client.create_op, client, Manifest.create_fields(row))
+    local fields = Manifest.create_fields(row)
+    if state.ledger then
+      local what, v = BatchLedger.before(state.ledger, r, fields, ctx.cfg.model, client.base_url,
+        r.st ~= nil and (r.st.state == "uncertain" or r.st.state == "failed"))
+      if what ~= "send" then
+        pacer:give_back()
+        if what == "adopt" then -- the ledger has this request's job for this output: take it, pay nothing
+          r.id = v
+          if not record(r, "created", { id = v, adopted = true }, true) then
+            fail(r, job, "error", { kind = "journal", message = "job " .. v .. " of the ledger could not be journaled" })
+            return false
+          end
+          progress:log(("%s:%d: job %s of the ledger is this row's (same request, same output): not created again")
+            :format(state.name, row.line, v))
+          return true
+        end
+        if what == "uncertain" then
+          fail(r, job, "uncertain", { kind = "duplicate", message = v }, "uncertain")
+          return false
+        end
+        record(r, "create_failed", { kind = "io", message = util.redact(v) }, false)
+        fail(r, job, "error", { kind = "io", message = "not sent: the ledger could not record it: " .. v })
+        return false
+      end
+      r.lrow = v
+    end
+    local made, op = pcall(client.create_op, client, fields)
     if not made then -- refused before sending (a field the create cannot take): this row only
       pacer:give_back()
+      BatchLedger.answered(state.ledger, r.lrow, nil, { kind = "invalid_input", message = tostring(op) })
       record(r, "create_failed", { kind = "invalid_input", message = util.redact(tostring(op)) }, false)
       fail(r, job, "bad", { kind = "invalid_input", message = "not sent: " .. tostring(op) })
       return false
@@ -152,6 +180,7 @@ function batch_run.execute(state)
     state.flying[r] = op
     local created, err = omnihuman.await(op)
     state.flying[r] = nil
+    BatchLedger.answered(state.ledger, r.lrow, created, err, created and usage_of(created) or nil)
     if not created then
       if err.maybe_created then
         fail(r, job, "uncertain", err, "uncertain")
@@ -301,6 +330,7 @@ function batch_run.rescue(state, err)
   local left = {}
   for _, r in ipairs(rows) do
     local id = answered_id(state.flying[r])
+    if id then BatchLedger.answered(state.ledger, r.lrow, { id = id }) end
     if id and state.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = id }, true) then
       seen[id] = true
       io.stderr:write(("omnihuman: job %s (%s:%d, %s) answered as the run stopped; it is in the journal\n")
