@@ -183,6 +183,16 @@ function batch.command.run(ctx, opts)
   for _, w in ipairs(warnings) do progress:log(jpath .. ": " .. w) end
   local ambiguous = {}
   local states = Journal.replay(records, Rows.keyof(by_key, home, ambiguous))
+  -- A row with no record under its key takes those under its spelling
+  -- (written when no folder on the way was a symlink yet), unless that
+  -- spelling is another row's key.
+  for key, row in pairs(by_key) do
+    local sk = row.spelled_key
+    if not states[key] and sk and sk ~= key and not by_key[sk] and states[sk] then
+      states[key] = states[sk]
+      states[key].key = key
+    end
+  end
   for key in pairs(ambiguous) do
     if not states[key] then
       states[key] = { key = key, state = "uncertain", legacy = true }

@@ -7,6 +7,19 @@ local fs = require("omnihuman.cli.fs")
 
 local Rows = {}
 
+-- path made absolute from home and normalised without the file system
+-- ("." and empty segments dropped, ".." taking one back): the output as the
+-- manifest spells it, whatever its folders are now.
+local function lexical(path, home)
+  if path:sub(1, 1) ~= "/" then path = home .. "/" .. path end
+  local parts = {}
+  for seg in path:gmatch("[^/]+") do
+    if seg == ".." then parts[#parts] = nil
+    elseif seg ~= "." then parts[#parts + 1] = seg end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+
 -- Sets row.output (canonical absolute path) and row.key on every row;
 -- moves rows whose output is unusable or already taken to bad. reserved:
 -- canonical path -> what it is (the manifest, the journal): never an output.
@@ -24,6 +37,9 @@ function Rows.identify(rows, bad, home, reserved)
       else
         row.output = path
         row.key = fs.relative(path, home)
+        -- the key an earlier run journaled if a folder on the way has since
+        -- become a symlink (outputs moved to a bigger disk)
+        row.spelled_key = fs.relative(lexical(raw, home), home)
         if reserved[path] then
           why = ("output %s is %s"):format(raw, reserved[path])
         elseif owner[row.key] then
