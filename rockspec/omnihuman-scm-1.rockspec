@@ -69,6 +69,7 @@ build = {
     ["omnihuman.cli.manifest"] = "lua/omnihuman/cli/manifest.lua",
     ["omnihuman.cli.ledger_cmds"] = "lua/omnihuman/cli/ledger_cmds.lua",
     ["omnihuman.cli.output_locks"] = "lua/omnihuman/cli/output_locks.lua",
+    ["omnihuman.cli.batch_ledger"] = "lua/omnihuman/cli/batch_ledger.lua",
     ["omnihuman.cli.pacer"] = "lua/omnihuman/cli/pacer.lua",
     ["omnihuman.cli.preflight"] = "lua/omnihuman/cli/preflight.lua",
     ["omnihuman.cli.progress"] = "lua/omnihuman/cli/progress.lua",

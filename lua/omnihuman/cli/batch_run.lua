@@ -147,7 +147,12 @@ function batch_run.execute(state)
     if state.ledger then
       local what, v = BatchLedger.before(state.ledger, r, fields, ctx.cfg.model, client.base_url,
         r.st ~= nil and (r.st.state == "uncertain" or r.st.state == "failed"))
-      if what ~= "send" then
+      if what == "stop" then
+        -- The journal already holds this create durably; the ledger is the
+        -- second record here, so its failure does not stop the row.
+        progress:log(("%s:%d: the ledger could not record this create (%s); the journal does")
+          :format(state.name, row.line, util.redact(v)))
+      elseif what ~= "send" then
         pacer:give_back()
         if what == "adopt" then -- the ledger has this request's job for this output: take it, pay nothing
           r.id = v
@@ -163,11 +168,8 @@ function batch_run.execute(state)
           fail(r, job, "uncertain", { kind = "duplicate", message = v }, "uncertain")
           return false
         end
-        record(r, "create_failed", { kind = "io", message = util.redact(v) }, false)
-        fail(r, job, "error", { kind = "io", message = "not sent: the ledger could not record it: " .. v })
-        return false
       end
-      r.lrow = v
+      if what == "send" then r.lrow = v end
     end
     local made, op = pcall(client.create_op, client, fields)
     if not made then -- refused before sending (a field the create cannot take): this row only
