@@ -19,6 +19,7 @@ files["plugin"] = { globals = { "vim" } }
 files["spec"] = { std = "+busted" }
 files["spec/hosts"] = { std = "max" }
 files["spec/hosts/nvim_test.lua"] = { globals = { "vim" } }
+files["spec/support/nvim_ledger.lua"] = { globals = { "vim" } }
 files["spec/hosts/nvim_harness.lua"] = { globals = { "vim" } }
 files["spec/hosts/nvim_plugin_test.lua"] = { globals = { "vim" } }
 files["spec/hosts/nginx"] = { globals = { "ngx" } }

@@ -9,8 +9,13 @@ plugin.add_paths() -- <plugin root>/build/luajit/?.so first on package.cpath
 vim.api.nvim_create_user_command("OmniHuman", plugin.command, {
   nargs = "+",
   complete = "file",
-  desc = "omnihuman: {image} {audio} [{output}] -> a talking video",
+  desc = "omnihuman: {image} {audio} [{output}] -> a talking video; jobs; resume {id|row|all}",
 })
+
+-- Jobs a killed Neovim left unfinished are named (not resumed) once started.
+vim.api.nvim_create_autocmd("VimEnter", { once = true, callback = function()
+  vim.schedule(function() pcall(plugin.announce_pending) end)
+end })
 
 -- require("omnihuman").setup{...}: the library gains setup() inside Neovim
 -- only. Already loaded: add it now; otherwise when it is first required.

@@ -31,7 +31,17 @@ build = {
       -- the headers live beside the sources
       incdirs = { "src" },
     },
+    -- The job ledger's SQLite binding (Debian: libsqlite3-dev); the core never needs it.
+    ["omnihuman.ledger_db"] = {
+      sources = { "src/ledger/ledger_db.c", "src/ledger/sha256.c", "src/ledger/signals.c" },
+      libraries = { "sqlite3" },
+      defines = { "_DEFAULT_SOURCE", "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "src", "src/ledger" },
+    },
     ["omnihuman"] = "lua/omnihuman/init.lua",
+    ["omnihuman.ledger"] = "lua/omnihuman/ledger.lua",
+    ["omnihuman.ledger_canon"] = "lua/omnihuman/ledger_canon.lua",
+    ["omnihuman.ledger_client"] = "lua/omnihuman/ledger_client.lua",
     ["omnihuman.scheduler"] = "lua/omnihuman/scheduler.lua",
     ["omnihuman.usage"] = "lua/omnihuman/usage.lua",
     ["omnihuman.catalogue"] = "lua/omnihuman/catalogue.lua",
@@ -60,6 +70,9 @@ build = {
     ["omnihuman.cli.fs"] = "lua/omnihuman/cli/fs.lua",
     ["omnihuman.cli.journal"] = "lua/omnihuman/cli/journal.lua",
     ["omnihuman.cli.manifest"] = "lua/omnihuman/cli/manifest.lua",
+    ["omnihuman.cli.ledger_cmds"] = "lua/omnihuman/cli/ledger_cmds.lua",
+    ["omnihuman.cli.output_locks"] = "lua/omnihuman/cli/output_locks.lua",
+    ["omnihuman.cli.batch_ledger"] = "lua/omnihuman/cli/batch_ledger.lua",
     ["omnihuman.cli.pacer"] = "lua/omnihuman/cli/pacer.lua",
     ["omnihuman.cli.preflight"] = "lua/omnihuman/cli/preflight.lua",
     ["omnihuman.cli.progress"] = "lua/omnihuman/cli/progress.lua",

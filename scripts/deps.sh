@@ -9,7 +9,7 @@ case "$LUA" in
   lua5.1) runtime="lua5.1 liblua5.1-0-dev" ;;
   *) runtime="$LUA lib$LUA-dev" ;;
 esac
-want="$runtime gcc make pkg-config libcurl4-openssl-dev lua-cjson lua-busted python3 openssl curl tmux $*"
+want="$runtime gcc make pkg-config libcurl4-openssl-dev libsqlite3-dev lua-cjson lua-busted python3 openssl curl tmux $*"
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -180,6 +180,10 @@ Client.__index = Client
 ---@param opts? omnihuman.ClientOptions
 ---@return omnihuman.Client
 function M.new(opts)
+  local ledger_own -- `ledger = PATH | true`: the client records its jobs (omnihuman.ledger_client)
+  if type(opts) == "table" and (opts.ledger ~= nil or opts.ledger_busy_timeout ~= nil) then
+    opts, ledger_own = require("omnihuman.ledger_client").split(opts)
+  end
   opts = check_options("omnihuman.new", opts, CLIENT_OPTIONS, 2) or {}
   local cfg = {}
   for k, v in pairs(opts) do cfg[k] = v end
@@ -190,8 +194,10 @@ function M.new(opts)
   -- Ranges, and strings that must not carry line breaks, are checked in C.
   local ok, c = pcall(core.new_client, get_loop(), cfg)
   if not ok then error(c, 2) end
-  return setmetatable({ core = c, base_url = cfg.base_url, model = cfg.model or DEFAULT_MODEL,
-                       strict = opts.strict ~= false, on_event = opts.on_event }, Client)
+  local client = setmetatable({ core = c, base_url = cfg.base_url, model = cfg.model or DEFAULT_MODEL,
+                                 strict = opts.strict ~= false, on_event = opts.on_event }, Client)
+  if ledger_own then require("omnihuman.ledger_client").attach(client, ledger_own, cfg.model, 2) end
+  return client
 end
 
 --- The model ids of the service's video catalogue the library knows the
@@ -204,18 +210,16 @@ function M.models() return catalogue.models() end
 ---@return table?
 function M.model(id) return catalogue.model(id) end
 
--- Operation starters, for schedulers of your own (cqueues, an event loop):
--- each returns a pollable operation without waiting.
----@param fields omnihuman.CreateFields
----@return omnihuman.Operation
-function Client:create_op(fields)
-  if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
+-- Starts a create checked against its model's documented fields (a refused
+-- one ends at once as invalid_input, nothing sent), answered for by the
+-- omnihuman.run in progress. create_op and the ledger's create both start here.
+function Client:_start_create(fields, level)
   local model, strict = fields.model, fields.strict
   if model == nil then model = self.model end
   if strict == nil then
     strict = self.strict
   elseif type(strict) ~= "boolean" then
-    error("client:create: field 'strict' must be a boolean", 2)
+    error("client:create: field 'strict' must be a boolean", level + 1)
   else
     fields = copy_without(fields, "strict") -- the library's, never sent
   end
@@ -223,7 +227,6 @@ function Client:create_op(fields)
   if type(model) ~= "string" then
     op = self.core:create_op(fields) -- the core raises on a model that is not a string
   else
-    -- Checked against the model's documented fields before anything is sent.
     local why, unknown = catalogue.check(model, fields, strict)
     if why then
       op = self.core:refuse_op(core.new_error("invalid_input", why))
@@ -239,6 +242,16 @@ function Client:create_op(fields)
   -- Inside omnihuman.run the run answers for it until a coroutine has its result.
   if current then current:track_create(op) end
   return op
+end
+
+-- Operation starters, for schedulers of your own (cqueues, an event loop):
+-- each returns a pollable operation without waiting.
+---@param fields omnihuman.CreateFields
+---@return omnihuman.Operation
+function Client:create_op(fields)
+  if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
+  if self.ledger then error("client:create_op: a client with a ledger creates through client:create", 2) end
+  return self:_start_create(fields, 2)
 end
 
 ---@param id string
@@ -270,7 +283,10 @@ end
 ---@param fields omnihuman.CreateFields
 ---@return omnihuman.Job? job
 ---@return omnihuman.Error? err
-function Client:create(fields) return M.await(self:create_op(fields)) end
+function Client:create(fields, output)
+  if self.ledger and type(fields) == "table" then return self.ledger:create(fields, output) end
+  return M.await(self:create_op(fields))
+end
 
 --- One status check.
 ---@param id string
@@ -296,6 +312,9 @@ end
 ---@return omnihuman.Job? result
 ---@return omnihuman.Error? err
 function Client:wait(id, opts)
+  if self.ledger and type(id) == "string" then
+    return self.ledger:wait(id, check_options("client:wait", opts, WAIT_OPTIONS, 2))
+  end
   local op = self:wait_op(id, opts)
   if current then current:track_wait(op, id) end
   return M.await(op)
@@ -307,7 +326,25 @@ end
 ---@param opts? omnihuman.DownloadOptions
 ---@return string? path
 ---@return omnihuman.Error? err
-function Client:download(url, path, opts) return M.await(self:download_op(url, path, opts)) end
+function Client:download(url, path, opts)
+  if self.ledger and type(url) == "string" and type(path) == "string" then
+    return self.ledger:download(url, path, check_options("client:download", opts, DOWNLOAD_OPTIONS, 2))
+  end
+  return M.await(self:download_op(url, path, opts))
+end
+
+--- The ledger's rows (a client made with `ledger`): filter by state, model,
+--- label, since (Unix time). See docs/ledger.md.
+function Client:jobs(filter)
+  if not self.ledger then error("client:jobs: this client has no ledger (omnihuman.new{ ledger = ... })", 2) end
+  return self.ledger:jobs(filter)
+end
+
+--- Waits for a recorded job and downloads it again, never creating one.
+function Client:resume(id_or_row, opts)
+  if not self.ledger then error("client:resume: this client has no ledger (omnihuman.new{ ledger = ... })", 2) end
+  return self.ledger:resume(id_or_row, opts)
+end
 
 --- A generation (create, wait, download) to await, and to cancel from
 --- anywhere: client:generate_op(args) returns one; nothing is sent until
@@ -355,15 +392,36 @@ local function cancelled_before(gen)
     .. (gen.job_id and "next step" or "create") .. " was sent")
 end
 
+-- The three steps. A client with a ledger takes them through the ledger
+-- (each recorded); a cancel then ends the generation before its next step.
+function Generation:create()
+  local c = self.client
+  if c.ledger then return c:create(self.fields, self.own.output) end -- a ledger records where it goes
+  return self:step(c:create_op(self.fields))
+end
+
+function Generation:wait(id)
+  local c, own = self.client, self.own
+  local opts = { interval = own.interval, timeout = own.timeout, on_status = own.on_status }
+  if c.ledger then return c:wait(id, opts) end
+  return self:step(waiters.for_job(c:wait_op(id, opts), id))
+end
+
+function Generation:download(url, id)
+  local c = self.client
+  local opts = { on_progress = self.own.on_progress }
+  if c.ledger then return c:download(url, self.own.output, opts) end
+  return self:step(waiters.for_job(c:download_op(url, self.own.output, opts), id))
+end
+
 --- Runs the generation (once) and returns what client:generate returns.
 ---@return omnihuman.Result? res
 ---@return omnihuman.Error? err
 function Generation:await()
   if self.started then error("omnihuman: a generation is awaited once", 2) end
   self.started = true
-  local c, own = self.client, self.own
   local job, err
-  if self.cancelled then job, err = cancelled_before(self) else job, err = self:step(c:create_op(self.fields)) end
+  if self.cancelled then job, err = cancelled_before(self) else job, err = self:create() end
   if not job then
     self.finished = true
     return nil, err
@@ -373,19 +431,9 @@ function Generation:await()
   -- a callback's raise through waiters.for_job, an unwinding run through
   -- the scheduler, which holds the id until generate returns.
   local res, path
-  if self.cancelled then
-    res, err = cancelled_before(self)
-  else
-    res, err = self:step(waiters.for_job(c:wait_op(job.id,
-      { interval = own.interval, timeout = own.timeout, on_status = own.on_status }), job.id))
-  end
-  if res and own.output then
-    if self.cancelled then
-      path, err = cancelled_before(self)
-    else
-      path, err = self:step(waiters.for_job(c:download_op(res.video.url, own.output,
-        { on_progress = own.on_progress }), job.id))
-    end
+  if self.cancelled then res, err = cancelled_before(self) else res, err = self:wait(job.id) end
+  if res and self.own.output then
+    if self.cancelled then path, err = cancelled_before(self) else path, err = self:download(res.video.url, job.id) end
     if path then res.output = path else res = nil end
   end
   self.finished, self.op = true, nil
@@ -407,8 +455,13 @@ function Client:generate(args) return new_generation(self, args, 2):await() end
 
 --- Ends what this client has in flight (each operation is cancelled, which
 --- wakes whoever awaits it; a create that may have reached the service says
---- maybe_created) and releases the client. Idempotent.
-function Client:close() self.core:close() end
+--- maybe_created) and releases the client; a ledger first records the
+--- answers of creates already in. Idempotent.
+function Client:close()
+  if self.ledger then self.ledger:settle(false) end -- answers already in, before close drops them
+  self.core:close()
+  if self.ledger then self.ledger:close() end
+end
 Client.__close = Client.close
 function Client:__tostring() return tostring(self.core) end
 

@@ -7,6 +7,11 @@ local M = {}
 
 local uv = vim.uv or vim.loop
 
+local function notify(msg, level)
+  -- One prefix: errors already read "omnihuman: <kind>: ...".
+  vim.notify("omnihuman: " .. msg:gsub("^omnihuman: ", ""), level or vim.log.levels.INFO)
+end
+
 -- <root>/lua/omnihuman/nvim.lua -> <root>
 local ROOT = (debug.getinfo(1, "S").source:sub(2):gsub("/lua/omnihuman/nvim%.lua$", ""))
 M.root = ROOT
@@ -55,6 +60,7 @@ function M.setup(opts)
     end
   end
   local omnihuman = require("omnihuman")
+  cl = M.with_ledger(cl)
   -- Made now so that a misspelt option raises at setup, not at first use;
   -- no request is sent until a generation starts.
   local ok, made = pcall(omnihuman.new, cl)
@@ -73,9 +79,85 @@ function M.client()
       error(("the core does not load (%s): run make LUA=luajit in %s, see :checkhealth omnihuman")
         :format(tostring(lib):match("[^\n]*[^:\n]"), ROOT), 0)
     end
-    client = lib.new(config.client)
+    client = lib.new(M.with_ledger(config.client))
   end
   return client
+end
+
+--- The client options with the job ledger on by default (ledger = true:
+--- $XDG_STATE_HOME/omnihuman/jobs.db) when its module is built; setup{
+--- ledger = false } turns it off, ledger = "path" picks another file.
+function M.with_ledger(cl)
+  if cl.ledger ~= nil then return cl end
+  local out = {}
+  for k, v in pairs(cl) do out[k] = v end
+  if pcall(require, "omnihuman.ledger_db") then out.ledger = true end
+  return out
+end
+
+-- The ledger's rows (through the client's ledger), or nil, why.
+local function ledger_rows(filter)
+  local c = M.client()
+  if not c.ledger then return nil, "no job ledger (setup{ ledger = false }, or omnihuman.ledger_db not built)" end
+  return c:jobs(filter)
+end
+
+local PENDING = { creating = true, created = true, maybe_created = true, completed = true }
+
+--- Lines describing the ledger's jobs (all, or only pending ones).
+function M.job_lines(pending_only)
+  local rows, err = ledger_rows()
+  if not rows then return nil, err end
+  local lines = {}
+  for _, r in ipairs(rows) do
+    if not pending_only or PENDING[r.state] then
+      lines[#lines + 1] = ("%d  %s  %s  %s  %s"):format(r.row, r.job_id or "-", r.state,
+        r.status or "-", r.output or "-")
+    end
+  end
+  return lines
+end
+
+--- Resumes one ledger job (a job id or a row number) or, with "all", every
+--- job that has an id and is not downloaded: waits and downloads, never
+--- creates. Returns the coroutine.
+function M.resume(which, done)
+  local c = M.client()
+  local nv = require("omnihuman").use("nvim")
+  return nv.spawn(function()
+    local targets = {}
+    if which == "all" then
+      for _, r in ipairs(ledger_rows() or {}) do
+        if r.job_id and (r.state == "created" or r.state == "completed") then targets[#targets + 1] = r.row end
+      end
+    else
+      targets[1] = tonumber(which) or which
+    end
+    if #targets == 0 then notify("no job to resume") end
+    for _, t in ipairs(targets) do
+      local res, err = c:resume(t)
+      if res then notify(("resumed %s: %s"):format(tostring(res.id), tostring(res.output or res.status)))
+      else notify(tostring(err), vim.log.levels.ERROR) end
+    end
+    if done then done() end
+  end)
+end
+
+--- At startup: names the pending jobs of the default ledger, if it exists
+--- (never creates it, never resumes them).
+function M.announce_pending()
+  if config.client.ledger == false then return end
+  local path = config.client.ledger
+  if type(path) ~= "string" then
+    local ok, ledger = pcall(require, "omnihuman.ledger")
+    if not ok then return end
+    path = ledger.default_path()
+  end
+  if not path or not uv.fs_stat(path) then return end
+  local ok, lines = pcall(M.job_lines, true)
+  if ok and lines and #lines > 0 then
+    notify(("%d job(s) of the ledger not finished: :OmniHuman jobs, :OmniHuman resume all"):format(#lines))
+  end
 end
 
 --- Where setup{} (or the environment) puts the key: "setup", "$AIMLAPI_KEY" or nil. Never the key.
@@ -85,11 +167,6 @@ function M.key_source()
   local env = os.getenv("AIMLAPI_KEY")
   if env and env ~= "" then return "$AIMLAPI_KEY" end
   return nil
-end
-
-local function notify(msg, level)
-  -- One prefix: errors already read "omnihuman: <kind>: ...".
-  vim.notify("omnihuman: " .. msg:gsub("^omnihuman: ", ""), level or vim.log.levels.INFO)
 end
 
 local function is_url(s) return s:match("^https?://") ~= nil end
@@ -196,6 +273,18 @@ M.subcommands = {
     end
     notify(("cancelled %d generation(s)"):format(M.cancel(n)))
   end,
+  jobs = function(arg)
+    if arg then return notify("usage: :OmniHuman jobs", vim.log.levels.WARN) end
+    local ok, lines, err = pcall(M.job_lines, false)
+    if not ok or not lines then return notify(tostring(ok and err or lines), vim.log.levels.ERROR) end
+    notify(#lines == 0 and "no jobs in the ledger"
+      or ("jobs (row id state status output):\n" .. table.concat(lines, "\n")))
+  end,
+  resume = function(arg)
+    if not arg then return notify("usage: :OmniHuman resume {job id|row|all}", vim.log.levels.WARN) end
+    local ok, err = pcall(M.resume, arg)
+    if not ok then notify(tostring(err), vim.log.levels.ERROR) end
+  end,
 }
 
 -- "k=v" arguments of :OmniHuman: create fields (numbers and true/false as
@@ -215,7 +304,7 @@ local function split_fields(fargs)
 end
 
 --- :OmniHuman [{image} {audio} [{output}]] [{field}={value}...],
---- :OmniHuman running, :OmniHuman cancel [N|all]
+--- :OmniHuman running | cancel [N|all] | jobs | resume {id|row|all}
 ---@param opts { fargs: string[] }
 function M.command(opts)
   local sub = M.subcommands[opts.fargs[1]]
@@ -224,7 +313,8 @@ function M.command(opts)
   -- With model= (a model of the catalogue), image and audio only where it takes them.
   local least = fields.model ~= nil and 0 or 2
   if #a < least or #a > 3 then
-    return notify("usage: :OmniHuman {image} {audio} [{output}] [{field}={value}...] | running | cancel [N|all]",
+    return notify("usage: :OmniHuman {image} {audio} [{output}] [{field}={value}...]"
+      .. " | running | cancel [N|all] | jobs | resume {id|row|all}",
       vim.log.levels.WARN)
   end
   local output = a[3] or fields.output

@@ -13,9 +13,14 @@ cli.BIN = "bin/omnihuman"
 
 local sh = require("spec.support.sh")
 
+-- The CLI's default ledger lives under $XDG_STATE_HOME: one folder per
+-- test process, never the user's own.
+cli.STATE = fixtures.tmpdir()
+
 -- Environment for a run against srv's namespace ns (the key from the env).
 function cli.env(srv, ns, extra)
   local e = { AIMLAPI_KEY = fixtures.KEY, OMNIHUMAN_BASE_URL = srv and srv:base_url(ns) or nil,
+              XDG_STATE_HOME = cli.STATE,
               OMNIHUMAN_BUILD = cli.BUILD, COLUMNS = "120", LINES = "40" }
   for k, v in pairs(extra or {}) do e[k] = v end
   return e

@@ -14,6 +14,8 @@ local Preflight = require("omnihuman.cli.preflight")
 local Pacer = require("omnihuman.cli.pacer")
 local batch_run = require("omnihuman.cli.batch_run")
 local batch_report = require("omnihuman.cli.batch_report")
+local OutputLocks = require("omnihuman.cli.output_locks")
+local BatchLedger = require("omnihuman.cli.batch_ledger")
 
 local batch = {}
 
@@ -43,6 +45,8 @@ billed): it is not sent again unless you pass --recreate-uncertain.]],
     { "interval", arg = "SECONDS", number = true, help = "seconds between status checks (default 10)" },
     { "timeout", arg = "SECONDS", number = true, help = "give up waiting for a job after this long (default 900)" },
     { "no-fsync", help = "flush the journal but do not fsync it" },
+    { "ledger", arg = "PATH", help = "the job ledger (default: $XDG_STATE_HOME/omnihuman/jobs.db)" },
+    { "no-ledger", help = "the journal alone: no job ledger" },
   },
 }
 
@@ -78,9 +82,13 @@ local function take_locks(ctx, real, jpath, opts)
   return journal, mlock
 end
 
--- --adopt OUTPUT=ID: checked (all of them) before any is written.
-local function adoptions(specs, home, by_key, states)
-  local out = {}
+-- --adopt OUTPUT=ID: checked (all of them) before any is written: the row
+-- exists and has no other job, no other row has this job, and the service
+-- knows the id (check(id) -> true or nil, why: a mistyped id is refused,
+-- never journaled).
+local function adoptions(specs, home, by_key, states, check)
+  local out, owner = {}, {}
+  for key, st in pairs(states) do if st.id then owner[st.id] = key end end
   for _, spec in ipairs(specs or {}) do
     local output, id = spec:match("^(.+)=([^=]+)$")
     if not output then return nil, "--adopt needs OUTPUT=ID, got '" .. spec .. "'" end
@@ -92,9 +100,32 @@ local function adoptions(specs, home, by_key, states)
     if st and st.id and st.id ~= id then
       return nil, ("--adopt: %s already has job %s"):format(output, st.id)
     end
+    if owner[id] and owner[id] ~= key then
+      return nil, ("--adopt: job %s is already the job of %s"):format(id, owner[id])
+    end
+    owner[id] = key
     out[#out + 1] = { row = row, id = id }
   end
+  for _, a in ipairs(out) do
+    local st = states[a.row.key]
+    if not (st and st.id == a.id) then
+      local ok, why = check(a.id)
+      if not ok then return nil, ("--adopt: job %s: %s"):format(a.id, why) end
+    end
+  end
   return out
+end
+
+-- Whether the service knows job id (one status check).
+local function job_exists(ctx)
+  return function(id)
+    local client, cerr = ctx:client()
+    if not client then return nil, cerr.message end
+    local st, err = client:poll(id)
+    if st then return true end
+    if err.kind == "not_found" or err.kind == "invalid_input" then return nil, "the service has no such job" end
+    return nil, "could not be checked: " .. err.kind .. ": " .. err.message
+  end
 end
 
 function batch.command.run(ctx, opts)
@@ -150,9 +181,27 @@ function batch.command.run(ctx, opts)
   rows, by_key = Rows.identify(rows, bad, home, { [real] = "the manifest", [jpath] = "the journal" })
   local records, warnings = journal:read()
   for _, w in ipairs(warnings) do progress:log(jpath .. ": " .. w) end
-  local states = Journal.replay(records, Rows.keyof(by_key, home))
+  local ambiguous = {}
+  local states = Journal.replay(records, Rows.keyof(by_key, home, ambiguous))
+  -- A row with no record under its key takes those under its spelling
+  -- (written when no folder on the way was a symlink yet), unless that
+  -- spelling is another row's key.
+  for key, row in pairs(by_key) do
+    local sk = row.spelled_key
+    if not states[key] and sk and sk ~= key and not by_key[sk] and states[sk] then
+      states[key] = states[sk]
+      states[key].key = key
+    end
+  end
+  for key in pairs(ambiguous) do
+    if not states[key] then
+      states[key] = { key = key, state = "uncertain", legacy = true }
+      progress:log(("%s: a record of an older journal may be %s's job; held as uncertain"
+        .. " (--adopt its job, or --recreate-uncertain)"):format(jpath, key))
+    end
+  end
 
-  local adopt, aerr = adoptions(opts.adopt, home, by_key, states)
+  local adopt, aerr = adoptions(opts.adopt, home, by_key, states, job_exists(ctx))
   if not adopt then close() return usage(aerr) end
   for _, a in ipairs(adopt) do
     local st = states[a.row.key] or { key = a.row.key }
@@ -211,6 +260,24 @@ function batch.command.run(ctx, opts)
       end
     end
   end
+  -- Outputs another run is making right now: not started here.
+  if not dry and #todo > 0 then
+    local busy, release = OutputLocks.take(todo)
+    local close_files = close
+    close = function() release() close_files() end
+    local taken = {}
+    for _, r in ipairs(busy) do taken[r] = true end
+    local kept = {}
+    for _, r in ipairs(todo) do
+      if taken[r] then
+        r.result, r.message = "pending", "another omnihuman run is making this output now; not started"
+        counts.pending = counts.pending + 1
+      else
+        kept[#kept + 1] = r
+      end
+    end
+    todo = kept
+  end
   table.sort(bad, function(a, b) return a.line < b.line end)
   for _, b in ipairs(bad) do
     progress:log(("%s:%d: bad row: %s"):format(name, b.line, b.message))
@@ -232,6 +299,18 @@ function batch.command.run(ctx, opts)
     ctx.cfg.on_event = function(ev) if state.on_event then state.on_event(ev) end end
     local client, cerr = ctx:client()
     if not client then close() ctx:fail(cerr) return exit.for_error(cerr) end
+    local store, lerr = BatchLedger.open(opts)
+    if lerr then
+      close()
+      ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): " .. lerr })
+      return exit.OTHER
+    end
+    state.ledger = store
+    local close_before = close
+    close = function()
+      if store then store:close() end
+      close_before()
+    end
     local targets = {}
     for _, r in ipairs(todo) do targets[#targets + 1] = r.row.output end
     fs.clean_parts(targets)
@@ -239,6 +318,9 @@ function batch.command.run(ctx, opts)
     state.pacer = Pacer.new(conc, budget, util.now)
     local ok, res = pcall(batch_run.execute, state)
     if not ok then -- interrupted: the journal stays valid; jobs made meanwhile are kept
+      -- further SIGINT/SIGTERM/SIGHUP would cut the journaling below short
+      local has, signals = pcall(require, "omnihuman.ledger_db")
+      if has then signals.ignore_signals() end
       batch_run.rescue(state, res)
       close()
       error(res, 0)

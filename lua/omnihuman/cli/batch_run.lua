@@ -6,13 +6,13 @@
 local omnihuman = require("omnihuman")
 local util = require("omnihuman.cli.util")
 local Manifest = require("omnihuman.cli.manifest")
+local BatchLedger = require("omnihuman.cli.batch_ledger")
 
 local batch_run = {}
 
 local FATAL = { auth = true, forbidden = true }
 -- Waits that stop with these leave the job pending: a rerun waits again.
 local STILL_PENDING = { timeout = true, network = true, server = true, rate_limited = true, cancelled = true }
-local MAX_REFUSALS = 8 -- creates of one row refused with 429 before the row gives up
 
 local function short(id)
   return id and (id:match("^(%x+)") or id):sub(1, 8) or "-"
@@ -40,7 +40,7 @@ function batch_run.execute(state)
   for _, r in ipairs(state.todo) do if r.action ~= "create" then queue[#queue + 1] = r end end
   for _, r in ipairs(state.todo) do if r.action == "create" then queue[#queue + 1] = r end end
   local inflight = {} -- r -> its wait or download operation (cancelled on a stop)
-  state.flying = {}   -- r -> true while its create is out: an interrupt may leave its job unrecorded
+  state.flying = {}   -- r -> its create operation while out: an interrupt may leave its job unrecorded
   local finished, stopping = 0, nil
   local t0 = util.now()
 
@@ -114,10 +114,9 @@ function batch_run.execute(state)
 
   -- A create refused for certain (429): the row goes back in the queue.
   local function requeue(r, job, err)
-    r.refusals = (r.refusals or 0) + 1
-    if r.refusals > MAX_REFUSALS then return false end
-    local step = math.min(30, 2 ^ r.refusals)
-    r.not_before = util.now() + step * (0.5 + 0.5 * math.random())
+    local pause = pacer:pause_after_refusal(r)
+    if not pause then return false end
+    r.not_before = util.now() + pause
     progress:finish(job, ("refused (%s), queued again"):format(err.status or err.kind))
     table.insert(queue, 1, r)
     pacer.active = pacer.active - 1
@@ -144,9 +143,46 @@ function batch_run.execute(state)
       fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
       return false
     end
-    state.flying[r] = true
-    local created, err = omnihuman.await(client:create_op(Manifest.create_fields(row)))
+    local fields = Manifest.create_fields(row)
+    if state.ledger then
+      local what, v = BatchLedger.before(state.ledger, r, fields, ctx.cfg.model, client.base_url,
+        r.st ~= nil and (r.st.state == "uncertain" or r.st.state == "failed"))
+      if what == "stop" then
+        -- The journal already holds this create durably; the ledger is the
+        -- second record here, so its failure does not stop the row.
+        progress:log(("%s:%d: the ledger could not record this create (%s); the journal does")
+          :format(state.name, row.line, util.redact(v)))
+      elseif what ~= "send" then
+        pacer:give_back()
+        if what == "adopt" then -- the ledger has this request's job for this output: take it, pay nothing
+          r.id = v
+          if not record(r, "created", { id = v, adopted = true }, true) then
+            fail(r, job, "error", { kind = "journal", message = "job " .. v .. " of the ledger could not be journaled" })
+            return false
+          end
+          progress:log(("%s:%d: job %s of the ledger is this row's (same request, same output): not created again")
+            :format(state.name, row.line, v))
+          return true
+        end
+        if what == "uncertain" then
+          fail(r, job, "uncertain", { kind = "duplicate", message = v }, "uncertain")
+          return false
+        end
+      end
+      if what == "send" then r.lrow = v end
+    end
+    local made, op = pcall(client.create_op, client, fields)
+    if not made then -- refused before sending (a field the create cannot take): this row only
+      pacer:give_back()
+      BatchLedger.answered(state.ledger, r.lrow, nil, { kind = "invalid_input", message = tostring(op) })
+      record(r, "create_failed", { kind = "invalid_input", message = util.redact(tostring(op)) }, false)
+      fail(r, job, "bad", { kind = "invalid_input", message = "not sent: " .. tostring(op) })
+      return false
+    end
+    state.flying[r] = op
+    local created, err = omnihuman.await(op)
     state.flying[r] = nil
+    BatchLedger.answered(state.ledger, r.lrow, created, err, created and usage_of(created) or nil)
     if not created then
       if err.maybe_created then
         fail(r, job, "uncertain", err, "uncertain")
@@ -166,7 +202,9 @@ function batch_run.execute(state)
     if credits then rep.credits = (rep.credits or 0) + credits end
     limit_note("jobs are being accepted", pacer:created())
     if not record(r, "created", { id = r.id, credits = credits }, true) then
-      local adopt = ("omnihuman batch %s --adopt %s"):format(util.q(state.name), util.q(row.key .. "=" .. r.id))
+      -- the journal named too: the command must act on this run's journal, wherever it is
+      local adopt = ("omnihuman batch %s --journal %s --adopt %s"):format(util.q(state.name), util.q(state.jpath),
+        util.q(row.key .. "=" .. r.id))
       rep.unrecorded[#rep.unrecorded + 1] = { line = row.line, key = row.key, id = r.id }
       io.stderr:write(("omnihuman: job %s was created for %s:%d (%s) but its id could not be journaled;"
         .. " it is not lost: once the journal can be written, run: %s\n"):format(r.id, state.name, row.line,
@@ -272,26 +310,41 @@ function batch_run.execute(state)
   return rep
 end
 
--- The run was interrupted (Ctrl-C) with creates out: unwinding waited for
--- their answers and the error lists the jobs made ("job <id> was
--- created"). With one create out, its job is that row's: journaled. Else
--- each id is printed with the rows it may belong to, to --adopt.
+-- The answer of a create operation the unwinding let finish, or nil.
+local function answered_id(op)
+  if type(op) ~= "userdata" or op:is_closed() or not op:done() then return nil end
+  local ok, res = pcall(op.result, op)
+  return ok and type(res) == "table" and res.id or nil
+end
+
+-- The run was interrupted (Ctrl-C, SIGTERM, SIGHUP) with creates out:
+-- unwinding waited for their answers. Each row's own create operation says
+-- which job is that row's: journaled. An id no operation accounts for (or
+-- that the journal could not take) is printed with the rows it may belong
+-- to, to --adopt.
 function batch_run.rescue(state, err)
-  local ids = {}
+  local ids, seen = {}, {}
   for id in tostring(err):gmatch("job (%S+) was created") do ids[#ids + 1] = id end
-  if #ids == 0 or not state.flying then return end
+  if not state.flying then return end
   local rows = {}
   for r in pairs(state.flying) do rows[#rows + 1] = r end
   table.sort(rows, function(a, b) return a.row.line < b.row.line end)
-  if #ids == 1 and #rows == 1 then
-    local r = rows[1]
-    local ok = state.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = ids[1] }, true)
-    if ok then
+  local left = {}
+  for _, r in ipairs(rows) do
+    local id = answered_id(state.flying[r])
+    if id then BatchLedger.answered(state.ledger, r.lrow, { id = id }) end
+    if id and state.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = id }, true) then
+      seen[id] = true
       io.stderr:write(("omnihuman: job %s (%s:%d, %s) answered as the run stopped; it is in the journal\n")
-        :format(ids[1], state.name, r.row.line, r.row.key))
-      return
+        :format(id, state.name, r.row.line, r.row.key))
+    else
+      left[#left + 1] = r
     end
   end
+  local unseen = {}
+  for _, id in ipairs(ids) do if not seen[id] then unseen[#unseen + 1] = id end end
+  ids, rows = unseen, left
+  if #ids == 0 then return end
   local keys = {}
   for _, r in ipairs(rows) do keys[#keys + 1] = r.row.key end
   for _, id in ipairs(ids) do

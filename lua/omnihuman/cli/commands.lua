@@ -4,6 +4,7 @@ local fs = require("omnihuman.cli.fs")
 local args = require("omnihuman.cli.args")
 local exit = require("omnihuman.cli.exit")
 local usage_of = require("omnihuman.usage")
+local ledger_cmds = require("omnihuman.cli.ledger_cmds")
 
 local commands = {}
 
@@ -52,9 +53,9 @@ local function job_label(id)
 end
 
 -- create, with a live line; returns job or nil, err.
-local function do_create(ctx, client, fields, job)
+local function do_create(ctx, client, fields, job, output)
   ctx.progress:set(job, "creating")
-  return client:create(fields)
+  return client:create(fields, output)
 end
 
 local function do_wait(ctx, client, id, job)
@@ -90,19 +91,20 @@ end
 commands.generate = {
   usage = "generate [--model M] [--image FILE|URL] [--audio FILE|URL] [--field K=V]... -o OUT.mp4 [options]",
   summary = "Create a job, wait for it and download the video: the whole thing in one command.",
-  options = concat(INPUT_OPTS, { { "output", short = "o", arg = "FILE", help = "where to write the MP4 (required)" } }, WAIT_OPTS),
+  options = concat(INPUT_OPTS, { { "output", short = "o", arg = "FILE", help = "where to write the MP4 (required)" } }, WAIT_OPTS,
+                   ledger_cmds.OPTIONS),
   run = function(ctx, opts)
     if #opts.args > 0 then return usage("unexpected argument " .. opts.args[1]) end
     if not opts.output then return usage("-o/--output is required") end
     local fields, uerr = create_fields(opts)
     if not fields then return nil, uerr end
-    local client, cerr = ctx:client()
+    local client, cerr = ledger_cmds.client(ctx, opts)
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
     fs.clean_parts({ opts.output })
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(util.basename(opts.output))
-      local created, err = do_create(ctx, client, fields, job)
+      local created, err = do_create(ctx, client, ledger_cmds.fields(opts, fields), job, opts.output)
       if not created then
         progress:finish(job, "create failed: " .. err.kind)
         ctx:fail(err) return exit.for_error(err)
@@ -132,14 +134,14 @@ commands.generate = {
 commands.create = {
   usage = "create [--model M] [--image FILE|URL] [--audio FILE|URL] [--field K=V]... [options]",
   summary = "Submit one job (billed) and print its id without waiting.",
-  options = INPUT_OPTS,
+  options = concat(INPUT_OPTS, ledger_cmds.OPTIONS),
   run = function(ctx, opts)
     if #opts.args > 0 then return usage("unexpected argument " .. opts.args[1]) end
     local fields, uerr = create_fields(opts)
     if not fields then return nil, uerr end
-    local client, cerr = ctx:client()
+    local client, cerr = ledger_cmds.client(ctx, opts)
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
-    local job, err = client:create(fields)
+    local job, err = client:create(ledger_cmds.fields(opts, fields))
     if not job then ctx:fail(err) return exit.for_error(err) end
     local spent, credits = usage_of(job)
     ctx.progress:log(created_line(job, credits))

@@ -12,12 +12,14 @@ local exit = {
   JOURNAL = 9,      -- batch: a journal record could not be written; the run stopped, no job unrecorded
   UNRECORDED = 10,  -- batch: a job was created but its id could not be journaled (printed on stderr)
   LOCKED = 11,      -- batch: another run holds the manifest or its journal; nothing was done
+  DUPLICATE = 12,   -- the ledger holds a job of the same request (pass again=true / --again to pay again)
 }
 
 local BY_KIND = {
   invalid_input = exit.USAGE,
   auth = exit.AUTH, forbidden = exit.AUTH,
   generation_failed = exit.FAILED,
+  duplicate = exit.DUPLICATE,
   timeout = exit.TIMEOUT,
   network = exit.NETWORK, server = exit.NETWORK, rate_limited = exit.NETWORK,
 }

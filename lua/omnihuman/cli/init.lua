@@ -5,13 +5,14 @@ local util = require("omnihuman.cli.util")
 
 local cli = {}
 
-local ORDER = { "generate", "create", "status", "wait", "download", "batch", "models" }
+local ORDER = { "generate", "create", "status", "wait", "download", "batch", "jobs", "resume", "models" }
 
 local function command_table()
   local commands = require("omnihuman.cli.commands")
   return {
     generate = commands.generate, create = commands.create, status = commands.status, wait = commands.wait,
     download = commands.download, batch = require("omnihuman.cli.batch").command,
+    jobs = require("omnihuman.cli.ledger_cmds").jobs, resume = require("omnihuman.cli.ledger_cmds").resume,
     models = require("omnihuman.cli.models").command,
   }
 end
@@ -32,7 +33,8 @@ local function top_help(cmds)
   out[#out + 1] = "Environment: AIMLAPI_KEY (API key), OMNIHUMAN_BASE_URL (API base URL)."
   out[#out + 1] = "Exit codes: 0 ok, 1 other error, 2 bad input/usage, 3 auth, 4 generation failed,"
   out[#out + 1] = "            5 timeout, 6 network/service, 7 batch incomplete, 8 create uncertain,"
-  out[#out + 1] = "            9 journal write failed, 10 job id not journaled, 11 batch already running."
+  out[#out + 1] = "            9 journal write failed, 10 job id not journaled, 11 batch already running,"
+  out[#out + 1] = "            12 the same request is already in the ledger."
   return table.concat(out, "\n") .. "\n"
 end
 
@@ -64,10 +66,20 @@ function cli.main(argv)
     return exit.USAGE
   end
   local ctx = require("omnihuman.cli.context").new(opts)
+  -- SIGTERM, SIGHUP and a second Ctrl-C stop the run like the first Ctrl-C
+  -- (below), so what was paid gets recorded. Without the ledger's module: as before.
+  local has_signals, ledger_db = pcall(require, "omnihuman.ledger_db")
+  if has_signals then ledger_db.interrupt_on_signals() end
   local ok, code, uerr = xpcall(function() return cmd.run(ctx, opts) end, debug.traceback)
   if not ok then
     pcall(function() ctx.progress:close() end)
     if tostring(code):match("interrupted!") then -- SIGINT, raised by the interpreter
+      if has_signals then ledger_db.ignore_signals() end -- let the recording below finish
+      local client = rawget(ctx, "_client")
+      if client and client.ledger then
+        for _, line in ipairs(client.ledger:settle(true)) do io.stderr:write("omnihuman: ", util.redact(line), "\n") end
+        io.stderr:write("omnihuman: finish recorded jobs with: omnihuman resume --all\n")
+      end
       io.stderr:write("omnihuman: interrupted", name == "batch"
         and " (run the same command again to resume: journaled jobs are not created again)" or "", "\n")
       -- creates that answered while the run unwound: their ids must not be lost

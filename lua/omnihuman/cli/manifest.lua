@@ -178,8 +178,8 @@ function Manifest.create_fields(row)
   local f = {}
   for k, v in pairs(row.fields) do f[k] = v end
   for _, which in ipairs({ "image", "audio", "mask" }) do
-    local input = row[which]
-    if input and input.url then f[which .. "_url"] = input.url elseif input then f[which] = input.path end
+    local given = row[which]
+    if given and given.url then f[which .. "_url"] = given.url elseif given then f[which] = given.path end
   end
   return f
 end

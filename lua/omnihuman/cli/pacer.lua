@@ -46,6 +46,24 @@ function Pacer:refused()
   return old, self:limit()
 end
 
+-- How long a row refused with 429 stays in the queue: a refusal made no job,
+-- so a busy account slows the batch down; only after GIVE_UP seconds of
+-- nothing but refusals for that row does it fail.
+Pacer.GIVE_UP = 1800
+Pacer.MAX_PAUSE = 30
+
+-- Row r's create was refused with 429 (r.refused_since, r.refusals are
+-- kept on the row). Returns the pause before it is tried again, or nil
+-- when the row has been refused for GIVE_UP seconds.
+function Pacer:pause_after_refusal(r, rand)
+  local t = self.now()
+  r.refused_since = r.refused_since or t
+  r.refusals = (r.refusals or 0) + 1
+  if t - r.refused_since >= Pacer.GIVE_UP then return nil end
+  local step = math.min(Pacer.MAX_PAUSE, 2 ^ math.min(r.refusals, 16))
+  return step * (0.5 + 0.5 * (rand or math.random)())
+end
+
 -- A job was created. Returns old, new level when the limit grew.
 function Pacer:created()
   local old = self:limit()

@@ -17,14 +17,24 @@ local Preflight = {}
 -- a second read. Sets input.real (canonical path). nil, or the reason.
 function Preflight.inputs(row, cache, rules)
   local model = type(row.fields.model) == "string" and row.fields.model or rules.model
+  -- A row's own input options, typed as the create will want them (a "yes"
+  -- passed the check below as truthy, then made the create raise mid-run).
+  local allow, max_s = row.fields.allow_unmeasured_audio, row.fields.max_audio_seconds
+  if allow ~= nil and type(allow) ~= "boolean" then
+    return "allow_unmeasured_audio must be true or false, got '" .. tostring(allow) .. "'"
+  end
+  if max_s ~= nil and type(max_s) ~= "number" then
+    return "max_audio_seconds must be a number, got '" .. tostring(max_s) .. "'"
+  end
+  local opts = { model = model, max_audio_seconds = max_s or rules.max_audio_seconds,
+                 allow_unmeasured_audio = allow }
   for _, which in ipairs({ "image", "audio", "mask" }) do
     local input = row[which]
     if input and input.path then
-      local k = which .. "\0" .. tostring(model) .. "\0" .. input.path
+      local k = table.concat({ which, tostring(model), tostring(opts.max_audio_seconds), tostring(allow), input.path }, "\0")
       if cache[k] == nil then
         local _, _, tag = fs.stat(input.path)
-        local ok, why = core.check_input(input.path, which,
-          { model = model, max_audio_seconds = rules.max_audio_seconds })
+        local ok, why = core.check_input(input.path, which, opts)
         if ok then cache[k] = false
         elseif tag == "missing" or tag == "notdir" then cache[k] = which .. " file not found: " .. input.path
         else cache[k] = which .. " file " .. input.path .. ": " .. why end
