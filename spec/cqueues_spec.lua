@@ -92,45 +92,32 @@ describe("cqueues", function()
     assert.is_true(woke_after < 1 * SLOW, "woke after " .. woke_after .. " s")
   end)
 
-  it("client:close() wakes every waiter on the client's jobs and lets cq:loop() return", function()
-    local c = fixtures.client(srv, fixtures.ns("cqk"))
-    local cq = cqueues.new()
-    local kinds = {}
-    for i = 1, 5 do
+  -- Closing the client, or the loop, wakes every waiter on its jobs at once.
+  local enders = {
+    { "client:close()", function(c) c:close() end },
+    { "closing the loop", function() omnihuman.loop():close() end },
+  }
+  for _, ender in ipairs(enders) do
+    it(ender[1] .. " wakes every waiter and lets cq:loop() return", function()
+      local c = fixtures.client(srv, fixtures.ns("cqx"))
+      local cq = cqueues.new()
+      local kinds = {}
+      for i = 1, 5 do
+        cq:wrap(function()
+          local _, err = c:wait(assert(c:create(URLS)).id, { interval = 30 })
+          kinds[i] = err and err.kind
+        end)
+      end
       cq:wrap(function()
-        local _, err = c:wait(assert(c:create(URLS)).id, { interval = 30 })
-        kinds[i] = err and err.kind
+        cqueues.sleep(0.3)
+        ender[2](c)
       end)
-    end
-    cq:wrap(function()
-      cqueues.sleep(0.3)
-      c:close()
+      local t0 = fixtures.now()
+      loop_cq(cq, 10)
+      assert.is_true(fixtures.now() - t0 < 3 * SLOW)
+      for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
     end)
-    local t0 = fixtures.now()
-    loop_cq(cq, 10)
-    assert.is_true(fixtures.now() - t0 < 3 * SLOW)
-    for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
-  end)
-
-  it("closing the loop wakes every waiter and lets cq:loop() return", function()
-    local c = fixtures.client(srv, fixtures.ns("cqx"))
-    local cq = cqueues.new()
-    local kinds = {}
-    for i = 1, 5 do
-      cq:wrap(function()
-        local _, err = c:wait(assert(c:create(URLS)).id, { interval = 30 })
-        kinds[i] = err and err.kind
-      end)
-    end
-    cq:wrap(function()
-      cqueues.sleep(0.3)
-      omnihuman.loop():close()
-    end)
-    local t0 = fixtures.now()
-    loop_cq(cq, 10)
-    assert.is_true(fixtures.now() - t0 < 3 * SLOW)
-    for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
-  end)
+  end
 
   it("still blocks in the main thread and yields in a plain coroutine", function()
     local c = fixtures.client(srv, fixtures.ns("cqm"))

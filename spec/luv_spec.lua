@@ -108,47 +108,33 @@ describe("luv", function()
     assert.is_true(woke_after < 1 * SLOW, "woke after " .. woke_after .. " s")
   end)
 
-  it("client:close() wakes every waiter on the client's jobs and lets uv.run() return", function()
-    local c = fixtures.client(srv, fixtures.ns("uvk"))
-    local kinds = {}
-    local t0 = fixtures.now()
-    run_uv(function()
-      for i = 1, 5 do
-        coroutine.wrap(function()
-          local _, err = c:wait(assert(c:create(URLS)).id, { interval = 30 })
-          kinds[i] = err and err.kind
-        end)()
-      end
-      local t = uv.new_timer()
-      t:start(300, 0, function()
-        t:close()
-        c:close()
-      end)
-    end, 10)
-    assert.is_true(fixtures.now() - t0 < 3 * SLOW)
-    for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
-  end)
-
-  it("closing the loop wakes every waiter and lets uv.run() return", function()
-    local c = fixtures.client(srv, fixtures.ns("uvx"))
-    local kinds = {}
-    local t0 = fixtures.now()
-    run_uv(function()
-      for i = 1, 5 do
-        coroutine.wrap(function()
-          local _, err = c:wait(assert(c:create(URLS)).id, { interval = 30 })
-          kinds[i] = err and err.kind
-        end)()
-      end
-      local t = uv.new_timer()
-      t:start(300, 0, function()
-        t:close()
-        omnihuman.loop():close()
-      end)
-    end, 10)
-    assert.is_true(fixtures.now() - t0 < 3 * SLOW)
-    for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
-  end)
+  -- Closing the client, or the loop, wakes every waiter on its jobs at once.
+  local enders = {
+    { "client:close()", function(c) c:close() end },
+    { "closing the loop", function() omnihuman.loop():close() end },
+  }
+  for _, ender in ipairs(enders) do
+    it(ender[1] .. " wakes every waiter and lets uv.run() return", function()
+      local c = fixtures.client(srv, fixtures.ns("uvx"))
+      local kinds = {}
+      local t0 = fixtures.now()
+      run_uv(function()
+        for i = 1, 5 do
+          coroutine.wrap(function()
+            local _, err = c:wait(assert(c:create(URLS)).id, { interval = 30 })
+            kinds[i] = err and err.kind
+          end)()
+        end
+        local t = uv.new_timer()
+        t:start(300, 0, function()
+          t:close()
+          ender[2](c)
+        end)
+      end, 10)
+      assert.is_true(fixtures.now() - t0 < 3 * SLOW)
+      for i = 1, 5 do assert.equals("cancelled", kinds[i]) end
+    end)
+  end
 
   it("examples/luv.lua and examples/cqueues.lua run as documented (child processes)", function()
     local ns = fixtures.ns("ex")
