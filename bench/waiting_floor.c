@@ -122,7 +122,8 @@ int main(int argc, char **argv) {
   }
   double wall = now_s() - t0, cpu = cpu_s() - c0;
   long hwm = status_kb("VmHWM");
-  printf("jobs=%ld\nchecks=%ld\nwall=%.6f\ncpu=%.6f\nrss0_kb=%ld\nhwm_kb=%ld\n", n, checks, wall, cpu, rss0, hwm);
+  printf("jobs=%ld\nchecks=%ld\nwall=%.6f\ncpu=%.6f\nrss0_kb=%ld\nhwm_kb=%ld\n", n, checks, wall, cpu, rss0,
+         hwm);
   for (long i = 0; i < n; i++) curl_easy_cleanup(jobs[i].e);
   curl_multi_cleanup(m);
   curl_slist_free_all(hdrs);

@@ -237,7 +237,7 @@ describe("the model catalogue", function()
       local sh = require("spec.support.sh")
       local ns = fixtures.ns("cat")
       local dir = fixtures.tmpdir()
-      local lua = os.getenv("LUA") or "lua5.4"
+      local lua = require("spec.support.cli").LUA -- the suite's own interpreter (sanitizers included)
       local ok, out = sh.run(("OMNIHUMAN_BASE_URL=%q AIMLAPI_KEY=%q %s examples/models.lua %q 2>&1")
         :format(srv:base_url(ns), fixtures.KEY, lua, dir))
       assert.is_truthy(ok, out)

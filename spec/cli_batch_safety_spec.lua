@@ -215,8 +215,17 @@ describe("omnihuman batch safety", function()
       local why = ("trial %d: %d rows, %d bytes of room (seed %d)"):format(trial, rows, limit - size, SEED)
       local code, out, err = batch(ns, m, { "--concurrency", tostring(math.random(1, 3)) },
         { pre = ("ulimit -f %d; trap '' XFSZ;"):format(math.floor(limit / 512)) })
-      assert.is_true(code == 9 or code == 10, why .. ": exit " .. tostring(code) .. "\n" .. out .. err)
       journal_lines_ok(m .. ".journal.jsonl")
+      if code == 0 then
+        -- The rows' records fitted in the room (rows done earlier write
+        -- less): a clean run, its journal short of the limit, every job once.
+        local f = assert(io.open(m .. ".journal.jsonl", "rb"))
+        local n = f:seek("end")
+        f:close()
+        assert.is_true(n < limit, why .. ": exit 0 with the journal at its size limit")
+      else
+        assert.is_true(code == 9 or code == 10, why .. ": exit " .. tostring(code) .. "\n" .. out .. err)
+      end
       local ids = {}
       for id, key in err:gmatch("job (%S+) was created for %S+ %(([^)]+)%)") do ids[key] = id end
       if code == 10 then assert.is_not_nil(next(ids), why) end

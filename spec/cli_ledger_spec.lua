@@ -13,11 +13,7 @@ local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 -- crashes (signal 11 in its stop-the-world step) as these CLI runs exit,
 -- failing a run that has no error. ASan stays on for them; the ledger's
 -- leaks are checked in-process by spec/ledger_*_spec.lua.
-local function env_of(srv, ns, extra)
-  local e = cli.env(srv, ns, extra)
-  if os.getenv("SANLUA") then e.ASAN_OPTIONS = "detect_leaks=0:abort_on_error=0:exitcode=86" end
-  return e
-end
+local function env_of(srv, ns, extra) return cli.env(srv, ns, extra) end -- (cli.env turns LSan off there)
 
 describe("omnihuman CLI with the ledger", function()
   local srv, dir

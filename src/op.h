@@ -58,8 +58,8 @@ struct omh_op {
   unsigned retrying : 1;             /* the armed timer restarts the request */
   unsigned settling : 1;             /* abandoned: finish at the answer in flight, never retry */
   unsigned attempt : 8;              /* retries made for the current request (<= OMH_MAX_RETRIES) */
-  unsigned unheard : 1; /* never handed to Lua: its finish needs no notice, and its
-                           owner keeps its result block (x.r) from one request to the next */
+  unsigned unheard : 1;              /* never handed to Lua: its finish needs no notice, and its
+                                        owner keeps its result block (x.r) from one request to the next */
 };
 
 /* op_run.c: a new op of class cls on loop lp (its userdata at loop_idx),
