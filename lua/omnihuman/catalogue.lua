@@ -196,48 +196,74 @@ end
 --- controls).
 ---@return string? why
 ---@return boolean? unknown
+-- Per model, its field names sorted (made once): checks walk them in a
+-- fixed order without building a table per create.
+local sorted_fields = {}
+local function fields_of(m)
+  local list = sorted_fields[m]
+  if not list then
+    list = {}
+    for k in pairs(m.fields) do list[#list + 1] = k end
+    table.sort(list)
+    sorted_fields[m] = list
+  end
+  return list
+end
+
+-- The first (in sorted order) field of `fields` that model m does not take,
+-- or nil. Only built when one exists (a create that passes allocates nothing).
+local function first_unknown(m, fields)
+  local unknown
+  for k in pairs(fields) do
+    if type(k) == "string" and not M.OWN_KEYS[k] and not SHORT[k] and m.fields[k] == nil
+        and not k:match("^sandbox_") then
+      unknown = unknown or {}
+      unknown[#unknown + 1] = k
+    end
+  end
+  if unknown then
+    table.sort(unknown)
+    return unknown[1]
+  end
+end
+
 function M.check(model, fields, strict)
   local m = data[model]
   if not m then return nil, true end
-  local given = {}
-  for k, v in pairs(fields) do
-    if type(k) == "string" and not M.OWN_KEYS[k] then
-      local as = SHORT[k]
-      if as then
-        -- A local file (or a URL) given by its short name counts as the field.
-        if m.fields[as] == nil and strict then
-          return ("%s: model %s takes no %s (its fields: %s; pass strict = false to send it anyway)")
-            :format(k, model, as, field_names(m))
-        end
-        -- Present; its file is checked by the core (which also refuses both
-        -- forms at once), its size against a limit the model states here.
-        if given[as] == nil then given[as] = false end
-        local why = type(v) == "string" and not is_url(v) and size_limit(m, model, as, k, v)
-        if why then return why end
-      else
-        given[k] = v -- (a value given both ways is refused by the core)
+  -- Local files (or URLs) given by their short names count as the field.
+  for short, as in pairs(SHORT) do
+    local v = fields[short]
+    if v ~= nil then
+      if m.fields[as] == nil and strict then
+        return ("%s: model %s takes no %s (its fields: %s; pass strict = false to send it anyway)")
+          :format(short, model, as, field_names(m))
       end
+      -- Its file is checked by the core (which also refuses both forms at
+      -- once), its size against a limit the model states here.
+      local why = type(v) == "string" and not is_url(v) and size_limit(m, model, as, short, v)
+      if why then return why end
     end
   end
   for _, name in ipairs(m.required or {}) do
-    if given[name] == nil then
-      local short = name:match("^([%w]+)_url$")
+    local short = name:match("^([%w]+)_url$")
+    if fields[name] == nil and not (SHORT[short or ""] and fields[short] ~= nil) then
       return ("model %s requires %s%s"):format(model, name, SHORT[short or ""] and (" (or " .. short .. ", a local file)") or "")
     end
   end
-  local names = {}
-  for k in pairs(given) do names[#names + 1] = k end
-  table.sort(names)
-  for _, k in ipairs(names) do
-    local rule = m.fields[k]
-    if rule == nil then
-      if strict and not k:match("^sandbox_") then
-        return ("unknown field %q for model %s (its fields: %s; pass strict = false to send it anyway)")
-          :format(k, model, field_names(m))
-      end
-    elseif given[k] ~= false then
-      local why = check(given[k], rule, k)
+  local list = fields_of(m)
+  for i = 1, #list do
+    local k = list[i]
+    local v = fields[k]
+    if v ~= nil then
+      local why = check(v, m.fields[k], k)
       if why then return why .. (" (model %s)"):format(model) end
+    end
+  end
+  if strict then
+    local k = first_unknown(m, fields)
+    if k then
+      return ("unknown field %q for model %s (its fields: %s; pass strict = false to send it anyway)")
+        :format(k, model, field_names(m))
     end
   end
 end
