@@ -104,8 +104,9 @@ describe("boundaries", function()
       end)
       local waves = math.ceil(4 / n)
       local took = fixtures.now() - t0
+      -- at most n at once means at least `waves` delays one after another; load
+      -- only makes it slower, so no upper bound on the time (that would assert speed)
       assert.is_true(took >= waves * 0.25 - 0.02, ("%d waves expected, took %.2f s"):format(waves, took))
-      assert.is_true(took < (waves + 1) * 0.25, ("more waves than %d: %.2f s"):format(waves, took))
     end)
   end
 
