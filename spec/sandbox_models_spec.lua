@@ -158,3 +158,92 @@ describe("the offline sandbox serves every model of the table", function()
     assert.equals(2, srv:records(ns).jobs)
   end)
 end)
+
+-- The same rules on both sides: for every model of the table, a create of
+-- its required fields (values its rules allow) passes the library's checks
+-- and the sandbox's; one without a required field, or with a value outside
+-- an enum, is refused by both, each naming the field.
+describe("the sandbox and the library check creates by the same table", function()
+  local omnihuman = require("omnihuman")
+  local srv, c
+
+  setup(function()
+    srv = fixtures.start{ sandbox = true }
+    c = fixtures.client(srv, "", { timeout = 30 })
+  end)
+  teardown(function() if srv then srv:stop() end end)
+
+  -- A value rule r allows.
+  local function sample(r)
+    if r.anyOf then return sample(r.anyOf[1]) end
+    if r.enum then return r.enum[1] end
+    local t = r.type
+    if t == "string" then
+      if r.file or r.format == "uri" then return "https://example.invalid/f" end
+      return ("x"):rep(math.max(r.minLength or 1, 1))
+    elseif t == "integer" or t == "number" then
+      return r.minimum or (r.maximum and math.min(r.maximum, 1)) or 1
+    elseif t == "boolean" then
+      return true
+    elseif t == "array" then
+      local n = math.min(math.max(r.minItems or 1, 1), r.maxItems or 1)
+      local out = {}
+      for i = 1, n do out[i] = sample(r.items or { type = "string" }) end
+      return out
+    elseif t == "object" then
+      local out = {}
+      for _, k in ipairs(r.required or {}) do out[k] = sample((r.properties or {})[k] or {}) end
+      return out
+    end
+    return "x"
+  end
+
+  local function sorted_keys(t)
+    local ks = {}
+    for k in pairs(t) do ks[#ks + 1] = k end
+    table.sort(ks)
+    return ks
+  end
+
+  -- Refused by the library (nothing sent) and by the sandbox, both naming field.
+  local function both_refuse(fields, field)
+    local job, err = c:create(fields)
+    assert.is_nil(job)
+    assert.equals("invalid_input", err.kind)
+    assert.matches(field, err.message, 1, true)
+    local status, ans = post(srv, "", cjson.encode(fields))
+    assert.equals(400, status, fields.model)
+    assert.matches(field, ans.message, 1, true)
+  end
+
+  it("every model: its required fields pass both; one missing, or outside its enum, fails both", function()
+    local models = omnihuman.models()
+    assert.is_true(#models > 100)
+    local refused = 0
+    for _, id in ipairs(models) do
+      local m = omnihuman.model(id)
+      local fields = { model = id, sandbox_fail = "not rendered" }
+      for _, name in ipairs(m.required or {}) do fields[name] = sample(m.fields[name] or {}) end
+      local job, err = c:create(fields)
+      assert(job, id .. ": " .. tostring(err and err.message))
+
+      local name = (m.required or {})[1]
+      if name then
+        local without = fixtures.with(fields)
+        without[name] = nil
+        both_refuse(without, name)
+        refused = refused + 1
+      end
+      for _, k in ipairs(sorted_keys(m.fields)) do
+        local enum = m.fields[k].enum
+        if enum and type(enum[1]) ~= "boolean" then
+          both_refuse(fixtures.with(fields, { [k] = type(enum[1]) == "string" and "zz-not-listed" or 987654 }), k)
+          refused = refused + 1
+          break
+        end
+      end
+    end
+    assert.is_true(refused > 100)
+    assert.equals(#models, srv:records("").jobs)
+  end)
+end)
