@@ -54,6 +54,9 @@ describe("the offline sandbox serves every model of the table", function()
     avatar = { model = "klingai/avatar-pro", image = fixtures.PNG, audio = fixtures.WAV },
     lipsync = { model = "pixverse/lip-sync", audio = fixtures.WAV },
     extend = { model = "google/veo3-1-extend-video", prompt = "the camera pulls back" },
+    refs = { model = "bytedance/seedance-2-0", prompt = "x", duration = 4 },
+    act_two = { model = "runway/act_two" },
+    by_url = { model = "pixverse/lip-sync" },
     unlisted = { model = "example/not-in-the-table", prompt = "x" },
     long = { model = "example/not-in-the-table", prompt = "x", duration = 45, aspect_ratio = "9:16" },
   }
@@ -63,7 +66,13 @@ describe("the offline sandbox serves every model of the table", function()
     dir = fixtures.tmpdir()
     c = fixtures.client(srv, "", { poll_interval = 0.25, timeout = 120 })
     local clip = data_uri(testserver.fixture, "video/mp4")
+    local png, wav = data_uri(fixtures.PNG, "image/png"), data_uri(fixtures.WAV, "audio/wav")
     creates.lipsync.video_url, creates.extend.video_url = clip, clip
+    creates.refs.image_urls, creates.refs.video_urls, creates.refs.audio_urls = { png }, { clip }, { wav }
+    creates.act_two.character = { type = "image", url = png }
+    creates.act_two.reference = { type = "video", url = clip }
+    -- A URL on this machine: the sandbox's CDN serves its fixture clip there.
+    creates.by_url.video_url = srv.cdn .. "/files/sample.mp4"
     -- All created first: their videos are made side by side.
     for name, fields in pairs(creates) do
       jobs[name] = assert(c:create(fields))
@@ -75,51 +84,61 @@ describe("the offline sandbox serves every model of the table", function()
     if dir then fixtures.rm_rf(dir) end
   end)
 
-  -- The job's MP4 (downloaded), then, with ffmpeg, what is in it checked
-  -- against want() (evaluated once ffprobe is known to be there).
-  local function check_clip(name, want)
+  -- The job's MP4 (downloaded), then, with ffmpeg, its size and length
+  -- checked: size {w, h} or the size of the image/video at that path;
+  -- seconds a number or the length of the audio at that path.
+  local function check_clip(name, size, seconds)
     local res = assert(c:wait(jobs[name].id, { interval = 0.25, timeout = 180 }))
     local path = assert(c:download(res.video.url, dir .. "/" .. name .. ".mp4"))
     assert.equals("ftyp", fixtures.read(path):sub(5, 8))
     if not MEDIA then return pending(NO_MEDIA) end
-    local p, w = probe(path), want()
-    assert.same({ w.width, w.height }, { p.width, p.height })
-    assert.is_near(w.duration, p.duration, 0.3)
+    if type(size) == "string" then
+      local src = probe(size)
+      size = { src.width, src.height }
+    end
+    if type(seconds) == "string" then seconds = probe(seconds).duration end
+    local p = probe(path)
+    assert.same(size, { p.width, p.height })
+    assert.is_near(seconds, p.duration, 0.3)
     assert.is_true(p.audio) -- the given audio, else silence
   end
+  local VIDEO = testserver.fixture
 
-  it("Veo text-to-video: a test pattern as long as the duration asked (4 s)", function()
-    check_clip("veo", function() return { width = 640, height = 360, duration = 4 } end) -- 16:9
+  it("Veo text-to-video: a test pattern (16:9) as long as the duration asked (4 s)", function()
+    check_clip("veo", { 640, 360 }, 4)
   end)
 
   it("Kling Avatar: the image with the audio, as long as the audio (no duration field)", function()
-    check_clip("avatar", function()
-      local img = probe(fixtures.PNG)
-      return { width = img.width, height = img.height, duration = probe(fixtures.WAV).duration }
-    end)
+    check_clip("avatar", fixtures.PNG, fixtures.WAV)
   end)
 
   it("PixVerse lip-sync: the video's frames with the audio", function()
-    check_clip("lipsync", function()
-      local src = probe(testserver.fixture)
-      return { width = src.width, height = src.height, duration = probe(fixtures.WAV).duration }
-    end)
+    check_clip("lipsync", VIDEO, fixtures.WAV)
   end)
 
   it("Veo extend: the video's frames, looped to the documented default duration (7 s)", function()
-    check_clip("extend", function()
-      local src = probe(testserver.fixture)
-      assert.is_true(src.duration < 7) -- so the clip is the source looped, not cut
-      return { width = src.width, height = src.height, duration = 7 }
-    end)
+    if MEDIA then assert.is_true(probe(VIDEO).duration < 7) end -- so looped, not cut
+    check_clip("extend", VIDEO, 7)
+  end)
+
+  it("Seedance 2.0: the first of its images (over its videos), with the first of its audios", function()
+    check_clip("refs", fixtures.PNG, 4)
+  end)
+
+  it("Runway Act-Two: the image inside its character object, 5 s (no duration, no audio)", function()
+    check_clip("act_two", fixtures.PNG, 5)
+  end)
+
+  it("a video at a URL on this machine: its frames", function()
+    check_clip("by_url", VIDEO, 5)
   end)
 
   it("a model not in the table, nothing asked: a 5 s test pattern", function()
-    check_clip("unlisted", function() return { width = 640, height = 360, duration = 5 } end)
+    check_clip("unlisted", { 640, 360 }, 5)
   end)
 
   it("a duration over 30 s: 30 s (the sandbox stays cheap); the pattern in the aspect ratio asked", function()
-    check_clip("long", function() return { width = 360, height = 640, duration = 30 } end)
+    check_clip("long", { 360, 640 }, 30)
   end)
 
   it("answers a create that breaks its model's rules 400, naming the field; makes no job", function()
