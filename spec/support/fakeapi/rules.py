@@ -32,7 +32,9 @@ def show(v):
 
 
 def is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return isinstance(v, int) or math.isfinite(v)  # (a huge int has no float)
 
 
 def same(a, b):
@@ -46,7 +48,7 @@ def type_error(v, t, path):
     if t == "string":
         ok, want = isinstance(v, str), "a string"
     elif t == "integer":
-        ok, want = is_number(v) and float(v).is_integer(), "an integer"
+        ok, want = is_number(v) and (isinstance(v, int) or v.is_integer()), "an integer"
     elif t == "number":
         ok, want = is_number(v), "a number"
     elif t == "boolean":
@@ -80,7 +82,8 @@ def check_value(v, r, path):
         return why
     enum = r.get("enum")
     if isinstance(enum, list) and not any(same(e, v) for e in enum):
-        return "%s must be one of %s (got %s)" % (path, ", ".join(show(e) for e in enum), show(v))
+        listed = ", ".join(show(e) for e in enum[:12]) + (", ... (%d in all)" % len(enum) if len(enum) > 12 else "")
+        return "%s must be one of %s (got %s)" % (path, listed, show(v))
     if is_number(v):
         lo, hi = r.get("minimum"), r.get("maximum")
         if is_number(lo) and v < lo:
@@ -141,6 +144,8 @@ def check_object(v, r, path):
 def check_create(model, req):
     """What is wrong with create req under model's rules (None: nothing).
     A field sent as null counts as not sent."""
+    if not isinstance(model, dict):
+        return None
     for name in model.get("required") or ():
         if req.get(name) is None and not name.startswith("sandbox_"):
             return "%s is required" % name

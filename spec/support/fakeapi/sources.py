@@ -9,11 +9,12 @@ import binascii
 import ipaddress
 import os
 import ssl
+import time
 import urllib.parse
 import urllib.request
 
 MAX_FETCH = 64 << 20          # bytes taken from a loopback URL
-FETCH_TIMEOUT = 15            # seconds per loopback URL
+FETCH_TIMEOUT = 15            # seconds per loopback URL, in all
 MAX_TRIES = 4                 # candidates of one kind tried before giving up
 
 # The first image a model is given: its first frame, then reference images;
@@ -119,12 +120,20 @@ def find_sources(req):
 def fetch(url):
     """The bytes at a loopback URL (None when it cannot be had)."""
     ctx = ssl._create_unverified_context() if url.startswith("https:") else None  # loopback only
+    deadline = time.monotonic() + FETCH_TIMEOUT
+    parts, size = [], 0
     try:
         with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT, context=ctx) as r:
-            data = r.read(MAX_FETCH + 1)
+            while size <= MAX_FETCH and time.monotonic() < deadline:
+                chunk = r.read(1 << 20)
+                if not chunk:
+                    data = b"".join(parts)
+                    return data if data else None
+                parts.append(chunk)
+                size += len(chunk)
     except (OSError, ValueError):
-        return None
-    return data if 0 < len(data) <= MAX_FETCH else None
+        pass
+    return None          # too big, too slow, or not there
 
 
 def materialize(values, d, stem):
