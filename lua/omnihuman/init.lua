@@ -186,16 +186,15 @@ function Client:_start_create(fields, level)
   if type(model) ~= "string" then
     op = self.core:create_op(fields) -- the core raises on a model that is not a string
   else
-    local why, unknown = catalogue.check(model, fields, strict)
+    local why, unknown, sent, files, misuse = catalogue.prepare(model, fields, strict)
+    if misuse then error("omnihuman: " .. why, level + 1) end
     if why then
       op = self.core:refuse_op(core.new_error("invalid_input", why))
     else
       if unknown and self.on_event then
         self.on_event({ type = "unchecked_model", op = "create", model = model })
       end
-      local limit -- nil: the model is not in the table; 0: it is, with no audio limit
-      if not unknown then limit = catalogue.audio_seconds(model) or 0 end
-      op = self.core:create_op(fields, limit)
+      op = self.core:create_op(sent, files)
     end
   end
   -- Inside omnihuman.run the run answers for it until a coroutine has its result.

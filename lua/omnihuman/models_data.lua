@@ -1645,7 +1645,7 @@ return {
   },
   ["klingai/avatar-pro"] = {
     fields = {
-      audio_url = { type = "string" },
+      audio_url = { file = "audio", type = "string" },
       image_url = { file = "image", format = "uri", type = "string" },
       prompt = { maxLength = 2500, type = "string" },
       provider = { type = "string" },
@@ -1657,7 +1657,7 @@ return {
   },
   ["klingai/avatar-standard"] = {
     fields = {
-      audio_url = { type = "string" },
+      audio_url = { file = "audio", type = "string" },
       image_url = { file = "image", format = "uri", type = "string" },
       prompt = { maxLength = 2500, type = "string" },
       provider = { type = "string" },
