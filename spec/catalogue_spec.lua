@@ -50,6 +50,16 @@ end
 describe("the model catalogue", function()
   local ids = omnihuman.models()
 
+  it("has facts that the extractor makes from the pinned reference (make models-extract)", function()
+    local out = os.tmpname()
+    local ok = os.execute("python3 tools/models/extract.py models/reference > " .. out)
+    assert(ok == true or ok == 0, "tools/models/extract.py failed")
+    local got = fixtures.read(out)
+    os.remove(out)
+    assert(got == fixtures.read("models/catalogue.json"),
+      "models/catalogue.json differs from what tools/models/extract.py makes of models/reference")
+  end)
+
   it("is the table the generator makes from the pinned facts (make models)", function()
     local gen = dofile("tools/models/generate.lua")
     local want = gen.render(".")

@@ -161,12 +161,12 @@ end
 
 --- The model ids of the service's video catalogue the library knows the
 --- fields of (the generated model table), sorted.
----@return string[]
+---@return omnihuman.ModelId[]
 function M.models() return catalogue.models() end
 
 --- A model's field rules from the table (a copy), or nil for a model not in it.
----@param id string
----@return table?
+---@param id omnihuman.ModelId|string
+---@return omnihuman.ModelRules?
 function M.model(id) return catalogue.model(id) end
 
 -- Starts a create checked against its model's documented fields (a refused
