@@ -36,13 +36,19 @@ namespace so that many tests can share one server.  A create's optional
 "sandbox_tag" field names what it is for (a batch row): records then list
 the jobs made and the creates received per tag.  See the fault list in
 fakeapi/faults.py (FaultAnswers.apply_fault).  --sandbox makes progress go
-by time (queued 2 s, generating 4 s) and, when ffmpeg is on PATH and the
-job's image and audio were data URIs, serves a real MP4 of the still image
-with the audio (no lip-sync).
+by time (queued 2 s, generating 4 s), checks each create against its model's
+rules in models/catalogue.json (400 "Body validation error: ..." naming the
+field; unknown fields, sandbox_* fields and models not in the table pass),
+and, when ffmpeg is on PATH, serves for every job a real MP4 (no lip-sync):
+the create's first image (data: URI or a loopback URL), else its first video
+(looped), else a test pattern; with its first audio, else silence; lasting
+its duration, else the model's documented default, else the audio, else 5 s
+(at most 30 s).  Without ffmpeg every job gets fixture.mp4.
 
 The code lives in fakeapi/, one job per module: answers (flavors, error
 bodies, result paths), state (the app, namespaces, jobs), service (create,
-poll, CDN answers), faults, media (the sandbox's ffmpeg videos), control
+poll, CDN answers), faults, rules (the sandbox's checks of a create), sources
+(the files a create carries), media (the sandbox's ffmpeg videos), control
 (/_control/ endpoints), handler (HTTP parsing, dispatch, the servers), main
 (options, startup line, lifetime).
 

@@ -47,7 +47,8 @@ def main(argv=None):
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve the API over HTTPS")
     p.add_argument("--key", help="the only API key accepted (default: any non-empty key)")
     p.add_argument("--sandbox", action="store_true",
-                   help="offline sandbox: time-based progress, real MP4s with ffmpeg (no lip-sync)")
+                   help="offline sandbox: time-based progress, creates checked against the model table, "
+                        "real MP4s with ffmpeg (no lip-sync)")
     p.add_argument("--flavor", choices=sorted(FLAVORS), default="current",
                    help="which documented generation of the service to play (default: current)")
     p.add_argument("--host", default="127.0.0.1")
@@ -103,8 +104,10 @@ def main(argv=None):
     except OSError:
         pass
     if args.sandbox:
-        how = ("real MP4s: still image + your audio via ffmpeg" if app.ffmpeg
-               else "ffmpeg not found: every result is the fixture video")
+        how = ("real MP4s via ffmpeg: your image or video, else a test pattern, with your audio"
+               if app.ffmpeg else "ffmpeg not found: every result is the fixture video")
+        how += ("; creates checked against the rules of %d models" % len(app.models) if app.models
+                else "; model table not found: creates are not checked")
         sys.stderr.write("omnihuman sandbox: OMNIHUMAN_BASE_URL=%s/v2 (%s; %s; jobs finish in ~6 s; "
                          "%s; answers as the %s API reference; NO lip-sync, this is not the real service)\n"
                          % (app.api_url,

@@ -8,6 +8,7 @@ import urllib.parse
 
 from .answers import USAGE, USAGE_DEFAULT, Answer, error_answer, json_answer, result_path
 from .media import prepare_media
+from .rules import check_create
 from .state import Job
 
 SANDBOX_QUEUED = 2.0
@@ -63,6 +64,11 @@ class ServiceAnswers:
         tag = req.get("sandbox_tag")
         if tag is not None and not (isinstance(tag, str) and TAG_RE.match(('"sandbox_tag":"%s"' % tag).encode())):
             return error_answer(400, "Body validation error: sandbox_tag must match [A-Za-z0-9_.:-]{1,64}", rest)
+        model = self.app.models.get(req["model"]) if self.app.sandbox else None
+        if model is not None:
+            why = check_create(model, req)
+            if why:
+                return error_answer(400, "Body validation error: model %s: %s" % (req["model"], why), rest)
         job = Job(req["model"], ns, polls, fail)
         app = self.app
         with app.lock:
@@ -79,8 +85,7 @@ class ServiceAnswers:
                 sp.tags.setdefault(tag, []).append(job.id)
             sp.by_uuid[job.uuid] = job
         if app.sandbox and fail is None:
-            # Other models (no image + audio to render) get the fixture clip.
-            prepare_media(app, job, req.get("image_url"), req.get("audio_url"))
+            prepare_media(app, job, req, model)
         prof = app.profile
         used = USAGE.get(req["model"], USAGE_DEFAULT)
         return json_answer(prof["create_status"], {"id": job.id, "status": "queued",

@@ -11,6 +11,7 @@ import time
 import uuid
 
 from .answers import FLAVORS
+from .rules import load_models
 
 # fixture.mp4 sits beside server.py, one folder up.
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixture.mp4")
@@ -72,6 +73,8 @@ class App:
             sys.exit("server.py: cannot read fixture %s: %s" % (FIXTURE, e))
         self.ffmpeg = shutil.which("ffmpeg") if self.sandbox else None
         self.tmpdir = tempfile.mkdtemp(prefix="omnihuman-sandbox-") if self.sandbox else None
+        # The sandbox checks each create against its model's rules.
+        self.models = load_models() if self.sandbox else {}
         self.handshake_resets = 0       # /_control/handshake: api connections still to cut
 
     def take_handshake_reset(self):
