@@ -49,6 +49,34 @@ end
 ---@return table?
 function M.model(id) return copy(data[id]) end
 
+local file_names
+--- The names of the fields that carry a file (at any depth of their value)
+--- in any model of the table, and their short names: a set.
+---@return table<string, true>
+function M.file_field_names()
+  if not file_names then
+    file_names = {}
+    local function carries(r)
+      if type(r) ~= "table" then return false end
+      if r.file then return true end
+      for _, sub in pairs(r.properties or {}) do if carries(sub) then return true end end
+      for _, alt in ipairs(r.anyOf or {}) do if carries(alt) then return true end end
+      return carries(r.items)
+    end
+    for _, m in pairs(data) do
+      for k, r in pairs(m.fields) do
+        if carries(r) then
+          file_names[k] = true
+          local short = k:match("^(.+)_url$")
+          if short and m.fields[short] == nil then file_names[short] = true end
+        end
+      end
+    end
+    file_names.mask = true
+  end
+  return file_names
+end
+
 local function is_integer(v) return type(v) == "number" and v == math.floor(v) and v > -math.huge and v < math.huge end
 
 local function show(v)
