@@ -370,7 +370,7 @@ describe("streamed create bodies", function()
     -- in flight: at most 2 x max_connections (16) sockets, each file opened only while sent
     assert.is_true(tonumber(fd) - tonumber(fd0) <= 40, "descriptors " .. fd0 .. " -> " .. fd)
     if not os.getenv("SAN") then -- ASan's shadow and quarantine are not the module's memory
-      assert.is_true(tonumber(hwm) < 20 * 1024, "peak RSS " .. hwm .. " KiB") -- the README's figure
+      assert.is_true(tonumber(hwm) < 20 * 1024, "peak RSS " .. hwm .. " KiB") -- docs/api.md's figure
       assert.is_true(tonumber(rss) - tonumber(rss0) < 24 * 1024, "RSS growth " .. rss0 .. " -> " .. rss .. " KiB")
     end
   end)
