@@ -202,7 +202,8 @@ elseif mode == "drain" then
   local file, reps = arg[2], tonumber(arg[3])
   local best, first, bytes = math.huge, nil, 0
   for _ = 1, reps do
-    local n, t = core._body_drain({ image = file, audio_url = "https://127.0.0.1/hello.wav" }, 262144)
+    local n, t = core._body_drain({ image_url = "omh-file:bench:1", audio_url = "https://127.0.0.1/hello.wav" }, 262144,
+      { { token = "omh-file:bench:1", path = file, kind = "image", label = "image" } })
     if not n then error("drain failed: " .. tostring(t)) end
     bytes, first = n, first or t
     if t < best then best = t end

@@ -22,7 +22,7 @@ build = {
         "src/fsutil.c", "src/input_file.c", "src/json.c", "src/json_fast.c", "src/json_flat.c", "src/loop.c", "src/loop_lua.c", "src/loop_pool.c",
         "src/loop_sockets.c",
         "src/media.c", "src/media_containers.c", "src/media_mpeg.c", "src/media_window.c",
-        "src/model_limits.c", "src/op.c", "src/op_create.c", "src/op_download.c", "src/op_events.c",
+        "src/op.c", "src/op_create.c", "src/op_download.c", "src/op_events.c",
         "src/op_lua.c", "src/op_run.c", "src/op_sleep.c", "src/op_status.c", "src/options.c", "src/outcome.c", "src/redact.c",
         "src/retry_after.c", "src/timers.c", "src/transfer.c", "src/units_lua.c",
       },

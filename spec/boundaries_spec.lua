@@ -8,7 +8,7 @@ local fixtures = require("spec.support.fixtures")
 
 local BAD = { ["CR"] = "\r", ["LF"] = "\n", ["CRLF header"] = "\r\nX-Injected: yes", ["NUL"] = "\0" }
 
--- Documented ranges (README "Options"): name -> {min, max, whole}
+-- Documented ranges (docs/api.md "Options"): name -> {min, max, whole}
 local RANGES = {
   timeout = { 0.001, 86400 },
   connect_timeout = { 0.001, 86400 },

@@ -12,37 +12,8 @@ local catalogue = require("omnihuman.catalogue")
 local fixtures = require("spec.support.fixtures")
 local cjson = require("cjson")
 
--- A value that satisfies rule r (the first enum value, the minimum, ...).
-local function sample(r)
-  if r.anyOf then return sample(r.anyOf[1]) end
-  if r.enum then return r.enum[1] end
-  local t = r.type
-  if t == "string" then
-    if r.file then return "https://example.test/media/" .. r.file end
-    return ("a"):rep(math.max(r.minLength or 1, 1))
-  elseif t == "integer" or t == "number" then
-    if r.minimum then return math.ceil(r.minimum) end
-    if r.maximum then return math.min(1, math.floor(r.maximum)) end
-    return 1
-  elseif t == "boolean" then
-    return true
-  elseif t == "array" then
-    local out = {}
-    for i = 1, math.max(r.minItems or 1, 1) do out[i] = sample(r.items or { type = "string" }) end
-    return out
-  elseif t == "object" then
-    local out = {}
-    for _, k in ipairs(r.required or {}) do out[k] = sample(r.properties[k]) end
-    return out
-  end
-  return "x"
-end
-
-local function minimal(id, m)
-  local f = { model = id }
-  for _, k in ipairs(m.required or {}) do f[k] = sample(m.fields[k]) end
-  return f
-end
+local samples = require("spec.support.model_samples")
+local sample, minimal = samples.sample, samples.minimal
 
 local function copy(t)
   local out = {}
@@ -62,7 +33,6 @@ local function breakers(r)
     out[#out + 1] = { "of the wrong type", "12" }
   elseif r.type == "string" then
     if r.maxLength then out[#out + 1] = { "too long", ("a"):rep(r.maxLength + 1) } end
-    if r.file then out[#out + 1] = { "not a URL", "face.png" } end
     out[#out + 1] = { "of the wrong type", 12 }
   elseif r.type == "array" then
     if r.maxItems then
@@ -79,6 +49,16 @@ end
 
 describe("the model catalogue", function()
   local ids = omnihuman.models()
+
+  it("has facts that the extractor makes from the pinned reference (make models-extract)", function()
+    local out = os.tmpname()
+    local ok = os.execute("python3 tools/models/extract.py models/reference > " .. out)
+    assert(ok == true or ok == 0, "tools/models/extract.py failed")
+    local got = fixtures.read(out)
+    os.remove(out)
+    assert(got == fixtures.read("models/catalogue.json"),
+      "models/catalogue.json differs from what tools/models/extract.py makes of models/reference")
+  end)
 
   it("is the table the generator makes from the pinned facts (make models)", function()
     local gen = dofile("tools/models/generate.lua")
@@ -174,7 +154,7 @@ describe("the model catalogue", function()
         { { model = "google/veo-3.1-t2v" }, "requires prompt" },
         { { model = "google/veo-3.1-t2v", prompt = "a cat", durration = 8 }, 'unknown field "durration"' },
         { { image_url = "https://x/a.png" }, "requires audio_url" },
-        { { image_url = "face.png", audio_url = "https://x/a.mp3" }, "image_url takes a URL" },
+        { { image_url = "no/such/face.png", audio_url = "https://x/a.mp3" }, "image_url file 'no/such/face.png'" },
         { { image_url = "https://x/a.png", audio_url = "https://x/a.mp3", prompt = "hi" }, 'unknown field "prompt"' },
       }
       for _, case in ipairs(cases) do

@@ -189,11 +189,19 @@ describe("omnihuman batch", function()
     fixtures.write(m .. ".journal.jsonl", "")
     for _, held in ipairs({ m .. ".journal.jsonl", m }) do
       -- flock(1) takes the same kind of lock (flock(2)) as the CLI
-      local p = io.popen("sh -c " .. sh.q("exec 9<" .. sh.q(held) .. " && flock -n 9 && exec sleep 20")
-        .. " >/dev/null 2>&1 & echo $!")
+      -- It says it holds the lock by writing a file (a probe of ours would
+      -- race its own non-blocking lock).
+      local ready = d .. "/holder.ready"
+      os.remove(ready)
+      local p = io.popen("sh -c " .. sh.q("exec 9<" .. sh.q(held) .. " && flock -n 9 && : >" .. sh.q(ready)
+        .. " && exec sleep 20") .. " >/dev/null 2>&1 & echo $!")
       local holder = p:read("*l")
       p:close()
-      sh.exec("sleep 0.2")
+      for _ = 1, 400 do -- at most ~20 s
+        if fixtures.exists(ready) then break end
+        sh.exec("sleep 0.05")
+      end
+      assert.is_true(fixtures.exists(ready), "the holder never took the lock")
       local code, out, err = batch(ns, m)
       sh.exec("kill " .. holder)
       assert.equals(11, code, err)
@@ -202,8 +210,14 @@ describe("omnihuman batch", function()
       assert.equals(0, srv:count(ns, "create"))
       assert.equals("", fixtures.read(m .. ".journal.jsonl"))
     end
-    sh.exec("sleep 0.1")
-    local code = batch(ns, m) -- the holders are gone: nothing stale is left behind
+    -- The holders are gone once their locks can be taken (bounded).
+    for _, held in ipairs({ m .. ".journal.jsonl", m }) do
+      for _ = 1, 400 do
+        if sh.exec("flock -n " .. sh.q(held) .. " true") then break end
+        sh.exec("sleep 0.05")
+      end
+    end
+    local code = batch(ns, m) -- nothing stale is left behind
     assert.equals(0, code, cli.explain())
     assert.is_false(fixtures.exists(m .. ".journal.jsonl.lock"))
   end)

@@ -106,6 +106,38 @@ describe("omnihuman CLI", function()
       os.remove(out)
     end)
 
+    it("--file puts local files in any file field: single, array items, nested", function()
+      local ns = fixtures.ns("cli")
+      local png = fixtures.write(dir .. "/tiny.png", "\137PNG\r\n\26\n0123456789")
+      local mp4 = fixtures.write(dir .. "/tiny.mp4", FIXTURE:sub(1, 40))
+      local code = run(ns, { "create", "--model", "bytedance/seedance-2-0", "--field", "prompt=p",
+                             "--field", 'image_urls:=["https://x/u.png"]', "--file", "image_urls[]=" .. png,
+                             "--file", "video_urls[]=" .. mp4, "--file", "last_image_url=" .. png,
+                             "--progress", "none" })
+      assert.equals(0, code, cli.explain())
+      local body = cjson.decode(srv:records(ns).requests[1].body)
+      local b64png = "data:image/png;base64,iVBORw0KGgowMTIzNDU2Nzg5"
+      assert.same({ "https://x/u.png", b64png }, body.image_urls)
+      assert.equals(b64png, body.last_image_url)
+      assert.matches("^data:video/mp4;base64,AAAAIGZ0eXBpc29t", body.video_urls[1])
+      -- Nested: Runway Act-Two's character.url, the rest of it as --field.
+      ns = fixtures.ns("cli")
+      code = run(ns, { "create", "--model", "runway/act_two", "--field", 'character:={"type":"video"}',
+                       "--file", "character.url=" .. mp4, "--field", 'reference:={"type":"video","url":"https://x/r.mp4"}',
+                       "--progress", "none" })
+      assert.equals(0, code, cli.explain())
+      body = cjson.decode(srv:records(ns).requests[1].body)
+      assert.equals("video", body.character.type)
+      assert.matches("^data:video/mp4;base64,", body.character.url)
+      -- A missing file, a wrong kind, or a spec it cannot read: exit 2, nothing sent.
+      ns = fixtures.ns("cli")
+      for _, bad in ipairs({ "video_url=" .. dir .. "/none.mp4", "video_url=" .. png, "video_url", "a[x]=" .. png }) do
+        code = run(ns, { "create", "--model", "magic/video-to-video", "--file", bad, "--progress", "none" })
+        assert.equals(2, code, bad .. ": " .. cli.explain())
+      end
+      assert.equals(0, srv:count(ns, "create") or 0)
+    end)
+
     it("exits 4 when the generation fails, naming the job", function()
       local ns = fixtures.ns("cli")
       local code, stdout, stderr = run(ns, { "generate", "--json", "--image", "https://x/a.png", "--audio", "https://x/a.mp3",

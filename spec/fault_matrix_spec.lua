@@ -1,6 +1,6 @@
 -- Fault matrix: every scripted fault of the test server against create,
 -- poll, wait and download. Prints a table (fault x call -> outcome) and
--- checks each cell against the error and retry rules (README "Errors",
+-- checks each cell against the error and retry rules (docs/api.md "Errors",
 -- "Retries and money"): a retry that then
 -- succeeds, or a clear error of the right kind; a create that may have been
 -- accepted is sent once and says so; no partial file is left at a download

@@ -67,16 +67,15 @@ local function random_fields(r)
   return f
 end
 
--- The shape the plain path is for: string keys other than a local file's
--- or an option's, string or boolean values, the URLs and model strings.
-local RESERVED = { image = true, audio = true, mask = true, max_audio_seconds = true, allow_unmeasured_audio = true }
+-- The shape the plain path is for: string keys other than a create option's
+-- (local files reach the core as a list of their own, never as fields),
+-- string or boolean values, the URLs and model strings.
+local RESERVED = { max_audio_seconds = true, allow_unmeasured_audio = true }
 local function plain_shape(f)
   for k, v in pairs(f) do
     if type(k) ~= "string" or RESERVED[k] or (type(v) ~= "string" and type(v) ~= "boolean") then return false end
   end
-  local function absent_or_string(v) return v == nil or type(v) == "string" end
-  return absent_or_string(f.image_url) and absent_or_string(f.audio_url) and absent_or_string(f.mask_url)
-    and absent_or_string(f.model)
+  return f.model == nil or type(f.model) == "string"
 end
 
 local function outcome(f, how)

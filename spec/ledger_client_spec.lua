@@ -71,6 +71,43 @@ describe("client with a ledger", function()
     c:close()
   end)
 
+  it("knows a request by its files' bytes in any file field, nested or in arrays", function()
+    local ns = fixtures.ns("lg")
+    local c = fixtures.client(srv, ns, { ledger = dir .. "/files.db" })
+    local a, b = dir .. "/ref-a.png", dir .. "/ref-b.png"
+    fixtures.write(a, fixtures.read(fixtures.PNG))
+    fixtures.write(b, fixtures.read(fixtures.PNG) .. "x") -- other bytes: another request
+    local function seedance(refs, extra)
+      local f = { model = "bytedance/seedance-2-0", prompt = "p", image_urls = refs, sandbox_polls = 1 }
+      for k, v in pairs(extra or {}) do f[k] = v end
+      return f
+    end
+    assert(c:create(seedance({ a, "https://x/u.png" })))
+    -- the same bytes under another name, in the same place: refused unsent
+    local copy = dir .. "/ref-copy.png"
+    fixtures.write(copy, fixtures.read(a))
+    local job, err = c:create(seedance({ copy, "https://x/u.png" }))
+    assert.is_nil(job)
+    assert.equals("duplicate", err.kind)
+    -- other bytes, or the same file in another place of the array: other requests
+    assert(c:create(seedance({ b, "https://x/u.png" })))
+    assert(c:create(seedance({ "https://x/u.png", a })))
+    -- a nested file: Act-Two's character.url
+    local act = { model = "runway/act_two", character = { type = "image", url = a },
+                  reference = { type = "video", url = "https://x/r.mp4" }, sandbox_polls = 1 }
+    assert(c:create(act))
+    job, err = c:create{ model = "runway/act_two", character = { type = "image", url = copy },
+                         reference = { type = "video", url = "https://x/r.mp4" }, sandbox_polls = 1 }
+    assert.is_nil(job)
+    assert.equals("duplicate", err.kind)
+    assert.equals(4, srv:count(ns, "create"))
+    -- image = path and image_url = path are one request
+    assert(c:create{ image = a, audio_url = "https://x/a.mp3" })
+    job, err = c:create{ image_url = copy, audio_url = "https://x/a.mp3" }
+    assert.is_nil(job)
+    assert.equals("duplicate", err.kind)
+  end)
+
   it("records a create the service refused as not_created, one that may exist as maybe_created", function()
     local ns = fixtures.ns("lf")
     local db = dir .. "/b.db"

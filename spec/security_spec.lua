@@ -1,4 +1,4 @@
--- The key (README "The key"): it never appears in errors, events or requests to any
+-- The key (docs/api.md "The key"): it never appears in errors, events or requests to any
 -- host but the API's; TLS verification stays on.
 local omnihuman = require("omnihuman")
 local fixtures = require("spec.support.fixtures")

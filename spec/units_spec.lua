@@ -134,6 +134,10 @@ describe("media sniffing", function()
     { "avif", "image/avif", media_bytes.avif() },
     { "avif", "image/avif", media_bytes.avif("avis") },
     { "avif", "image/avif", media_bytes.avif("mif1", "miafavif") },
+    { "mp4",  "video/mp4",  box("ftyp", "isom" .. u32be(0) .. "isomiso2avc1mp41") },
+    { "mp4",  "video/mp4",  box("ftyp", "XYZW" .. u32be(0) .. "XYZWmp42") }, -- a compatible brand
+    { "mov",  "video/quicktime", box("ftyp", "qt  " .. u32be(0)) },
+    { "webm", "video/webm", "\26\69\223\163\159\66\134\129\1\66\130\132webm" },
   }
   for i, c in ipairs(cases) do
     it(("recognises %s (case %d)"):format(c[1], i), function()
@@ -151,8 +155,7 @@ describe("media sniffing", function()
       "", "\137PN", "\255\216", "GIF8", "RIFF", "RIFF\0\0\0\0WAV",
       "RIFF" .. u32le(4) .. "AVI LIST", "Ogg",
       "hello world, this is text", rep("\0", 4096),
-      box("ftyp", "isom" .. u32be(0) .. "isomiso2avc1mp41"), -- video MP4
-      box("ftyp", "qt  " .. u32be(0)),
+      box("ftyp", "dvr1" .. u32be(0) .. "dvr1"),               -- a brand of no known kind
       media_bytes.avif("heic", "mif1heic"),                     -- HEIF, not AVIF
       "ID3\4\0\0\0\0\0\10" .. rep("\0", 10) .. "garbage!",      -- no frame after tag
       "ID3\4\0\0\128\0\0\0" .. rep("\0", 20),                  -- size not syncsafe

@@ -38,7 +38,8 @@ describe("poll and wait", function()
     local t0 = fixtures.now()
     assert(c:wait(job.id, { interval = 0.3 }))
     local dt = fixtures.now() - t0
-    assert.is_true(dt >= 0.55 and dt < 3, "took " .. dt)
+    -- At least the two intervals; far less than the default 10 s interval.
+    assert.is_true(dt >= 0.55 and dt < 8, "took " .. dt)
   end)
 
   it("ends with generation_failed and the service's message when the job fails", function()
@@ -60,7 +61,8 @@ describe("poll and wait", function()
     assert.is_nil(res)
     assert.equals("timeout", err.kind)
     assert.matches("still " .. srv.profile.pending[2], err.message, 1, true)
-    assert.is_true(dt >= 0.45 and dt < 2, "took " .. dt)
+    -- The deadline, not the job (1000 polls: 100 s), ended it.
+    assert.is_true(dt >= 0.45 and dt < 10, "took " .. dt)
   end)
 
   it("the deadline also bounds a status request that hangs", function()

@@ -19,29 +19,17 @@
  * padding and the next one continues the same base64 stream. */
 #define CHUNK (3u * 16384u)
 
-/* The fields that take a local file as <name> and send it as <name>_url:
- * the URL fields the service documents, each with what its file must be. */
-static const struct file_field {
-  const char *name, *field;
-  int audio, required;
-} FILE_FIELDS[] = {
-    {"image", "image_url", 0, 0},
-    {"audio", "audio_url", 1, 0},
-    {"mask", "mask_url", 0, 0},
-};
-#define NFIELDS (sizeof FILE_FIELDS / sizeof FILE_FIELDS[0])
-
 typedef struct body_file {
-  const char *path; /* in the body's own allocation */
-  const char *what; /* the field's name: "image", "audio", "mask" */
+  const char *path;  /* in the body's own allocation */
+  const char *label; /* where it goes, as the caller named it: "image", "image_urls[2]" */
   omh_input_file info;
 } body_file;
 
 struct omh_body {
   uint64_t length;
   const char *text; /* the JSON around the files: piece k is text[cut[k], cut[k+1]) */
-  size_t cut[NFIELDS + 2];
-  body_file files[NFIELDS];
+  size_t *cut;      /* nfiles + 2 offsets */
+  body_file *files; /* in the order they stand in the text */
   int nfiles;
   int inline_audio;
   /* Sending. Segments alternate: text piece 0, file 0, text piece 1, ... */
@@ -69,7 +57,7 @@ static int fail(omh_body *b, const body_file *f, const char *why) {
   snprintf(msg, sizeof msg,
            "%s file '%.900s' changed since the create was called (%s); the request was stopped"
            " before its body was complete, so no job was created",
-           f->what, f->path, why);
+           f->label, f->path, why);
   clear_failure(b);
   b->failure = strdup(msg);
   if (!b->failure) b->failure = out_of_memory;
@@ -240,46 +228,73 @@ int omh_body_curl_seek(void *body, curl_off_t offset, int origin) {
 
 /* ---- preparing ---- */
 
-static int is_url(const char *s) {
-  return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0 || strncmp(s, "data:", 5) == 0;
+/* A file of the create, found by its placeholder in the encoded fields. */
+typedef struct pending {
+  const char *path, *label; /* strings of the caller's files list */
+  size_t pos, toklen;       /* the placeholder's bytes in the JSON text */
+  omh_input_file info;
+} pending;
+
+static char *put(char *p, const char *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
 }
 
-/* Resolves t.<name> (a path or a URL) into t.<field> or a path; raises on
- * misuse. A path is returned and its string left on the stack (anchored). */
-static const char *take_input(lua_State *L, int t, const struct file_field *ff) {
-  lua_getfield(L, t, ff->name);
-  lua_getfield(L, t, ff->field);
-  int has_local = !lua_isnil(L, -2), has_url = !lua_isnil(L, -1);
-  if (has_local && has_url) luaL_error(L, "omnihuman: give %s or %s, not both", ff->name, ff->field);
-  if (!has_local && !has_url && ff->required)
-    luaL_error(L, "omnihuman: %s (a file) or %s (a URL) is required", ff->name, ff->field);
-  if (has_url && lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "omnihuman: %s must be a string", ff->field);
-  lua_pop(L, 1);
-  if (!has_local) {
-    lua_pop(L, 1);
-    return NULL;
+/* Lays out the body: the JSON with each placeholder replaced by the start
+ * of a data URI, cut where the file's encoded bytes go. fs sorted by pos. */
+static omh_body *assemble(const pending *fs, int nfiles, const char *json, size_t jlen) {
+  size_t text_len = jlen, paths_len = 0;
+  for (int i = 0; i < nfiles; i++) {
+    text_len = text_len - fs[i].toklen + strlen(fs[i].info.mime) + 13; /* data:<mime>;base64, */
+    paths_len += strlen(fs[i].path) + strlen(fs[i].label) + 2;
   }
-  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "omnihuman: %s must be a string (a file path)", ff->name);
-  const char *v = lua_tostring(L, -1);
-  lua_pushnil(L);
-  lua_setfield(L, t, ff->name);
-  if (is_url(v)) {
-    lua_setfield(L, t, ff->field);
-    return NULL;
+  size_t head = sizeof(omh_body) + (size_t)nfiles * sizeof(body_file) + (size_t)(nfiles + 2) * sizeof(size_t);
+  omh_body *b = calloc(1, head + text_len + paths_len);
+  if (!b) return NULL;
+  b->files = (body_file *)(b + 1);
+  b->cut = (size_t *)(b->files + nfiles);
+  char *text = (char *)(b->cut + nfiles + 2), *p = text, *names = text + text_len;
+  b->text = text;
+  b->fd = -1;
+  b->nfiles = nfiles;
+  size_t prev = 0;
+  for (int i = 0; i < nfiles; i++) {
+    const char *mime = fs[i].info.mime;
+    p = put(p, json + prev, fs[i].pos - prev);
+    p = put(p, "data:", 5);
+    p = put(p, mime, strlen(mime));
+    p = put(p, ";base64,", 8);
+    b->cut[i + 1] = (size_t)(p - text);
+    prev = fs[i].pos + fs[i].toklen;
+    body_file *f = &b->files[i];
+    f->info = fs[i].info;
+    f->path = names;
+    names = put(names, fs[i].path, strlen(fs[i].path)) + 1; /* calloc'd: the NUL is there */
+    f->label = names;
+    names = put(names, fs[i].label, strlen(fs[i].label)) + 1;
+    b->length += 4 * ((f->info.size + 2) / 3);
   }
-  return v;
+  p = put(p, json + prev, jlen - prev);
+  b->cut[nfiles + 1] = (size_t)(p - text);
+  b->length += (uint64_t)(p - text);
+  return b;
 }
 
 /* Takes the create's own options out of t (they are not sent). */
-static void take_options(lua_State *L, int t, omh_input_rules *r) {
+static void take_options(lua_State *L, int t, const omh_body_opts *o, omh_input_rules *r) {
   static const char where[] = "client:create";
+  r->allow_unmeasured = o->allow_unmeasured_audio;
+  if (o->max_audio_seconds > 0) {
+    r->max_seconds = o->max_audio_seconds;
+    r->limit_from = "client";
+  }
   lua_getfield(L, t, "max_audio_seconds");
   int has_limit = !lua_isnil(L, -1);
   lua_getfield(L, t, "allow_unmeasured_audio");
   int has_allow = !lua_isnil(L, -1);
   lua_pop(L, 2);
   if (has_limit) {
-    r->max_audio_seconds =
+    r->max_seconds =
         omh_opt_number(L, t, where, "max_audio_seconds", 0, OMH_MIN_AUDIO_LIMIT, OMH_MAX_AUDIO_LIMIT, 0);
     r->limit_from = "create";
   }
@@ -290,111 +305,126 @@ static void take_options(lua_State *L, int t, omh_input_rules *r) {
   lua_setfield(L, t, "allow_unmeasured_audio");
 }
 
-static char *put(char *p, const char *s) {
-  size_t n = strlen(s);
-  memcpy(p, s, n);
-  return p + n;
-}
-
-/* Lays out the body: text pieces around the files, then the paths. */
-static omh_body *assemble(const struct file_field **ffs, const char **paths, const omh_input_file *infos,
-                          int nfiles, const char *json, size_t jlen) {
-  size_t members = jlen > 2 ? jlen - 2 : 0; /* json is "{...}" */
-  size_t text_len = 2 + (nfiles ? 1 : 0) + (members && nfiles ? 1 : 0) + members, paths_len = 0;
-  for (int i = 0; i < nfiles; i++) {
-    /* ["," ]"<field>":"data:<mime>;base64, */
-    text_len += (i ? 2 : 0) + strlen(ffs[i]->field) + strlen(infos[i].mime) + 17;
-    paths_len += strlen(paths[i]) + 1;
-  }
-  omh_body *b = calloc(1, sizeof *b + text_len + paths_len);
-  if (!b) return NULL;
-  char *text = (char *)(b + 1), *p = text, *names = text + text_len;
-  b->text = text;
-  b->fd = -1;
-  b->nfiles = nfiles;
-  *p++ = '{';
-  for (int i = 0; i < nfiles; i++) {
-    if (i) p = put(p, "\",");
-    p = put(p, "\"");
-    p = put(p, ffs[i]->field);
-    p = put(p, "\":\"data:");
-    p = put(p, infos[i].mime);
-    p = put(p, ";base64,");
-    b->cut[i + 1] = (size_t)(p - text);
-    b->files[i].what = ffs[i]->name;
-    b->files[i].info = infos[i];
-    b->files[i].path = names;
-    names = put(names, paths[i]) + 1; /* calloc'd: the NUL is there */
-    b->length += 4 * ((infos[i].size + 2) / 3);
-  }
-  if (nfiles) *p++ = '"';
-  if (members) {
-    if (nfiles) *p++ = ',';
-    memcpy(p, json + 1, members);
-    p += members;
-  }
-  *p++ = '}';
-  b->cut[nfiles + 1] = (size_t)(p - text);
-  b->length += (uint64_t)(p - text);
-  return b;
-}
-
-static void push_file_error(lua_State *L, const char *what, const char *path, const char *why) {
-  char msg[1500];
-  snprintf(msg, sizeof msg, "%s file '%.900s': %s", what, path, why);
-  omh_push_error(L, "invalid_input", msg, 0, NULL, 0);
-}
-
-/* Keys the table path must see: local files and the create's own options. */
-static int reserved_key(const char *k, size_t len) {
-  for (size_t i = 0; i < NFIELDS; i++)
-    if (strlen(FILE_FIELDS[i].name) == len && memcmp(k, FILE_FIELDS[i].name, len) == 0) return 1;
+static int own_key(const char *k, size_t len) {
   return (len == 17 && memcmp(k, "max_audio_seconds", 17) == 0) ||
          (len == 22 && memcmp(k, "allow_unmeasured_audio", 22) == 0);
 }
 
-/* The common create: URLs only, every field a string or a boolean. Its body
- * is written straight from the caller's table, with no copy of it and no
- * Lua string. Returns NULL, having changed nothing, for anything else: the
- * table path then checks it (and raises the errors). */
+/* The common create: no local file, no option of its own, every field a
+ * string or a boolean. Its body is written straight from the caller's
+ * table, with no copy of it and no Lua string. Returns NULL, having changed
+ * nothing, for anything else: the table path then checks it. */
 static omh_body *prepare_plain(lua_State *L, int idx, const omh_body_opts *o) {
-  int inline_audio = 0;
-  for (size_t i = 0; i < NFIELDS; i++) {
-    lua_pushstring(L, FILE_FIELDS[i].field);
-    lua_rawget(L, idx);
-    int t = lua_type(L, -1);
-    if (t == LUA_TSTRING && FILE_FIELDS[i].audio)
-      inline_audio = strncmp(lua_tostring(L, -1), "data:", 5) == 0;
-    lua_pop(L, 1);
-    if (t == LUA_TNIL ? FILE_FIELDS[i].required : t != LUA_TSTRING) return NULL;
-  }
   lua_pushliteral(L, "model");
   lua_rawget(L, idx);
   int model = lua_type(L, -1);
-  lua_pop(L, 1);
+  lua_pushliteral(L, "audio_url");
+  lua_rawget(L, idx);
+  int inline_audio = lua_type(L, -1) == LUA_TSTRING && strncmp(lua_tostring(L, -1), "data:", 5) == 0;
+  lua_pop(L, 2);
   if (model != LUA_TNIL && model != LUA_TSTRING) return NULL;
   omh_buf json = {NULL, 0, 0};
-  int ok = omh_json_put_object(L, idx, reserved_key, model == LUA_TNIL ? "model" : NULL, o->model, &json);
-  omh_body *b = ok == 1 ? assemble(NULL, NULL, NULL, 0, json.data, json.len) : NULL;
+  int ok = omh_json_put_object(L, idx, own_key, model == LUA_TNIL ? "model" : NULL, o->model, &json);
+  omh_body *b = ok == 1 ? assemble(NULL, 0, json.data, json.len) : NULL;
   omh_buf_free(&json);
   if (ok == -1 || (ok == 1 && !b)) luaL_error(L, "omnihuman: out of memory");
   if (b) b->inline_audio = inline_audio;
   return b;
 }
 
-omh_body *omh_body_prepare(lua_State *L, int idx, const omh_body_opts *o, int json_ref) {
+/* A placeholder is sent by cjson as it is: only these bytes. */
+static int token_ok(const char *s, size_t n) {
+  if (n < 8 || n > 200) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+          s[i] == '_' || s[i] == '-' || s[i] == ':' || s[i] == '.'))
+      return 0;
+  return 1;
+}
+
+/* Where "<tok>" stands in json: its only occurrence, as a whole string. */
+static int find_token(const char *json, size_t jlen, const char *tok, size_t n, size_t *at) {
+  int found = 0;
+  for (const char *p = json; (size_t)(p - json) + n <= jlen;) {
+    const char *q = memchr(p, tok[0], jlen - (size_t)(p - json) - n + 1);
+    if (!q) break;
+    if (memcmp(q, tok, n) == 0) {
+      size_t pos = (size_t)(q - json);
+      if (found++ || pos == 0 || json[pos - 1] != '"' || pos + n >= jlen || json[pos + n] != '"') return 0;
+      *at = pos;
+    }
+    p = q + 1;
+  }
+  return found == 1;
+}
+
+static const char *spec_string(lua_State *L, int spec, const char *key, int i) {
+  lua_getfield(L, spec, key);
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "omnihuman: files[%d].%s must be a string", i, key);
+  const char *s = lua_tostring(L, -1);
+  lua_pop(L, 1); /* anchored by the spec table */
+  return s;
+}
+
+static double spec_number(lua_State *L, int spec, const char *key, int i) {
+  lua_getfield(L, spec, key);
+  double v = lua_isnil(L, -1) ? 0 : (double)lua_tonumber(L, -1);
+  if (!lua_isnil(L, -1) && (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0)))
+    luaL_error(L, "omnihuman: files[%d].%s must be a number >= 0", i, key);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Reads and checks file spec i (a table at spec); 0 with an error pushed
+ * when its file is refused. */
+static int check_spec(lua_State *L, int spec, int i, const omh_input_rules *base, const char *json,
+                      size_t jlen, pending *f, int *audio) {
+  luaL_checktype(L, spec, LUA_TTABLE);
+  const char *tok = spec_string(L, spec, "token", i), *kind_name = spec_string(L, spec, "kind", i);
+  int kind = omh_input_kind_of(kind_name);
+  if (kind < 0) luaL_error(L, "omnihuman: files[%d].kind must be image, audio, video or file", i);
+  f->path = spec_string(L, spec, "path", i);
+  f->label = spec_string(L, spec, "label", i);
+  f->toklen = strlen(tok);
+  if (!token_ok(tok, f->toklen) || !find_token(json, jlen, tok, f->toklen, &f->pos))
+    luaL_error(L, "omnihuman: files[%d]: its placeholder must stand once, as a whole string, in the fields",
+               i);
+  omh_input_rules r = *base;
+  r.field = f->label;
+  r.max_bytes = (uint64_t)spec_number(L, spec, "max_bytes", i);
+  double table_limit = spec_number(L, spec, "max_seconds", i);
+  if (kind != OMH_KIND_AUDIO || !r.limit_from) r.max_seconds = table_limit, r.limit_from = NULL;
+  lua_getfield(L, spec, "limit_note");
+  r.limit_note = lua_tostring(L, -1); /* anchored by the spec table */
+  lua_pop(L, 1);
+  char why[480], msg[1500];
+  if (!omh_input_check(f->path, (omh_input_kind)kind, &r, &f->info, why, sizeof why)) {
+    snprintf(msg, sizeof msg, "%s file '%.900s': %s", f->label, f->path, why);
+    omh_push_error(L, "invalid_input", msg, 0, NULL, 0);
+    return 0;
+  }
+  if (kind == OMH_KIND_AUDIO || strncmp(f->info.mime, "audio/", 6) == 0) *audio = 1;
+  return 1;
+}
+
+omh_body *omh_body_prepare(lua_State *L, int idx, int files, const omh_body_opts *o, int json_ref) {
   int top = lua_gettop(L);
   luaL_checktype(L, idx, LUA_TTABLE);
   if (idx < 0) idx = top + idx + 1;
-  if (!o->table_path) {
-    omh_body *b = prepare_plain(L, idx, o);
+  if (files < 0) files = top + files + 1;
+  int nfiles = files ? (int)omh_rawlen(L, files) : 0;
+  if (!o->table_path && nfiles == 0) {
+    lua_pushliteral(L, "max_audio_seconds");
+    lua_rawget(L, idx);
+    lua_pushliteral(L, "allow_unmeasured_audio");
+    lua_rawget(L, idx);
+    int own = !lua_isnil(L, -1) || !lua_isnil(L, -2);
+    lua_pop(L, 2);
+    omh_body *b = own ? NULL : prepare_plain(L, idx, o);
     if (b) return b;
   }
-  const struct file_field *ffs[NFIELDS];
-  const char *paths[NFIELDS];
-  omh_input_file infos[NFIELDS];
-  int nfiles = 0, inline_audio = 0;
-  omh_input_rules r;
+  omh_input_rules base;
+  memset(&base, 0, sizeof base);
   /* A shallow copy: the caller's table is never modified. */
   lua_newtable(L);
   int t = lua_gettop(L);
@@ -404,24 +434,7 @@ omh_body *omh_body_prepare(lua_State *L, int idx, const omh_body_opts *o, int js
     lua_insert(L, -2);
     lua_rawset(L, t);
   }
-  memset(&r, 0, sizeof r);
-  r.allow_unmeasured = o->allow_unmeasured_audio;
-  if (o->max_audio_seconds > 0) {
-    r.max_audio_seconds = o->max_audio_seconds;
-    r.limit_from = "client";
-  }
-  take_options(L, t, &r);
-  for (size_t i = 0; i < NFIELDS; i++) {
-    const char *path = take_input(L, t, &FILE_FIELDS[i]);
-    if (path) {
-      ffs[nfiles] = &FILE_FIELDS[i];
-      paths[nfiles++] = path;
-      if (FILE_FIELDS[i].audio) inline_audio = 1;
-    }
-  }
-  lua_getfield(L, t, "audio_url");
-  if (lua_type(L, -1) == LUA_TSTRING && strncmp(lua_tostring(L, -1), "data:", 5) == 0) inline_audio = 1;
-  lua_pop(L, 1);
+  take_options(L, t, o, &base);
   lua_getfield(L, t, "model");
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -429,31 +442,35 @@ omh_body *omh_body_prepare(lua_State *L, int idx, const omh_body_opts *o, int js
     lua_pushvalue(L, -1);
     lua_setfield(L, t, "model");
   }
-  r.model = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL; /* stays on the stack */
-  double table_limit;
-  if (o->model_audio_seconds < 0) {
-    table_limit = omh_limits_audio_seconds(r.model, &r.model_known);
-  } else {
-    r.model_known = 1;
-    table_limit = o->model_audio_seconds > 0 ? o->model_audio_seconds : OMH_MAX_AUDIO_LIMIT;
-  }
-  if (!r.limit_from) r.max_audio_seconds = table_limit;
+  base.model = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL; /* stays on the stack */
+  lua_getfield(L, t, "audio_url");
+  int inline_audio = lua_type(L, -1) == LUA_TSTRING && strncmp(lua_tostring(L, -1), "data:", 5) == 0;
+  lua_pop(L, 1);
   if (!omh_json_encode(L, json_ref, t)) {
     const char *why = lua_tostring(L, -1);
     luaL_error(L, "omnihuman: create fields cannot be sent as JSON: %s", why ? why : "?");
   }
   size_t jlen;
   const char *json = lua_tolstring(L, -1, &jlen);
-  char why[480];
+  /* Scratch in a userdata: an error raised below frees it with the stack. */
+  pending *fs = nfiles ? lua_newuserdata(L, (size_t)nfiles * sizeof *fs) : NULL;
   for (int i = 0; i < nfiles; i++) {
-    if (!omh_input_check(paths[i], ffs[i]->audio, &r, &infos[i], why, sizeof why)) {
-      push_file_error(L, ffs[i]->name, paths[i], why);
+    lua_rawgeti(L, files, i + 1);
+    int ok = check_spec(L, lua_gettop(L), i + 1, &base, json, jlen, &fs[i], &inline_audio);
+    if (!ok) {
       lua_replace(L, top + 1);
       lua_settop(L, top + 1);
       return NULL;
     }
+    lua_pop(L, 1);
   }
-  omh_body *b = assemble(ffs, paths, infos, nfiles, json, jlen);
+  for (int i = 1; i < nfiles; i++) { /* by place in the text (a few files: insertion) */
+    pending f = fs[i];
+    int j = i;
+    for (; j > 0 && fs[j - 1].pos > f.pos; j--) fs[j] = fs[j - 1];
+    fs[j] = f;
+  }
+  omh_body *b = assemble(fs, nfiles, json, jlen);
   if (!b) luaL_error(L, "omnihuman: out of memory");
   b->inline_audio = inline_audio;
   lua_settop(L, top);

@@ -20,17 +20,19 @@ typedef struct omh_body_opts {
   double max_audio_seconds;   /* > 0: replaces the model's audio limit */
   int allow_unmeasured_audio; /* send audio whose duration cannot be read */
   int table_path;             /* tests: skip the plain-fields path */
-  /* The model's documented audio limit, from the facade's model table:
-   * > 0 seconds; 0 a model in the table with none; < 0 not given (the
-   * built-in table of model_limits.c decides). */
-  double model_audio_seconds;
 } omh_body_opts;
 
-/* Checks the fields table at idx and the files it names. Returns the body;
- * or NULL with an error object pushed (invalid_input). Raises on misuse
- * (missing or doubled inputs, wrong types). The caller's table is not
- * modified. */
-omh_body *omh_body_prepare(lua_State *L, int idx, const omh_body_opts *o, int json_ref);
+/* Checks the fields table at idx and the local files of the list at files
+ * (0: none). Each file is a table { token, path, kind = "image" | "audio" |
+ * "video" | "file", label, max_bytes?, max_seconds?, limit_note? }: token
+ * is a string of [A-Za-z0-9_:.-] standing once, as a whole string value,
+ * somewhere in the fields (at any depth); the file's bytes are sent there as
+ * a data URI. max_seconds is the model's duration limit (an audio file's
+ * is replaced by max_audio_seconds of the create or the client). Returns
+ * the body; or NULL with an error object pushed (invalid_input: a file
+ * refused). Raises on misuse (wrong types, a token not found once). The
+ * caller's tables are not modified. */
+omh_body *omh_body_prepare(lua_State *L, int idx, int files, const omh_body_opts *o, int json_ref);
 
 /* Exact size of what omh_body_read produces from a rewind to the end. */
 uint64_t omh_body_length(const omh_body *b);

@@ -7,7 +7,6 @@
 #include "body.h"
 #include "config.h"
 #include "loop.h"
-#include "model_limits.h"
 #include "options.h"
 #include "ops.h"
 #include "udata.h"
@@ -64,16 +63,15 @@ static const char *check_id(lua_State *L) {
   return omh_check_text(L, 2, "omnihuman", "a job id");
 }
 
-/* client:create_op(fields [, model_audio_seconds]): the second argument is
- * the model's documented audio limit from the facade's model table (0: the
- * table has the model but no limit), nil when it has no say. */
+/* client:create_op(fields [, files]): files lists the local files the
+ * facade found in the fields, each standing in them as a placeholder (see
+ * omh_body_prepare). */
 static int client_create(lua_State *L) {
   client_ud *u = check_client(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  double limit = luaL_optnumber(L, 3, -1);
-  luaL_argcheck(L, limit != limit ? 0 : limit <= OMH_MAX_AUDIO_LIMIT, 3, "audio limit out of range");
-  omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio, 0, limit};
-  omh_body *body = omh_body_prepare(L, 2, &bo, u->loop->json_ref);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio, 0};
+  omh_body *body = omh_body_prepare(L, 2, lua_istable(L, 3) ? 3 : 0, &bo, u->loop->json_ref);
   if (!body) {
     int err = lua_gettop(L); /* the invalid_input error object */
     omh_create_refused(L, u->loop, push_loop(L, u), u->cfg, err);

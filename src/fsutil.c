@@ -178,36 +178,42 @@ static int core_mkdir_p(lua_State *L) {
   return 1;
 }
 
-/* core.check_input(path, "image" | "audio" | "mask"[, opts]): the check a
- * create makes of a local file (regular, sendable size, recognised media,
- * audio measured under the model's limit), without sending anything.
- * opts: model, max_audio_seconds, allow_unmeasured_audio. true, or nil, why. */
+/* core.check_input(path, kind[, opts]): the check a create makes of a local
+ * file (regular, sendable size, recognised media of the kind: "image",
+ * "audio", "video", "file"; "mask" is an image), without sending anything.
+ * opts: model (for messages), max_seconds (the model's limit for audio or
+ * video), max_audio_seconds (replaces it for audio), max_bytes,
+ * allow_unmeasured_audio, field. true, or nil, why. */
 static int core_check_input(lua_State *L) {
-  static const char *const kinds[] = {"image", "audio", "mask", NULL};
-  const char *path = luaL_checkstring(L, 1);
-  int audio = luaL_checkoption(L, 2, NULL, kinds) == 1;
+  const char *path = luaL_checkstring(L, 1), *name = luaL_checkstring(L, 2);
+  int kind = strcmp(name, "mask") == 0 ? OMH_KIND_IMAGE : omh_input_kind_of(name);
+  luaL_argcheck(L, kind >= 0, 2, "image, audio, video, file or mask expected");
   omh_input_rules r;
   memset(&r, 0, sizeof r);
   r.model = "bytedance/omnihuman";
   if (lua_istable(L, 3)) {
     lua_getfield(L, 3, "model");
     if (lua_type(L, -1) == LUA_TSTRING) r.model = lua_tostring(L, -1); /* stays on the stack */
+    lua_getfield(L, 3, "field");
+    r.field = lua_tostring(L, -1); /* stays on the stack */
+    lua_getfield(L, 3, "max_seconds");
+    if (lua_type(L, -1) == LUA_TNUMBER) r.max_seconds = (double)lua_tonumber(L, -1);
+    lua_getfield(L, 3, "max_bytes");
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) > 0)
+      r.max_bytes = (uint64_t)lua_tonumber(L, -1);
     lua_getfield(L, 3, "max_audio_seconds");
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-      r.max_audio_seconds = (double)lua_tonumber(L, -1);
-      luaL_argcheck(L,
-                    r.max_audio_seconds >= OMH_MIN_AUDIO_LIMIT && r.max_audio_seconds <= OMH_MAX_AUDIO_LIMIT,
-                    3, "max_audio_seconds out of range");
+    if (lua_type(L, -1) == LUA_TNUMBER && kind == OMH_KIND_AUDIO) {
+      r.max_seconds = (double)lua_tonumber(L, -1);
+      luaL_argcheck(L, r.max_seconds >= OMH_MIN_AUDIO_LIMIT && r.max_seconds <= OMH_MAX_AUDIO_LIMIT, 3,
+                    "max_audio_seconds out of range");
       r.limit_from = "client";
     }
     lua_getfield(L, 3, "allow_unmeasured_audio");
     r.allow_unmeasured = lua_toboolean(L, -1);
   }
-  double table_limit = omh_limits_audio_seconds(r.model, &r.model_known);
-  if (!r.limit_from) r.max_audio_seconds = table_limit;
   omh_input_file info;
   char why[600];
-  if (omh_input_check(path, audio, &r, &info, why, sizeof why)) {
+  if (omh_input_check(path, (omh_input_kind)kind, &r, &info, why, sizeof why)) {
     lua_pushboolean(L, 1);
     return 1;
   }

@@ -37,11 +37,13 @@ static long long fd_read_at(void *ud, uint64_t off, unsigned char *buf, size_t n
   return (long long)got;
 }
 
-static int audio_ok(int fd, omh_media_type t, uint64_t size, const omh_input_rules *r, char *why,
-                    size_t cap) {
+/* A clip's duration against the limit in force (none: 0). */
+static int duration_ok(int fd, omh_media_type t, uint64_t size, const omh_input_rules *r, char *why,
+                       size_t cap) {
+  if (r->max_seconds <= 0) return 1;
   omh_media_src src = {fd_read_at, &fd, size};
   double secs = omh_media_measure(&src, t);
-  const char *model = r->model ? r->model : "?";
+  const char *model = r->model ? r->model : "?", *what = omh_media_is_audio(t) ? "audio" : "video";
   if (secs == OMH_MEDIA_READ_ERROR) {
     snprintf(why, cap, "cannot be read: %s", errno ? strerror(errno) : "out of memory");
     return 0;
@@ -52,28 +54,56 @@ static int audio_ok(int fd, omh_media_type t, uint64_t size, const omh_input_rul
              "its duration cannot be read from the file (a truncated or unusual %s), so the"
              " %g s limit for %s cannot be checked before paying; pass allow_unmeasured_audio"
              " = true (omnihuman.new, create or generate) to send it unchecked",
-             t == OMH_MEDIA_WAV ? "header" : "file", r->max_audio_seconds, model);
+             t == OMH_MEDIA_WAV ? "header" : "file", r->max_seconds, model);
     return 0;
   }
-  if (secs < r->max_audio_seconds) return 1;
+  if (secs < r->max_seconds) return 1;
   if (r->limit_from) {
     snprintf(why, cap,
              "audio is %.1f s long; max_audio_seconds of the %s allows clips under %g s for %s"
              " (set it on omnihuman.new, create or generate, or --max-audio-seconds)",
-             secs, r->limit_from, r->max_audio_seconds, model);
+             secs, r->limit_from, r->max_seconds, model);
   } else {
     snprintf(why, cap,
-             "audio is %.1f s long; the service takes clips under %g s for %s (%s; if it takes"
+             "%s is %.1f s long; the service takes clips under %g s for %s (%s; if it takes"
              " longer ones now, set max_audio_seconds on omnihuman.new, create or generate, or"
              " --max-audio-seconds)",
-             secs, r->max_audio_seconds, model,
-             r->model_known ? "its documented limit" : "the default: a model not in the table");
+             what, secs, r->max_seconds, model, r->limit_note ? r->limit_note : "its documented limit");
   }
   return 0;
 }
 
-int omh_input_check(const char *path, int audio, const omh_input_rules *r, omh_input_file *out, char *why,
-                    size_t cap) {
+static const char *const kind_names[] = {"image", "audio", "video", "file"};
+
+int omh_input_kind_of(const char *name) {
+  for (int k = 0; k < 4; k++)
+    if (strcmp(name, kind_names[k]) == 0) return k;
+  return -1;
+}
+
+static int kind_matches(omh_input_kind kind, omh_media_type t) {
+  switch (kind) {
+    case OMH_KIND_IMAGE:
+      return omh_media_is_image(t);
+    case OMH_KIND_AUDIO:
+      /* An ISO BMFF file of a movie brand holding only sound is still audio. */
+      return omh_media_is_audio(t) || t == OMH_MEDIA_MP4;
+    case OMH_KIND_VIDEO:
+      return omh_media_is_video(t);
+    default:
+      return t != OMH_MEDIA_UNKNOWN;
+  }
+}
+
+static const char *const kind_wanted[] = {
+    "not a recognised image (PNG, JPEG, WebP, GIF, AVIF)",
+    "not a recognised audio file (WAV, MP3, OGG, M4A/AAC)",
+    "not a recognised video (MP4, MOV, WebM)",
+    "not a recognised image, audio or video file",
+};
+
+int omh_input_check(const char *path, omh_input_kind kind, const omh_input_rules *r, omh_input_file *out,
+                    char *why, size_t cap) {
   unsigned char head[HEAD];
   struct stat st;
   int ok = 0;
@@ -95,22 +125,26 @@ int omh_input_check(const char *path, int audio, const omh_input_rules *r, omh_i
              (unsigned long long)st.st_size, size / (gib ? 1024.0 * 1024 * 1024 : 1024.0 * 1024),
              gib ? "GiB" : "MiB", (unsigned long long)OMH_INPUT_MAX_BYTES,
              (unsigned long long)(OMH_INPUT_MAX_BYTES >> 20));
+  } else if (r->max_bytes && (uint64_t)st.st_size > r->max_bytes) {
+    snprintf(why, cap, "%llu bytes; model %s takes at most %llu bytes (%.1f MiB) for %s",
+             (unsigned long long)st.st_size, r->model ? r->model : "?", (unsigned long long)r->max_bytes,
+             (double)r->max_bytes / 1048576.0, r->field ? r->field : "this field");
   } else {
     long long got = fd_read_at(&fd, 0, head, sizeof head);
     omh_media_type t = got < 0 ? OMH_MEDIA_UNKNOWN : omh_media_sniff(head, (size_t)got);
     if (got < 0) {
       snprintf(why, cap, "cannot be read: %s", strerror(errno));
-    } else if (audio ? !omh_media_is_audio(t) : !omh_media_is_image(t)) {
-      snprintf(why, cap, "%s",
-               audio ? "not a recognised audio file (WAV, MP3, OGG, M4A/AAC)"
-                     : "not a recognised image (PNG, JPEG, WebP, GIF, AVIF)");
-    } else if (!audio || audio_ok(fd, t, (uint64_t)st.st_size, r, why, cap)) {
+    } else if (!kind_matches(kind, t)) {
+      snprintf(why, cap, "%s%s%s", kind_wanted[kind], t == OMH_MEDIA_UNKNOWN ? "" : ": it is ",
+               t == OMH_MEDIA_UNKNOWN ? "" : omh_media_name(t));
+    } else if (omh_media_is_image(t) || duration_ok(fd, t, (uint64_t)st.st_size, r, why, cap)) {
       out->size = (uint64_t)st.st_size;
       out->dev = (uint64_t)st.st_dev;
       out->ino = (uint64_t)st.st_ino;
       out->mtime_sec = (int64_t)st.st_mtim.tv_sec;
       out->mtime_nsec = st.st_mtim.tv_nsec;
-      out->mime = omh_media_mime(t);
+      /* An MP4 sent as audio keeps an audio type. */
+      out->mime = kind == OMH_KIND_AUDIO && t == OMH_MEDIA_MP4 ? "audio/mp4" : omh_media_mime(t);
       ok = 1;
     }
   }

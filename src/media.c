@@ -18,7 +18,7 @@
 double omh_media_measure_window(const omh_media_src *src, omh_media_type t, size_t window) {
   omh_media_win w;
   double d;
-  if (!omh_media_is_audio(t)) return -1.0;
+  if (!omh_media_is_audio(t) && t != OMH_MEDIA_MP4 && t != OMH_MEDIA_MOV) return -1.0;
   if (omh_media_win_open(&w, src, window) != 0) return OMH_MEDIA_READ_ERROR;
   switch (t) {
     case OMH_MEDIA_WAV:
@@ -31,7 +31,9 @@ double omh_media_measure_window(const omh_media_src *src, omh_media_type t, size
       d = omh_ogg_duration(&w);
       break;
     case OMH_MEDIA_M4A:
-      d = omh_m4a_duration(&w);
+    case OMH_MEDIA_MP4:
+    case OMH_MEDIA_MOV:
+      d = omh_m4a_duration(&w); /* the same movie header box */
       break;
     default:
       d = omh_aac_duration(&w);
@@ -85,11 +87,22 @@ static int is_avif_brand(const unsigned char *p) {
   return memcmp(p, "avif", 4) == 0 || memcmp(p, "avis", 4) == 0;
 }
 
+/* Brands of ISO BMFF files that hold a movie (video, maybe with sound). */
+static int is_video_brand(const unsigned char *p) {
+  static const char brands[][5] = {"isom", "iso2", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1",
+                                   "M4V ", "M4VH", "M4VP", "dash", "mmp4", "MSNV", "3gp4", "3gp5",
+                                   "3gp6", "3g2a", "hvc1", "av01", "XAVC", "f4v "};
+  for (size_t i = 0; i < sizeof brands / sizeof brands[0]; i++)
+    if (memcmp(p, brands[i], 4) == 0) return 1;
+  return 0;
+}
+
 static omh_media_type sniff_ftyp(const unsigned char *h, size_t n) {
   uint32_t size = be32(h);
   size_t end, i;
   if (is_m4a_brand(h + 8)) return OMH_MEDIA_M4A;
   if (is_avif_brand(h + 8)) return OMH_MEDIA_AVIF;
+  if (memcmp(h + 8, "qt  ", 4) == 0) return OMH_MEDIA_MOV;
   /* Compatible brands follow major brand and minor version. */
   end = (size == 0 || size > n) ? n : size;
   for (i = 16; end >= 4 && i <= end - 4; i += 4) {
@@ -97,7 +110,20 @@ static omh_media_type sniff_ftyp(const unsigned char *h, size_t n) {
     if (is_avif_brand(h + i)) /* e.g. major "mif1", compatible "avif" */
       return OMH_MEDIA_AVIF;
   }
+  if (is_video_brand(h + 8)) return OMH_MEDIA_MP4;
+  for (i = 16; end >= 4 && i <= end - 4; i += 4)
+    if (is_video_brand(h + i)) return OMH_MEDIA_MP4;
   return OMH_MEDIA_UNKNOWN;
+}
+
+/* WebM: an EBML header whose DocType (element 0x4282) says "webm". */
+static int is_webm(const unsigned char *h, size_t n) {
+  static const unsigned char ebml[4] = {0x1A, 0x45, 0xDF, 0xA3};
+  if (n < 8 || memcmp(h, ebml, 4) != 0) return 0;
+  size_t lim = n < 64 ? n : 64; /* the DocType comes first in the header */
+  for (size_t i = 4; i + 7 <= lim; i++)
+    if (h[i] == 0x42 && h[i + 1] == 0x82 && memcmp(h + i + 3, "webm", 4) == 0) return 1;
+  return 0;
 }
 
 omh_media_type omh_media_sniff(const unsigned char *h, size_t n) {
@@ -118,6 +144,7 @@ omh_media_type omh_media_sniff(const unsigned char *h, size_t n) {
   }
   if (has(h, n, "OggS", 4)) return OMH_MEDIA_OGG;
   if (n >= 12 && memcmp(h + 4, "ftyp", 4) == 0) return sniff_ftyp(h, n);
+  if (is_webm(h, n)) return OMH_MEDIA_WEBM;
 
   off = omh_id3v2_size(h, n);
   if (off > 0) {
@@ -138,11 +165,11 @@ omh_media_type omh_media_sniff(const unsigned char *h, size_t n) {
 
 /* ---- names ---- */
 
-static const char *const media_names[OMH_MEDIA_COUNT] = {"unknown", "png", "jpeg", "webp", "gif", "avif",
-                                                         "wav",     "mp3", "ogg",  "m4a",  "aac"};
+static const char *const media_names[OMH_MEDIA_COUNT] = {
+    "unknown", "png", "jpeg", "webp", "gif", "avif", "wav", "mp3", "ogg", "m4a", "aac", "mp4", "mov", "webm"};
 static const char *const media_mimes[OMH_MEDIA_COUNT] = {
-    NULL,        "image/png",  "image/jpeg", "image/webp", "image/gif", "image/avif",
-    "audio/wav", "audio/mpeg", "audio/ogg",  "audio/mp4",  "audio/aac"};
+    NULL,         "image/png", "image/jpeg", "image/webp", "image/gif", "image/avif",      "audio/wav",
+    "audio/mpeg", "audio/ogg", "audio/mp4",  "audio/aac",  "video/mp4", "video/quicktime", "video/webm"};
 
 const char *omh_media_mime(omh_media_type t) {
   if ((unsigned)t >= sizeof media_mimes / sizeof media_mimes[0]) return NULL;
@@ -157,6 +184,10 @@ const char *omh_media_name(omh_media_type t) {
 int omh_media_is_image(omh_media_type t) {
   return t == OMH_MEDIA_PNG || t == OMH_MEDIA_JPEG || t == OMH_MEDIA_WEBP || t == OMH_MEDIA_GIF ||
          t == OMH_MEDIA_AVIF;
+}
+
+int omh_media_is_video(omh_media_type t) {
+  return t == OMH_MEDIA_MP4 || t == OMH_MEDIA_MOV || t == OMH_MEDIA_WEBM;
 }
 
 int omh_media_is_audio(omh_media_type t) {

@@ -21,6 +21,9 @@ typedef enum {
   OMH_MEDIA_OGG,
   OMH_MEDIA_M4A,
   OMH_MEDIA_AAC,
+  OMH_MEDIA_MP4,
+  OMH_MEDIA_MOV,
+  OMH_MEDIA_WEBM,
   OMH_MEDIA_COUNT
 } omh_media_type;
 
@@ -28,15 +31,17 @@ typedef enum {
 omh_media_type omh_media_sniff(const unsigned char *head, size_t n);
 
 /* image/png image/jpeg image/webp image/gif image/avif audio/wav audio/mpeg
- * audio/ogg audio/mp4 audio/aac; NULL for unknown. */
+ * audio/ogg audio/mp4 audio/aac video/mp4 video/quicktime video/webm; NULL
+ * for unknown. */
 const char *omh_media_mime(omh_media_type t);
 
 /* "png", "jpeg", "webp", "gif", "avif", "wav", "mp3", "ogg", "m4a", "aac",
- * "unknown". */
+ * "mp4", "mov", "webm", "unknown". */
 const char *omh_media_name(omh_media_type t);
 
 int omh_media_is_image(omh_media_type t);
 int omh_media_is_audio(omh_media_type t);
+int omh_media_is_video(omh_media_type t);
 
 /* Bytes read at an offset: a file (pread) or a buffer. read_at returns the
  * count read (short only at the end of the data) or -1 on an I/O error. */
@@ -56,7 +61,8 @@ void omh_media_src_mem(omh_media_src *s, omh_media_mem *m, const unsigned char *
 #define OMH_MEDIA_UNMEASURABLE (-1.0)
 #define OMH_MEDIA_READ_ERROR (-2.0)
 
-/* Duration in seconds; OMH_MEDIA_UNMEASURABLE when the bytes do not tell,
+/* Duration in seconds (audio; MP4 and MOV video from the container's movie
+ * header; WebM is not measured); OMH_MEDIA_UNMEASURABLE when the bytes do not tell,
  * OMH_MEDIA_READ_ERROR when reading failed (errno set) or memory ran out. */
 double omh_media_measure(const omh_media_src *src, omh_media_type t);
 

@@ -113,16 +113,17 @@ static int units_json_ref(lua_State *L) {
   return ref;
 }
 
-/* core._body_text(fields, how) -> the whole create body a fields table
- * makes (nil, err when its files fail the checks). how: nil (as creates
- * do) or "table" (the table path alone, for differential tests). */
+/* core._body_text(fields, how [, files]) -> the whole create body a fields
+ * table makes (nil, err when its files fail the checks). how: nil (as
+ * creates do) or "table" (the table path alone, for differential tests);
+ * files: as client:create_op takes them. */
 static int units_body_text(lua_State *L) {
-  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0, -1};
+  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0};
   luaL_checktype(L, 1, LUA_TTABLE);
   o.table_path = lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "table") == 0;
-  lua_settop(L, 1);
+  lua_settop(L, 3);
   int ref = units_json_ref(L);
-  omh_body *b = omh_body_prepare(L, 1, &o, ref);
+  omh_body *b = omh_body_prepare(L, 1, lua_istable(L, 3) ? 3 : 0, &o, ref);
   if (!b) {
     lua_pushnil(L);
     lua_insert(L, -2);
@@ -139,14 +140,15 @@ static int units_body_text(lua_State *L) {
   return 1;
 }
 
-/* _body_drain(fields [, bufsize]): builds a create body from fields as a
- * client with default options would, then reads it to the end through a
+/* _body_drain(fields [, bufsize [, files]]): builds a create body from
+ * fields (and files, as client:create_op takes them) as a client with
+ * default options would, then reads it to the end through a
  * bufsize-byte buffer (64 KiB: curl's), as curl does while sending.
  * Returns bytes read, seconds spent reading, the announced length; or nil,
  * error object. For the benchmarks. */
 static int units_body_drain(lua_State *L) {
   lua_Integer bs = luaL_optinteger(L, 2, 65536);
-  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0, -1};
+  omh_body_opts o = {"bytedance/omnihuman", 0, 0, 0};
   omh_body *b;
   char *buf;
   uint64_t total = 0;
@@ -155,10 +157,10 @@ static int units_body_drain(lua_State *L) {
   int ref;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_argcheck(L, bs >= 1 && bs <= (64 << 20), 2, "buffer size out of range");
-  lua_settop(L, 2);
+  lua_settop(L, 3);
   buf = (char *)omh_newuserdata(L, (size_t)bs); /* freed by the GC */
   ref = units_json_ref(L);
-  b = omh_body_prepare(L, 1, &o, ref);
+  b = omh_body_prepare(L, 1, lua_istable(L, 3) ? 3 : 0, &o, ref);
   if (!b) {
     lua_pushnil(L);
     lua_insert(L, -2);

@@ -11,8 +11,12 @@ local M = {}
 -- Keys of a create that are the library's, never sent as fields.
 M.OWN_KEYS = { model = true, strict = true, max_audio_seconds = true, allow_unmeasured_audio = true }
 
--- Local-file short names the core sends as <name>_url (src/body.c).
-local SHORT = { image = "image_url", audio = "audio_url", mask = "mask_url" }
+-- Short names a model not in the table still takes for a local file (or a
+-- URL), sent as <name>_url; a model in the table takes <name> for each of
+-- its file fields named <name>_url.
+local DEFAULT_SHORT = { image = "image", audio = "audio", mask = "image" }
+-- The audio limit of a model not in the table (OmniHuman's).
+local DEFAULT_AUDIO_SECONDS = 30
 
 local ids
 --- Every model id in the table, sorted.
@@ -45,11 +49,32 @@ end
 ---@return table?
 function M.model(id) return copy(data[id]) end
 
---- The documented audio duration limit of a model's audio_url, if any.
-function M.audio_seconds(id)
-  local m = data[id]
-  local l = m and m.limits and m.limits.audio_url
-  return l and l.audio_seconds
+local file_names
+--- The names of the fields that carry a file (at any depth of their value)
+--- in any model of the table, and their short names: a set.
+---@return table<string, true>
+function M.file_field_names()
+  if not file_names then
+    file_names = {}
+    local function carries(r)
+      if type(r) ~= "table" then return false end
+      if r.file then return true end
+      for _, sub in pairs(r.properties or {}) do if carries(sub) then return true end end
+      for _, alt in ipairs(r.anyOf or {}) do if carries(alt) then return true end end
+      return carries(r.items)
+    end
+    for _, m in pairs(data) do
+      for k, r in pairs(m.fields) do
+        if carries(r) then
+          file_names[k] = true
+          local short = k:match("^(.+)_url$")
+          if short and m.fields[short] == nil then file_names[short] = true end
+        end
+      end
+    end
+    file_names.mask = true
+  end
+  return file_names
 end
 
 local function is_integer(v) return type(v) == "number" and v == math.floor(v) and v > -math.huge and v < math.huge end
@@ -81,6 +106,20 @@ local function is_url(s)
   end
   return false
 end
+M.is_url = is_url
+
+-- The local files a check finds: made only when there is one (a create
+-- that sends URLs only allocates nothing here). Each: keys (the path to the
+-- value in the fields as sent), label (the path as the caller wrote it),
+-- path, kind.
+local found, keys, depth = nil, {}, 0
+
+local function collect(v, r, label)
+  found = found or {}
+  local at = {}
+  for i = 1, depth do at[i] = keys[i] end
+  found[#found + 1] = { keys = at, label = label, path = v, kind = r.file }
+end
 
 -- Checks value v against rule r at path; returns nil or what is wrong.
 local check
@@ -105,13 +144,54 @@ local function check_type(v, r, path)
   end
 end
 
+local function check_at(v, r, path, key)
+  depth = depth + 1
+  keys[depth] = key
+  local why = check(v, r, path)
+  keys[depth] = nil
+  depth = depth - 1
+  return why
+end
+
+local function check_table(v, r, path)
+  if r.type == "array" then
+    if r.minItems and #v < r.minItems then
+      return ("%s must have at least %d items, got %d"):format(path, r.minItems, #v)
+    end
+    if r.maxItems and #v > r.maxItems then
+      return ("%s must have at most %d items, got %d"):format(path, r.maxItems, #v)
+    end
+    if r.items then
+      for i = 1, #v do
+        local why = check_at(v[i], r.items, ("%s[%d]"):format(path, i), i)
+        if why then return why end
+      end
+    end
+  elseif r.properties then
+    for _, name in ipairs(r.required or {}) do
+      if v[name] == nil then return ("%s.%s is required"):format(path, name) end
+    end
+    local names = {}
+    for k in pairs(v) do names[#names + 1] = tostring(k) end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      local sub = r.properties[k]
+      if not sub then return ("%s has no field %q"):format(path, k) end
+      local why = check_at(v[k], sub, path .. "." .. k, k)
+      if why then return why end
+    end
+  end
+end
+
 check = function(v, r, path)
   if r.anyOf then
     local first
+    local n = found and #found or 0
     for _, alt in ipairs(r.anyOf) do
       local why = check(v, alt, path)
       if not why then return nil end
       first = first or why
+      for i = #(found or {}), n + 1, -1 do found[i] = nil end -- files of a failed alternative
     end
     return first
   end
@@ -126,59 +206,19 @@ check = function(v, r, path)
     if r.minimum and v < r.minimum then return ("%s must be at least %s, got %s"):format(path, show(r.minimum), show(v)) end
     if r.maximum and v > r.maximum then return ("%s must be at most %s, got %s"):format(path, show(r.maximum), show(v)) end
   elseif type(v) == "string" then
+    if r.file and not is_url(v) then
+      if v == "" then return ("%s: an empty string is neither a URL nor a file"):format(path) end
+      collect(v, r, path) -- a local file: the core checks it and sends it inline
+      return nil
+    end
     if r.maxLength and #v > r.maxLength then
       return ("%s must be at most %d characters, got %d"):format(path, r.maxLength, #v)
     end
     if r.minLength and #v < r.minLength then
       return ("%s must be at least %d characters, got %d"):format(path, r.minLength, #v)
     end
-    if r.file and not is_url(v) then
-      return ("%s takes a URL (https://, http:// or data:), got %s%s"):format(path, show(v),
-        SHORT[path:match("^([%w_]+)_url$") or ""] and "; pass a local file as " .. path:match("^([%w_]+)_url$")
-          or "; local files are taken only as image, audio and mask")
-    end
   elseif type(v) == "table" then
-    if r.type == "array" then
-      if r.minItems and #v < r.minItems then
-        return ("%s must have at least %d items, got %d"):format(path, r.minItems, #v)
-      end
-      if r.maxItems and #v > r.maxItems then
-        return ("%s must have at most %d items, got %d"):format(path, r.maxItems, #v)
-      end
-      if r.items then
-        for i = 1, #v do
-          why = check(v[i], r.items, ("%s[%d]"):format(path, i))
-          if why then return why end
-        end
-      end
-    elseif r.properties then
-      for _, name in ipairs(r.required or {}) do
-        if v[name] == nil then return ("%s.%s is required"):format(path, name) end
-      end
-      local names = {}
-      for k in pairs(v) do names[#names + 1] = tostring(k) end
-      table.sort(names)
-      for _, k in ipairs(names) do
-        local sub = r.properties[k]
-        if not sub then return ("%s has no field %q"):format(path, k) end
-        why = check(v[k], sub, path .. "." .. k)
-        if why then return why end
-      end
-    end
-  end
-end
-
--- A local file over the size the model's reference states for field.
-local function size_limit(m, model, field, name, path)
-  local limit = m.limits and m.limits[field] and m.limits[field].audio_bytes
-  if not limit then return nil end
-  local f = io.open(path, "rb")
-  if not f then return nil end -- the core names a missing file
-  local size = f:seek("end")
-  f:close()
-  if size and size > limit then
-    return ("%s file '%s' is %d bytes; model %s takes at most %d bytes (%.1f MiB) for %s")
-      :format(name, path, size, model, limit, limit / 1048576, field)
+    return check_table(v, r, path)
   end
 end
 
@@ -189,13 +229,6 @@ local function field_names(m)
   return table.concat(names, ", ")
 end
 
---- Checks a create's fields against model's rules. Returns nil when they
---- pass (or the model is not in the table: then `unknown` is true), else
---- the message of an invalid_input error. strict: refuse fields the model
---- does not document (fields named sandbox_* pass: the offline sandbox's
---- controls).
----@return string? why
----@return boolean? unknown
 -- Per model, its field names sorted (made once): checks walk them in a
 -- fixed order without building a table per create.
 local sorted_fields = {}
@@ -210,12 +243,19 @@ local function fields_of(m)
   return list
 end
 
+-- The field a short name stands for in model m (nil: not a short name).
+local function short_of(m, k)
+  if type(k) ~= "string" or M.OWN_KEYS[k] or m.fields[k] ~= nil then return nil end
+  local as = k .. "_url"
+  if m.fields[as] ~= nil then return as end
+end
+
 -- The first (in sorted order) field of `fields` that model m does not take,
 -- or nil. Only built when one exists (a create that passes allocates nothing).
 local function first_unknown(m, fields)
   local unknown
   for k in pairs(fields) do
-    if type(k) == "string" and not M.OWN_KEYS[k] and not SHORT[k] and m.fields[k] == nil
+    if type(k) == "string" and not M.OWN_KEYS[k] and m.fields[k] == nil and not short_of(m, k)
         and not k:match("^sandbox_") then
       unknown = unknown or {}
       unknown[#unknown + 1] = k
@@ -227,27 +267,41 @@ local function first_unknown(m, fields)
   end
 end
 
-function M.check(model, fields, strict)
-  local m = data[model]
-  if not m then return nil, true end
-  -- Local files (or URLs) given by their short names count as the field.
-  for short, as in pairs(SHORT) do
-    local v = fields[short]
-    if v ~= nil then
-      if m.fields[as] == nil and strict then
-        return ("%s: model %s takes no %s (its fields: %s; pass strict = false to send it anyway)")
-          :format(short, model, as, field_names(m))
-      end
-      -- Its file is checked by the core (which also refuses both forms at
-      -- once), its size against a limit the model states here.
-      local why = type(v) == "string" and not is_url(v) and size_limit(m, model, as, short, v)
-      if why then return why end
+-- Short names in use: { [short] = field }, or nil (none); or nil, why, misuse.
+local function shorts_in(m, fields, model, strict)
+  local shorts
+  for k in pairs(fields) do
+    local as = m and short_of(m, k)
+    local default = not as and DEFAULT_SHORT[k] and (not m or m.fields[k] == nil)
+    if default then as = k .. "_url" end
+    if as and fields[as] ~= nil then return nil, ("give %s or %s, not both"):format(k, as), true end
+    if default and m and strict then
+      return nil, ("%s: model %s takes no %s (its fields: %s; pass strict = false to send it anyway)")
+        :format(k, model, as, field_names(m))
+    end
+    if as then
+      shorts = shorts or {}
+      shorts[k] = as
     end
   end
+  return shorts
+end
+
+-- A short name's value checked as its field (files labelled by the short name).
+local function check_shorts(m, fields, shorts)
+  for k, as in pairs(shorts) do
+    local r = m and m.fields[as] or { type = "string", file = DEFAULT_SHORT[k] }
+    local why = check_at(fields[k], r, k, as)
+    if why then return why end
+  end
+end
+
+local function check_model(m, model, fields, strict, shorts)
   for _, name in ipairs(m.required or {}) do
-    local short = name:match("^([%w]+)_url$")
-    if fields[name] == nil and not (SHORT[short or ""] and fields[short] ~= nil) then
-      return ("model %s requires %s%s"):format(model, name, SHORT[short or ""] and (" (or " .. short .. ", a local file)") or "")
+    local short = name:match("^(.+)_url$")
+    if fields[name] == nil and not (shorts and short and shorts[short] == name) then
+      return ("model %s requires %s%s"):format(model, name,
+        short and m.fields[short] == nil and (" (or " .. short .. ", a local file)") or "")
     end
   end
   local list = fields_of(m)
@@ -255,7 +309,7 @@ function M.check(model, fields, strict)
     local k = list[i]
     local v = fields[k]
     if v ~= nil then
-      local why = check(v, m.fields[k], k)
+      local why = check_at(v, m.fields[k], k, k)
       if why then return why .. (" (model %s)"):format(model) end
     end
   end
@@ -266,6 +320,93 @@ function M.check(model, fields, strict)
         :format(k, model, field_names(m))
     end
   end
+end
+
+--- Checks a create's fields against model's rules. Returns nil when they
+--- pass (or the model is not in the table: then `unknown` is true), else
+--- the message of an invalid_input error (misuse true: a mistake in the
+--- program, such as a field given both as <name> and <name>_url). strict:
+--- refuse fields the model does not document (fields named sandbox_* pass:
+--- the offline sandbox's controls). files: the local files found (or nil),
+--- each { keys, label, path, kind }.
+---@return string? why
+---@return boolean? unknown
+---@return table? shorts
+---@return table? files
+---@return boolean? misuse
+function M.check(model, fields, strict)
+  local m = data[model]
+  found, depth = nil, 0
+  local shorts, why, misuse = shorts_in(m, fields, model, strict)
+  if why then return why, nil, nil, nil, misuse end
+  if shorts then why = check_shorts(m, fields, shorts) end
+  if not why and m then why = check_model(m, model, fields, strict, shorts) end
+  local files = found
+  found = nil
+  if why then return why end
+  return nil, m == nil, shorts, files
+end
+
+-- Placeholders of local files in the fields handed to the core: unique to
+-- this process (the core refuses one that stands anywhere else too).
+local NONCE = ("%x"):format(os.time() % 0x7fffffff) .. (tostring({}):gsub("[^%w]", ""))
+
+-- The fields as sent: short names renamed, each local file replaced by its
+-- placeholder (the tables on its way copied, the caller's untouched).
+local function as_sent(fields, shorts, files)
+  local sent, copied = {}, {}
+  for k, v in pairs(fields) do sent[k] = v end
+  copied[sent] = true
+  for k, as in pairs(shorts or {}) do
+    sent[as], sent[k] = sent[k], nil
+  end
+  for i, f in ipairs(files or {}) do
+    local t = sent
+    for d = 1, #f.keys - 1 do
+      local key = f.keys[d]
+      local inner = t[key]
+      if not copied[inner] then
+        local c = {}
+        for k, v in pairs(inner) do c[k] = v end
+        copied[c] = true
+        t[key], inner = c, c
+      end
+      t = inner
+    end
+    f.token = ("omh-file:%s:%d"):format(NONCE, i)
+    t[f.keys[#f.keys]] = f.token
+  end
+  return sent
+end
+
+--- What a create sends for model: why, unknown, sent, files (see check). sent
+--- is fields itself when nothing needs renaming or replacing; files is the
+--- list client:create_op takes (token, path, kind, label and the model's
+--- limits for the field), or nil.
+function M.prepare(model, fields, strict)
+  local why, unknown, shorts, files, misuse = M.check(model, fields, strict)
+  if why then return why, nil, nil, nil, misuse end
+  if not shorts and not files then return nil, unknown, fields end
+  local sent = as_sent(fields, shorts, files)
+  for _, f in ipairs(files or {}) do
+    f.max_seconds, f.max_bytes, f.limit_note = M.file_limits(model, f.keys[1], f.kind)
+  end
+  return nil, unknown, sent, files
+end
+
+--- The limits a model's reference states for a local file in field (a
+--- top-level field name) of the given kind: max_seconds (audio or video
+--- must be shorter), max_bytes, and a note saying where a default comes
+--- from. A model not in the table: OmniHuman's 30 s for audio.
+function M.file_limits(model, field, kind)
+  local m = data[model]
+  if not m then
+    if kind == "audio" then return DEFAULT_AUDIO_SECONDS, nil, "the default: a model not in the table" end
+    return nil
+  end
+  local l = m.limits and m.limits[field]
+  if not l then return nil end
+  return kind == "audio" and l.audio_seconds or kind == "video" and l.video_seconds or nil, l.audio_bytes or l.bytes
 end
 
 return M

@@ -161,12 +161,12 @@ end
 
 --- The model ids of the service's video catalogue the library knows the
 --- fields of (the generated model table), sorted.
----@return string[]
+---@return omnihuman.ModelId[]
 function M.models() return catalogue.models() end
 
 --- A model's field rules from the table (a copy), or nil for a model not in it.
----@param id string
----@return table?
+---@param id omnihuman.ModelId|string
+---@return omnihuman.ModelRules?
 function M.model(id) return catalogue.model(id) end
 
 -- Starts a create checked against its model's documented fields (a refused
@@ -186,16 +186,15 @@ function Client:_start_create(fields, level)
   if type(model) ~= "string" then
     op = self.core:create_op(fields) -- the core raises on a model that is not a string
   else
-    local why, unknown = catalogue.check(model, fields, strict)
+    local why, unknown, sent, files, misuse = catalogue.prepare(model, fields, strict)
+    if misuse then error("omnihuman: " .. why, level + 1) end
     if why then
       op = self.core:refuse_op(core.new_error("invalid_input", why))
     else
       if unknown and self.on_event then
         self.on_event({ type = "unchecked_model", op = "create", model = model })
       end
-      local limit -- nil: the model is not in the table; 0: it is, with no audio limit
-      if not unknown then limit = catalogue.audio_seconds(model) or 0 end
-      op = self.core:create_op(fields, limit)
+      op = self.core:create_op(sent, files)
     end
   end
   -- Inside omnihuman.run the run answers for it until a coroutine has its result.

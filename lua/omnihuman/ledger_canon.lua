@@ -4,6 +4,7 @@
 -- however their files are named or reached.
 local cjson = require("cjson")
 local db = require("omnihuman.ledger_db")
+local catalogue = require("omnihuman.catalogue")
 
 local M = {}
 
@@ -12,21 +13,44 @@ M.DEFAULT_MODEL = "bytedance/omnihuman"
 -- Fields that never reach the service (the library's and the ledger's own).
 local LOCAL_ONLY = { max_audio_seconds = true, allow_unmeasured_audio = true, again = true, label = true }
 
--- The fields that take a local file today; <name>_url holds a URL.
-local FILE_FIELDS = { "image", "audio", "mask" }
-
-local function is_url(s)
-  return s:match("^[Hh][Tt][Tt][Pp][Ss]?://") ~= nil or s:match("^[Dd][Aa][Tt][Aa]:") ~= nil
+-- The fields as sent and their local files: the model table knows which
+-- fields carry files (in arrays and nested objects too) and which short
+-- names stand for which field.
+local function prepared(model, fields)
+  local clean = {}
+  for k, v in pairs(fields) do
+    if not LOCAL_ONLY[k] and k ~= "model" then clean[k] = v end
+  end
+  local why, _, sent, files = catalogue.prepare(model, clean, false)
+  if why then return clean, {} end -- refused before sending: the create says why
+  return sent, files or {}
 end
 
---- The (field, local path) pairs of a create's fields, in field order: the
---- one place that knows which fields carry files.
----@return { field: string, path: string }[]
-function M.files_of(fields)
-  local out = {}
-  for _, name in ipairs(FILE_FIELDS) do
-    local v = fields[name]
-    if type(v) == "string" and not is_url(v) then out[#out + 1] = { field = name, path = v } end
+--- The local files of a create's fields: { field (where, as written),
+--- path, keys, kind }.
+function M.files_of(fields, model)
+  local _, files = prepared(fields.model or model or M.DEFAULT_MODEL, fields)
+  for _, f in ipairs(files) do f.field = f.label end
+  return files
+end
+
+-- A copy of the tables on the way to each file, with the file's value set.
+local function with_files(sent, files, value_of)
+  local out, copied = {}, {}
+  for k, v in pairs(sent) do out[k] = v end
+  for i, f in ipairs(files) do
+    local t = out
+    for d = 1, #f.keys - 1 do
+      local inner = t[f.keys[d]]
+      if not copied[inner] then
+        local c = {}
+        for k, v in pairs(inner) do c[k] = v end
+        copied[c] = true
+        t[f.keys[d]], inner = c, c
+      end
+      t = inner
+    end
+    t[f.keys[#f.keys]] = value_of(i, f)
   end
   return out
 end
@@ -78,35 +102,36 @@ function M.json(v)
   return table.concat(out)
 end
 
---- Fingerprint of a create. files: the result of files_of (or a catalogue's
---- equivalent). Returns fingerprint, request (the canonical JSON with each
---- file's path and digest), or nil, message when a file cannot be read.
+--- Fingerprint of a create: the fields as the model sends them (short
+--- names as their fields), each local file as the SHA-256 of its bytes.
+--- Returns fingerprint, request (the canonical JSON with each file's path
+--- and digest), model; or nil, message when a file cannot be read.
 ---@param model string|nil the client's model (fields.model wins)
 ---@param fields table
----@param files? { field: string, path: string }[]
-function M.fingerprint(model, fields, files)
-  files = files or M.files_of(fields)
-  local sent, shown = {}, {}
-  for k, v in pairs(fields) do
-    if not LOCAL_ONLY[k] and k ~= "model" then sent[k], shown[k] = v, v end
-  end
-  -- A URL given as `image` goes out as image_url: one spelling for both.
-  for _, name in ipairs(FILE_FIELDS) do
-    local v = sent[name]
-    if type(v) == "string" and is_url(v) then
-      sent[name], shown[name] = nil, nil
-      sent[name .. "_url"], shown[name .. "_url"] = v, v
-    end
-  end
-  for _, f in ipairs(files) do
+function M.fingerprint(model, fields)
+  model = fields.model or model or M.DEFAULT_MODEL
+  local sent, files = prepared(model, fields)
+  local digests = {}
+  for i, f in ipairs(files) do
     local digest, msg = db.sha256_file(f.path)
     if not digest then return nil, msg end
-    sent[f.field] = { sha256 = digest }
-    local abs = f.path:sub(1, 1) == "/" and f.path or ((db.cwd() or ".") .. "/" .. f.path)
-    shown[f.field] = { path = abs, sha256 = digest }
+    digests[i] = digest
   end
-  model = fields.model or model or M.DEFAULT_MODEL
-  local ok, body = pcall(M.json, { model = model, fields = sent })
+  local bare = with_files(sent, files, function(i) return { sha256 = digests[i] } end)
+  local shown = with_files(sent, files, function(i, f)
+    local abs = f.path:sub(1, 1) == "/" and f.path or ((db.cwd() or ".") .. "/" .. f.path)
+    return { path = abs, sha256 = digests[i] }
+  end)
+  -- Ledgers written before files were found in every field keyed a local
+  -- image, audio or mask by its short name: the same request keeps the same
+  -- fingerprint.
+  for _, t in ipairs({ bare, shown }) do
+    for _, short in ipairs({ "image", "audio", "mask" }) do
+      local v = t[short .. "_url"]
+      if type(v) == "table" and v.sha256 then t[short], t[short .. "_url"] = v, nil end
+    end
+  end
+  local ok, body = pcall(M.json, { model = model, fields = bare })
   if not ok then return nil, body end
   return db.sha256(body), M.json({ model = model, fields = shown }), model
 end

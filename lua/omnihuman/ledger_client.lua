@@ -11,7 +11,7 @@ local M = {}
 -- Options of omnihuman.new that belong to the ledger, not to the C client.
 local OWN = { ledger = true, ledger_busy_timeout = true }
 
--- The fields that take local files: swapped for a catalogue's at merge.
+-- The local files of a create's fields (the model table says which fields).
 M.files_of = canon.files_of
 
 --- Splits omnihuman.new's options: the client's, then the ledger's.
@@ -65,7 +65,7 @@ function Hooks:create(fields, output)
     if k ~= "again" and k ~= "label" then send[k] = v end
   end
   ledger._at("before_record")
-  local fp, request, model = canon.fingerprint(self.model, send, M.files_of(send))
+  local fp, request, model = canon.fingerprint(self.model, send)
   if not fp then return nil, omnihuman().error("invalid_input", "ledger: " .. tostring(request)) end
   local row, err = self.store:begin_create{ fingerprint = fp, model = model, request = request,
                                              service = self.client.base_url,

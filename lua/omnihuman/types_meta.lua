@@ -19,13 +19,19 @@
 ---@field on_event? fun(ev: omnihuman.Event) requests, retries, statuses, download progress
 ---@field strict? boolean refuse create fields the model's reference does not list (default true)
 
---- Fields of a create: `image`/`audio` (local files) or `image_url`/`audio_url`;
---- any other field is sent to the service as it is.
+--- Fields of a create: the model's fields (omnihuman.model(id).fields), checked
+--- before sending. A file field (`image_url`, `video_url`, items of `image_urls`,
+--- `character.url`, ...) takes a URL or a local path; `<name>` is short for
+--- `<name>_url`.
 ---@class omnihuman.CreateFields
----@field image? string a local PNG, JPEG, WebP or GIF
+---@field model? omnihuman.ModelId|string default: the client's model
+---@field image? string a local PNG, JPEG, WebP, GIF or AVIF (or a URL): sent as image_url
 ---@field image_url? string
----@field audio? string a local WAV, MP3, OGG, M4A or AAC under 30 s
+---@field audio? string a local WAV, MP3, OGG, M4A or AAC (or a URL): sent as audio_url
 ---@field audio_url? string
+---@field strict? boolean refuse fields the model's reference does not list (never sent)
+---@field max_audio_seconds? number replaces the model's audio limit (never sent)
+---@field allow_unmeasured_audio? boolean (never sent)
 ---@field [string] any
 
 ---@class omnihuman.WaitOptions
@@ -44,3 +50,36 @@
 ---@field timeout? number
 ---@field on_status? fun(st: omnihuman.Job)
 ---@field on_progress? fun(got: integer, total: integer?)
+
+--- One field's rules in the model table (omnihuman.model(id).fields[name]):
+--- JSON-schema rules taken from the service's API reference.
+---@class omnihuman.FieldRule
+---@field type? "string"|"integer"|"number"|"boolean"|"array"|"object"
+---@field enum? any[] the values allowed
+---@field minimum? number
+---@field maximum? number
+---@field minLength? integer
+---@field maxLength? integer
+---@field minItems? integer
+---@field maxItems? integer
+---@field items? omnihuman.FieldRule the rule of each item of an array
+---@field properties? table<string, omnihuman.FieldRule> the fields of an object
+---@field required? string[] the fields an object must have
+---@field anyOf? omnihuman.FieldRule[] alternatives: a value must meet one
+---@field default? any the service's default
+---@field nullable? boolean
+---@field format? string
+---@field file? "image"|"audio"|"video"|"file" set on a field that carries a file (URL or local path)
+
+--- Limits a model's reference states in prose for a file field.
+---@class omnihuman.FieldLimits
+---@field audio_seconds? number local audio must be shorter
+---@field audio_bytes? integer a local audio file may be at most this large
+
+--- A model's rules (omnihuman.model(id)).
+---@class omnihuman.ModelRules
+---@field fields table<string, omnihuman.FieldRule>
+---@field required string[] the fields a create must give
+---@field source string the reference file, in aimlapi/api-docs
+---@field limits? table<string, omnihuman.FieldLimits> by field name
+---@field limits_source? string where the prose limits are stated

@@ -4,6 +4,7 @@
 --   srv.base                       "http://127.0.0.1:P/v2"
 --   srv:script{ statuses = { 503 }, rate = 1e6, stall = true }   (forgets records)
 --   srv:release()                  ends a stall
+--   srv:client(extra)              an omnihuman client of it
 --   srv:records()                  { bodies = { {declared, len, complete, sha256, fields} }, open, busy }
 --   srv:stop()
 --   M.sha256(path)                 hex digest of a file (to compare with the records)
@@ -30,6 +31,13 @@ end
 function Server:script(t) return self:control("POST", "/_control/script", cjson.encode(t or {})) end
 function Server:release() return self:control("POST", "/_control/release", "{}") end
 function Server:records() return self:control("GET", "/_control/records") end
+
+-- A client of this server (no retries, a generous timeout); extra overrides.
+function Server:client(extra)
+  local o = { api_key = require("spec.support.fixtures").KEY, base_url = self.base, timeout = 10, max_retries = 0 }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return require("omnihuman").new(o)
+end
 
 function Server:stop()
   if self.pid then sh.exec("kill -TERM " .. self.pid .. " 2>/dev/null") end

@@ -4,7 +4,7 @@
 spec/support/server.py keeps the first 2000 characters of a body; the
 streamed-body specs need more: every create body's length against its
 Content-Length, whether it arrived whole, its sha256, and for each
-"<name>_url" data URI the sha256 of the decoded bytes. The server can also
+data URI (at any depth of the JSON) the sha256 of the decoded bytes. The server can also
 read slowly or not at all (stall) until released, and answer a scripted
 list of statuses (503 with Retry-After: 0, ...) before the normal 200.
 
@@ -35,22 +35,26 @@ RELEASE = threading.Event()
 RELEASE.set()
 
 
+def decode_value(v):
+    """A data URI as its mime, size and sha256; lists and objects walked."""
+    if isinstance(v, str) and v.startswith("data:") and ";base64," in v:
+        head, data = v.split(",", 1)
+        raw = base64.b64decode(data, validate=True)
+        return {"mime": head[5:].split(";")[0], "len": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    if isinstance(v, list):
+        return [decode_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: decode_value(x) for k, x in v.items()}
+    return v if not isinstance(v, str) or len(v) < 200 else v[:200]
+
+
 def decode_uris(body):
-    """sha256 and size of every data URI in the JSON body, by field."""
-    out = {}
+    """The JSON body with every data URI (at any depth) as its mime, size and sha256."""
     try:
         doc = json.loads(body)
     except ValueError:
         return None
-    for k, v in doc.items():
-        if isinstance(v, str) and v.startswith("data:") and ";base64," in v:
-            head, data = v.split(",", 1)
-            raw = base64.b64decode(data, validate=True)
-            out[k] = {"mime": head[5:].split(";")[0], "len": len(raw),
-                      "sha256": hashlib.sha256(raw).hexdigest()}
-        else:
-            out[k] = v if not isinstance(v, str) or len(v) < 200 else v[:200]
-    return out
+    return decode_value(doc) if isinstance(doc, dict) else None
 
 
 class Handler(BaseHTTPRequestHandler):

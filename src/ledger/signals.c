@@ -1,10 +1,12 @@
 /* SIGTERM, SIGHUP and every SIGINT made to act like the first Ctrl-C: the
  * standalone interpreter (lua.c, luajit.c) turns its first SIGINT into an
  * "interrupted!" error at the next Lua instruction, then restores the
- * default action. Its handler is taken once and called for each of these
- * signals, and re-armed on SIGINT, so the CLI's cleanup (recording what was
- * paid) runs however the process is asked to stop. Only a function pointer
- * is kept: no Lua state. */
+ * default action. Its handler is taken once and called for the first of
+ * these signals; the process is then stopping, and later ones are dropped:
+ * raised again, an interrupt would cut the unwinding that lets the creates
+ * in flight answer and records their jobs (omnihuman.run settling them,
+ * the CLI writing them down), so a paid job would lose its id. Only a
+ * function pointer and a flag are kept: no Lua state. */
 #include <signal.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "signals.h"
 
 static void (*interpreter_handler)(int);
+static volatile sig_atomic_t stopping; /* a stop signal was forwarded */
 
 static void install(int sig, void (*fn)(int)) {
   struct sigaction sa;
@@ -23,8 +26,11 @@ static void install(int sig, void (*fn)(int)) {
 
 static void forward(int sig) {
   (void)sig;
-  if (interpreter_handler) interpreter_handler(SIGINT);
-  install(SIGINT, forward);
+  if (!stopping) {
+    stopping = 1;
+    if (interpreter_handler) interpreter_handler(SIGINT);
+  }
+  install(SIGINT, forward); /* the interpreter's handler put back the default: a kill */
 }
 
 /* interrupt_on_signals(): true when the interpreter's handler was found (a
@@ -39,6 +45,7 @@ int omh_ledger_interrupt_on_signals(lua_State *L) {
     }
     interpreter_handler = old.sa_handler;
   }
+  stopping = 0;
   install(SIGINT, forward);
   install(SIGTERM, forward);
   install(SIGHUP, forward);

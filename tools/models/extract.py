@@ -45,7 +45,9 @@ def clean(schema, name):
         t = props.get("type", {}).get("enum")
         typed = t[0] if isinstance(t, list) and len(t) == 1 and t[0] in ("image", "audio", "video") else None
         out["properties"] = {k: clean(v, typed if (k == "url" and typed) else k) for k, v in props.items()}
-    if out.get("type") == "string" and out.get("format") == "uri":
+    # A URL field, by its format or (where the docs give none) by its name.
+    named = re.search(r"_urls?$", name or "") is not None and kind_of(name) != "file"
+    if out.get("type") == "string" and (out.get("format") == "uri" or named):
         out["file"] = kind_of(name)
     return out
 

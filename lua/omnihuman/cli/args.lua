@@ -131,6 +131,39 @@ function args.field(spec, decode)
   return key, args.scalar(v)
 end
 
+-- "--file FIELD=PATH": the path goes where FIELD says in fields f: a field
+-- ("video_url"), a field of an object ("character.url", made if missing) or
+-- the next item of an array ("image_urls[]"). exists(path) checks the file.
+-- true, or nil, why.
+function args.put_file(f, spec, exists)
+  local where, path = spec:match("^([%w_%.%-%[%]]+)=(.+)$")
+  if not where then return nil, "--file needs FIELD=PATH, got '" .. spec .. "'" end
+  if not exists(path) then return nil, "--file " .. where .. ": file not found: " .. path end
+  local t, parts = f, {}
+  for part in where:gmatch("[^%.]+") do parts[#parts + 1] = part end
+  for i, part in ipairs(parts) do
+    local name, append = part:match("^([%w_%-]+)(.*)$")
+    if not name or (append ~= "" and append ~= "[]") then
+      return nil, "--file: cannot read the field '" .. where .. "'"
+    end
+    local last = i == #parts
+    if append == "[]" then
+      if t[name] == nil then t[name] = {} end
+      if type(t[name]) ~= "table" then return nil, "--file " .. where .. ": " .. name .. " is not a list" end
+      if not last then return nil, "--file " .. where .. ": a list item must be the last part" end
+      t[name][#t[name] + 1] = path
+    elseif last then
+      if t[name] ~= nil then return nil, "--file " .. where .. ": the field is given twice" end
+      t[name] = path
+    else
+      if t[name] == nil then t[name] = {} end
+      if type(t[name]) ~= "table" then return nil, "--file " .. where .. ": " .. name .. " is not an object" end
+      t = t[name]
+    end
+  end
+  return true
+end
+
 function args.scalar(v)
   if v == "true" then return true elseif v == "false" then return false end
   if v:match("^%-?%d+$") and #v < 16 then return math.tointeger and math.tointeger(tonumber(v)) or tonumber(v) end

@@ -10,9 +10,11 @@ local commands = {}
 
 local INPUT_OPTS = {
   { "image", arg = "FILE|URL", help = "portrait image: a local file (sent as a data URI) or an https URL" },
-  { "audio", arg = "FILE|URL", help = "speech audio (under 30 s): a local file or an https URL" },
-  { "model", arg = "MODEL", help = "bytedance/omnihuman (default) or bytedance/omnihuman/v1.5" },
+  { "audio", arg = "FILE|URL", help = "speech audio (OmniHuman: under 30 s): a local file or an https URL" },
+  { "model", arg = "MODEL", help = "any model of `omnihuman models` (default bytedance/omnihuman)" },
   { "field", arg = "K=V", multi = true, help = "extra request field (repeatable); K:=JSON for raw JSON" },
+  { "file", arg = "FIELD=PATH", multi = true,
+    help = "a local file for a file field (repeatable): video_url=a.mp4, image_urls[]=b.png, character.url=c.mp4" },
 }
 local WAIT_OPTS = {
   { "interval", arg = "SECONDS", number = true, help = "seconds between status checks (default 10)" },
@@ -43,6 +45,10 @@ local function create_fields(opts)
     local k, v = args.field(spec, util.decode)
     if not k then return usage(v) end
     f[k] = v
+  end
+  for _, spec in ipairs(opts.file or {}) do
+    local ok, why = args.put_file(f, spec, util.exists)
+    if not ok then return usage(why) end
   end
   if opts.model then f.model = opts.model end
   return f
@@ -89,7 +95,7 @@ local function result_json(res, extra)
 end
 
 commands.generate = {
-  usage = "generate [--model M] [--image FILE|URL] [--audio FILE|URL] [--field K=V]... -o OUT.mp4 [options]",
+  usage = "generate [--model M] [--image FILE|URL] [--audio FILE|URL] [--field K=V]... [--file F=PATH]... -o OUT.mp4 [options]",
   summary = "Create a job, wait for it and download the video: the whole thing in one command.",
   options = concat(INPUT_OPTS, { { "output", short = "o", arg = "FILE", help = "where to write the MP4 (required)" } }, WAIT_OPTS,
                    ledger_cmds.OPTIONS),
@@ -132,7 +138,7 @@ commands.generate = {
 }
 
 commands.create = {
-  usage = "create [--model M] [--image FILE|URL] [--audio FILE|URL] [--field K=V]... [options]",
+  usage = "create [--model M] [--image FILE|URL] [--audio FILE|URL] [--field K=V]... [--file F=PATH]... [options]",
   summary = "Submit one job (billed) and print its id without waiting.",
   options = concat(INPUT_OPTS, ledger_cmds.OPTIONS),
   run = function(ctx, opts)

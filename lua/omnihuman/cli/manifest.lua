@@ -3,6 +3,7 @@
 -- an extra field passed to the create request. Relative paths (inputs and
 -- outputs) are relative to the manifest's directory.
 local util = require("omnihuman.cli.util")
+local catalogue = require("omnihuman.catalogue")
 local args = require("omnihuman.cli.args")
 
 local Manifest = {}
@@ -146,6 +147,22 @@ local function input(t, name, dir, optional)
   return { path = util.join(dir, v) } -- checked by the pre-flight
 end
 
+-- A file field's local paths made relative to the manifest's folder: the
+-- value itself, the items of a list, and the `url` of an object (Runway's
+-- {type, url}); URLs and other values stay as they are.
+local function relative_to(dir, v)
+  if type(v) == "string" then
+    if v == "" or util.is_url(v) then return v end
+    return util.join(dir, v)
+  end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do
+    out[k] = (type(k) == "number" or k == "url") and relative_to(dir, x) or x
+  end
+  return out
+end
+
 local INPUT_COLUMNS = { image = true, image_url = true, audio = true, audio_url = true, mask = true,
                         mask_url = true, output = true }
 
@@ -163,10 +180,11 @@ function Manifest.row(t, line, dir)
   if type(out) ~= "string" or out == "" then return nil, "has no output" end
   -- output_raw as written; the batch resolves it to a canonical path.
   local row = { line = line, output_raw = out, fields = {} }
+  local file_fields = catalogue.file_field_names()
   for k, v in pairs(t) do
     if not INPUT_COLUMNS[k] and v ~= util.null then
       if type(k) ~= "string" or not k:match("^[%w_%.%-]+$") then return nil, "bad column name " .. tostring(k) end
-      row.fields[k] = v
+      row.fields[k] = file_fields[k] and relative_to(dir, v) or v
     end
   end
   row.image, row.audio, row.mask = image or nil, audio or nil, mask or nil

@@ -5,7 +5,7 @@ local exit = require("omnihuman.cli.exit")
 
 local M = {}
 
--- "string, one of 4, 6, 8", "integer 1..10", "array of image URLs, 1 to 9 items" ...
+-- "string, one of 4, 6, 8", "integer 1..10", "array of image (URL or local file), 1 to 9 items" ...
 local function describe(r)
   if r.anyOf then
     local parts = {}
@@ -13,7 +13,7 @@ local function describe(r)
     return table.concat(parts, " | ")
   end
   local t = r.type or "any"
-  if r.file then t = r.file .. " URL" end
+  if r.file then t = r.file .. " (URL or local file)" end
   local extra = {}
   if r.enum then
     local v = {}

@@ -34,6 +34,9 @@ function Preflight.inputs(row, cache, rules)
       local k = table.concat({ which, tostring(model), tostring(opts.max_audio_seconds), tostring(allow), input.path }, "\0")
       if cache[k] == nil then
         local _, _, tag = fs.stat(input.path)
+        local kind = which == "mask" and "image" or which
+        opts.max_seconds, opts.max_bytes = catalogue.file_limits(model, which .. "_url", kind)
+        opts.field = which
         local ok, why = core.check_input(input.path, which, opts)
         if ok then cache[k] = false
         elseif tag == "missing" or tag == "notdir" then cache[k] = which .. " file not found: " .. input.path
