@@ -163,6 +163,37 @@ function Ledger:begin_create(req)
   return row
 end
 
+--- The row that stands for a request going to an output on a service: the
+--- newest one whose create was not certainly refused (not_created rows are
+--- no job). nil when there is none.
+function Ledger:latest(fingerprint, service, output)
+  local rows = q(self, [[SELECT * FROM jobs WHERE fingerprint = ? AND service = ? AND output IS ?
+                           AND state <> 'not_created' ORDER BY row DESC LIMIT 1]],
+                 fingerprint, service or "", output)
+  return rows and rows[1]
+end
+
+local ADDED = { "fingerprint", "model", "service", "label", "request", "output", "state", "status", "job_id",
+                "result_url", "bytes", "credits", "error" }
+
+--- A whole row written at once, in one transaction (a job learnt elsewhere:
+--- an older batch journal, an adopted id). Returns the row, or nil, err.
+function Ledger:add(req)
+  local vals, marks, n = {}, {}, #ADDED
+  for i, k in ipairs(ADDED) do vals[i] = req[k] marks[i] = "?" end
+  vals[3] = vals[3] or ""
+  local t = now()
+  vals[n + 1], vals[n + 2] = t, t
+  local row, msg = transaction(self, function()
+    local ok, err = q(self, "INSERT INTO jobs (" .. table.concat(ADDED, ", ") .. ", created_at, updated_at) VALUES ("
+      .. table.concat(marks, ", ") .. ", ?, ?)", (table.unpack or unpack)(vals, 1, n + 2))
+    if not ok then return nil, err end
+    return self.h:last_id()
+  end)
+  if not row then return nil, ioerr(tostring(msg)) end
+  return row
+end
+
 local SETTABLE = { state = true, status = true, job_id = true, result_url = true, output = true,
                    bytes = true, credits = true, error = true }
 
