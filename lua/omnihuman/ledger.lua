@@ -49,14 +49,9 @@ M._at = function() end
 -- before / just after its Nth commit (a row written or changed; opening
 -- does not count), "fail=N" fails that commit (rolled back), "fail_from=N"
 -- that one and every later one (a full disk). Unset in normal use.
-local sim_mode, sim_n, sim_count = nil, nil, 0
-do
-  local spec = os.getenv("OMNIHUMAN_SIM_LEDGER")
-  if spec and spec ~= "" then
-    local m, n = spec:match("^([%a_]+)=(%d+)$")
-    sim_mode, sim_n = m, tonumber(n)
-  end
-end
+local sim_mode, sim_n = (os.getenv("OMNIHUMAN_SIM_LEDGER") or ""):match("^([%a_]+)=(%d+)$")
+local sim_count = 0
+sim_n = tonumber(sim_n)
 
 -- Just before a commit: true, or nil, message when the simulation fails it.
 local function sim_before()
