@@ -78,6 +78,33 @@ function check.final(world, tags, plan)
   return v
 end
 
+-- The ledger at path after the final run: every row's output has a ledger
+-- row, downloaded, naming the job the server made for it.
+function check.ledger(world, tags, path)
+  local v = {}
+  local has, ledger = pcall(require, "omnihuman.ledger")
+  if not has then return v end -- built without the ledger: the journal alone
+  local store, err = ledger.open(path)
+  if not store then return { "cannot open the ledger: " .. tostring(err) } end
+  local newest = {}
+  for _, r in ipairs(store:list() or {}) do
+    if r.output and r.state ~= "not_created" then newest[r.output] = r end -- oldest first: the last wins
+  end
+  store:close()
+  local core = require("omnihuman.core")
+  for _, r in ipairs(world.rows) do
+    local lr = newest[core.realpath(r.path) or r.path]
+    local id = (tags[r.tag] or {})[1]
+    if not lr then
+      v[#v + 1] = ("row %s: not in the ledger"):format(r.tag)
+    elseif lr.state ~= "downloaded" or lr.job_id ~= id then
+      v[#v + 1] = ("row %s: the ledger has %s, job %s; the server made %s"):format(r.tag, lr.state,
+        tostring(lr.job_id), tostring(id))
+    end
+  end
+  return v
+end
+
 -- A plan (a dry run's --json) against the server: nothing paid is missing
 -- from the journal, and the journal's ids are the server's.
 function check.plan(world, tags, plan)

@@ -4,9 +4,11 @@
 --  * every crash point: for a manifest of N rows, one schedule per journal
 --    write k of a clean run (4 per row) and per way to break it: SIGKILL
 --    just before write k, just after it, write k failing, every write from
---    k on failing (a full disk);
+--    k on failing (a full disk); the same for each commit k of the job
+--    ledger (SQLite; 5 per row: the create, its answer, new statuses, the
+--    result, the download), through OMNIHUMAN_SIM_LEDGER;
 --  * random schedules: 1-3 rounds of SIGKILL at a random moment, a journal
---    write fault, a real full disk (ulimit -f), server faults (create 429,
+--    write fault, a ledger commit fault, a real full disk (ulimit -f), server faults (create 429,
 --    500, 503, a create that made its job and then answered 504 or hung up;
 --    status-check faults; CDN cuts), --max-creates, two runs at once; each
 --    run from a random folder, the manifest named by a random path and
@@ -17,7 +19,9 @@
 -- its job adopted (--adopt) when the server made one (the id the CLI printed,
 -- or the server's own record), and is recreated only when the server
 -- confirms that it made none. Invariants (sim/check.lua) are checked after
--- every run and every schedule.
+-- every run and every schedule; at the end the ledger names every row's job
+-- as downloaded (after one more plain run if the ledger had yet to import
+-- what only the journal knew).
 --
 -- Environment: SIM_SEED (default: the time), SIM_SCHEDULES (random
 -- schedules, default 20), SIM_ROWS (rows of the crash-point manifests,
@@ -43,6 +47,8 @@ local function numbers(s, default)
 end
 local ROWS = numbers(os.getenv("SIM_ROWS"), "3")
 local CONC = numbers(os.getenv("SIM_CONC"), "2")
+local LEDGER_PER_ROW = 5 -- ledger commits per row of a clean run, about
+local LEDGER_PATH = cli.STATE .. "/omnihuman/jobs.db" -- the CLI's default ledger under cli.env
 local CREDITS = 5880000 -- what the test server reports per create (credits_used or tokens_used)
 
 -- Park-Miller: the same stream on every Lua. rng(n): 1..n; rng(): [0, 1).
@@ -63,12 +69,15 @@ for _, rows in ipairs(ROWS) do
       for k = 1, 4 * rows do
         schedules[#schedules + 1] = { kind = "point", rows = rows, conc = conc, mode = mode, k = k }
       end
+      for k = 1, LEDGER_PER_ROW * rows do
+        schedules[#schedules + 1] = { kind = "point", rows = rows, conc = conc, mode = mode, k = k, ledger = true }
+      end
     end
   end
 end
 for _ = 1, RANDOM do schedules[#schedules + 1] = { kind = "random" } end
 
-local stats = { schedules = 0, points = 0, runs = 0, kills = 0, journal_faults = 0, full_disk = 0,
+local stats = { schedules = 0, points = 0, runs = 0, kills = 0, point_kills = 0, journal_faults = 0, ledger_faults = 0, full_disk = 0,
                 server_faults = 0, two_at_once = 0, budgets = 0, adopted = 0, recreated = 0, violations = 0 }
 
 local srv = fixtures.start()
@@ -137,6 +146,7 @@ local function play(idx, sc)
       code, out, err = cli.run(args, env, 90, { cwd = cwd, pre = o.pre })
       if code == 0 and not o.dry then typical = 0.8 * typical + 0.2 * (fixtures.now() - started) end
     end
+    if code == 137 and not o.kill_after then stats.point_kills = stats.point_kills + 1 end
     local entry = { what = o.what or "run", cwd = cwd, manifest = spelled, code = code, args = args,
                     env = o.env, out = out, err = err }
     log[#log + 1] = entry
@@ -239,14 +249,17 @@ local function play(idx, sc)
   local desc
   if sc.kind == "point" then
     stats.points = stats.points + 1
-    if sc.mode:match("^fail") then stats.journal_faults = stats.journal_faults + 1 end
-    desc = ("%s=%d, %d rows, --concurrency %d"):format(sc.mode, sc.k, rows, sc.conc)
-    run({ what = "disrupted", env = { OMNIHUMAN_SIM_JOURNAL = sc.mode .. "=" .. sc.k }, conc = sc.conc })
+    local var = sc.ledger and "OMNIHUMAN_SIM_LEDGER" or "OMNIHUMAN_SIM_JOURNAL"
+    if sc.ledger then stats.ledger_faults = stats.ledger_faults + 1
+    elseif sc.mode:match("^fail") then stats.journal_faults = stats.journal_faults + 1 end
+    desc = ("%s %s=%d, %d rows, --concurrency %d"):format(sc.ledger and "ledger" or "journal", sc.mode, sc.k, rows,
+      sc.conc)
+    run({ what = "disrupted", env = { [var] = sc.mode .. "=" .. sc.k }, conc = sc.conc })
   else
     local parts = {}
     for _ = 1, rng(3) do
       if rng(2) == 1 then server_faults(); parts[#parts + 1] = "server faults" end
-      local pick = rng(7) -- 1 and 7: a SIGKILL at a random moment
+      local pick = rng(8) -- 1 and 7: a SIGKILL at a random moment
       if pick == 1 or pick == 7 then
         local t = 0.02 + rng() * typical
         parts[#parts + 1] = ("SIGKILL after %.2f s"):format(t)
@@ -302,6 +315,12 @@ local function play(idx, sc)
         end
         if codes[1] == 11 and codes[2] == 11 then violate("both runs at once exited 11") end
         for _, x in ipairs(check.at_most_one(world, (jobs()))) do violate(x) end
+      elseif pick == 8 then
+        local mode = ({ "crash_before", "crash_after", "fail", "fail_from" })[rng(4)]
+        local k = rng(LEDGER_PER_ROW * rows + 2)
+        stats.ledger_faults = stats.ledger_faults + 1
+        parts[#parts + 1] = "ledger " .. mode .. "=" .. k
+        run({ what = "ledger " .. mode, env = { OMNIHUMAN_SIM_LEDGER = mode .. "=" .. k } })
       elseif pick == 6 then
         parts[#parts + 1] = "a plain run"
         local before = created_count()
@@ -347,6 +366,14 @@ local function play(idx, sc)
     violate("not done after 10 reruns")
   else
     for _, x in ipairs(check.final(world, (jobs()), final_plan)) do violate(x) end
+    local ledger_v = check.ledger(world, (jobs()), LEDGER_PATH)
+    if #ledger_v > 0 then -- rows only the journal knew are imported by a run, not a dry run
+      local code = run({ what = "import" })
+      if code ~= 0 then violate("the run after the last dry run exited " .. tostring(code)) end
+      for _, x in ipairs(check.at_most_one(world, (jobs()))) do violate(x) end
+      ledger_v = check.ledger(world, (jobs()), LEDGER_PATH)
+    end
+    for _, x in ipairs(ledger_v) do violate(x) end
   end
   return v, log, desc, world
 end
@@ -385,10 +412,10 @@ end
 srv:stop()
 sh.exec("rm -rf " .. sh.q(root))
 local secs = fixtures.now() - t0
-print(("sim: seed %d: %d schedules run (%d crash points), %d CLI runs: %d SIGKILLs, %d journal write faults,"
-  .. " %d full disks, %d rounds of server faults, %d --max-creates runs, %d two-at-once; %d jobs adopted,"
+print(("sim: seed %d: %d schedules run (%d crash points), %d CLI runs: %d SIGKILLs (%d more at crash points), %d journal write faults,"
+  .. " %d ledger commit faults, %d full disks, %d rounds of server faults, %d --max-creates runs, %d two-at-once; %d jobs adopted,"
   .. " %d uncertain rows recreated; %d violations; %.0f s%s"):format(SEED, stats.schedules, stats.points,
-  stats.runs, stats.kills, stats.journal_faults, stats.full_disk, stats.server_faults, stats.budgets,
+  stats.runs, stats.kills, stats.point_kills, stats.journal_faults, stats.ledger_faults, stats.full_disk, stats.server_faults, stats.budgets,
   stats.two_at_once, stats.adopted, stats.recreated, stats.violations, secs,
   stopped_early and " (stopped at SIM_MAX_SECONDS)" or ""))
 print(("sim: %d passed, %d failed"):format(ran - bad, bad))

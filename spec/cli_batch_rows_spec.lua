@@ -242,6 +242,13 @@ describe("omnihuman batch rows", function()
     kept[#kept + 1] = cjson.encode({ v = 2, key = "pending.mp4", ev = "creating" })
     kept[#kept + 1] = cjson.encode({ v = 2, key = "pending.mp4", ev = "created", id = job.id })
     fixtures.write(m .. ".journal.jsonl", table.concat(kept, "\n") .. "\n")
+    -- and the ledger, which the batch reads first, says the same
+    local store = assert(require("omnihuman.ledger").open(cli.STATE .. "/omnihuman/jobs.db"))
+    local pending_out = require("omnihuman.core").realpath(d) .. "/pending.mp4"
+    local lrow
+    for _, r in ipairs(store:list()) do if r.output == pending_out then lrow = r.row end end
+    assert(store:set(assert(lrow), { state = "created", job_id = job.id }))
+    store:close()
     local journal_before, counts_before = fixtures.read(m .. ".journal.jsonl"), srv:records(ns).counts
     local code, out, err = batch(ns, m, { "--dry-run" })
     assert.equals(7, code, err)

@@ -113,11 +113,15 @@ describe("omnihuman batch safety", function()
     assert.is_nil(recs.tags.r2) -- stopped at once
     assert.matches("%-%-adopt 'r1%.mp4=" .. id:gsub("%p", "%%%0") .. "'", err)
     manifest(m, { "r1.mp4", "r2.mp4", "r3.mp4" }, 3) -- without the slow row from here on
-    -- a rerun does not send row 1 again: its create may have been paid (it was)
+    -- the ledger recorded the id the journal could not: a rerun waits for that job
     code, out = batch(ns, m, { "--dry-run" })
+    assert.equals(0, code, cli.explain())
+    assert.matches("resume%s+jobs%.csv:2%s+" .. id:sub(1, 8), out)
+    -- without the ledger, from the journal alone: row 1 is not sent again (its create may have been paid; it was)
+    code, out = batch(ns, m, { "--dry-run", "--no-ledger" })
     assert.equals(7, code, cli.explain())
     assert.matches("uncertain%s+jobs%.csv:2", out)
-    code, out = batch(ns, m, { "--max-creates", "2" })
+    code, out = batch(ns, m, { "--max-creates", "2", "--no-ledger" })
     assert.equals(7, code, cli.explain())
     assert.matches("\n2%s+uncertain", out)
     assert.same({ r0 = 1, r1 = 1, r2 = 1, r3 = 1 }, jobs_per_tag(ns))

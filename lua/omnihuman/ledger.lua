@@ -43,6 +43,31 @@ M.PENDING = { creating = true, created = true, maybe_created = true, completed =
 -- at each step of the create path, so specs can kill the process there.
 M._at = function() end
 
+-- The crash simulation (make sim) steers the ledger's commits through
+-- OMNIHUMAN_SIM_LEDGER, as OMNIHUMAN_SIM_JOURNAL steers the journal's
+-- writes: "crash_before=N" / "crash_after=N" SIGKILL the process just
+-- before / just after its Nth commit (a row written or changed; opening
+-- does not count), "fail=N" fails that commit (rolled back), "fail_from=N"
+-- that one and every later one (a full disk). Unset in normal use.
+local sim_mode, sim_n = (os.getenv("OMNIHUMAN_SIM_LEDGER") or ""):match("^([%a_]+)=(%d+)$")
+local sim_count = 0
+sim_n = tonumber(sim_n)
+
+-- Just before a commit: true, or nil, message when the simulation fails it.
+local function sim_before()
+  if not sim_mode then return true end
+  sim_count = sim_count + 1
+  if sim_mode == "crash_before" and sim_count == sim_n then db.kill_self() end
+  if (sim_mode == "fail" and sim_count == sim_n) or (sim_mode == "fail_from" and sim_count >= sim_n) then
+    return nil, "database or disk is full (simulated)"
+  end
+  return true
+end
+
+local function sim_after()
+  if sim_mode == "crash_after" and sim_count == sim_n then db.kill_self() end
+end
+
 local Ledger = {}
 Ledger.__index = Ledger
 
@@ -69,10 +94,15 @@ local function q(self, sql, ...)
 end
 
 -- fn() inside BEGIN IMMEDIATE .. COMMIT; rolled back when it returns nil.
-local function transaction(self, fn)
+-- counted: a commit point of the crash simulation (every write but opening).
+local function transaction(self, fn, counted)
   local ok, msg = q(self, "BEGIN IMMEDIATE")
   if not ok then return nil, msg end
   local res, err = fn()
+  if res ~= nil and counted then
+    ok, msg = sim_before()
+    if not ok then res, err = nil, msg end
+  end
   if res == nil then
     q(self, "ROLLBACK")
     return nil, err
@@ -82,6 +112,7 @@ local function transaction(self, fn)
     if self.h:in_transaction() then q(self, "ROLLBACK") end
     return nil, msg
   end
+  if counted then sim_after() end
   return res
 end
 
@@ -151,7 +182,7 @@ function Ledger:begin_create(req)
                       req.fingerprint, req.model, req.service or "", req.label, req.request, req.output, t, t)
     if not ok then return nil, err end
     return self.h:last_id()
-  end)
+  end, true)
   if existing then
     local e = require("omnihuman").error("duplicate",
       ("ledger: this request was already made: row %d, %s%s; pass again = true to pay for it again")
@@ -159,6 +190,37 @@ function Ledger:begin_create(req)
     e.existing = existing
     return nil, e
   end
+  if not row then return nil, ioerr(tostring(msg)) end
+  return row
+end
+
+--- The row that stands for a request going to an output on a service: the
+--- newest one whose create was not certainly refused (not_created rows are
+--- no job). nil when there is none.
+function Ledger:latest(fingerprint, service, output)
+  local rows = q(self, [[SELECT * FROM jobs WHERE fingerprint = ? AND service = ? AND output IS ?
+                           AND state <> 'not_created' ORDER BY row DESC LIMIT 1]],
+                 fingerprint, service or "", output)
+  return rows and rows[1]
+end
+
+local ADDED = { "fingerprint", "model", "service", "label", "request", "output", "state", "status", "job_id",
+                "result_url", "bytes", "credits", "error" }
+
+--- A whole row written at once, in one transaction (a job learnt elsewhere:
+--- an older batch journal, an adopted id). Returns the row, or nil, err.
+function Ledger:add(req)
+  local vals, marks, n = {}, {}, #ADDED
+  for i, k in ipairs(ADDED) do vals[i] = req[k] marks[i] = "?" end
+  vals[3] = vals[3] or ""
+  local t = now()
+  vals[n + 1], vals[n + 2] = t, t
+  local row, msg = transaction(self, function()
+    local ok, err = q(self, "INSERT INTO jobs (" .. table.concat(ADDED, ", ") .. ", created_at, updated_at) VALUES ("
+      .. table.concat(marks, ", ") .. ", ?, ?)", (table.unpack or unpack)(vals, 1, n + 2))
+    if not ok then return nil, err end
+    return self.h:last_id()
+  end, true)
   if not row then return nil, ioerr(tostring(msg)) end
   return row
 end
@@ -178,9 +240,13 @@ function Ledger:set(row, changes)
   cols[#cols + 1] = "updated_at = ?"
   vals[#vals + 1] = now()
   vals[#vals + 1] = row
-  local ok, msg = q(self, "UPDATE jobs SET " .. table.concat(cols, ", ") .. " WHERE row = ?",
-                    (table.unpack or unpack)(vals, 1, #cols + 1))
+  local ok, msg = sim_before()
+  if ok then
+    ok, msg = q(self, "UPDATE jobs SET " .. table.concat(cols, ", ") .. " WHERE row = ?",
+                (table.unpack or unpack)(vals, 1, #cols + 1))
+  end
   if not ok then return nil, ioerr(msg) end
+  sim_after()
   return true
 end
 

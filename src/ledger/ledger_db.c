@@ -309,6 +309,7 @@ int luaopen_omnihuman_ledger_db(lua_State *L) {
                                    {"cwd", l_cwd},
                                    {"interrupt_on_signals", omh_ledger_interrupt_on_signals},
                                    {"ignore_signals", omh_ledger_ignore_signals},
+                                   {"kill_self", omh_ledger_kill_self},
                                    {NULL, NULL}};
   omh_register_type(L, DB_TYPE, methods, l_close, l_tostring);
   omh_newlib(L, funcs);

@@ -6,5 +6,6 @@
 
 int omh_ledger_interrupt_on_signals(lua_State *L);
 int omh_ledger_ignore_signals(lua_State *L);
+int omh_ledger_kill_self(lua_State *L);
 
 #endif

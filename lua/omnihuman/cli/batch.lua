@@ -86,7 +86,7 @@ end
 -- exists and has no other job, no other row has this job, and the service
 -- knows the id (check(id) -> true or nil, why: a mistyped id is refused,
 -- never journaled).
-local function adoptions(specs, home, by_key, states, check)
+local function adoptions(specs, home, by_key, states, check, store)
   local out, owner = {}, {}
   for key, st in pairs(states) do if st.id then owner[st.id] = key end end
   for _, spec in ipairs(specs or {}) do
@@ -108,6 +108,10 @@ local function adoptions(specs, home, by_key, states, check)
   end
   for _, a in ipairs(out) do
     local st = states[a.row.key]
+    local other = store and store:get(a.id)
+    if other and other.output ~= a.row.output then
+      return nil, ("--adopt: job %s is already the ledger's job for %s"):format(a.id, tostring(other.output))
+    end
     if not (st and st.id == a.id) then
       local ok, why = check(a.id)
       if not ok then return nil, ("--adopt: job %s: %s"):format(a.id, why) end
@@ -166,10 +170,21 @@ function batch.command.run(ctx, opts)
 
   local journal, mlock = take_locks(ctx, real, jpath, opts)
   if not journal then return mlock end
+  local store, lerr = BatchLedger.open(opts, dry)
+  if lerr then
+    journal:close()
+    mlock:close()
+    ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): " .. lerr })
+    return exit.OTHER
+  end
   local function close()
+    if store then store:close() end
     journal:close()
     mlock:close()
   end
+  -- The client's events reach the run's pacer (state.on_event, set by batch_run).
+  local state
+  ctx.cfg.on_event = function(ev) if state and state.on_event then state.on_event(ev) end end
 
   local rows, bad = Manifest.read(real, home)
   if not rows then
@@ -179,6 +194,10 @@ function batch.command.run(ctx, opts)
   end
   local by_key
   rows, by_key = Rows.identify(rows, bad, home, { [real] = "the manifest", [jpath] = "the journal" })
+  for _, row in ipairs(rows) do
+    for k, v in pairs(common) do if row.fields[k] == nil then row.fields[k] = v end end
+    if opts.model and row.fields.model == nil then row.fields.model = opts.model end
+  end
   local records, warnings = journal:read()
   for _, w in ipairs(warnings) do progress:log(jpath .. ": " .. w) end
   local ambiguous = {}
@@ -201,18 +220,39 @@ function batch.command.run(ctx, opts)
     end
   end
 
-  local adopt, aerr = adoptions(opts.adopt, home, by_key, states, job_exists(ctx))
+  -- The ledger answers for every row it knows; a row only the journal
+  -- knows (or whose job id only the journal has) is imported into it, once.
+  local service
+  if store then
+    local client = ctx:client(true)
+    service = client.base_url
+    for _, row in ipairs(rows) do
+      local lr = BatchLedger.find(store, row, ctx.cfg.model, service)
+      local js = states[row.key]
+      if lr and (lr.job_id or not (js and js.id)) then
+        states[row.key] = BatchLedger.state(lr, row.key)
+      elseif js and not dry then -- only the journal has this row's job id
+        local note
+        states[row.key], note = BatchLedger.import(store, row, js, service, lr)
+        if note then progress:log(("%s:%d: %s"):format(name, row.line, note)) end
+      end
+    end
+  end
+
+  local adopt, aerr = adoptions(opts.adopt, home, by_key, states, job_exists(ctx), store)
   if not adopt then close() return usage(aerr) end
   for _, a in ipairs(adopt) do
     local st = states[a.row.key] or { key = a.row.key }
     if not dry and st.id ~= a.id then
       local ok, werr = journal:write({ key = a.row.key, line = a.row.line, ev = "created", id = a.id, adopted = true },
                                      true)
+      if ok and store then ok, werr = BatchLedger.adopt(store, a.row, a.id, service) end
       if not ok then
         close()
         ctx:fail({ kind = "journal", message = werr })
         return exit.JOURNAL
       end
+      if type(ok) == "number" then st.lrow = ok end
     end
     st.state, st.id = "pending", a.id
     states[a.row.key] = st
@@ -223,10 +263,9 @@ function batch.command.run(ctx, opts)
   local counts = { done = 0, failed = 0, uncertain = 0, bad = 0, pending = 0, error = 0 }
   local media = {}
   for _, row in ipairs(rows) do
-    for k, v in pairs(common) do if row.fields[k] == nil then row.fields[k] = v end end
-    if opts.model and row.fields.model == nil then row.fields.model = opts.model end
     local st = states[row.key]
-    local r = { row = row, line = row.line, st = st, id = st and st.id, action = Rows.plan(row, st, opts) }
+    local r = { row = row, line = row.line, st = st, id = st and st.id, lrow = st and st.lrow,
+                action = Rows.plan(row, st, opts) }
     local why
     if r.action == "create" then
       why = Preflight.fields(row, { model = ctx.cfg.model, strict = ctx.cfg.strict ~= false })
@@ -286,7 +325,7 @@ function batch.command.run(ctx, opts)
     counts.bad = counts.bad + 1
   end
   table.sort(results, function(a, b) return a.line < b.line end)
-  local state = { ctx = ctx, opts = opts, progress = progress, journal = journal, name = name, real = real, jpath = jpath,
+  state = { ctx = ctx, opts = opts, progress = progress, journal = journal, name = name, real = real, jpath = jpath,
                   results = results, todo = todo, counts = counts, budget = budget, home = home }
 
   if dry then
@@ -296,21 +335,9 @@ function batch.command.run(ctx, opts)
 
   local rep = { creates = 0, unrecorded = {}, journal_errors = journal.errors, limit_changes = {} }
   if #todo > 0 then
-    ctx.cfg.on_event = function(ev) if state.on_event then state.on_event(ev) end end
     local client, cerr = ctx:client()
     if not client then close() ctx:fail(cerr) return exit.for_error(cerr) end
-    local store, lerr = BatchLedger.open(opts)
-    if lerr then
-      close()
-      ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): " .. lerr })
-      return exit.OTHER
-    end
     state.ledger = store
-    local close_before = close
-    close = function()
-      if store then store:close() end
-      close_before()
-    end
     local targets = {}
     for _, r in ipairs(todo) do targets[#targets + 1] = r.row.output end
     fs.clean_parts(targets)

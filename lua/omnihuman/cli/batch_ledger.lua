@@ -1,36 +1,125 @@
--- The batch on the job ledger (docs/ledger.md): each create is also a
--- ledger row, written before it is sent, identified by what is paid for
--- (the request's fingerprint and the output it goes to) rather than by the
--- journal, which belongs to one manifest path. A row whose request already
--- has a live ledger job for the same output (its journal lost, the manifest
--- copied, renamed or reached through a hard link) takes that job instead
--- of paying again.
+-- The batch on the job ledger (docs/ledger.md): a batch row is a ledger
+-- row, identified by what is paid for (the request's fingerprint, the
+-- service and the output it goes to), not by the journal, which belongs to
+-- one manifest path. The ledger is read first: a row it knows is planned
+-- from it; a row only the journal knows (an older version's run) is
+-- imported into it once, and the ledger answers for it from then on. Each
+-- create, its answer, the wait's statuses, the result and the download are
+-- written to the row.
 local canon = require("omnihuman.ledger_canon")
+local Manifest = require("omnihuman.cli.manifest")
 
 local M = {}
 
 --- The ledger a batch uses (opts: --ledger PATH, --no-ledger), or nil when
---- there is none; nil, message when it cannot be opened.
-function M.open(opts)
+--- there is none; nil, message when it cannot be opened. A dry run opens
+--- only a ledger that exists (it writes nothing).
+function M.open(opts, dry)
   if opts["no-ledger"] then return nil end
   local ok, ledger = pcall(require, "omnihuman.ledger")
   if not ok then return nil end -- built without the ledger's module: the journal alone
+  if dry then
+    local path = opts.ledger or ledger.default_path()
+    local f = path and io.open(path, "rb")
+    if not f then return nil end
+    f:close()
+  end
   local store, err = ledger.open(opts.ledger or true)
   if not store then return nil, tostring(err) end
   return store
 end
 
+--- Sets row.lfp, row.lrequest, row.lmodel (what the row's create pays for)
+--- when they can be known now (a local file that cannot be read: later, in
+--- pre-flight), and returns the ledger row standing for it, if any.
+function M.find(store, row, model, service)
+  local ok, fp, request, m = pcall(canon.fingerprint, model, Manifest.create_fields(row))
+  if not ok or not fp then return nil end
+  row.lfp, row.lrequest, row.lmodel = fp, request, m
+  return store:latest(fp, service, row.output)
+end
+
+-- Ledger states as the batch's row states (journal.lua's names).
+local AS_ROW = { creating = "uncertain", maybe_created = "uncertain", created = "pending", completed = "completed",
+                 downloaded = "done", failed = "failed" }
+
+--- The batch state of ledger row lr for the row keyed key.
+function M.state(lr, key)
+  local st = { key = key, state = AS_ROW[lr.state] or "new", id = lr.job_id, url = lr.result_url, lrow = lr.row }
+  if lr.error then st.kind, st.message = lr.error:match("^([%w_]+): (.*)$") end
+  if lr.state == "failed" and not st.message then st.message = lr.error end
+  return st
+end
+
+-- Journal states as ledger states, for the one import.
+local AS_LEDGER = { uncertain = "maybe_created", pending = "created", completed = "completed", done = "downloaded",
+                    failed = "failed" }
+
+--- Imports row's journal state st into the ledger: as a new row, or into
+--- ledger row `into` when that one has no job id and the journal has (its
+--- answer could not be written there). Once done, the ledger answers for
+--- the row and the journal's records of it are not read. A job id the
+--- ledger holds for another output is left out. Returns the batch state to
+--- use and a note for the log (or nil).
+function M.import(store, row, st, service, into)
+  local state = AS_LEDGER[st.state]
+  if not state or not row.lfp then return st end
+  if st.id then
+    local other = store:get(st.id)
+    if other then
+      if other.output == row.output then return M.state(other, st.key) end
+      return st, ("job %s of the journal is the ledger's job for %s: not imported"):format(st.id,
+        tostring(other.output))
+    end
+  end
+  local cols = { state = state, job_id = st.id, result_url = st.url,
+                 error = st.message and ((st.kind or "journal") .. ": " .. st.message) or nil }
+  local lrow, err
+  if into then
+    lrow = into.row
+    local ok, serr = store:set(lrow, cols)
+    if not ok then lrow, err = nil, serr end
+  else
+    cols.fingerprint, cols.model, cols.service, cols.request, cols.output = row.lfp, row.lmodel, service, row.lrequest,
+      row.output
+    lrow, err = store:add(cols)
+  end
+  if not lrow then return st, "could not import the journal's record into the ledger: " .. err.message end
+  st.lrow = lrow
+  return st
+end
+
+--- --adopt: job id becomes row's job in the ledger. nil, why when the
+--- ledger has that job for another output.
+function M.adopt(store, row, id, service)
+  local other = store:get(id)
+  if other then
+    if other.output ~= row.output then
+      return nil, ("job %s is already the ledger's job for %s"):format(id, tostring(other.output))
+    end
+    return other.row
+  end
+  if not row.lfp then return true end -- the request is not known yet: the journal alone
+  local lrow, err = store:add{ fingerprint = row.lfp, model = row.lmodel, service = service, request = row.lrequest,
+                               output = row.output, state = "created", job_id = id }
+  if not lrow then return nil, err.message end
+  return lrow
+end
+
 --- Before row r's create is sent. Returns "send", ledger row | "adopt", job
---- id | "uncertain", why | "stop", why (nothing could be recorded).
+--- id, ledger row | "uncertain", why | "stop", why (nothing could be recorded).
 function M.before(store, r, fields, model, service, again)
-  local fp, request, m = canon.fingerprint(model, fields)
-  if not fp then return "stop", tostring(request) end
+  local fp, request, m = r.row.lfp, r.row.lrequest, r.row.lmodel
+  if not fp then
+    fp, request, m = canon.fingerprint(model, fields)
+    if not fp then return "stop", tostring(request) end
+  end
   local row, err = store:begin_create{ fingerprint = fp, model = m, service = service, request = request,
                                        output = r.row.output, again = again }
   if row then return "send", row end
   if err.kind ~= "duplicate" then return "stop", err.message end
   local ex = err.existing
-  if ex.job_id then return "adopt", ex.job_id end
+  if ex.job_id then return "adopt", ex.job_id, ex.row end
   return "uncertain", ("the ledger holds this request for this output as %s (row %d): it may have been"
     .. " billed"):format(ex.state, ex.row)
 end
@@ -44,6 +133,33 @@ function M.answered(store, lrow, created, err, credits)
     store:set(lrow, { state = err and err.maybe_created and "maybe_created" or "not_created",
                       error = err and (tostring(err.kind) .. ": " .. tostring(err.message)) or nil })
   end
+end
+
+--- What the wait learnt: a new status, the result (completed with its URL)
+--- or the generation's failure. Nothing for a wait cut short: the job is
+--- as it was.
+function M.status(store, lrow, status)
+  if store and lrow and status then store:set(lrow, { status = tostring(status) }) end
+end
+
+function M.completed(store, lrow, url, status)
+  if store and lrow then
+    store:set(lrow, { state = "completed", result_url = url, status = status and tostring(status) or nil })
+  end
+end
+
+function M.failed(store, lrow, err)
+  if not (store and lrow) then return end
+  store:set(lrow, { state = "failed", error = tostring(err.kind) .. ": " .. tostring(err.message) })
+end
+
+--- The video is at output (its size recorded).
+function M.downloaded(store, lrow, output)
+  if not (store and lrow) then return end
+  local f = io.open(output, "rb")
+  local bytes = f and f:seek("end")
+  if f then f:close() end
+  store:set(lrow, { state = "downloaded", output = output, bytes = bytes })
 end
 
 return M

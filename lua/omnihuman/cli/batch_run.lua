@@ -145,7 +145,7 @@ function batch_run.execute(state)
     end
     local fields = Manifest.create_fields(row)
     if state.ledger then
-      local what, v = BatchLedger.before(state.ledger, r, fields, ctx.cfg.model, client.base_url,
+      local what, v, lrow = BatchLedger.before(state.ledger, r, fields, ctx.cfg.model, client.base_url,
         r.st ~= nil and (r.st.state == "uncertain" or r.st.state == "failed"))
       if what == "stop" then
         -- The journal already holds this create durably; the ledger is the
@@ -155,7 +155,7 @@ function batch_run.execute(state)
       elseif what ~= "send" then
         pacer:give_back()
         if what == "adopt" then -- the ledger has this request's job for this output: take it, pay nothing
-          r.id = v
+          r.id, r.lrow = v, lrow
           if not record(r, "created", { id = v, adopted = true }, true) then
             fail(r, job, "error", { kind = "journal", message = "job " .. v .. " of the ledger could not be journaled" })
             return false
@@ -225,15 +225,24 @@ function batch_run.execute(state)
       return fail(r, job, "pending", { kind = "cancelled", message = "stopped: " .. stopping })
     end
     progress:set(job, "waiting", short(r.id))
+    local last
     local res, err = await(r, client:wait_op(r.id, { on_status = function(st)
       progress:set(job, tostring(st.status), short(r.id))
+      if st.status ~= last then
+        last = st.status
+        BatchLedger.status(state.ledger, r.lrow, st.status)
+      end
     end }))
     if not res then
-      if err.kind == "generation_failed" then return fail(r, job, "failed", err, "failed") end
+      if err.kind == "generation_failed" then
+        BatchLedger.failed(state.ledger, r.lrow, err)
+        return fail(r, job, "failed", err, "failed")
+      end
       if STILL_PENDING[err.kind] then return fail(r, job, "pending", err, "wait_error") end
       return fail(r, job, "error", err, "wait_error")
     end
     local url = res.video and res.video.url
+    BatchLedger.completed(state.ledger, r.lrow, url, res.status)
     record(r, "completed", { id = r.id, url = url }, false)
     if stopping then
       return fail(r, job, "pending", { kind = "cancelled", message = "stopped: " .. stopping })
@@ -244,6 +253,7 @@ function batch_run.execute(state)
       progress:bytes(job, g, total)
     end }))
     if not got then return fail(r, job, "error", err, "download_error") end
+    BatchLedger.downloaded(state.ledger, r.lrow, row.output)
     record(r, "downloaded", { id = r.id, output = row.output }, true)
     r.result, r.message = "done", nil
     counts.done = counts.done + 1

@@ -1,0 +1,84 @@
+-- The batch's rows are ledger rows: each row's wait and download are
+-- written to its ledger row (state, status, result URL, bytes, credits),
+-- and a row only an older journal knows is imported into the ledger once,
+-- after which the ledger answers for it (the journal's later records of it
+-- are not read; a deleted journal or output costs nothing). Before the
+-- batch was rebuilt on the ledger its rows stayed 'created' there, and a
+-- journal written without the ledger was never learnt by it: a lost
+-- journal paid for every row again.
+local fixtures = require("spec.support.fixtures")
+local cli = require("spec.support.cli")
+local sh = require("spec.support.sh")
+local batch_runs = require("spec.support.batch_runs")
+local cjson = require("cjson")
+
+describe("omnihuman batch on the ledger", function()
+  local runs = batch_runs.new()
+  setup(function() runs.start() end)
+  teardown(function() runs.stop() end)
+
+  -- The ledger's rows for the outputs of folder d, by file name.
+  local function ledger_rows(d)
+    local store = assert(require("omnihuman.ledger").open(cli.STATE .. "/omnihuman/jobs.db"))
+    local real = require("omnihuman.core").realpath(d)
+    local out = {}
+    for _, r in ipairs(assert(store:list())) do
+      local name = r.output and r.output:sub(1, #real + 1) == real .. "/" and r.output:sub(#real + 2)
+      if name then
+        assert.is_nil(out[name], "two ledger rows for " .. name)
+        out[name] = r
+      end
+    end
+    store:close()
+    return out
+  end
+
+  it("writes each row's statuses, result and download to its ledger row", function()
+    local ns, d = fixtures.ns("bl"), runs.newdir()
+    local m = runs.manifest(d .. "/jobs.csv", { "a.mp4", "b.mp4" }, 2)
+    local code, out, err = runs.batch(ns, m)
+    assert.equals(0, code, out .. err)
+    local _, _, recs = cli.tags(runs.srv, ns)
+    local rows = ledger_rows(d)
+    for i, name in ipairs{ "a.mp4", "b.mp4" } do
+      local r = rows[name]
+      assert.is_table(r, name)
+      assert.equals("downloaded", r.state)
+      assert.equals(recs.tags["r" .. i][1], r.job_id)
+      assert.equals("completed", r.status)
+      assert.is_string(r.result_url)
+      assert.equals(#batch_runs.FIXTURE, r.bytes)
+      assert.is_true(r.credits > 0)
+    end
+  end)
+
+  it("imports a journal written without the ledger once; then the ledger answers for its rows", function()
+    local ns, d = fixtures.ns("bi"), runs.newdir()
+    local m = runs.manifest(d .. "/jobs.csv", { "a.mp4", "b.mp4" })
+    local code, out, err = runs.batch(ns, m, { "--no-ledger" })
+    assert.equals(0, code, out .. err)
+    assert.same({}, ledger_rows(d))
+    local _, _, recs = cli.tags(runs.srv, ns)
+    -- the rerun on the ledger sends nothing and learns both rows
+    code, out, err = runs.batch(ns, m)
+    assert.equals(0, code, out .. err)
+    local rows = ledger_rows(d)
+    assert.equals(recs.tags.r1[1], rows["a.mp4"].job_id)
+    assert.equals(recs.tags.r2[1], rows["b.mp4"].job_id)
+    assert.equals("downloaded", rows["a.mp4"].state)
+    -- a later journal record naming another job is not read: the ledger has the row
+    local f = assert(io.open(m .. ".journal.jsonl", "ab"))
+    f:write(cjson.encode({ v = 2, key = "a.mp4", ev = "created", id = "not-a-job" }), "\n")
+    f:close()
+    code, out = runs.batch(ns, m, { "--dry-run" })
+    assert.equals(0, code, out)
+    assert.matches("skip%s+jobs%.csv:2%s+" .. recs.tags.r1[1]:sub(1, 8), out)
+    -- journal and one output lost: downloaded again from the ledger, nothing created
+    sh.exec("rm -f " .. sh.q(m .. ".journal.jsonl") .. " " .. sh.q(d .. "/a.mp4"))
+    code, out, err = runs.batch(ns, m)
+    assert.equals(0, code, out .. err)
+    assert.equals(batch_runs.FIXTURE, fixtures.read(d .. "/a.mp4"))
+    assert.equals(2, runs.srv:count(ns, "create"))
+    runs.assert_one_job_each(ns, 2)
+  end)
+end)
