@@ -288,13 +288,16 @@ M.subcommands = {
 }
 
 -- "k=v" arguments of :OmniHuman: create fields (numbers and true/false as
--- such, anything else a string); the rest stay positional.
+-- such, a file field's local path expanded, anything else a string); the
+-- rest stay positional.
 local function split_fields(fargs)
   local pos, fields = {}, {}
   for _, a in ipairs(fargs) do
     local k, v = a:match("^([%a_][%w_]*)=(.*)$")
     if k then
       if v == "true" or v == "false" then fields[k] = v == "true"
+      elseif require("omnihuman.catalogue").file_field_names()[k] and not v:match("^%a[%w+.-]*:") then
+        fields[k] = vim.fn.fnamemodify(vim.fn.expand(v), ":p") -- a local file: ~ expanded, made absolute
       else fields[k] = tonumber(v) or v end
     else
       pos[#pos + 1] = a

@@ -142,6 +142,15 @@ function scenarios.native()
   check(noted("duration must be one of 4, 6, 8", vim.log.levels.ERROR, from5) ~= nil,
     "a field the model refuses is reported, nothing made")
 
+  -- A local file in another model's file field, relative to the current directory.
+  local from6 = #notes + 1
+  local cwd = vim.fn.getcwd()
+  vim.cmd("cd " .. vim.fn.fnameescape(MEDIA))
+  vim.cmd("OmniHuman model=magic/video-to-video video_url=talk.mp4 output=" .. outdir .. "/v2v.mp4")
+  vim.cmd("cd " .. vim.fn.fnameescape(cwd))
+  wait_for(30, function() return noted("^omnihuman: done in", nil, from6) ~= nil end)
+  check(file_size(outdir .. "/v2v.mp4") > 0, ":OmniHuman video_url=<local file> made a video")
+
   -- :OmniHuman running lists a generation; :OmniHuman cancel stops it.
   local from3 = #notes + 1
   vim.cmd("OmniHuman " .. MEDIA .. "portrait.png " .. MEDIA .. "hello.wav " .. outdir .. "/c.mp4")
