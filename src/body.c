@@ -407,7 +407,7 @@ static int check_spec(lua_State *L, int spec, int i, const omh_input_rules *base
   return 1;
 }
 
-omh_body *omh_body_prepare(lua_State *L, int idx, int files, const omh_body_opts *o, int json_ref) {
+omh_body *omh_body_prepare(lua_State *L, int idx, int files, const omh_body_opts *o) {
   int top = lua_gettop(L);
   luaL_checktype(L, idx, LUA_TTABLE);
   if (idx < 0) idx = top + idx + 1;
@@ -446,7 +446,7 @@ omh_body *omh_body_prepare(lua_State *L, int idx, int files, const omh_body_opts
   lua_getfield(L, t, "audio_url");
   int inline_audio = lua_type(L, -1) == LUA_TSTRING && strncmp(lua_tostring(L, -1), "data:", 5) == 0;
   lua_pop(L, 1);
-  if (!omh_json_encode(L, json_ref, t)) {
+  if (!omh_json_encode(L, t)) {
     const char *why = lua_tostring(L, -1);
     luaL_error(L, "omnihuman: create fields cannot be sent as JSON: %s", why ? why : "?");
   }

@@ -32,7 +32,7 @@ typedef struct omh_body_opts {
  * the body; or NULL with an error object pushed (invalid_input: a file
  * refused). Raises on misuse (wrong types, a token not found once). The
  * caller's tables are not modified. */
-omh_body *omh_body_prepare(lua_State *L, int idx, int files, const omh_body_opts *o, int json_ref);
+omh_body *omh_body_prepare(lua_State *L, int idx, int files, const omh_body_opts *o);
 
 /* Exact size of what omh_body_read produces from a rewind to the end. */
 uint64_t omh_body_length(const omh_body *b);

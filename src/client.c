@@ -71,7 +71,7 @@ static int client_create(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   omh_body_opts bo = {u->cfg->model, u->cfg->max_audio_seconds, u->cfg->allow_unmeasured_audio, 0};
-  omh_body *body = omh_body_prepare(L, 2, lua_istable(L, 3) ? 3 : 0, &bo, u->loop->json_ref);
+  omh_body *body = omh_body_prepare(L, 2, lua_istable(L, 3) ? 3 : 0, &bo);
   if (!body) {
     int err = lua_gettop(L); /* the invalid_input error object */
     omh_create_refused(L, u->loop, push_loop(L, u), u->cfg, err);

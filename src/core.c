@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "fsutil.h"
+#include "json.h"
 #include "loop.h"
 #include "op.h"
 #include "ops.h"
@@ -36,6 +37,7 @@ OMH_EXPORT int luaopen_omnihuman_core(lua_State *L);
 int luaopen_omnihuman_core(lua_State *L) {
   /* Safe to repeat; libcurl counts its own initialisations. */
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  omh_json_open(L);
   omh_errors_open(L);
   omh_op_open(L);
   omh_client_open(L);

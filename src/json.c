@@ -7,7 +7,20 @@
 #include "json_fast.h"
 #include "redact.h"
 
-void omh_json_push_instance(lua_State *L) {
+/* The registry key of the state's instance: this variable's address. */
+static const char instance_key = 0;
+
+static void push_instance(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&instance_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+void omh_json_open(lua_State *L) {
+  push_instance(L);
+  int made = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (made) return;
+  lua_pushlightuserdata(L, (void *)&instance_key);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "cjson");
   lua_call(L, 1, 1);
@@ -26,6 +39,7 @@ void omh_json_push_instance(lua_State *L) {
   lua_getfield(L, -2, "null");
   lua_setfield(L, -2, "null");
   lua_remove(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
 /* Replaces the string at idx (a stack index) by its redacted copy when it
@@ -174,16 +188,16 @@ static void apply_renames(lua_State *L, int renames) {
   }
 }
 
-int omh_json_decode(lua_State *L, int json_ref, const char *s, size_t n, const char *key) {
+int omh_json_decode(lua_State *L, const char *s, size_t n, const char *key) {
   /* An answer that cannot hold the key and has the common shape skips
    * cjson, the walk and their allocations (a fifth of a status check). */
   if (!omh_redact_suspect(key, s, n) && omh_json_fast_decode(L, s, n)) return 1;
-  return omh_json_decode_cjson(L, json_ref, s, n, key);
+  return omh_json_decode_cjson(L, s, n, key);
 }
 
-int omh_json_decode_cjson(lua_State *L, int json_ref, const char *s, size_t n, const char *key) {
+int omh_json_decode_cjson(lua_State *L, const char *s, size_t n, const char *key) {
   int top = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, json_ref);
+  push_instance(L);
   lua_getfield(L, -1, "null");
   lua_pushnil(L); /* top + 3: room for the renames table */
   lua_getfield(L, -3, "decode");
@@ -208,10 +222,10 @@ int omh_json_decode_cjson(lua_State *L, int json_ref, const char *s, size_t n, c
   return 1;
 }
 
-int omh_json_encode(lua_State *L, int json_ref, int idx) {
+int omh_json_encode(lua_State *L, int idx) {
   int top = lua_gettop(L);
   if (idx < 0) idx = top + idx + 1;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, json_ref);
+  push_instance(L);
   lua_getfield(L, -1, "encode");
   lua_pushvalue(L, idx);
   int ok = lua_pcall(L, 1, 1, 0) == 0;

@@ -6,17 +6,20 @@
 #include <stddef.h>
 #include "compat.h"
 
-/* Pushes {decode=, encode=, null=} built from require("cjson").new(). */
-void omh_json_push_instance(lua_State *L);
-/* Decodes s with the instance at registry ref `json_ref`. On success pushes the
+/* Makes this Lua state's private instance ({decode=, encode=, null=} from
+ * require("cjson").new()) and keeps it in the registry under a key of this
+ * file's own: one per state, shared by its loops and clients. Called when
+ * the module is opened (again: a no-op). */
+void omh_json_open(lua_State *L);
+/* Decodes s with the state's instance. On success pushes the
  * value and returns 1; on failure pushes nothing. JSON nulls are dropped
  * from tables, whole numbers are integers (Lua 5.3+), and with a `key`
  * (non-NULL) no string in the value holds it. */
-int omh_json_decode(lua_State *L, int json_ref, const char *s, size_t n, const char *key);
+int omh_json_decode(lua_State *L, const char *s, size_t n, const char *key);
 /* The same through cjson alone (what the common-shape reader must match). */
-int omh_json_decode_cjson(lua_State *L, int json_ref, const char *s, size_t n, const char *key);
+int omh_json_decode_cjson(lua_State *L, const char *s, size_t n, const char *key);
 /* Encodes the value at idx; on success pushes the string and returns 1,
  * else pushes an error message and returns 0. */
-int omh_json_encode(lua_State *L, int json_ref, int idx);
+int omh_json_encode(lua_State *L, int idx);
 
 #endif

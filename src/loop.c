@@ -366,7 +366,7 @@ static void free_resources(omh_loop *lp) {
   lp->free_deferred = 0;
 }
 
-int omh_loop_init(omh_loop *lp, lua_State *L) {
+int omh_loop_init(omh_loop *lp) {
   lp->epfd = epoll_create1(EPOLL_CLOEXEC);
   lp->outer_fd = epoll_create1(EPOLL_CLOEXEC);
   lp->notice_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -391,8 +391,6 @@ int omh_loop_init(omh_loop *lp, lua_State *L) {
   curl_multi_setopt(lp->multi, CURLMOPT_TIMERDATA, lp);
   curl_multi_setopt(lp->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   omh_loop_set_max_host(lp, 8);
-  omh_json_push_instance(L);
-  lp->json_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
 
@@ -406,8 +404,6 @@ void omh_loop_end(omh_loop *lp, lua_State *L) {
     if (lp->live == t) omh_loop_unbind(t);
   }
   lp->closed = 1;
-  luaL_unref(L, LUA_REGISTRYINDEX, lp->json_ref);
-  lp->json_ref = LUA_NOREF;
 }
 
 void omh_loop_release(omh_loop *lp) {

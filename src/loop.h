@@ -29,7 +29,6 @@ typedef struct omh_loop {
   omh_task *live;   /* every task bound to this loop, for close */
   omh_task *notify; /* tasks with progress to report after a drive */
   omh_lane *lanes;  /* lanes with queued requests */
-  int json_ref;     /* registry: {decode=, encode=, null=} private cjson */
   int done_ref;     /* registry: weak-keyed set of ops finished since take_done */
   int wakeup_ref;   /* registry: fn() for hosts that cannot watch outer_fd */
   int ndone;        /* finish notices since take_done */
@@ -101,7 +100,7 @@ void omh_loop_watch(omh_loop *lp);
 void omh_loop_safe_point(omh_loop *lp, lua_State *L);
 
 /* For loop_lua.c: creation, closing. */
-int omh_loop_init(omh_loop *lp, lua_State *L);
+int omh_loop_init(omh_loop *lp);
 /* Ends every task (waiters hear "cancelled") and marks the loop closed. */
 void omh_loop_end(omh_loop *lp, lua_State *L);
 /* Frees curl and the descriptors, now or when the current drive ends. */

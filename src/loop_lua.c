@@ -28,11 +28,11 @@ static int loop_new(lua_State *L) {
   omh_loop *lp = omh_newuserdata(L, sizeof *lp);
   memset(lp, 0, sizeof *lp);
   lp->epfd = lp->outer_fd = lp->notice_fd = -1;
-  lp->json_ref = lp->done_ref = lp->wakeup_ref = LUA_NOREF;
+  lp->done_ref = lp->wakeup_ref = LUA_NOREF;
   lp->closed = 1; /* until fully built, __gc has nothing to undo */
   luaL_getmetatable(L, OMH_LOOP_MT);
   lua_setmetatable(L, -2);
-  if (omh_loop_init(lp, L) != 0) return luaL_error(L, "omnihuman: cannot create a loop: %s", strerror(errno));
+  if (omh_loop_init(lp) != 0) return luaL_error(L, "omnihuman: cannot create a loop: %s", strerror(errno));
   push_done_set(L);
   lp->done_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;

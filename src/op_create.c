@@ -29,8 +29,7 @@ static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int mayb
 
 /* Pushes the answer when it is an object with a job id (returns 1). */
 static int job_answer(omh_op *op, lua_State *L, const omh_buf *b) {
-  if (!omh_json_decode(L, op->task.loop->json_ref, b->data ? b->data : "", b->len, omh_config_key(op->cfg)))
-    return 0;
+  if (!omh_json_decode(L, b->data ? b->data : "", b->len, omh_config_key(op->cfg))) return 0;
   if (lua_istable(L, -1)) {
     lua_getfield(L, -1, "id");
     int has_id = lua_type(L, -1) == LUA_TSTRING;
@@ -43,7 +42,7 @@ static int job_answer(omh_op *op, lua_State *L, const omh_buf *b) {
 
 static void create_done(omh_op *op, lua_State *L) {
   omh_outcome o;
-  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
+  omh_outcome_judge(&op->x, L, &o);
   /* The body stopped itself (a file changed): the server got no complete
    * request, so no job exists and nothing is retried. */
   if (o.code == CURLE_ABORTED_BY_CALLBACK && op->x.body && omh_body_failure(op->x.body)) {

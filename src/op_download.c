@@ -49,7 +49,7 @@ static int commit(omh_op *op) {
 
 static void download_done(omh_op *op, lua_State *L) {
   omh_outcome o;
-  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
+  omh_outcome_judge(&op->x, L, &o);
   if (!o.ok) {
     if (o.status >= 300 && o.status < 400)
       snprintf(o.message, sizeof o.message, "HTTP %ld: too many redirects", o.status);

@@ -26,8 +26,7 @@ static status_op *of(omh_op *op) { return (status_op *)op; }
 
 /* Decodes the answer; pushes the table and returns 1, else 0 with nothing pushed. */
 static int decode_object(omh_op *op, lua_State *L, const omh_buf *b) {
-  if (!omh_json_decode(L, op->task.loop->json_ref, b->data ? b->data : "", b->len, omh_config_key(op->cfg)))
-    return 0;
+  if (!omh_json_decode(L, b->data ? b->data : "", b->len, omh_config_key(op->cfg))) return 0;
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
     return 0;
@@ -67,7 +66,7 @@ static int status_answer(omh_op *op, lua_State *L, const omh_outcome *o) {
 
 static void poll_done(omh_op *op, lua_State *L) {
   omh_outcome o;
-  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
+  omh_outcome_judge(&op->x, L, &o);
   if (status_answer(op, L, &o)) omh_op_finish_ok(op, L);
 }
 
@@ -184,7 +183,7 @@ static int wait_pending_unheard(omh_op *op, lua_State *L, const omh_outcome *o) 
 static void wait_done(omh_op *op, lua_State *L) {
   status_op *w = of(op);
   omh_outcome o;
-  omh_outcome_judge(&op->x, L, op->task.loop->json_ref, &o);
+  omh_outcome_judge(&op->x, L, &o);
   if (wait_pending_unheard(op, L, &o) || !status_answer(op, L, &o)) return;
   int t = lua_gettop(L);
   const char *s = status_field(L, t);

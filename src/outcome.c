@@ -65,11 +65,10 @@ static void judge_curl(const omh_xfer *x, omh_outcome *o) {
 }
 
 /* The service's error JSON: {"message": s | [s...], "requestId": ...}. */
-static void read_error_body(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
+static void read_error_body(const omh_xfer *x, lua_State *L, omh_outcome *o) {
   const omh_buf *b = o->answer;
   int top = lua_gettop(L);
-  if (b->len && json_ref != LUA_NOREF &&
-      omh_json_decode(L, json_ref, b->data, b->len, omh_config_key(x->cfg)) && lua_istable(L, -1)) {
+  if (b->len && omh_json_decode(L, b->data, b->len, omh_config_key(x->cfg)) && lua_istable(L, -1)) {
     lua_getfield(L, -1, "message");
     if (lua_istable(L, -1)) lua_rawgeti(L, -1, 1);
     if (lua_type(L, -1) == LUA_TSTRING)
@@ -115,7 +114,7 @@ static int quota_for_period(const char *msg) {
   return 0;
 }
 
-void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o) {
+void omh_outcome_judge(const omh_xfer *x, lua_State *L, omh_outcome *o) {
   const omh_xres *r = x->r;
   memset(o, 0, sizeof *o);
   o->status = r->status;
@@ -145,7 +144,7 @@ void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcom
         s);
     return;
   }
-  read_error_body(x, L, json_ref, o);
+  read_error_body(x, L, o);
   if (s == 429 && quota_for_period(o->message)) {
     o->retry_read = o->retry_create = 0;
     size_t n = strlen(o->message);

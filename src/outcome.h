@@ -22,8 +22,7 @@ typedef struct omh_outcome {
 
 /* Fills o from the results of x's request, which exist from setup until
  * settle: call it only from an op's on_done. Reads the service's JSON
- * error body (message, requestId) with the cjson instance at registry ref
- * json_ref. */
-void omh_outcome_judge(const omh_xfer *x, lua_State *L, int json_ref, omh_outcome *o);
+ * error body (message, requestId) with the state's cjson instance. */
+void omh_outcome_judge(const omh_xfer *x, lua_State *L, omh_outcome *o);
 
 #endif

@@ -98,21 +98,6 @@ static int units_retry_after(lua_State *L) {
   return 1;
 }
 
-/* The hooks' cjson instance: one per Lua state, made at first use and kept
- * (a hook that raises half-way leaves nothing behind). */
-static int units_json_ref(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "omnihuman.units.json_ref");
-  int ref = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : LUA_NOREF;
-  lua_pop(L, 1);
-  if (ref == LUA_NOREF) {
-    omh_json_push_instance(L);
-    ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushinteger(L, ref);
-    lua_setfield(L, LUA_REGISTRYINDEX, "omnihuman.units.json_ref");
-  }
-  return ref;
-}
-
 /* core._body_text(fields, how [, files]) -> the whole create body a fields
  * table makes (nil, err when its files fail the checks). how: nil (as
  * creates do) or "table" (the table path alone, for differential tests);
@@ -122,8 +107,7 @@ static int units_body_text(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   o.table_path = lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "table") == 0;
   lua_settop(L, 3);
-  int ref = units_json_ref(L);
-  omh_body *b = omh_body_prepare(L, 1, lua_istable(L, 3) ? 3 : 0, &o, ref);
+  omh_body *b = omh_body_prepare(L, 1, lua_istable(L, 3) ? 3 : 0, &o);
   if (!b) {
     lua_pushnil(L);
     lua_insert(L, -2);
@@ -154,13 +138,11 @@ static int units_body_drain(lua_State *L) {
   uint64_t total = 0;
   size_t r;
   double t0, t;
-  int ref;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_argcheck(L, bs >= 1 && bs <= (64 << 20), 2, "buffer size out of range");
   lua_settop(L, 3);
   buf = (char *)omh_newuserdata(L, (size_t)bs); /* freed by the GC */
-  ref = units_json_ref(L);
-  b = omh_body_prepare(L, 1, lua_istable(L, 3) ? 3 : 0, &o, ref);
+  b = omh_body_prepare(L, 1, lua_istable(L, 3) ? 3 : 0, &o);
   if (!b) {
     lua_pushnil(L);
     lua_insert(L, -2);
@@ -195,9 +177,7 @@ static int units_json_decode(lua_State *L) {
     if (!omh_json_fast_decode(L, s, n)) lua_pushboolean(L, 0);
     return 1;
   }
-  int ref = units_json_ref(L);
-  int ok = strcmp(how, "cjson") == 0 ? omh_json_decode_cjson(L, ref, s, n, key)
-                                     : omh_json_decode(L, ref, s, n, key);
+  int ok = strcmp(how, "cjson") == 0 ? omh_json_decode_cjson(L, s, n, key) : omh_json_decode(L, s, n, key);
   if (!ok) lua_pushnil(L);
   return 1;
 }
