@@ -33,7 +33,7 @@ build = {
     },
     -- The job ledger's SQLite binding (Debian: libsqlite3-dev); the core never needs it.
     ["omnihuman.ledger_db"] = {
-      sources = { "src/ledger/ledger_db.c", "src/ledger/sha256.c", "src/ledger/signals.c" },
+      sources = { "src/ledger/ledger_db.c", "src/ledger/sha256.c", "src/ledger/signals.c", "src/ledger/faultvfs.c" },
       libraries = { "sqlite3" },
       defines = { "_DEFAULT_SOURCE", "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "src/ledger" },

@@ -6,9 +6,12 @@
 --    just before write k, just after it, write k failing, every write from
 --    k on failing (a full disk); the same for each commit k of the job
 --    ledger (SQLite; 5 per row: the create, its answer, new statuses, the
---    result, the download), through OMNIHUMAN_SIM_LEDGER;
+--    result, the download), through OMNIHUMAN_SIM_LEDGER; and a SIGKILL
+--    inside SQLite at each of its syncs, as a commit's pages are written
+--    but not yet durable (OMNIHUMAN_SIM_SQLITE, src/ledger/faultvfs.c);
 --  * random schedules: 1-3 rounds of SIGKILL at a random moment, a journal
---    write fault, a ledger commit fault, a real full disk (ulimit -f), server faults (create 429,
+--    write fault, a ledger commit fault or a fault inside SQLite (a sync
+--    failing, writes failing from one on), a real full disk (ulimit -f), server faults (create 429,
 --    500, 503, a create that made its job and then answered 504 or hung up;
 --    status-check faults; CDN cuts), --max-creates, two runs at once; each
 --    run from a random folder, the manifest named by a random path and
@@ -72,6 +75,9 @@ for _, rows in ipairs(ROWS) do
       for k = 1, LEDGER_PER_ROW * rows do
         schedules[#schedules + 1] = { kind = "point", rows = rows, conc = conc, mode = mode, k = k, ledger = true }
       end
+    end
+    for k = 1, LEDGER_PER_ROW * rows do
+      schedules[#schedules + 1] = { kind = "point", rows = rows, conc = conc, mode = "kill_sync", k = k, sqlite = true }
     end
   end
 end
@@ -249,11 +255,11 @@ local function play(idx, sc)
   local desc
   if sc.kind == "point" then
     stats.points = stats.points + 1
-    local var = sc.ledger and "OMNIHUMAN_SIM_LEDGER" or "OMNIHUMAN_SIM_JOURNAL"
-    if sc.ledger then stats.ledger_faults = stats.ledger_faults + 1
+    local var = sc.sqlite and "OMNIHUMAN_SIM_SQLITE" or sc.ledger and "OMNIHUMAN_SIM_LEDGER" or "OMNIHUMAN_SIM_JOURNAL"
+    if sc.ledger or sc.sqlite then stats.ledger_faults = stats.ledger_faults + 1
     elseif sc.mode:match("^fail") then stats.journal_faults = stats.journal_faults + 1 end
-    desc = ("%s %s=%d, %d rows, --concurrency %d"):format(sc.ledger and "ledger" or "journal", sc.mode, sc.k, rows,
-      sc.conc)
+    desc = ("%s %s=%d, %d rows, --concurrency %d"):format(sc.sqlite and "sqlite" or sc.ledger and "ledger" or "journal",
+      sc.mode, sc.k, rows, sc.conc)
     run({ what = "disrupted", env = { [var] = sc.mode .. "=" .. sc.k }, conc = sc.conc })
   else
     local parts = {}
@@ -316,11 +322,14 @@ local function play(idx, sc)
         if codes[1] == 11 and codes[2] == 11 then violate("both runs at once exited 11") end
         for _, x in ipairs(check.at_most_one(world, (jobs()))) do violate(x) end
       elseif pick == 8 then
-        local mode = ({ "crash_before", "crash_after", "fail", "fail_from" })[rng(4)]
+        local inside = rng(2) == 1 -- inside SQLite, or around its COMMIT
+        local mode = inside and ({ "kill_sync", "fail_sync", "fail_write_from" })[rng(3)]
+          or ({ "crash_before", "crash_after", "fail", "fail_from" })[rng(4)]
         local k = rng(LEDGER_PER_ROW * rows + 2)
+        local var = inside and "OMNIHUMAN_SIM_SQLITE" or "OMNIHUMAN_SIM_LEDGER"
         stats.ledger_faults = stats.ledger_faults + 1
-        parts[#parts + 1] = "ledger " .. mode .. "=" .. k
-        run({ what = "ledger " .. mode, env = { OMNIHUMAN_SIM_LEDGER = mode .. "=" .. k } })
+        parts[#parts + 1] = (inside and "sqlite " or "ledger ") .. mode .. "=" .. k
+        run({ what = parts[#parts], env = { [var] = mode .. "=" .. k } })
       elseif pick == 6 then
         parts[#parts + 1] = "a plain run"
         local before = created_count()
@@ -413,7 +422,7 @@ srv:stop()
 sh.exec("rm -rf " .. sh.q(root))
 local secs = fixtures.now() - t0
 print(("sim: seed %d: %d schedules run (%d crash points), %d CLI runs: %d SIGKILLs (%d more at crash points), %d journal write faults,"
-  .. " %d ledger commit faults, %d full disks, %d rounds of server faults, %d --max-creates runs, %d two-at-once; %d jobs adopted,"
+  .. " %d ledger faults, %d full disks, %d rounds of server faults, %d --max-creates runs, %d two-at-once; %d jobs adopted,"
   .. " %d uncertain rows recreated; %d violations; %.0f s%s"):format(SEED, stats.schedules, stats.points,
   stats.runs, stats.kills, stats.point_kills, stats.journal_faults, stats.ledger_faults, stats.full_disk, stats.server_faults, stats.budgets,
   stats.two_at_once, stats.adopted, stats.recreated, stats.violations, secs,

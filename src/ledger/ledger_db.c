@@ -14,6 +14,7 @@
 
 #include "../compat.h"
 #include "../udata.h"
+#include "faultvfs.h"
 #include "sha256.h"
 #include "signals.h"
 
@@ -47,7 +48,8 @@ static int l_open(lua_State *L) {
   h->db = NULL;
   luaL_getmetatable(L, DB_TYPE);
   lua_setmetatable(L, -2);
-  rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                       omh_ledger_fault_vfs());
   if (rc != SQLITE_OK) {
     int n = fail(L, db, rc);
     sqlite3_close(db);
