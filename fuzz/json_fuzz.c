@@ -20,7 +20,6 @@
 #define KEY "sk-fuzz-5cretKey-0123456789"
 
 static lua_State *L;
-static int json_ref;
 
 typedef struct {
   const char *s;
@@ -93,7 +92,7 @@ static int check(lua_State *L) {
   size_t n = in->n, len;
   int fast = omh_json_fast_decode(L, s, n); /* 2: the table, or false */
   if (!fast) lua_pushboolean(L, 0);
-  if (!omh_json_decode_cjson(L, json_ref, s, n, NULL)) lua_pushnil(L); /* 3 */
+  if (!omh_json_decode_cjson(L, s, n, NULL)) lua_pushnil(L); /* 3 */
   if (fast && !lua_istable(L, 3)) differ(in, "the fast reader took a text cjson does not read to a table");
   if (fast && !same(L, 2, 3, 0)) differ(in, "the fast reader and cjson read different values");
   /* The status found without a table: the cjson table's, when a string. */
@@ -110,12 +109,12 @@ static int check(lua_State *L) {
   const char *want = lua_tolstring(L, 4, &want_len);
   if (found && (want_len != len || memcmp(want, st, len) != 0)) differ(in, "another status than cjson's");
   /* As operations decode: the cjson path's value, with the key or without. */
-  if (!omh_json_decode(L, json_ref, s, n, NULL)) lua_pushnil(L); /* 5 */
+  if (!omh_json_decode(L, s, n, NULL)) lua_pushnil(L); /* 5 */
   if (lua_isnil(L, 5) != lua_isnil(L, 3) || (fast && !same(L, 5, 3, 0)))
     differ(in, "decoding as operations differs from cjson");
   if (fast) {
-    if (!omh_json_decode(L, json_ref, s, n, KEY)) lua_pushnil(L);       /* 6 */
-    if (!omh_json_decode_cjson(L, json_ref, s, n, KEY)) lua_pushnil(L); /* 7 */
+    if (!omh_json_decode(L, s, n, KEY)) lua_pushnil(L);       /* 6 */
+    if (!omh_json_decode_cjson(L, s, n, KEY)) lua_pushnil(L); /* 7 */
     if (!same(L, 6, 7, 0)) differ(in, "with the key, decoding as operations differs from cjson");
   }
   return 0;
@@ -134,8 +133,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     fprintf(stderr, "json_fuzz: %s\n", lua_tostring(L, -1));
     abort();
   }
-  omh_json_push_instance(L); /* cjson is loaded: only memory could fail here, and Lua would abort */
-  json_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  omh_json_open(L); /* cjson is loaded: only memory could fail here, and Lua would abort */
   return 0;
 }
 

@@ -40,7 +40,7 @@ int omh_client_new(lua_State *L) {
 static client_ud *check_client(lua_State *L) {
   client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
   if (!u->cfg) luaL_error(L, "omnihuman: client is closed");
-  if (u->loop->closed) luaL_error(L, "omnihuman: the client's loop is closed");
+  if (omh_loop_is_closed(u->loop)) luaL_error(L, "omnihuman: the client's loop is closed");
   return u;
 }
 
@@ -53,7 +53,7 @@ static int push_loop(lua_State *L, client_ud *u) {
 /* The end of every method that starts an op: a callback run on the way
  * (on_event "request") may have ended other ops; tell the host. */
 static int started(lua_State *L, client_ud *u) {
-  if (!u->loop->closed) omh_loop_safe_point(u->loop, L);
+  if (!omh_loop_is_closed(u->loop)) omh_loop_safe_point(u->loop, L);
   return 1; /* the op, on top */
 }
 
@@ -167,7 +167,8 @@ static int client_gc(lua_State *L) {
  * maybe_created), which wakes whoever awaits them, then lets go. */
 static int client_close(lua_State *L) {
   client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
-  if (u->cfg && !u->loop->closed) omh_ops_cancel_config(L, u->loop, u->cfg, "the client was closed");
+  if (u->cfg && !omh_loop_is_closed(u->loop))
+    omh_ops_cancel_config(L, u->loop, u->cfg, "the client was closed");
   return client_gc(L);
 }
 

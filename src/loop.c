@@ -1,6 +1,6 @@
 /* The loop's engine: curl's sockets in epoll, timers in a heap, tasks
  * admitted through lanes, finish notices for the one dispatcher. */
-#include "loop.h"
+#include "loop_private.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -314,6 +314,18 @@ void omh_loop_post_done(omh_loop *lp, lua_State *L) {
   }
   if (!lp->driving) lp->wake_due = 1;
 }
+
+int omh_loop_is_closed(const omh_loop *lp) { return lp->closed; }
+
+int omh_loop_watch_fd(omh_loop *lp) {
+  if (lp->closed) return -1;
+  omh_loop_watch(lp);
+  return lp->outer_fd;
+}
+
+omh_task *omh_loop_tasks(const omh_loop *lp) { return lp->live; }
+
+int omh_loop_has_done(const omh_loop *lp) { return lp->ndone > 0; }
 
 void omh_loop_watch(omh_loop *lp) {
   if (lp->watched) return;

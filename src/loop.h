@@ -11,36 +11,9 @@
 #include "task.h"
 #include "timers.h"
 
-typedef struct omh_loop {
-  CURLM *multi;
-  int epfd;            /* curl's sockets: what a drive blocks on */
-  unsigned char *sock; /* per descriptor: how it stands in epfd (loop_sockets.c) */
-  int nsock;
-  int outer_fd;         /* pollfd(): epfd + notice_fd, for host event loops */
-  int notice_fd;        /* eventfd: readable while finish notices wait */
-  int watched;          /* pollfd() was handed out: a host may be watching it */
-  int notice_raised;    /* notice_fd was written since the last take_done */
-  double curl_deadline; /* < 0: curl wants no timeout */
-  omh_timers timers;
-  CURL **idle;                 /* easy handles kept for reuse */
-  unsigned long *idle_profile; /* what each was last set up for (0: nothing reusable) */
-  unsigned long cfg_serial;    /* numbers clients, so a profile never names a freed one */
-  size_t nidle, capidle;
-  omh_task *live;   /* every task bound to this loop, for close */
-  omh_task *notify; /* tasks with progress to report after a drive */
-  omh_lane *lanes;  /* lanes with queued requests */
-  int done_ref;     /* registry: weak-keyed set of ops finished since take_done */
-  int wakeup_ref;   /* registry: fn() for hosts that cannot watch outer_fd */
-  int ndone;        /* finish notices since take_done */
-  int wake_due;     /* a notice came outside a drive: call wakeup at a safe point */
-  int driving;      /* re-entrancy guard: callbacks may call step() */
-  int closed;
-  int free_deferred; /* closed inside a drive: the drive frees on its way out */
-  long max_host_connections;
-  unsigned rng;   /* jitter for backoff; no shared global state */
-  int nactive;    /* tasks in flight */
-  int ntransfers; /* easy handles in the multi handle */
-} omh_loop;
+/* Its fields are the loop's own (loop_private.h): other files go through
+ * the functions below. */
+typedef struct omh_loop omh_loop;
 
 #define OMH_LOOP_MT "omnihuman.loop"
 
@@ -95,6 +68,15 @@ unsigned long omh_loop_new_serial(omh_loop *lp);
 void omh_loop_post_done(omh_loop *lp, lua_State *L);
 /* pollfd() is being handed out: from now on finish notices make it readable. */
 void omh_loop_watch(omh_loop *lp);
+/* 1 once the loop was closed (its tasks ended, nothing more runs). */
+int omh_loop_is_closed(const omh_loop *lp);
+/* The descriptor a host watches (pollfd), marked as watched; -1 once closed. */
+int omh_loop_watch_fd(omh_loop *lp);
+/* The first task bound to the loop (then task->live_next), for walks over
+ * them; NULL when there are none. */
+omh_task *omh_loop_tasks(const omh_loop *lp);
+/* 1 while finish notices wait for take_done. */
+int omh_loop_has_done(const omh_loop *lp);
 /* Called at the end of a Lua-facing C function that may have finished
  * operations outside a drive: runs the host's wakeup function, if any. */
 void omh_loop_safe_point(omh_loop *lp, lua_State *L);

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "loop_private.h"
 #include "udata.h"
 
 omh_loop *omh_checkloop(lua_State *L, int idx) {

@@ -2,7 +2,7 @@
  * jitter source for backoff, curl's per-host limit, client numbers. */
 #include <stdlib.h>
 
-#include "loop.h"
+#include "loop_private.h"
 
 CURL *omh_loop_easy(omh_loop *lp, unsigned long profile, int *same) {
   *same = 0;

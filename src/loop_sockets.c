@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "loop_private.h"
 
 enum {
   SOCK_REG = 1,  /* in the epoll set */

@@ -19,7 +19,7 @@ omh_op *omh_checkop(lua_State *L, int idx) {
 }
 
 int omh_op_alive(const omh_op *op) {
-  return !op->task.done && !op->task.closed && op->task.loop && !op->task.loop->closed;
+  return !op->task.done && !op->task.closed && op->task.loop && !omh_loop_is_closed(op->task.loop);
 }
 
 int omh_op_pin_loop(omh_op *op, lua_State *L) {

@@ -80,8 +80,7 @@ static int op_close_m(lua_State *L) {
 static int op_pollfd(lua_State *L) {
   omh_op *op = omh_checkop(L, 1);
   omh_loop *lp = op->task.loop;
-  if (lp && !lp->closed) omh_loop_watch(lp);
-  lua_pushinteger(L, lp && !lp->closed ? lp->outer_fd : -1);
+  lua_pushinteger(L, lp ? omh_loop_watch_fd(lp) : -1);
   return 1;
 }
 
@@ -98,7 +97,7 @@ static int op_timeout(lua_State *L) {
     return 1;
   }
   omh_loop *lp = op->task.loop;
-  double t = lp && !lp->closed ? omh_loop_next_deadline(lp) : -1;
+  double t = lp && !omh_loop_is_closed(lp) ? omh_loop_next_deadline(lp) : -1;
   if (t < 0)
     lua_pushnil(L);
   else
@@ -123,10 +122,10 @@ static int op_is_closed(lua_State *L) {
 
 void omh_ops_cancel_config(lua_State *L, omh_loop *lp, const omh_config *cfg, const char *why) {
   int top = lua_gettop(L), n = 0;
-  if (lp->closed) return;
+  if (omh_loop_is_closed(lp)) return;
   /* Pinned first: a cancel lets go of the op's anchor, and the collector
    * may run before the next one (which would unlink ops under the walk). */
-  for (omh_task *t = lp->live; t; t = t->live_next) {
+  for (omh_task *t = omh_loop_tasks(lp); t; t = t->live_next) {
     omh_op *op = (omh_op *)t;
     if (t->done || t->closed || op->cfg != cfg || op->self_ref == LUA_NOREF) continue;
     if (!lua_checkstack(L, 1)) break;
@@ -137,7 +136,7 @@ void omh_ops_cancel_config(lua_State *L, omh_loop *lp, const omh_config *cfg, co
     omh_op *op = lua_touserdata(L, top + i);
     if (!op->task.done && !op->task.closed) omh_op_cancel(op, L, why);
   }
-  if (n && !lp->closed) omh_loop_safe_point(lp, L);
+  if (n && !omh_loop_is_closed(lp)) omh_loop_safe_point(lp, L);
   lua_settop(L, top);
 }
 

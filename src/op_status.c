@@ -341,7 +341,7 @@ int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, cons
     lua_pushnil(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
   }
-  if (lp->ndone > 0)
+  if (omh_loop_has_done(lp))
     lua_pushvalue(L, loop_idx);
   else
     lua_pushnil(L);

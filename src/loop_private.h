@@ -1,0 +1,40 @@
+/* The loop's fields: only the loop's own files (loop.c, loop_lua.c,
+ * loop_pool.c, loop_sockets.c) include this; everything else goes through
+ * loop.h. */
+#ifndef OMH_LOOP_PRIVATE_H
+#define OMH_LOOP_PRIVATE_H
+
+#include "loop.h"
+
+struct omh_loop {
+  CURLM *multi;
+  int epfd;            /* curl's sockets: what a drive blocks on */
+  unsigned char *sock; /* per descriptor: how it stands in epfd (loop_sockets.c) */
+  int nsock;
+  int outer_fd;         /* pollfd(): epfd + notice_fd, for host event loops */
+  int notice_fd;        /* eventfd: readable while finish notices wait */
+  int watched;          /* pollfd() was handed out: a host may be watching it */
+  int notice_raised;    /* notice_fd was written since the last take_done */
+  double curl_deadline; /* < 0: curl wants no timeout */
+  omh_timers timers;
+  CURL **idle;                 /* easy handles kept for reuse */
+  unsigned long *idle_profile; /* what each was last set up for (0: nothing reusable) */
+  unsigned long cfg_serial;    /* numbers clients, so a profile never names a freed one */
+  size_t nidle, capidle;
+  omh_task *live;   /* every task bound to this loop, for close */
+  omh_task *notify; /* tasks with progress to report after a drive */
+  omh_lane *lanes;  /* lanes with queued requests */
+  int done_ref;     /* registry: weak-keyed set of ops finished since take_done */
+  int wakeup_ref;   /* registry: fn() for hosts that cannot watch outer_fd */
+  int ndone;        /* finish notices since take_done */
+  int wake_due;     /* a notice came outside a drive: call wakeup at a safe point */
+  int driving;      /* re-entrancy guard: callbacks may call step() */
+  int closed;
+  int free_deferred; /* closed inside a drive: the drive frees on its way out */
+  long max_host_connections;
+  unsigned rng;   /* jitter for backoff; no shared global state */
+  int nactive;    /* tasks in flight */
+  int ntransfers; /* easy handles in the multi handle */
+};
+
+#endif
