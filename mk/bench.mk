@@ -2,7 +2,7 @@
 # Not part of `make test`. Needs nginx (apt-get install -y nginx-light), curl, python3.
 BENCH_BIN := build/bench
 
-.PHONY: bench bench-tools bench-baseline
+.PHONY: bench bench-tools bench-baseline bench-turns
 bench-tools: $(BENCH_BIN)/http_clients $(BENCH_BIN)/waiting_floor $(BENCH_BIN)/base64_bench bench-baseline
 
 # The upload benchmarks' baseline: the module (core and Lua facade) as it
@@ -37,6 +37,7 @@ bench: all bench-tools
 	  { apt-get install -y nginx-light >/dev/null 2>&1 || apt-get install -y nginx >/dev/null; }
 	@LUA=$(LUA) BUILD=$(BUILD) PATH="$$PATH:/usr/sbin" python3 bench/run.py
 	@$(MAKE) --no-print-directory bench-openresty
+	@$(MAKE) --no-print-directory bench-turns
 
 # Benchmark 5: an OpenResty worker while N requests wait (bench/openresty.py).
 .PHONY: bench-openresty
@@ -45,3 +46,8 @@ bench-openresty:
 	  sh scripts/deps.sh luajit nginx libnginx-mod-http-lua && \
 	  $(MAKE) --no-print-directory all LUA=luajit && \
 	  PATH="$$PATH:/usr/sbin" python3 bench/openresty.py
+
+# How long one turn of the loop takes during 50 inline uploads over TLS,
+# with the turn budget and without it (same run): what a host's frame pays.
+bench-turns: all
+	LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$(LUA)/?.so;;" $(LUA) bench/turns.lua

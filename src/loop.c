@@ -35,6 +35,7 @@ double omh_loop_next_deadline(omh_loop *lp) {
     best = t->when - now;
     any = 1;
   }
+  if (lp->backlog) return 0; /* the last drive stopped at its budget */
   for (omh_lane *ln = lp->lanes; ln; ln = ln->next)
     if (ln->inflight < ln->cap) return 0; /* admit now */
   if (!any) return -1.0;
@@ -235,11 +236,30 @@ static void flush_progress(omh_loop *lp, lua_State *L) {
 
 /* Starts queued requests while their lanes have free slots. Launching
  * calls no Lua, so the lane list cannot change under us but by launching. */
-static void admit(omh_loop *lp, lua_State *L) {
+/* Requests started by one bounded drive at most. */
+#define ADMIT_PER_TURN 4
+
+/* Past the drive's budget (started at t0): the rest waits for the next. */
+static int over_budget(omh_loop *lp, double t0) {
+  if (lp->turn_budget <= 0 || omh_now() - t0 < lp->turn_budget) return 0;
+  lp->backlog = 1;
+  return 1;
+}
+
+static void admit(omh_loop *lp, lua_State *L, double t0) {
   omh_lane *ln = lp->lanes;
+  int admitted = 0;
   while (ln && !lp->closed) {
     omh_lane *next = ln->next;
     while (ln->head && ln->inflight < ln->cap && !lp->closed) {
+      /* At least one a drive, then a few while the budget lasts: each
+       * starts its connection (a TLS handshake's work) in the next drive,
+       * whose first curl call runs them all. */
+      if (admitted && lp->turn_budget > 0 && (admitted >= ADMIT_PER_TURN || over_budget(lp, t0))) {
+        lp->backlog = 1;
+        return;
+      }
+      admitted++;
       omh_task *t = ln->head;
       dequeue(lp, t); /* may unlink ln */
       int top = lua_gettop(L);
@@ -254,6 +274,8 @@ static void admit(omh_loop *lp, lua_State *L) {
 void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
   if (lp->driving || lp->closed) return;
   lp->driving = 1;
+  lp->backlog = 0;
+  double t0 = omh_now();
   int running = lp->ntransfers;
   /* curl's overdue timer first (a request just handed over is sent from
    * it): then one epoll_wait per drive also waits for that answer. */
@@ -271,6 +293,9 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
   struct epoll_event evs[64];
   int n = epoll_wait(lp->epfd, evs, 64, ms);
   for (int i = 0; i < n; i++) {
+    /* A host's frame keeps its budget: sockets left ready (epoll is level
+     * triggered) are taken up by the next drive, which comes at once. */
+    if (i && over_budget(lp, t0)) break;
     if (!omh_loop_socket_wanted(lp, evs[i].data.fd)) continue;
     int flags = 0;
     if (evs[i].events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
@@ -285,7 +310,7 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
   flush_progress(lp, L);
   finish_transfers(lp, L);
   fire_timers(lp, L);
-  admit(lp, L);
+  admit(lp, L, t0);
   lp->driving = 0;
   lp->wake_due = 0; /* whoever drives dispatches next */
   if (lp->free_deferred) omh_loop_release(lp);

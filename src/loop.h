@@ -11,6 +11,11 @@
 #include "task.h"
 #include "timers.h"
 
+/* Seconds of socket work and admissions one drive does by default before
+ * it leaves the rest to the next (loop:set_turn_budget): a host's frame or
+ * timer is never held much longer than this, whatever is in flight. */
+#define OMH_TURN_BUDGET 0.002
+
 /* Its fields are the loop's own (loop_private.h): other files go through
  * the functions below. */
 typedef struct omh_loop omh_loop;

@@ -29,6 +29,7 @@ static int loop_new(lua_State *L) {
   memset(lp, 0, sizeof *lp);
   lp->epfd = lp->outer_fd = lp->notice_fd = -1;
   lp->done_ref = lp->wakeup_ref = LUA_NOREF;
+  lp->turn_budget = OMH_TURN_BUDGET;
   lp->closed = 1; /* until fully built, __gc has nothing to undo */
   luaL_getmetatable(L, OMH_LOOP_MT);
   lua_setmetatable(L, -2);
@@ -198,6 +199,17 @@ static int loop_active(lua_State *L) {
   return 1;
 }
 
+/* loop:set_turn_budget(seconds): how long one drive may spend on ready
+ * sockets and on starting queued requests before it leaves the rest to the
+ * next drive (which is then due at once); 0: no bound. */
+static int loop_set_turn_budget(lua_State *L) {
+  omh_loop *lp = omh_checkloop(L, 1);
+  double s = luaL_checknumber(L, 2);
+  luaL_argcheck(L, s >= 0 && s <= 60, 2, "seconds from 0 to 60 expected");
+  lp->turn_budget = s;
+  return 0;
+}
+
 /* Transfers in curl: a host that cannot watch pollfd() polls while > 0. */
 static int loop_transfers(lua_State *L) {
   lua_pushinteger(L, omh_checkloop(L, 1)->ntransfers);
@@ -216,13 +228,21 @@ static int loop_tostring(lua_State *L) {
 }
 
 int omh_loop_open(lua_State *L) {
-  static const luaL_Reg methods[] = {{"run_once", loop_run_once},   {"driving", loop_driving},
-                                     {"run_until", loop_run_until}, {"take_done", loop_take_done},
-                                     {"drop_done", loop_drop_done}, {"timeout", loop_timeout},
-                                     {"pollfd", loop_pollfd},       {"events", loop_events},
-                                     {"active", loop_active},       {"close", loop_close_m},
-                                     {"is_closed", loop_is_closed}, {"set_wakeup", loop_set_wakeup},
-                                     {"transfers", loop_transfers}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"run_once", loop_run_once},
+                                     {"driving", loop_driving},
+                                     {"run_until", loop_run_until},
+                                     {"take_done", loop_take_done},
+                                     {"drop_done", loop_drop_done},
+                                     {"timeout", loop_timeout},
+                                     {"pollfd", loop_pollfd},
+                                     {"events", loop_events},
+                                     {"active", loop_active},
+                                     {"close", loop_close_m},
+                                     {"is_closed", loop_is_closed},
+                                     {"set_wakeup", loop_set_wakeup},
+                                     {"transfers", loop_transfers},
+                                     {"set_turn_budget", loop_set_turn_budget},
+                                     {NULL, NULL}};
   omh_register_type(L, OMH_LOOP_MT, methods, loop_gc, loop_tostring);
   luaL_getmetatable(L, OMH_LOOP_MT);
   lua_pushcfunction(L, loop_close_m);

@@ -32,9 +32,11 @@ struct omh_loop {
   int closed;
   int free_deferred; /* closed inside a drive: the drive frees on its way out */
   long max_host_connections;
-  unsigned rng;   /* jitter for backoff; no shared global state */
-  int nactive;    /* tasks in flight */
-  int ntransfers; /* easy handles in the multi handle */
+  unsigned rng;       /* jitter for backoff; no shared global state */
+  double turn_budget; /* seconds of socket work and admissions per drive; 0: no bound */
+  int backlog;        /* the last drive left ready sockets or admissions for the next */
+  int nactive;        /* tasks in flight */
+  int ntransfers;     /* easy handles in the multi handle */
 };
 
 #endif
