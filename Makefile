@@ -1,9 +1,10 @@
 # lua-omnihuman. `make test` and `make demo` install what is missing first.
 LUA      ?= lua5.4
 SAN      ?=
-BUILD    := build/$(LUA)$(if $(SAN),-san)
+COV      ?=
+BUILD    := build/$(LUA)$(if $(SAN),-san)$(if $(COV),-cov)
 LUA_INC  ?= $(shell pkg-config --cflags $(LUA) 2>/dev/null || echo -I/usr/include/$(LUA))
-OPT      ?= -O2 -g
+OPT      ?= $(if $(COV),-O0 -g --coverage,-O2 -g)
 SANFLAGS_ON := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANFLAGS := $(if $(SAN),$(SANFLAGS_ON))
 CFLAGS   += -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden -Wall -Wextra -Wmissing-prototypes -Werror $(OPT) $(SANFLAGS) $(LUA_INC)
@@ -12,7 +13,7 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 CORE     := $(BUILD)/omnihuman/core.so
 
-.PHONY: all deps test test-san test-valgrind sandbox demo clean
+.PHONY: all deps test test-fast test-san test-valgrind sandbox demo clean
 all: $(CORE)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
@@ -22,7 +23,7 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
 # Never link liblua: the host process provides its symbols.
 $(CORE): $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(SANFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared $(SANFLAGS) $(if $(COV),--coverage) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
 
 deps:
 	@sh scripts/deps.sh $(LUA)
@@ -30,6 +31,11 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) BUILD=$(BUILD) sh scripts/run-tests.sh
+
+# The specs not tagged #slow (.busted's "fast" run): about a minute.
+test-fast: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) BUILD=$(BUILD) sh scripts/run-tests.sh --run=fast
 
 # The interpreter for sanitizer runs: Lua's static library + ASan/UBSan linked in.
 SANLUA := build/$(LUA)-san/sanlua

@@ -19,7 +19,7 @@ local RANGES = {
   max_audio_seconds = { 0.001, 86400 },
 }
 
-describe("boundaries", function()
+describe("boundaries #slow", function()
   local srv
   setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)

@@ -8,7 +8,7 @@ local fixtures = require("spec.support.fixtures")
 
 local FIELDS = { image_url = "https://x/u.png", audio_url = "https://x/u.mp3" }
 
-describe("money on cancel", function()
+describe("money on cancel #slow", function()
   local srv
   setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)

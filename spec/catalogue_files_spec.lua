@@ -45,7 +45,7 @@ local function label(keys)
   return out
 end
 
-describe("local files in every file field", function()
+describe("local files in every file field #slow", function()
   local bs, dir, media
   setup(function()
     bs = body_server.start()

@@ -47,7 +47,7 @@ local function breakers(r)
   return out
 end
 
-describe("the model catalogue", function()
+describe("the model catalogue #slow", function()
   local ids = omnihuman.models()
 
   it("has facts that the extractor makes from the pinned reference (make models-extract)", function()

@@ -19,7 +19,7 @@ local SEED = tonumber(os.getenv("OMNIHUMAN_SIGNAL_SEED") or "") or os.time()
 local RUNS = math.min(tonumber(os.getenv("OMNIHUMAN_SIGNAL_RUNS") or "") or 6, 200)
 local KINDS = { "INT", "TERM", "HUP" }
 
-describe("omnihuman batch stopped with creates out", function()
+describe("omnihuman batch stopped with creates out #slow", function()
   local runs = batch_runs.new()
   setup(function() runs.start() end)
   teardown(function() runs.stop() end)

@@ -6,7 +6,7 @@ local cjson = require("cjson")
 
 local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 
-describe("omnihuman CLI", function()
+describe("omnihuman CLI #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)

@@ -16,7 +16,7 @@ local function sink()
   return s
 end
 
-describe("progress renderer", function()
+describe("progress renderer #slow", function()
   it("draws one line per job, a download bar with bytes, total and rate, and redraws in place", function()
     local t = 100
     local out = sink()

@@ -205,7 +205,7 @@ for _, flavor in ipairs(testserver.FLAVORS) do
 end
 
 -- What credits a create answer reports, over the shapes it may take.
-describe("usage in generate's result", function()
+describe("usage in generate's result #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); fixtures.rm_rf(dir) end)

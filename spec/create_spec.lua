@@ -3,7 +3,7 @@ local omnihuman = require("omnihuman")
 local cjson = require("cjson")
 local fixtures = require("spec.support.fixtures")
 
-describe("create", function()
+describe("create #slow", function()
   local srv
   setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)

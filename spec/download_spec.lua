@@ -2,7 +2,7 @@
 -- into place only when complete; no credentials to the result host.
 local fixtures = require("spec.support.fixtures")
 
-describe("download", function()
+describe("download #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); fixtures.rm_rf(dir) end)

@@ -12,7 +12,7 @@ local function rows_of(path)
   return rows
 end
 
-describe("client with a ledger", function()
+describe("client with a ledger #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); fixtures.rm_rf(dir) end)

@@ -31,7 +31,7 @@ local function outcome(res, err)
   return { kind = err.kind, message = err.message, status = err.status, retryable = err.retryable }
 end
 
-describe("client:poll in the main thread", function()
+describe("client:poll in the main thread #slow", function()
   local srv
   setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)

@@ -46,7 +46,7 @@ local function post(srv, ns, body)
   return tonumber(code), text and cjson.decode(text)
 end
 
-describe("the offline sandbox serves every model of the table", function()
+describe("the offline sandbox serves every model of the table #slow", function()
   local srv, c, dir
   local jobs = {}
   local creates = {

@@ -21,7 +21,7 @@ local new_client = hostile.new_client
 local measure = hostile.measure
 local idle_turns = hostile.idle_turns
 
-describe("sockets against a hostile server", function()
+describe("sockets against a hostile server #slow", function()
   local fx = hostile.serve()
 
   -- Catches: an answer read from the wrong connection (a number reused while

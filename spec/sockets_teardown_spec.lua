@@ -11,7 +11,7 @@ local sh = require("spec.support.sh")
 local cli = require("spec.support.cli")
 local hostile = require("spec.support.hostile")
 
-describe("loops that go away with idle connections registered", function()
+describe("loops that go away with idle connections registered #slow", function()
   local fx = hostile.serve()
 
   local function poll_on(loop, client, id)

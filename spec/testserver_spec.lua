@@ -65,7 +65,7 @@ end
 setup(function() tmp = files.tmpdir() end)
 teardown(function() if tmp then files.rm_rf(tmp) end end)
 
-describe("server.py over plain HTTP", function()
+describe("server.py over plain HTTP #slow", function()
   local srv
   setup(function() srv = testserver.start() end)
   teardown(function() if srv then srv:stop() end end)

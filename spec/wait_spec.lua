@@ -3,7 +3,7 @@ local fixtures = require("spec.support.fixtures")
 
 local fields = fixtures.url_fields
 
-describe("poll and wait", function()
+describe("poll and wait #slow", function()
   local srv
   setup(function() srv = fixtures.start() end)
   teardown(function() srv:stop() end)
