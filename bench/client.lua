@@ -113,7 +113,7 @@ elseif mode == "idle" then
   local polls, timeouts, other = 0, 0, nil
   local function on_status() polls = polls + 1 end
   collectgarbage()
-  local rss0 = status_kb("VmRSS")
+  local rss0, lua0, lua_kb = status_kb("VmRSS"), collectgarbage("count"), nil
   local c0, t0 = os.clock(), now()
   omnihuman.run(function()
     for i = 1, n do
@@ -124,6 +124,13 @@ elseif mode == "idle" then
         else other = other or tostring(err or "finished?") end
       end)
     end
+    -- Once every job has been checked and sleeps: the Lua heap they hold
+    -- (coroutines, operations, tables), garbage collected first.
+    omnihuman.spawn(function()
+      omnihuman.sleep(math.min(interval * 1.5, window / 2))
+      collectgarbage()
+      lua_kb = collectgarbage("count") - lua0
+    end)
   end)
   local t, c = now() - t0, os.clock() - c0
   out("jobs", n)
@@ -134,6 +141,7 @@ elseif mode == "idle" then
   if other then out("unexpected", other) end
   out("rss0_kb", rss0)
   out("hwm_kb", status_kb("VmHWM"))
+  out("lua_kb", lua_kb)
 
 elseif mode == "upload" then
   local file, reps = arg[3], tonumber(arg[4])

@@ -28,19 +28,24 @@ def bench_waiting(port):
     for name, cmd, env in rows:
         out = kv(run(cmd, secs + 120, env=env))
         checks = out.get("checks", out.get("status_answers", 0))
-        figs.append((name, out["cpu"], (out["hwm_kb"] - out["rss0_kb"]) / n, checks, out["wall"]))
+        lua = out.get("lua_kb")
+        figs.append((name, out["cpu"], (out["hwm_kb"] - out["rss0_kb"]) / n, checks, out["wall"],
+                     lua * 1024 / n if isinstance(lua, float) else None))
     floor, ours = figs[0], figs[1]
     say("## 8. %d jobs waiting, each checked every %d s for %d s (nginx: always \"queued\")" % (n, INTERVAL, secs))
     say("")
     say("| client | checks | client CPU s | CPU vs the floor | CPU vs lua-omnihuman | KiB RSS per waiting job "
-        "| vs the floor | vs lua-omnihuman |")
-    say("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, cpu, kib, checks, _ in figs:
-        say("| %s | %d | %.3f | %.2fx | %.2fx | %.1f | %.2fx | %.2fx |" % (
-            name, checks, cpu, cpu / floor[1], cpu / ours[1], kib, kib / floor[2], kib / ours[2]))
+        "| vs the floor | vs lua-omnihuman | of it, Lua heap (bytes per job) |")
+    say("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, cpu, kib, checks, _, lua in figs:
+        say("| %s | %d | %.3f | %.2fx | %.2fx | %.1f | %.2fx | %.2fx | %s |" % (
+            name, checks, cpu, cpu / floor[1], cpu / ours[1], kib, kib / floor[2], kib / ours[2],
+            "%.0f" % lua if lua is not None else "-"))
     say("")
     say("lua-omnihuman: client:wait with an on_status callback in N coroutines of one omnihuman.run, "
         "default max_connections 8; Lua-cURLv3: its multi interface, an easy handle per job; lua-http: "
-        "a cqueues coroutine and a kept connection per job; python is not measured here.")
+        "a cqueues coroutine and a kept connection per job; python is not measured here. "
+        "Lua heap: collectgarbage(\"count\") after a full collection once every job sleeps, "
+        "less the count before the jobs, per job (lua-omnihuman only).")
     say("")
     peers.say_notes(say)

@@ -12,6 +12,7 @@ typedef struct grams {
   const unsigned char *key;
   size_t kn;
   uint32_t bits[32];
+  uint32_t bytes[8]; /* the bytes the key holds */
 } grams;
 
 static uint32_t window_at(const unsigned char *p) {
@@ -26,12 +27,20 @@ static int grams_init(grams *g, const char *key) {
   g->key = (const unsigned char *)key;
   g->kn = kn;
   memset(g->bits, 0, sizeof g->bits);
+  memset(g->bytes, 0, sizeof g->bytes);
   for (size_t i = 0; i + OMH_REDACT_MIN <= kn; i++) {
     unsigned s = slot_of(window_at(g->key + i));
     g->bits[s >> 5] |= 1u << (s & 31);
   }
+  for (size_t i = 0; i < kn; i++) g->bytes[g->key[i] >> 5] |= 1u << (g->key[i] & 31);
   return 1;
 }
+
+#if OMH_REDACT_MIN != 4
+#error "first_piece and window_at read windows of 4 bytes"
+#endif
+
+static int key_byte(const grams *g, unsigned char c) { return (g->bytes[c >> 5] >> (c & 31)) & 1u; }
 
 static int maybe_in_key(const grams *g, uint32_t w) {
   unsigned s = slot_of(w);
@@ -50,14 +59,26 @@ static int in_key(const grams *g, const unsigned char *p) {
 }
 
 /* Offset of the first window of s found in the key, or n if none. Every
- * answer is scanned so: the window rolls a byte at a time, and only a hit
- * in the set looks into the key. */
+ * answer is scanned so. A window in the key holds only bytes the key
+ * holds: a byte that is not one rules out the (up to) four windows over
+ * it, so the scan looks at the last byte of a window first and jumps past
+ * such a byte (most bytes of an answer, for most keys); only a window of
+ * key bytes is looked up, in the set and then in the key. */
 static size_t first_piece(const grams *g, const unsigned char *s, size_t n) {
-  if (n < OMH_REDACT_MIN) return n;
-  uint32_t w = (uint32_t)s[0] << 8 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 24;
-  for (size_t i = 0; i + OMH_REDACT_MIN <= n; i++) {
-    w = w >> 8 | (uint32_t)s[i + 3] << 24;
-    if (maybe_in_key(g, w) && window_in_key(g, w)) return i;
+  size_t i = 0;
+  while (i + OMH_REDACT_MIN <= n) {
+    if (!key_byte(g, s[i + 3]))
+      i += 4;
+    else if (!key_byte(g, s[i + 2]))
+      i += 3;
+    else if (!key_byte(g, s[i + 1]))
+      i += 2;
+    else if (!key_byte(g, s[i]))
+      i += 1;
+    else if (in_key(g, s + i))
+      return i;
+    else
+      i++;
   }
   return n;
 }
