@@ -107,12 +107,13 @@ function M.adopt(store, row, id, service)
 end
 
 --- Before row r's create is sent. Returns "send", ledger row | "adopt", job
---- id, ledger row | "uncertain", why | "stop", why (nothing could be recorded).
+--- id, ledger row | "uncertain", why | "bad", why (a local file cannot be
+--- read: this row only) | "stop", why (the ledger could not record it).
 function M.before(store, r, fields, model, service, again)
   local fp, request, m = r.row.lfp, r.row.lrequest, r.row.lmodel
   if not fp then
     fp, request, m = canon.fingerprint(model, fields)
-    if not fp then return "stop", tostring(request) end
+    if not fp then return "bad", tostring(request) end
   end
   local row, err = store:begin_create{ fingerprint = fp, model = m, service = service, request = request,
                                        output = r.row.output, again = again }

@@ -33,8 +33,8 @@ end
 -- r.kind / r.message and returns a report table.
 function batch_run.execute(state)
   local ctx, progress, client, journal, pacer = state.ctx, state.progress, state.client, state.journal, state.pacer
-  local rep = { credits = nil, unrecorded = {}, journal_errors = journal.errors, counts = state.counts,
-                limit_changes = {} }
+  local rep = { credits = nil, unrecorded = {}, journal_errors = journal.errors, ledger_errors = {},
+                counts = state.counts, limit_changes = {} }
   local counts = state.counts
   local queue = {}
   for _, r in ipairs(state.todo) do if r.action ~= "create" then queue[#queue + 1] = r end end
@@ -138,20 +138,26 @@ function batch_run.execute(state)
   local function create(r, job)
     local row = r.row
     progress:set(job, "creating")
-    if not record(r, "creating", { fp = row.fp }, true) then
-      pacer:give_back()
-      fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
-      return false
-    end
     local fields = Manifest.create_fields(row)
     if state.ledger then
       local what, v, lrow = BatchLedger.before(state.ledger, r, fields, ctx.cfg.model, client.base_url,
         r.st ~= nil and (r.st.state == "uncertain" or r.st.state == "failed"))
-      if what == "stop" then
-        -- The journal already holds this create durably; the ledger is the
-        -- second record here, so its failure does not stop the row.
-        progress:log(("%s:%d: the ledger could not record this create (%s); the journal does")
-          :format(state.name, row.line, util.redact(v)))
+      if what == "stop" or what == "bad" then
+        -- Never sent without its ledger row: the ledger is the record that
+        -- protects the money (written before the journal, which has nothing
+        -- of this create yet).
+        pacer:give_back()
+        if what == "bad" then
+          fail(r, job, "bad", { kind = "invalid_input", message = "not sent: " .. v })
+          return false
+        end
+        local why = ("%s:%d: the ledger could not record this create: %s"):format(state.name, row.line,
+          util.redact(v))
+        rep.ledger_errors[#rep.ledger_errors + 1] = why
+        shout(why .. " (not sent; the run stops)")
+        stop_now("the ledger could not be written")
+        fail(r, job, "error", { kind = "ledger", message = "not sent: the ledger could not record it" })
+        return false
       elseif what ~= "send" then
         pacer:give_back()
         if what == "adopt" then -- the ledger has this request's job for this output: take it, pay nothing
@@ -170,6 +176,12 @@ function batch_run.execute(state)
         end
       end
       if what == "send" then r.lrow = v end
+    end
+    if not record(r, "creating", { fp = row.fp }, true) then
+      pacer:give_back()
+      BatchLedger.answered(state.ledger, r.lrow, nil, { kind = "journal", message = "not sent" })
+      fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
+      return false
     end
     local made, op = pcall(client.create_op, client, fields)
     if not made then -- refused before sending (a field the create cannot take): this row only
