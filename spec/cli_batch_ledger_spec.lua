@@ -103,4 +103,25 @@ describe("omnihuman batch on the ledger", function()
     assert.equals(0, code, out .. err)
     runs.assert_one_job_each(ns, 3)
   end)
+
+  it("does not import a journal job id the ledger holds for another output", function()
+    local ns, d1, d2 = fixtures.ns("bo"), runs.newdir(), runs.newdir()
+    local m1 = runs.manifest(d1 .. "/jobs.csv", { "a.mp4" })
+    local code, out, err = runs.batch(ns, m1)
+    assert.equals(0, code, out .. err)
+    local id = ledger_rows(d1)["a.mp4"].job_id
+    -- the manifest and its journal copied to another folder: the journal's
+    -- job is d1's, and d2/a.mp4 is another output
+    local m2 = d2 .. "/jobs.csv"
+    sh.exec("cp " .. sh.q(m1) .. " " .. sh.q(m2) .. " && cp " .. sh.q(m1 .. ".journal.jsonl") .. " "
+      .. sh.q(m2 .. ".journal.jsonl"))
+    code, out, err = runs.batch(ns, m2)
+    assert.matches("jobs%.csv:2: job " .. id:gsub("%p", "%%%0") .. " of the journal is the ledger's job for "
+      .. require("omnihuman.core").realpath(d1):gsub("%p", "%%%0") .. "/a%.mp4: not imported", err)
+    assert.equals(0, code, out .. err)
+    assert.equals(1, runs.srv:count(ns, "create"))
+    -- the ledger still names d1's output for that job, and has no row for d2's
+    assert.equals(id, ledger_rows(d1)["a.mp4"].job_id)
+    assert.same({}, ledger_rows(d2))
+  end)
 end)
