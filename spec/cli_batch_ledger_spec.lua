@@ -81,4 +81,65 @@ describe("omnihuman batch on the ledger #slow", function()
     assert.equals(2, runs.srv:count(ns, "create"))
     runs.assert_one_job_each(ns, 2)
   end)
+
+  it("sends no create the ledger could not record: the run stops with exit 9, the rerun pays once", function()
+    local ns, d = fixtures.ns("bw"), runs.newdir()
+    local m = runs.manifest(d .. "/jobs.csv", { "a.mp4", "b.mp4", "c.mp4" })
+    -- commit 1 is row a's create: the ledger fails it (a full disk)
+    local code, out, err = runs.batch(ns, m, { "--concurrency", "1" }, nil, { OMNIHUMAN_SIM_LEDGER = "fail=1" })
+    assert.equals(9, code, out .. err)
+    assert.matches("jobs%.csv:2: the ledger could not record this create: [^\n]*disk is full", err)
+    assert.matches("not sent: the ledger could not record it", out)
+    assert.equals(0, runs.srv:count(ns, "create"))
+    assert.same({}, ledger_rows(d))
+    -- every write failing inside SQLite (the fault VFS), on a ledger that opens
+    local own = d .. "/own.db"
+    assert(require("omnihuman.ledger").open(own)):close()
+    code, out, err = runs.batch(ns, m, { "--concurrency", "1", "--ledger", own }, nil,
+      { OMNIHUMAN_SIM_SQLITE = "fail_write_from=1" })
+    assert.equals(9, code, out .. err)
+    assert.equals(0, runs.srv:count(ns, "create"))
+    code, out, err = runs.batch(ns, m)
+    assert.equals(0, code, out .. err)
+    runs.assert_one_job_each(ns, 3)
+  end)
+
+  it("does not import a journal job id the ledger holds for another output", function()
+    local ns, d1, d2 = fixtures.ns("bo"), runs.newdir(), runs.newdir()
+    local m1 = runs.manifest(d1 .. "/jobs.csv", { "a.mp4" })
+    local code, out, err = runs.batch(ns, m1)
+    assert.equals(0, code, out .. err)
+    local id = ledger_rows(d1)["a.mp4"].job_id
+    -- the manifest and its journal copied to another folder: the journal's
+    -- job is d1's, and d2/a.mp4 is another output
+    local m2 = d2 .. "/jobs.csv"
+    sh.exec("cp " .. sh.q(m1) .. " " .. sh.q(m2) .. " && cp " .. sh.q(m1 .. ".journal.jsonl") .. " "
+      .. sh.q(m2 .. ".journal.jsonl"))
+    code, out, err = runs.batch(ns, m2)
+    assert.matches("jobs%.csv:2: job " .. id:gsub("%p", "%%%0") .. " of the journal is the ledger's job for "
+      .. require("omnihuman.core").realpath(d1):gsub("%p", "%%%0") .. "/a%.mp4: not imported", err)
+    assert.equals(0, code, out .. err)
+    assert.equals(1, runs.srv:count(ns, "create"))
+    -- the ledger still names d1's output for that job, and has no row for d2's
+    assert.equals(id, ledger_rows(d1)["a.mp4"].job_id)
+    assert.same({}, ledger_rows(d2))
+  end)
+
+  it("says so when the ledger cannot record a job id the journal holds; the rerun imports it", function()
+    local ns, d = fixtures.ns("bj"), runs.newdir()
+    local m = runs.manifest(d .. "/jobs.csv", { "a.mp4" })
+    -- commit 1 is the create's row, commit 2 its answer
+    local code, out, err = runs.batch(ns, m, {}, nil, { OMNIHUMAN_SIM_LEDGER = "fail=2" })
+    assert.equals(0, code, out .. err)
+    local _, _, recs = cli.tags(runs.srv, ns)
+    local id = recs.tags.r1[1]
+    assert.matches("jobs%.csv:2: the ledger could not record job " .. id:gsub("%p", "%%%0")
+      .. " %([^\n]*disk is full[^\n]*%); the journal holds it", out .. err)
+    assert.is_nil(ledger_rows(d)["a.mp4"].job_id)
+    code, out, err = runs.batch(ns, m)
+    assert.equals(0, code, out .. err)
+    assert.equals(id, ledger_rows(d)["a.mp4"].job_id)
+    assert.equals("downloaded", ledger_rows(d)["a.mp4"].state)
+    assert.equals(1, runs.srv:count(ns, "create"))
+  end)
 end)

@@ -96,6 +96,28 @@ describe("omnihuman CLI with the ledger #slow", function()
     assert.equals(0, srv:count(ns, "create"))
   end)
 
+  it("stops before the create when the ledger cannot record it (a full disk, a failing write)", function()
+    local ns = fixtures.ns("cw")
+    local state = fixtures.tmpdir()
+    local env = env_of(srv, ns, { XDG_STATE_HOME = state, OMNIHUMAN_SIM_LEDGER = "fail_from=1" })
+    local code, _, err = cli.run(gen_args(dir .. "/w.mp4"), env)
+    assert.equals(1, code, err)
+    assert.matches("disk is full", err)
+    code, _, err = cli.run({ "create", "--image", fixtures.PNG, "--audio", fixtures.WAV, "--ca-file", srv.ca_file },
+      env)
+    assert.equals(1, code, err)
+    -- every write failing inside SQLite (the fault VFS) on a ledger that opens
+    local p = state .. "/own.db"
+    local l = assert(require("omnihuman.ledger").open(p))
+    l:close()
+    code, _, err = cli.run(gen_args(dir .. "/w.mp4", { "--ledger", p }),
+      env_of(srv, ns, { XDG_STATE_HOME = state, OMNIHUMAN_SIM_SQLITE = "fail_write_from=1" }))
+    assert.equals(1, code, err)
+    assert.matches("ledger: ", err)
+    assert.equals(0, srv:count(ns, "create"))
+    fixtures.rm_rf(state)
+  end)
+
   it("finishes a generate killed with SIGKILL after its create, with resume and no new create", function()
     local ns = fixtures.ns("ck")
     local env = env_of(srv, ns, { XDG_STATE_HOME = fixtures.tmpdir() })

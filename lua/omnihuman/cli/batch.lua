@@ -333,7 +333,7 @@ function batch.command.run(ctx, opts)
     return batch_report.plan(state)
   end
 
-  local rep = { creates = 0, unrecorded = {}, journal_errors = journal.errors, limit_changes = {} }
+  local rep = { creates = 0, unrecorded = {}, journal_errors = journal.errors, ledger_errors = {}, limit_changes = {} }
   if #todo > 0 then
     local client, cerr = ctx:client()
     if not client then close() ctx:fail(cerr) return exit.for_error(cerr) end

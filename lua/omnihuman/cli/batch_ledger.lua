@@ -107,12 +107,13 @@ function M.adopt(store, row, id, service)
 end
 
 --- Before row r's create is sent. Returns "send", ledger row | "adopt", job
---- id, ledger row | "uncertain", why | "stop", why (nothing could be recorded).
+--- id, ledger row | "uncertain", why | "bad", why (a local file cannot be
+--- read: this row only) | "stop", why (the ledger could not record it).
 function M.before(store, r, fields, model, service, again)
   local fp, request, m = r.row.lfp, r.row.lrequest, r.row.lmodel
   if not fp then
     fp, request, m = canon.fingerprint(model, fields)
-    if not fp then return "stop", tostring(request) end
+    if not fp then return "bad", tostring(request) end
   end
   local row, err = store:begin_create{ fingerprint = fp, model = m, service = service, request = request,
                                        output = r.row.output, again = again }
@@ -124,42 +125,45 @@ function M.before(store, r, fields, model, service, again)
     .. " billed"):format(ex.state, ex.row)
 end
 
+-- The writes below, made as a row goes on, return true (or nothing to
+-- write: no ledger, no ledger row), or nil, message.
+local function set(store, lrow, cols)
+  if not (store and lrow) then return true end
+  local ok, err = store:set(lrow, cols)
+  if ok then return true end
+  return nil, type(err) == "table" and err.message or tostring(err)
+end
+
 --- The answer of a create sent for ledger row lrow.
 function M.answered(store, lrow, created, err, credits)
-  if not store or not lrow then return end
-  if created then
-    store:set(lrow, { state = "created", job_id = created.id, credits = credits })
-  else
-    store:set(lrow, { state = err and err.maybe_created and "maybe_created" or "not_created",
-                      error = err and (tostring(err.kind) .. ": " .. tostring(err.message)) or nil })
-  end
+  if created then return set(store, lrow, { state = "created", job_id = created.id, credits = credits }) end
+  return set(store, lrow, { state = err and err.maybe_created and "maybe_created" or "not_created",
+                            error = err and (tostring(err.kind) .. ": " .. tostring(err.message)) or nil })
 end
 
 --- What the wait learnt: a new status, the result (completed with its URL)
 --- or the generation's failure. Nothing for a wait cut short: the job is
 --- as it was.
 function M.status(store, lrow, status)
-  if store and lrow and status then store:set(lrow, { status = tostring(status) }) end
+  if not status then return true end
+  return set(store, lrow, { status = tostring(status) })
 end
 
 function M.completed(store, lrow, url, status)
-  if store and lrow then
-    store:set(lrow, { state = "completed", result_url = url, status = status and tostring(status) or nil })
-  end
+  return set(store, lrow, { state = "completed", result_url = url, status = status and tostring(status) or nil })
 end
 
 function M.failed(store, lrow, err)
-  if not (store and lrow) then return end
-  store:set(lrow, { state = "failed", error = tostring(err.kind) .. ": " .. tostring(err.message) })
+  return set(store, lrow, { state = "failed", error = tostring(err.kind) .. ": " .. tostring(err.message) })
 end
 
 --- The video is at output (its size recorded).
 function M.downloaded(store, lrow, output)
-  if not (store and lrow) then return end
+  if not (store and lrow) then return true end
   local f = io.open(output, "rb")
   local bytes = f and f:seek("end")
   if f then f:close() end
-  store:set(lrow, { state = "downloaded", output = output, bytes = bytes })
+  return set(store, lrow, { state = "downloaded", output = output, bytes = bytes })
 end
 
 return M

@@ -61,16 +61,22 @@ function batch_report.summary(state, rep)
     io.stderr:write(("omnihuman: %d journal write(s) failed (first: %s); the run stopped; rerun once the"
       .. " journal can be written\n"):format(#rep.journal_errors, rep.journal_errors[1]))
   end
+  if #rep.ledger_errors > 0 then
+    io.stderr:write(("omnihuman: %d create(s) not sent: the ledger could not record them (first: %s); the run"
+      .. " stopped; rerun once the ledger can be written\n"):format(#rep.ledger_errors, rep.ledger_errors[1]))
+  end
   io.stderr:flush()
+  local unwritten = #rep.journal_errors + #rep.ledger_errors
   if state.opts.json then
     local rows = {}
     for _, r in ipairs(results) do
       rows[#rows + 1] = { line = r.line, output = r.row.output, key = r.row.key, result = r.result, id = r.id,
                           kind = r.kind, message = r.message }
     end
-    state.ctx:print_json({ ok = ok and #rep.journal_errors == 0, manifest = name, journal = state.jpath, counts = counts,
+    state.ctx:print_json({ ok = ok and unwritten == 0, manifest = name, journal = state.jpath, counts = counts,
                            creates = rep.creates, max_creates = state.budget, held = rep.held or 0,
-                           credits = rep.credits, journal_errors = rep.journal_errors, unrecorded = rep.unrecorded,
+                           credits = rep.credits, journal_errors = rep.journal_errors,
+                           ledger_errors = rep.ledger_errors, unrecorded = rep.unrecorded,
                            concurrency = state.pacer and { max = state.pacer.max, limit = state.pacer:limit(),
                                                        changes = rep.limit_changes } or nil,
                            rows = rows })
@@ -93,7 +99,7 @@ function batch_report.summary(state, rep)
   end
   progress:close()
   if #rep.unrecorded > 0 then return exit.UNRECORDED end
-  if #rep.journal_errors > 0 then return exit.JOURNAL end
+  if unwritten > 0 then return exit.JOURNAL end
   if rep.abort then return exit.for_error(rep.abort) end
   return ok and exit.OK or exit.BATCH
 end

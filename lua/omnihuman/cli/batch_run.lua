@@ -33,8 +33,8 @@ end
 -- r.kind / r.message and returns a report table.
 function batch_run.execute(state)
   local ctx, progress, client, journal, pacer = state.ctx, state.progress, state.client, state.journal, state.pacer
-  local rep = { credits = nil, unrecorded = {}, journal_errors = journal.errors, counts = state.counts,
-                limit_changes = {} }
+  local rep = { credits = nil, unrecorded = {}, journal_errors = journal.errors, ledger_errors = {},
+                counts = state.counts, limit_changes = {} }
   local counts = state.counts
   local queue = {}
   for _, r in ipairs(state.todo) do if r.action ~= "create" then queue[#queue + 1] = r end end
@@ -79,6 +79,14 @@ function batch_run.execute(state)
       stop_now("the journal could not be written")
     end
     return ok
+  end
+
+  -- A ledger write that failed once the create was recorded: a progress
+  -- line. The journal holds what the ledger missed; the next run imports it.
+  local function ledgered(r, what, ok, err)
+    if ok then return end
+    progress:log(("%s:%d: the ledger could not record %s (%s); the journal holds it"):format(state.name,
+      r.row.line, what, util.redact(tostring(err))))
   end
 
   local start_ready
@@ -138,20 +146,26 @@ function batch_run.execute(state)
   local function create(r, job)
     local row = r.row
     progress:set(job, "creating")
-    if not record(r, "creating", { fp = row.fp }, true) then
-      pacer:give_back()
-      fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
-      return false
-    end
     local fields = Manifest.create_fields(row)
     if state.ledger then
       local what, v, lrow = BatchLedger.before(state.ledger, r, fields, ctx.cfg.model, client.base_url,
         r.st ~= nil and (r.st.state == "uncertain" or r.st.state == "failed"))
-      if what == "stop" then
-        -- The journal already holds this create durably; the ledger is the
-        -- second record here, so its failure does not stop the row.
-        progress:log(("%s:%d: the ledger could not record this create (%s); the journal does")
-          :format(state.name, row.line, util.redact(v)))
+      if what == "stop" or what == "bad" then
+        -- Never sent without its ledger row: the ledger is the record that
+        -- protects the money (written before the journal, which has nothing
+        -- of this create yet).
+        pacer:give_back()
+        if what == "bad" then
+          fail(r, job, "bad", { kind = "invalid_input", message = "not sent: " .. v })
+          return false
+        end
+        local why = ("%s:%d: the ledger could not record this create: %s"):format(state.name, row.line,
+          util.redact(v))
+        rep.ledger_errors[#rep.ledger_errors + 1] = why
+        shout(why .. " (not sent; the run stops)")
+        stop_now("the ledger could not be written")
+        fail(r, job, "error", { kind = "ledger", message = "not sent: the ledger could not record it" })
+        return false
       elseif what ~= "send" then
         pacer:give_back()
         if what == "adopt" then -- the ledger has this request's job for this output: take it, pay nothing
@@ -171,10 +185,18 @@ function batch_run.execute(state)
       end
       if what == "send" then r.lrow = v end
     end
+    if not record(r, "creating", { fp = row.fp }, true) then
+      pacer:give_back()
+      ledgered(r, "that it was not sent",
+        BatchLedger.answered(state.ledger, r.lrow, nil, { kind = "journal", message = "not sent" }))
+      fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
+      return false
+    end
     local made, op = pcall(client.create_op, client, fields)
     if not made then -- refused before sending (a field the create cannot take): this row only
       pacer:give_back()
-      BatchLedger.answered(state.ledger, r.lrow, nil, { kind = "invalid_input", message = tostring(op) })
+      ledgered(r, "that it was not sent",
+        BatchLedger.answered(state.ledger, r.lrow, nil, { kind = "invalid_input", message = tostring(op) }))
       record(r, "create_failed", { kind = "invalid_input", message = util.redact(tostring(op)) }, false)
       fail(r, job, "bad", { kind = "invalid_input", message = "not sent: " .. tostring(op) })
       return false
@@ -182,7 +204,8 @@ function batch_run.execute(state)
     state.flying[r] = op
     local created, err = omnihuman.await(op)
     state.flying[r] = nil
-    BatchLedger.answered(state.ledger, r.lrow, created, err, created and usage_of(created) or nil)
+    ledgered(r, created and ("job " .. tostring(created.id)) or "the create's answer",
+      BatchLedger.answered(state.ledger, r.lrow, created, err, created and usage_of(created) or nil))
     if not created then
       if err.maybe_created then
         fail(r, job, "uncertain", err, "uncertain")
@@ -230,19 +253,19 @@ function batch_run.execute(state)
       progress:set(job, tostring(st.status), short(r.id))
       if st.status ~= last then
         last = st.status
-        BatchLedger.status(state.ledger, r.lrow, st.status)
+        ledgered(r, "its status", BatchLedger.status(state.ledger, r.lrow, st.status))
       end
     end }))
     if not res then
       if err.kind == "generation_failed" then
-        BatchLedger.failed(state.ledger, r.lrow, err)
+        ledgered(r, "its failure", BatchLedger.failed(state.ledger, r.lrow, err))
         return fail(r, job, "failed", err, "failed")
       end
       if STILL_PENDING[err.kind] then return fail(r, job, "pending", err, "wait_error") end
       return fail(r, job, "error", err, "wait_error")
     end
     local url = res.video and res.video.url
-    BatchLedger.completed(state.ledger, r.lrow, url, res.status)
+    ledgered(r, "its result", BatchLedger.completed(state.ledger, r.lrow, url, res.status))
     record(r, "completed", { id = r.id, url = url }, false)
     if stopping then
       return fail(r, job, "pending", { kind = "cancelled", message = "stopped: " .. stopping })
@@ -253,7 +276,7 @@ function batch_run.execute(state)
       progress:bytes(job, g, total)
     end }))
     if not got then return fail(r, job, "error", err, "download_error") end
-    BatchLedger.downloaded(state.ledger, r.lrow, row.output)
+    ledgered(r, "its download", BatchLedger.downloaded(state.ledger, r.lrow, row.output))
     record(r, "downloaded", { id = r.id, output = row.output }, true)
     r.result, r.message = "done", nil
     counts.done = counts.done + 1
