@@ -4,7 +4,7 @@
 -- 5% and the number of open descriptors must stay flat.
 --
 --   lua5.4 soak/soak.lua [cycles] [concurrency]     (env SOAK_TLS=1: over HTTPS)
---   make soak / make soak-short                     (100,000 / 8,000 cycles)
+--   make soak / make soak-short                     (100,000 / 24,000 cycles)
 --
 -- Prints a sample line every 5% and a final verdict; exits non-zero on a
 -- failed check, a failed cycle, or when SOAK_MAX_SECONDS (default 1800) pass.
@@ -17,17 +17,22 @@ local CONC = tonumber(arg[2]) or 16
 local MAX_SECONDS = tonumber(os.getenv("SOAK_MAX_SECONDS") or "") or 1800
 local TLS = os.getenv("SOAK_TLS") == "1"
 local KEY = "sk-omh-soak-0000000000"
--- Warm-up: 10% of a long run; half of a short one. RSS takes one step of
--- ~0.5-0.9 MB somewhere in the first ~4,000 cycles (allocator and table
--- growth, then flat for 100k cycles), which a short run must not count.
--- SOAK_WARM: cycles before the baseline sample (RSS settles after a few
--- thousand cycles; how many depends on the machine's timing).
+-- Warm-up: 10% of a long run; half of a short one. RSS climbs ~1.5 MB in the
+-- first few thousand cycles (the allocator's heap and the pools reach their
+-- working size) and when the second client starts (cycle NS_EVERY), then
+-- stays flat. How high it settles follows the Lua heap that stays alive (the
+-- collector waits for garbage in proportion to it) and the large blocks made
+-- per request: the whole model table held (~350 KB) and a 256 KiB upload
+-- buffer per create made it ~2 MB higher (until 2026-12-05).
+-- SOAK_WARM: cycles before the baseline sample.
 -- SOAK_LIMIT: the RSS growth allowed after the warm-up, in percent (5).
 local LIMIT = tonumber(os.getenv("SOAK_LIMIT") or "") or 5
 local WARM = tonumber(os.getenv("SOAK_WARM") or "") or (N >= 20000 and math.floor(N / 10) or math.floor(N / 2))
--- Samples (each a full GC and a popen) every 5% of the run, but no closer
--- than 2,500 cycles: sampling every few hundred cycles itself makes RSS
--- step up by ~1 MB (heap fragmentation from the forced collections).
+-- Samples (RSS and a popen) every 5% of the run, but no closer than 2,500
+-- cycles. Only the first and the last force a full collection (for the Lua
+-- heap figure): a forced one mid-run frees a burst at once, and the blocks
+-- made after it scatter over the heap: RSS then stepped up by 0.5-1.7 MB at
+-- random points as late as 40,000 cycles (4-14 % in runs of 40,000).
 local SAMPLE_EVERY = math.max(2500, math.floor(N / 20))
 local NS_EVERY = 10000 -- a fresh server namespace every so many cycles keeps the server lean
 
@@ -45,9 +50,11 @@ local function fds()
   p:close()
   return n - 1
 end
-local function sample()
-  collectgarbage("collect")
-  collectgarbage("collect")
+local function sample(collect)
+  if collect then
+    collectgarbage("collect")
+    collectgarbage("collect")
+  end
   return rss_kb(), fds()
 end
 
@@ -99,8 +106,9 @@ local function cycle(i)
   return false
 end
 
-local function report(label)
-  local rss, nfd = sample()
+-- The Lua heap is printed as counted: with its garbage, but at start and end.
+local function report(label, collect)
+  local rss, nfd = sample(collect)
   local el = omnihuman.core.now() - t0
   samples[#samples + 1] = { done = done, rss = rss, fds = nfd }
   io.write(("%-8s cycles %7d  rss %7d KB  fds %3d  lua heap %6.0f KB  %6.1f s  %6.0f cycles/s\n"):format(
@@ -109,7 +117,7 @@ local function report(label)
   return rss, nfd
 end
 
-report("start")
+report("start", true)
 omnihuman.run(function()
   for _ = 1, CONC do
     omnihuman.spawn(function()
@@ -132,7 +140,7 @@ omnihuman.run(function()
 end)
 for _, c in pairs(clients) do c:close() end
 clients = {}
-local end_rss, end_fds = report("end")
+local end_rss, end_fds = report("end", true)
 -- CPU seconds of this process and of the server: which one is the bottleneck.
 local client_cpu = os.clock()
 local server_cpu
@@ -150,10 +158,11 @@ srv:stop()
 
 local el = omnihuman.core.now() - t0
 local growth = warm_rss and (end_rss - warm_rss) / warm_rss * 100 or 0
--- Clients were closed before the end sample; their pooled connections with
--- them, so the end count may be lower than the warm one, never higher.
+-- The loop's connection cache holds one connection more or less from one
+-- moment to the next (a create's fresh one): seen 18 and 19 at either
+-- sample. A descriptor leaked per cycle, or per few hundred, still fails.
 local ok = failures == 0 and not timed_out and done == N and warm_rss ~= nil
-    and growth <= LIMIT and end_fds <= warm_fds
+    and growth <= LIMIT and end_fds <= warm_fds + 1
 io.write(("soak: %d cycles (%d requests) in %.1f s, %.0f cycles/s, concurrency %d, %s\n"):format(
   done, done * 3, el, done / el, CONC, TLS and "HTTPS" or "HTTP"))
 io.write(("soak: cpu: client %.1f s (%.0f us per request), server %s s, wall %.1f s\n"):format(
