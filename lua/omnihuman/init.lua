@@ -98,8 +98,7 @@ local function bad_options(where, opts, spec, level)
   end
 end
 
--- Returns opts as given (nil stays nil: the core reads nil as no options, and
--- an empty table per call is garbage per wait). Few registers: see Client:wait.
+-- Returns opts as given (nil stays nil: no empty table per wait). Few registers: see Client:wait.
 local function check_options(where, opts, spec, level)
   if type(opts) ~= "table" then return bad_options(where, opts, spec, level) end
   local k, v = next(opts)
@@ -248,7 +247,9 @@ end
 ---@return omnihuman.Error? err
 function Client:create(fields, output)
   if self.ledger and type(fields) == "table" then return self.ledger:create(fields, output) end
-  return M.await(self:create_op(fields))
+  if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
+  if fields.strict ~= nil and type(fields.strict) ~= "boolean" then return self:_start_create(fields, 2) end
+  return M.await(core.aside(self._start_create, self, fields, 1)) -- deep checks: see Client:wait
 end
 
 --- One status check.
@@ -275,9 +276,8 @@ end
 ---@return omnihuman.Job? result
 ---@return omnihuman.Error? err
 function Client:wait(id, opts)
-  -- wait_op's steps, not a call to it: on Lua 5.4 a coroutine's stack that
-  -- grows past 40 slots (a C call made from ~20 slots up) stays at 80 (+640
-  -- bytes) for as long as it waits. Each Lua level here moves calls up.
+  -- wait_op's steps, not a call to it: on Lua 5.4 a coroutine's stack grown past
+  -- 40 slots (a C call ~20 slots up) stays at 80 (+640 bytes) while it waits.
   if type(id) ~= "string" then error("client:wait: expected a job id string", 2) end
   opts = check_options("client:wait", opts, WAIT_OPTIONS, 2)
   if self.ledger then return self.ledger:wait(id, opts) end
