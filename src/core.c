@@ -39,10 +39,10 @@ static int core_new_error(lua_State *L) {
  * Elsewhere, or when that thread is busy (fn reached aside again), a plain
  * call. */
 static int core_aside(lua_State *L) {
-  static const char key = 0; /* its address names the thread in the registry */
   int n = lua_gettop(L);
   luaL_checktype(L, 1, LUA_TFUNCTION);
 #if LUA_VERSION_NUM >= 504
+  static const char key = 0; /* its address names the thread in the registry */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &key);
   lua_State *T = lua_tothread(L, -1);
   lua_pop(L, 1);
