@@ -32,6 +32,38 @@ static int core_new_error(lua_State *L) {
   return 1;
 }
 
+/* aside(fn, ...): fn(...) on a thread of the state's own, its results (or
+ * its error) returned. On Lua 5.4 a coroutine's stack that grows past its
+ * first 40 slots (a C function called from ~20 slots up) stays twice as
+ * large while the coroutine waits; work that goes deep runs here instead.
+ * Elsewhere, or when that thread is busy (fn reached aside again), a plain
+ * call. */
+static int core_aside(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+#if LUA_VERSION_NUM >= 504
+  static const char key = 0; /* its address names the thread in the registry */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &key);
+  lua_State *T = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  if (!T) {
+    T = lua_newthread(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key);
+  }
+  if (T != L && lua_status(T) == LUA_OK && lua_gettop(T) == 0) {
+    lua_xmove(L, T, n);
+    int rc = lua_pcall(T, n - 1, LUA_MULTRET, 0);
+    int nr = lua_gettop(T);
+    luaL_checkstack(L, nr, "omnihuman: aside");
+    lua_xmove(T, L, nr);
+    if (rc != LUA_OK) return lua_error(L);
+    return nr;
+  }
+#endif
+  lua_call(L, n - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 OMH_EXPORT int luaopen_omnihuman_core(lua_State *L);
 
 int luaopen_omnihuman_core(lua_State *L) {
@@ -52,6 +84,8 @@ int luaopen_omnihuman_core(lua_State *L) {
   lua_setfield(L, -2, "now");
   lua_pushcfunction(L, core_new_error);
   lua_setfield(L, -2, "new_error");
+  lua_pushcfunction(L, core_aside);
+  lua_setfield(L, -2, "aside");
   /* curl_version() would initialise libldap/libsasl (which leak): read the parts. */
   const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
   lua_pushfstring(L, "libcurl/%s %s", v->version, v->ssl_version ? v->ssl_version : "no-tls");

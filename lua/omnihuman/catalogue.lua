@@ -4,9 +4,47 @@
 -- its model's rules before anything is sent: a typo or a value the model
 -- refuses fails as invalid_input, naming the field, the model and what is
 -- allowed, instead of paying for a video made without it.
-local data = require("omnihuman.models_data")
-
 local M = {}
+
+-- The table is not kept: ~350 KB of Lua objects held for 141 models, of
+-- which a program uses one or two, make every collection cycle of the
+-- program's state start later (the collector waits for garbage in
+-- proportion to what lives), and a long-running process settles 2-3 MB
+-- higher. Each model's rules are taken from a fresh load of the table the
+-- first time that model is checked; the ids are kept, the rest collected.
+local NAME = "omnihuman.models_data"
+-- The last table loaded, until a collection takes it: a walk over every
+-- model loads it once (~2 ms), not once a model.
+local last = setmetatable({}, { __mode = "v" })
+local function load_table()
+  if package.loaded[NAME] then return package.loaded[NAME] end
+  if last.table then return last.table end
+  -- Through the host's own searchers (preload, path, a host's loader),
+  -- without leaving the table in package.loaded.
+  for _, search in ipairs(package.searchers or package.loaders) do
+    local loader, extra = search(NAME)
+    if type(loader) == "function" then
+      last.table = loader(NAME, extra)
+      return last.table
+    end
+  end
+  return require(NAME)
+end
+
+local known -- id -> true, every model in the table
+local rules_of = {} -- id -> rules, for the models checked so far
+local function rules(id)
+  if type(id) ~= "string" then return nil end
+  local m = rules_of[id]
+  if m or (known and not known[id]) then return m end
+  local all = load_table()
+  if not known then
+    known = {}
+    for k in pairs(all) do known[k] = true end
+  end
+  rules_of[id] = all[id]
+  return all[id]
+end
 
 -- Keys of a create that are the library's, never sent as fields.
 M.OWN_KEYS = { model = true, strict = true, max_audio_seconds = true, allow_unmeasured_audio = true }
@@ -24,7 +62,8 @@ local ids
 function M.models()
   if not ids then
     ids = {}
-    for id in pairs(data) do ids[#ids + 1] = id end
+    rules("")
+    for id in pairs(known) do ids[#ids + 1] = id end
     table.sort(ids)
   end
   local out = {}
@@ -47,7 +86,7 @@ end
 --- file). nil for a model not in the table.
 ---@param id string
 ---@return table?
-function M.model(id) return copy(data[id]) end
+function M.model(id) return copy(rules(id)) end
 
 local file_names
 --- The names of the fields that carry a file (at any depth of their value)
@@ -63,7 +102,7 @@ function M.file_field_names()
       for _, alt in ipairs(r.anyOf or {}) do if carries(alt) then return true end end
       return carries(r.items)
     end
-    for _, m in pairs(data) do
+    for _, m in pairs(load_table()) do
       for k, r in pairs(m.fields) do
         if carries(r) then
           file_names[k] = true
@@ -335,7 +374,7 @@ end
 ---@return table? files
 ---@return boolean? misuse
 function M.check(model, fields, strict)
-  local m = data[model]
+  local m = rules(model)
   found, depth = nil, 0
   local shorts, why, misuse = shorts_in(m, fields, model, strict)
   if why then return why, nil, nil, nil, misuse end
@@ -399,7 +438,7 @@ end
 --- must be shorter), max_bytes, and a note saying where a default comes
 --- from. A model not in the table: OmniHuman's 30 s for audio.
 function M.file_limits(model, field, kind)
-  local m = data[model]
+  local m = rules(model)
   if not m then
     if kind == "audio" then return DEFAULT_AUDIO_SECONDS, nil, "the default: a model not in the table" end
     return nil
