@@ -12,7 +12,7 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 CORE     := $(BUILD)/omnihuman/core.so
 
-.PHONY: all deps test test-san test-valgrind sandbox demo clean
+.PHONY: all deps test test-fast test-san test-valgrind sandbox demo clean
 all: $(CORE)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
@@ -30,6 +30,11 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@LUA=$(LUA) BUILD=$(BUILD) sh scripts/run-tests.sh
+
+# The suite without the specs tagged #slow (docs/testing.md): under a minute.
+test-fast: deps
+	@$(MAKE) --no-print-directory all
+	@LUA=$(LUA) BUILD=$(BUILD) sh scripts/run-tests.sh --exclude-tags=slow
 
 # The interpreter for sanitizer runs: Lua's static library + ASan/UBSan linked in.
 SANLUA := build/$(LUA)-san/sanlua
