@@ -8,7 +8,7 @@ local fixtures = require("spec.support.fixtures")
 local batch_runs = require("spec.support.batch_runs")
 local cjson = require("cjson")
 
-describe("omnihuman batch row options", function()
+describe("omnihuman batch row options #slow", function()
   local runs = batch_runs.new()
   setup(function() runs.start() end)
   teardown(function() runs.stop() end)

@@ -14,7 +14,7 @@ local cjson = require("cjson")
 
 local FIXTURE, IMG, AUD = batch_runs.FIXTURE, batch_runs.IMG, batch_runs.AUD
 
-describe("omnihuman batch rows", function()
+describe("omnihuman batch rows #slow", function()
   local runs = batch_runs.new()
   local srv, root
   setup(function()

@@ -14,7 +14,7 @@ local cjson = require("cjson")
 local FIXTURE, IMG, AUD = batch_runs.FIXTURE, batch_runs.IMG, batch_runs.AUD
 local SEED = tonumber(os.getenv("SPEC_SEED") or "") or os.time()
 
-describe("omnihuman batch safety", function()
+describe("omnihuman batch safety #slow", function()
   local runs = batch_runs.new()
   local srv
   setup(function()

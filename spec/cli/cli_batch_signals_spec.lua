@@ -11,7 +11,7 @@ local batch_runs = require("spec.support.batch_runs")
 
 local ROWS = 3
 
-describe("omnihuman batch stopped with creates out", function()
+describe("omnihuman batch stopped with creates out #slow", function()
   local runs = batch_runs.new()
   setup(function() runs.start() end)
   teardown(function() runs.stop() end)

@@ -9,7 +9,7 @@ local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 local IMG, AUD = "https://x/a.png", "https://x/a.mp3"
 local PWD = io.popen("pwd"):read("*l")
 
-describe("omnihuman batch", function()
+describe("omnihuman batch #slow", function()
   local srv, root
   setup(function() srv = fixtures.start(); root = fixtures.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. root .. '"') end)

@@ -8,7 +8,7 @@ local sh = require("spec.support.sh")
 local batch_runs = require("spec.support.batch_runs")
 local cjson = require("cjson")
 
-describe("omnihuman batch, two manifests at once", function()
+describe("omnihuman batch, two manifests at once #slow", function()
   local runs = batch_runs.new()
   setup(function() runs.start() end)
   teardown(function() runs.stop() end)

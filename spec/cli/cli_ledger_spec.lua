@@ -15,7 +15,7 @@ local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 -- leaks are checked in-process by spec/ledger_*_spec.lua.
 local function env_of(srv, ns, extra) return cli.env(srv, ns, extra) end -- (cli.env turns LSan off there)
 
-describe("omnihuman CLI with the ledger", function()
+describe("omnihuman CLI with the ledger #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); fixtures.rm_rf(dir) end)

@@ -17,7 +17,7 @@ local function loop_cq(cq, secs)
   assert.is_true(cq:empty(), "the controller still had coroutines after " .. secs .. " s")
 end
 
-describe("cqueues", function()
+describe("cqueues #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start{ tls = false }; dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); fixtures.rm_rf(dir) end)

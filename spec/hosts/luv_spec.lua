@@ -35,7 +35,7 @@ local function run_uv(fn, secs)
   assert.is_false(timed_out, "uv.run() still busy after " .. secs .. " s")
 end
 
-describe("luv", function()
+describe("luv #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start{ tls = false }; dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); fixtures.rm_rf(dir) end)

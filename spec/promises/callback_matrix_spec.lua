@@ -26,7 +26,7 @@ local SITES = {
 local ROUTE = { create = "create", poll = "poll", wait = "poll", download = "cdn" }
 local ACTIONS = { "cancel", "close", "drop", "client:close", "loop:close", "raise" }
 
-describe("callback x action matrix", function()
+describe("callback x action matrix #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); fixtures.rm_rf(dir) end)

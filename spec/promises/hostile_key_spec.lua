@@ -61,7 +61,7 @@ local function json_string(s) return '"' .. s:gsub('[%c"\\]', function(c) return
 -- JSON escapes spell the key without a single plain occurrence of it.
 local function escaped(s) return (s:gsub(".", function(c) return ("\\u%04x"):format(c:byte()) end)) end
 
-describe("the key against a hostile server", function()
+describe("the key against a hostile server #slow", function()
   local srv
   setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)

@@ -39,7 +39,7 @@ local function applies(how, when, what)
   return true
 end
 
-describe("paid jobs reach the caller", function()
+describe("paid jobs reach the caller #slow", function()
   local srv
   setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)

@@ -59,7 +59,7 @@ local function random_text(r, key)
   return table.concat(parts)
 end
 
-describe("redaction", function()
+describe("redaction #slow", function()
   local seed = seeded.SEED
   print(("redaction: seed %d (OMH_SEED=%d repeats it)"):format(seed, seed))
 

@@ -68,7 +68,7 @@ end
 -- Under valgrind (20-50x slower) the 1 s timeouts would fire on good answers.
 local describe_or_skip = os.getenv("OMH_SKIP_FAULT_MATRIX") == "1" and pending or describe
 
-describe_or_skip("fault matrix", function()
+describe_or_skip("fault matrix #slow", function()
   local srv, wrong, fresh
   local table_rows, problems = {}, {}
 

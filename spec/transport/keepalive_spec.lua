@@ -8,7 +8,7 @@ local omnihuman = require("omnihuman")
 local sh = require("spec.support.sh")
 local conn = require("spec.support.conn")
 
-describe("keep-alive connections between requests", function()
+describe("keep-alive connections between requests #slow", function()
   local srv, client
   setup(function()
     srv = conn.start()

@@ -11,7 +11,7 @@ local sh = require("spec.support.sh")
 local cli = require("spec.support.cli")
 local hostile = require("spec.support.hostile")
 
-describe("loops that go away with idle connections registered", function()
+describe("loops that go away with idle connections registered #slow", function()
   local fx = hostile.serve()
 
   local function poll_on(loop, client, id)
@@ -137,7 +137,7 @@ describe("loops that go away with idle connections registered", function()
   end)
 end)
 
-describe("sockets over HTTP/2 (nginx: streams multiplexed on a connection it ends)", function()
+describe("sockets over HTTP/2 (nginx: streams multiplexed on a connection it ends) #slow", function()
   local NGINX = "/usr/sbin/nginx"
   local have = sh.exec("test -x " .. NGINX)
   local dir, root, pid, ca

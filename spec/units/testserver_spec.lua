@@ -65,7 +65,7 @@ end
 setup(function() tmp = files.tmpdir() end)
 teardown(function() if tmp then files.rm_rf(tmp) end end)
 
-describe("server.py over plain HTTP", function()
+describe("server.py over plain HTTP #slow", function()
   local srv
   setup(function() srv = testserver.start() end)
   teardown(function() if srv then srv:stop() end end)
@@ -244,7 +244,7 @@ describe("server.py over plain HTTP", function()
   end)
 end)
 
-describe("server.py over TLS", function()
+describe("server.py over TLS #slow", function()
   local srv
   setup(function() srv = testserver.start{ tls = true, key = "test-key-123" } end)
   teardown(function() if srv then srv:stop() end end)
@@ -284,7 +284,7 @@ describe("server.py over TLS", function()
   end)
 end)
 
-describe("server lifecycle", function()
+describe("server lifecycle #slow", function()
   it("stops idempotently and says why it cannot start", function()
     local srv = testserver.start{ sandbox = true }
     local log = readfile(srv.log_file)
