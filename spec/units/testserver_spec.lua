@@ -1,5 +1,5 @@
 -- Checks the fake API server (spec/support/server.py) and its Lua helper with
--- the curl CLI.  Run from the repo root:  busted --lua=lua5.4 spec/testserver_spec.lua
+-- the curl CLI.  Run from the repo root:  busted --lua=lua5.4 spec/units/testserver_spec.lua
 
 local testserver = require("spec.support.testserver")
 local cjson = require("cjson")

@@ -2,7 +2,7 @@
 -- tools/models/extract.py took from the service's API reference) plus
 -- models/overrides.lua (limits stated in prose) -> the Lua table
 -- lua/omnihuman/models_data.lua, written with sorted keys so that the same
--- input always gives the same bytes (spec/catalogue_spec.lua checks that the
+-- input always gives the same bytes (spec/api/catalogue_spec.lua checks that the
 -- committed table is what this makes).
 --
 -- Usage: lua tools/models/generate.lua [ROOT] > lua/omnihuman/models_data.lua
@@ -100,7 +100,7 @@ rules. How the table is made:
 - models/overrides.lua adds the limits the reference states in prose only
   (audio duration and size), each naming its reference file.
 - tools/models/generate.lua writes lua/omnihuman/models_data.lua and this
-  page; spec/catalogue_spec.lua fails when either differs from what it makes.
+  page; spec/api/catalogue_spec.lua fails when either differs from what it makes.
 
 | model | required fields | reference file (docs/api-references/video-models/) |
 |---|---|---|
