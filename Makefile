@@ -1,11 +1,15 @@
 # lua-omnihuman. `make test` and `make demo` install what is missing first.
 LUA      ?= lua5.4
 SAN      ?=
-BUILD    := build/$(LUA)$(if $(SAN),-san)
+COV      ?=
+BUILD    := build/$(LUA)$(if $(SAN),-san)$(if $(COV),-cov)
 LUA_INC  ?= $(shell pkg-config --cflags $(LUA) 2>/dev/null || echo -I/usr/include/$(LUA))
 OPT      ?= -O2 -g
 SANFLAGS_ON := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANFLAGS := $(if $(SAN),$(SANFLAGS_ON))
+# COV=1: gcov counters (make coverage), unoptimised so lines map one to one.
+OPT      := $(if $(COV),-O0 -g --coverage,$(OPT))
+LDFLAGS  += $(if $(COV),--coverage)
 CFLAGS   += -std=c99 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden -Wall -Wextra -Wmissing-prototypes -Werror $(OPT) $(SANFLAGS) $(LUA_INC)
 LDLIBS   := -lcurl -lm
 SRCS     := $(wildcard src/*.c)

@@ -18,3 +18,13 @@ os.execute = function(cmd, ...) -- luacheck: ignore 122
   if cmd == nil then return execute() end -- "is there a shell?"
   return execute(prefix .. cmd, ...)
 end
+
+-- make coverage: count the lines of lua/ run here and in every child.
+local cov_dir = os.getenv("OMH_COVERAGE")
+if cov_dir and cov_dir ~= "" then
+  local cov = require("spec.support.coverage")
+  cov.start(cov_dir)
+  local here = io.popen("pwd"):read("*l")
+  local init = ("dofile(%q).start(%q)"):format(here .. "/spec/support/coverage.lua", cov_dir)
+  prefix = prefix .. "LUA_INIT=" .. q(init) .. "; export LUA_INIT; "
+end
