@@ -9,6 +9,7 @@
 #include "loop.h"
 #include "op.h"
 #include "ops.h"
+#include "options.h"
 #include "units_lua.h"
 
 /* core.sleep_op(loop, seconds) */
@@ -50,6 +51,10 @@ int luaopen_omnihuman_core(lua_State *L) {
   lua_setfield(L, -2, "now");
   lua_pushcfunction(L, core_new_error);
   lua_setfield(L, -2, "new_error");
+  omh_error_kinds_push(L);
+  lua_setfield(L, -2, "error_kinds");
+  omh_options_push(L);
+  lua_setfield(L, -2, "options");
   /* curl_version() would initialise libldap/libsasl (which leak): read the parts. */
   const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
   lua_pushfstring(L, "libcurl/%s %s", v->version, v->ssl_version ? v->ssl_version : "no-tls");
