@@ -8,16 +8,15 @@ BUILD=build/$LUA-cov
 make --no-print-directory all COV=1 LUA="$LUA" >/dev/null || exit 1
 find "$BUILD/obj" -name '*.gcda' -delete
 dir="$PWD/build/coverage/lua"
-rm -rf "$dir" && mkdir -p "$dir"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+rm -rf "$dir" && mkdir -p "$dir" build/coverage
+log=build/coverage/suite.log # the suite's own output, kept for reading
 # shellcheck disable=SC2086 # COVERAGE_ARGS: busted options, split on purpose
 OMH_COVERAGE="$dir" LUA="$LUA" BUILD="$BUILD" sh scripts/run-tests.sh $COVERAGE_ARGS >"$log" 2>&1
 rc=$?
 tail -n 1 "$log"
 echo "== Lua (lua/, bin/omnihuman)"
 "$LUA" spec/support/coverage.lua report "$dir" "luac${LUA#lua}"
-echo "== C (src/*.c; headers are counted in the files that include them)"
+echo "== C (src/*.c; headers left out)"
 out="$PWD/build/coverage/gcov" && rm -rf "$out" && mkdir -p "$out"
 (cd "$out" && for d in ../../../"$BUILD"/obj ../../../"$BUILD"/obj/ledger; do
   for f in "$d"/*.gcno; do gcov -n -o "$d" "$f" 2>/dev/null; done

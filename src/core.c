@@ -10,7 +10,7 @@
 #include "op.h"
 #include "ops.h"
 #include "options.h"
-#include "units_lua.h"
+#include "test_hooks.h"
 
 /* core.sleep_op(loop, seconds) */
 static int core_sleep_op(lua_State *L) {
@@ -61,7 +61,7 @@ int luaopen_omnihuman_core(lua_State *L) {
   lua_setfield(L, -2, "curl_version");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
-  omh_units_open(L);
+  omh_test_hooks_open(L);
   omh_fsutil_open(L);
   return 1;
 }
