@@ -53,9 +53,9 @@ test-san: deps
 	@$(MAKE) --no-print-directory $(SANLUA)
 	@LUA=$(LUA) BUILD=$(BUILD)-san SAN=1 SANLUA=$(SANLUA) sh scripts/run-tests.sh
 
+# The suite under valgrind memcheck, as CI runs it.
 test-valgrind: deps
-	@$(MAKE) --no-print-directory all
-	@LUA=$(LUA) BUILD=$(BUILD) VALGRIND=1 sh scripts/run-tests.sh
+	@LUA=$(LUA) bash .ci/steps/50-valgrind.sh
 
 sandbox:
 	@sh scripts/deps.sh $(LUA) ffmpeg

@@ -18,8 +18,10 @@ echo "== Lua (lua/, bin/omnihuman)"
 "$LUA" spec/support/coverage.lua report "$dir" "luac${LUA#lua}"
 echo "== C (src/*.c; headers left out)"
 out="$PWD/build/coverage/gcov" && rm -rf "$out" && mkdir -p "$out"
-(cd "$out" && for d in ../../../"$BUILD"/obj ../../../"$BUILD"/obj/ledger; do
-  for f in "$d"/*.gcno; do gcov -n -o "$d" "$f" 2>/dev/null; done
+(cd "$out" && for c in ../../../src/*.c ../../../src/ledger/*.c; do
+  rel=${c#../../../src/}
+  gcno=../../../$BUILD/obj/${rel%.c}.gcno # sources of today only, not a stale object's
+  [ -f "$gcno" ] && gcov -n -o "$(dirname "$gcno")" "$gcno" 2>/dev/null
 done) | awk '
   /^File / { file = $2; gsub(/\047/, "", file) }
   /^Lines executed:/ && file ~ /^src\/.*\.c$/ && !(file in seen) {

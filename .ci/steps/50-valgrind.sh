@@ -1,8 +1,8 @@
 #!/bin/bash
-# The busted suite under valgrind memcheck, as `make test-valgrind` runs it
-# (--error-exitcode, definite leaks counted as errors), but with valgrind's
-# own output in a log of its own so its summary can be printed. Fails when
-# valgrind reports anything or a spec fails.
+# The busted suite under valgrind memcheck (make test-valgrind runs this):
+# --error-exitcode, definite leaks counted as errors, valgrind's own output
+# in a log of its own so its summary can be printed. Fails when valgrind
+# reports anything or a spec fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 LUA=${LUA:-lua5.4}
