@@ -18,6 +18,7 @@ files["lua/omnihuman/health.lua"] = { read_globals = { "vim" } }
 files["plugin"] = { globals = { "vim" } }
 files["spec"] = { std = "+busted" }
 files["spec/hosts"] = { std = "max" }
+files["spec/hosts/*_spec.lua"] = { std = "max+busted" } -- busted specs of host event loops
 files["spec/hosts/nvim_test.lua"] = { globals = { "vim" } }
 files["spec/support/nvim_ledger.lua"] = { globals = { "vim" } }
 files["spec/hosts/nvim_harness.lua"] = { globals = { "vim" } }

@@ -1,5 +1,5 @@
 -- Writes the seed corpora in fuzz/corpus/ (run from the repo root: lua5.4 fuzz/make_seeds.lua).
--- The media builders are shared with spec/units_spec.lua.
+-- The media builders are shared with spec/units/units_spec.lua.
 package.path = "./?.lua;" .. package.path
 local char, byte, rep = string.char, string.byte, string.rep
 local floor = math.floor

@@ -1,12 +1,11 @@
 # bin/omnihuman, the command-line tool: its specs alone, and its one optional
 # test dependency (tmux: the terminal test falls back to a pty without it).
-CLI_SPECS := $(wildcard spec/cli_spec.lua spec/cli_*_spec.lua)
+CLI_SPECS := $(wildcard spec/cli/*_spec.lua)
 
 .PHONY: cli-test cli-deps
 cli-test: deps
 	@$(MAKE) --no-print-directory all
-	@LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" LUA=$(LUA) BUILD=$(BUILD) \
-	  busted --lua=$(LUA) -o utfTerminal $(CLI_SPECS)
+	@LUA=$(LUA) BUILD=$(BUILD) busted --lua=$(LUA) $(CLI_SPECS)
 
 cli-deps:
 	@command -v tmux >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq tmux; }

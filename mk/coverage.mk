@@ -1,14 +1,10 @@
-# make coverage: the suite once more, counting which lines ran: Lua through a
-# line hook (spec/support/coverage.lua), C through gcov (a --coverage build
-# in build/$(LUA)-cov). Prints the figures (recorded in docs/testing.md).
-# Not part of `make test`; a spec that fails under the hook's slowness is
-# reported but does not stop the figures.
-LUAC ?= $(subst lua,luac,$(LUA))
+# make coverage: the suite once with line counters in C (gcov, a build of its
+# own in build/<runtime>-cov/) and in Lua (spec/support/coverage.lua: lua/
+# and bin/omnihuman, in the suite's process and every child), then one line
+# per file and a total for each (figures: docs/testing.md).
+#   make coverage COVERAGE_ARGS=--exclude-tags=slow   the fast part only
+COVERAGE_ARGS ?=
 
 .PHONY: coverage
 coverage: deps
-	@$(MAKE) --no-print-directory all COV=1
-	@rm -f build/$(LUA)-cov/obj/*.gcda build/coverage-lua.txt
-	-@GCOV_ERROR_FILE=/dev/null LUA=$(LUA) BUILD=build/$(LUA)-cov OMH_COVERAGE=$(CURDIR)/build/coverage-lua.txt \
-	  sh scripts/run-tests.sh --helper=spec/support/coverage.lua
-	@python3 tools/coverage_report.py $(LUAC) build/coverage-lua.txt build/$(LUA)-cov/obj
+	@LUA=$(LUA) COVERAGE_ARGS="$(COVERAGE_ARGS)" sh scripts/coverage.sh

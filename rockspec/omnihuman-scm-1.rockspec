@@ -24,7 +24,7 @@ build = {
         "src/media.c", "src/media_containers.c", "src/media_mpeg.c", "src/media_window.c",
         "src/op.c", "src/op_create.c", "src/op_download.c", "src/op_events.c",
         "src/op_lua.c", "src/op_run.c", "src/op_sleep.c", "src/op_status.c", "src/options.c", "src/outcome.c", "src/redact.c",
-        "src/retry_after.c", "src/timers.c", "src/transfer.c", "src/units_lua.c",
+        "src/retry_after.c", "src/timers.c", "src/transfer.c", "src/test_hooks.c",
       },
       libraries = { "curl" },
       defines = { "_DEFAULT_SOURCE", "_POSIX_C_SOURCE=200809L" },

@@ -3,9 +3,8 @@
 # or against the real service when AIMLAPI_KEY is set and OMNIHUMAN_BASE_URL is not.
 set -e
 LUA=${LUA:-lua5.4}
-BUILD=${BUILD:-build/$LUA}
-export LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;"
-export LUA_CPATH="$BUILD/?.so;;"
+export BUILD=${BUILD:-build/$LUA}
+eval "$("$LUA" spec/support/paths.lua)" # LUA_PATH, LUA_CPATH
 mkdir -p out
 if [ -n "$AIMLAPI_KEY" ] && [ -z "$OMNIHUMAN_BASE_URL" ]; then
   echo "using the real service (AIMLAPI_KEY is set)"

@@ -51,7 +51,7 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 }
 
 static int build_headers(omh_config *c) {
-  const char *ua = c->user_agent ? c->user_agent : OMH_DEFAULT_USER_AGENT;
+  const char *ua = c->user_agent;
   for (int post = 0; post < 2; post++) {
     struct curl_slist *l = NULL;
     if (c->api_key && *c->api_key) {
@@ -84,35 +84,29 @@ static int proxy_in_environment(void) {
   return 0;
 }
 
+/* One reader per TYPE of options_table.h. */
+#define READ_STRING(name, field, dnum, dstr, lo, hi) c->field = omh_opt_string(L, idx, where, #name, dstr);
+#define READ_NUMBER(name, field, dnum, dstr, lo, hi)                                                         \
+  c->field = omh_opt_number(L, idx, where, #name, dnum, lo, hi, 0);
+#define READ_WHOLE(name, field, dnum, dstr, lo, hi)                                                          \
+  c->field = (int)omh_opt_number(L, idx, where, #name, dnum, lo, hi, 1);
+#define READ_BOOLEAN(name, field, dnum, dstr, lo, hi) c->field = omh_opt_boolean(L, idx, where, #name);
+#define READ_FUNCTION(name, field, dnum, dstr, lo, hi) c->field = omh_opt_function(L, idx, where, #name);
+#define READ(name, type, field, dnum, dstr, env, lo, hi, ddoc, doc)                                          \
+  READ_##type(name, field, dnum, dstr, lo, hi)
+#define NAME(name, type, field, dnum, dstr, env, lo, hi, ddoc, doc) #name,
+
 /* Raises on a bad option, leaving c for the caller's release. */
 static void read_options(lua_State *L, int idx, omh_config *c) {
   static const char where[] = "omnihuman.new";
-  c->api_key = omh_opt_string(L, idx, where, "api_key", NULL);
-  c->base_url = omh_opt_string(L, idx, where, "base_url", "https://api.aimlapi.com/v2");
-  c->model = omh_opt_string(L, idx, where, "model", "bytedance/omnihuman");
-  c->ca_file = omh_opt_string(L, idx, where, "ca_file", NULL);
-  c->proxy = omh_opt_string(L, idx, where, "proxy", NULL);
+  static const char *const known[] = {OMH_CLIENT_OPTIONS(NAME) NULL};
+  omh_opt_refuse_unknown(L, idx, where, known);
+  OMH_CLIENT_OPTIONS(READ)
   c->env_proxy = !c->proxy && proxy_in_environment();
-  c->user_agent = omh_opt_string(L, idx, where, "user_agent", NULL);
-  c->timeout = omh_opt_number(L, idx, where, "timeout", 60, OMH_MIN_TIMEOUT, OMH_MAX_TIMEOUT, 0);
-  c->connect_timeout =
-      omh_opt_number(L, idx, where, "connect_timeout", 10, OMH_MIN_TIMEOUT, OMH_MAX_TIMEOUT, 0);
-  c->poll_interval = omh_opt_number(L, idx, where, "poll_interval", 10, 0, OMH_MAX_INTERVAL, 0);
-  c->wait_timeout = omh_opt_number(L, idx, where, "wait_timeout", 900, 0, OMH_MAX_WAIT, 0);
-  c->max_retries = (int)omh_opt_number(L, idx, where, "max_retries", 3, 0, OMH_MAX_RETRIES, 1);
-  c->max_connections = (int)omh_opt_number(L, idx, where, "max_connections", 8, 1, OMH_MAX_CONNECTIONS, 1);
-  c->max_audio_seconds = omh_opt_number(L, idx, where, "max_audio_seconds", 0, OMH_MIN_AUDIO_LIMIT,
-                                        OMH_MAX_AUDIO_LIMIT, 0); /* 0: the model's limit */
-  c->allow_unmeasured_audio = omh_opt_boolean(L, idx, where, "allow_unmeasured_audio");
   if (strncmp(c->base_url, "https://", 8) != 0 && strncmp(c->base_url, "http://", 7) != 0)
     luaL_error(L, "%s: option 'base_url' must be an http:// or https:// URL", where);
   size_t bl = strlen(c->base_url);
   while (bl && c->base_url[bl - 1] == '/') c->base_url[--bl] = '\0';
-  lua_getfield(L, idx, "on_event");
-  if (lua_isfunction(L, -1))
-    c->on_event_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  else
-    lua_pop(L, 1);
 }
 
 /* A userdata that releases the config if reading raises half-way. */

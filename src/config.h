@@ -8,18 +8,8 @@
 #include <curl/curl.h>
 
 #include "compat.h"
+#include "options_table.h"
 #include "task.h"
-
-/* Documented ranges of the numeric options (seconds, counts, bytes). */
-#define OMH_MIN_TIMEOUT 0.001
-#define OMH_MAX_TIMEOUT 86400.0
-#define OMH_MAX_INTERVAL 86400.0
-#define OMH_MAX_WAIT 31536000.0
-#define OMH_MAX_RETRIES 100
-#define OMH_MAX_CONNECTIONS 1024
-#define OMH_MAX_BYTES 9007199254740992.0 /* 2^53: exact in every Lua's numbers */
-
-#define OMH_DEFAULT_USER_AGENT "lua-omnihuman/0.1"
 
 typedef struct omh_config {
   int refs;
@@ -33,6 +23,7 @@ typedef struct omh_config {
   int max_retries, max_connections;
   double max_audio_seconds; /* > 0: replaces the per-model audio limit */
   int allow_unmeasured_audio;
+  int strict;                        /* the facade's; read here so that its type is checked */
   int on_event_ref;                  /* registry ref or LUA_NOREF */
   struct curl_slist *api_headers[2]; /* [0] GET, [1] POST: Authorization, Accept (+ Content-Type) */
   omh_lane api_lane, cdn_lane;       /* at most max_connections requests each */

@@ -10,7 +10,8 @@
 #include "loop.h"
 #include "op.h"
 #include "ops.h"
-#include "units_lua.h"
+#include "options.h"
+#include "test_hooks.h"
 
 /* core.sleep_op(loop, seconds) */
 static int core_sleep_op(lua_State *L) {
@@ -86,13 +87,17 @@ int luaopen_omnihuman_core(lua_State *L) {
   lua_setfield(L, -2, "new_error");
   lua_pushcfunction(L, core_aside);
   lua_setfield(L, -2, "aside");
+  omh_error_kinds_push(L);
+  lua_setfield(L, -2, "error_kinds");
+  omh_options_push(L);
+  lua_setfield(L, -2, "options");
   /* curl_version() would initialise libldap/libsasl (which leak): read the parts. */
   const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
   lua_pushfstring(L, "libcurl/%s %s", v->version, v->ssl_version ? v->ssl_version : "no-tls");
   lua_setfield(L, -2, "curl_version");
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
-  omh_units_open(L);
+  omh_test_hooks_open(L);
   omh_fsutil_open(L);
   return 1;
 }

@@ -1,5 +1,7 @@
 #include "errors.h"
 
+#include "error_kinds.h"
+
 static int error_tostring(lua_State *L) {
   lua_getfield(L, 1, "kind");
   lua_getfield(L, 1, "message");
@@ -38,6 +40,17 @@ void omh_push_error(lua_State *L, const char *kind, const char *message, long st
   lua_setfield(L, -2, "retryable");
   luaL_getmetatable(L, OMH_ERROR_MT);
   lua_setmetatable(L, -2);
+}
+
+#define KIND_NAME(kind, doc) #kind,
+
+void omh_error_kinds_push(lua_State *L) {
+  static const char *const kinds[] = {OMH_ERROR_KINDS(KIND_NAME) NULL};
+  lua_newtable(L);
+  for (int i = 0; kinds[i]; i++) {
+    lua_pushstring(L, kinds[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
 }
 
 const char *omh_kind_for_status(long status) {

@@ -11,6 +11,8 @@ int omh_errors_open(lua_State *L);
 /* Pushes a new error object. status <= 0 and request_id NULL/"" are left out. */
 void omh_push_error(lua_State *L, const char *kind, const char *message, long status, const char *request_id,
                     int retryable);
+/* Pushes core.error_kinds: the list of error_kinds.h, in its order. */
+void omh_error_kinds_push(lua_State *L);
 /* The kind for an HTTP status that is an error (>= 400, or unexpected 3xx). */
 const char *omh_kind_for_status(long status);
 

@@ -3,7 +3,7 @@
  * false, null and nested objects. Everything else (arrays, escapes,
  * fractions, exponents, deep nesting, anything invalid) is left to
  * lua-cjson, so both paths give the same value for every text the fast
- * one takes (checked by spec/json_fast_spec.lua and fuzz/json_fuzz.c). */
+ * one takes (checked by spec/units/json_fast_spec.lua and fuzz/json_fuzz.c). */
 #ifndef OMH_JSON_FAST_H
 #define OMH_JSON_FAST_H
 

@@ -18,5 +18,12 @@ double omh_opt_number(lua_State *L, int t, const char *where, const char *k, dou
                       int whole);
 /* t[k] as a boolean (absent: false). */
 int omh_opt_boolean(lua_State *L, int t, const char *where, const char *k);
+/* t[k] as a registry reference to a function (absent: LUA_NOREF). */
+int omh_opt_function(lua_State *L, int t, const char *where, const char *k);
+/* Raises on the first key of t that is not one of `known` (NULL-ended). */
+void omh_opt_refuse_unknown(lua_State *L, int t, const char *where, const char *const *known);
+/* Pushes core.options: name -> {type, default, env, min, max,
+ * default_doc, doc}, one entry per row of options_table.h. */
+void omh_options_push(lua_State *L);
 
 #endif

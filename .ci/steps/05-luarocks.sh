@@ -1,5 +1,6 @@
 #!/bin/bash
-# The rockspec builds and installs a module that loads.
+# The rockspec builds and installs a module that loads, without the test
+# hooks (core._*: only the Makefile's builds define OMH_TEST_HOOKS).
 set -euo pipefail
 sh scripts/deps.sh lua5.4 luarocks
 tree=$(mktemp -d)
@@ -10,4 +11,5 @@ luarocks --lua-version=5.4 make rockspec/omnihuman-scm-1.rockspec --tree "$tree"
   LUA_CPATH="$tree/lib/lua/5.4/?.so;;" lua5.4 -e '
     local o = require("omnihuman")
     assert(o.core.version == o._VERSION)
+    assert(o.core._b64 == nil, "test hooks in the installed module")
     print("luarocks make: installed omnihuman " .. o._VERSION .. " (" .. o.core.curl_version .. ")")')

@@ -3,19 +3,22 @@
 -- returns, for lua-language-server: `require("omnihuman.core")` resolves
 -- here. Never loaded at run time (it is not a module).
 
+-- error-kinds:begin (make docs-gen)
 ---@alias omnihuman.ErrorKind
 ---| "invalid_input" # the request was refused as invalid (HTTP 400/413/415/422) or an input file is unusable
----| "auth"          # the key is missing or wrong (401)
----| "forbidden"     # no credits or no access (402/403)
----| "not_found"     # no such job (404/410)
----| "rate_limited"  # 429 after the retries
----| "server"        # 5xx after the retries
----| "network"       # connection failures after the retries
----| "timeout"       # a request or a whole wait ran out of time
----| "protocol"      # an answer that could not be understood
+---| "auth" # the key is missing or wrong (401)
+---| "forbidden" # no credits or no access (402/403)
+---| "not_found" # no such job (404/410)
+---| "rate_limited" # 429 after the retries
+---| "server" # 5xx after the retries
+---| "network" # connection failures after the retries
+---| "timeout" # a request or a whole wait ran out of time
+---| "protocol" # an answer that could not be understood
 ---| "generation_failed" # the job ended in failure (err.result is its final status)
----| "cancelled"     # op:cancel(), op:close() or loop:close()
----| "io"            # a local file could not be read or written
+---| "cancelled" # op:cancel(), op:close() or loop:close()
+---| "io" # a local file could not be read or written
+---| "duplicate" # a client with a ledger: the same request to the same output is already recorded (err.existing)
+-- error-kinds:end
 
 --- What operations return as their second value (`nil, err`).
 --- `tostring(err)` is "omnihuman: <kind>: <message>".
@@ -181,7 +184,19 @@ function Loop:close() end
 ---@class omnihuman.Core
 ---@field version string the module's version
 ---@field curl_version string "libcurl/<version> <TLS backend>/<version>" (or "no-tls")
+---@field options table<string, omnihuman.OptionInfo> every option of new_client (src/options_table.h)
+---@field error_kinds omnihuman.ErrorKind[] every err.kind, in the order of src/error_kinds.h
 local core = {}
+
+---@class omnihuman.OptionInfo
+---@field order integer its place in the table
+---@field type "string"|"number"|"whole"|"boolean"|"function"
+---@field default? string|number absent: none, or see default_doc
+---@field env? string the variable the facade reads when the option is absent
+---@field min? number
+---@field max? number
+---@field default_doc? string the default in words, when it is not a plain value
+---@field doc string one line
 
 ---@return omnihuman.Loop
 function core.new_loop() end

@@ -14,7 +14,8 @@ local M = { _VERSION = core.version, core = core }
 
 -- The option and argument types (LuaCATS) are in types_meta.lua.
 
-local DEFAULT_BASE_URL = "https://api.aimlapi.com/v2"
+-- Options, their defaults and checks: one table in C (src/options_table.h).
+local DEFAULT_BASE_URL = core.options.base_url.default
 
 local host -- the adapter in use (see detect_host and M.use below)
 local current -- the scheduler of the omnihuman.run in progress, if any
@@ -107,14 +108,7 @@ local function check_options(where, opts, spec, level)
   return bad_options(where, opts, spec, level)
 end
 
-local CLIENT_OPTIONS = {
-  api_key = "string", base_url = "string", model = "string", timeout = "number",
-  connect_timeout = "number", max_retries = "number", max_connections = "number",
-  poll_interval = "number", wait_timeout = "number", ca_file = "string", proxy = "string",
-  user_agent = "string", on_event = "function", max_audio_seconds = "number",
-  allow_unmeasured_audio = "boolean", strict = "boolean",
-}
-local DEFAULT_MODEL = "bytedance/omnihuman"
+local DEFAULT_MODEL = core.options.model.default
 local WAIT_OPTIONS = { interval = "number", timeout = "number", on_status = "function" }
 local DOWNLOAD_OPTIONS = { on_progress = "function", max_bytes = "number" }
 -- generate's own options; every other field goes to create.
@@ -146,13 +140,17 @@ function M.new(opts)
   if type(opts) == "table" and (opts.ledger ~= nil or opts.ledger_busy_timeout ~= nil) then
     opts, ledger_own = require("omnihuman.ledger_client").split(opts)
   end
-  opts = check_options("omnihuman.new", opts, CLIENT_OPTIONS, 2) or {}
+  if opts ~= nil and type(opts) ~= "table" then -- names, types and ranges: checked in C
+    error(("omnihuman.new: options must be a table, got %s"):format(type(opts)), 2)
+  end
+  opts = opts or {}
   local cfg = {}
   for k, v in pairs(opts) do cfg[k] = v end
-  cfg.strict = nil -- the facade's own (the model table's checks)
-  cfg.api_key = cfg.api_key or os.getenv("AIMLAPI_KEY")
-  local env_base = os.getenv("OMNIHUMAN_BASE_URL")
-  cfg.base_url = cfg.base_url or (env_base ~= "" and env_base) or DEFAULT_BASE_URL
+  for name, o in pairs(core.options) do -- $AIMLAPI_KEY, $OMNIHUMAN_BASE_URL (empty: unset)
+    local v = o.env and cfg[name] == nil and os.getenv(o.env)
+    if v and v ~= "" then cfg[name] = v end
+  end
+  cfg.base_url = cfg.base_url or DEFAULT_BASE_URL
   -- Ranges, and strings that must not carry line breaks, are checked in C.
   local ok, c = pcall(core.new_client, get_loop(), cfg)
   if not ok then error(c, 2) end

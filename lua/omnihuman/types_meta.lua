@@ -4,20 +4,24 @@
 
 --- Options of omnihuman.new; every one optional. Unknown names raise.
 ---@class omnihuman.ClientOptions
----@field api_key? string default: $AIMLAPI_KEY (a missing key fails at the first request)
----@field base_url? string default: $OMNIHUMAN_BASE_URL, else https://api.aimlapi.com/v2
----@field model? string "bytedance/omnihuman" (default), or any id of omnihuman.models()
----@field timeout? number seconds per HTTP request (60)
----@field connect_timeout? number seconds (10)
----@field max_retries? number transient failures retried (3)
----@field max_connections? number per host (8)
----@field poll_interval? number seconds between status checks (10)
----@field wait_timeout? number seconds for a whole wait (900)
----@field ca_file? string an extra trust anchor (verification is never turned off)
----@field proxy? string
----@field user_agent? string
----@field on_event? fun(ev: omnihuman.Event) requests, retries, statuses, download progress
----@field strict? boolean refuse create fields the model's reference does not list (default true)
+-- options:begin (make docs-gen)
+---@field api_key? string the API key, sent to the API's host only (none: the first request fails) (default: $AIMLAPI_KEY)
+---@field base_url? string the API's base URL: http://... or https://... (default: $OMNIHUMAN_BASE_URL, else https://api.aimlapi.com/v2)
+---@field model? string the model of creates that name none: any id of omnihuman.models() (default: bytedance/omnihuman)
+---@field ca_file? string a PEM file of extra trust anchors (verification is never turned off) (default: none)
+---@field proxy? string a proxy URL; without it, the proxy variables libcurl reads, as set when the client is made (default: none)
+---@field user_agent? string the User-Agent header of every request (default: lua-omnihuman/0.1)
+---@field timeout? number seconds for one HTTP request (default: 60)
+---@field connect_timeout? number seconds to connect (default: 10)
+---@field poll_interval? number seconds between status checks (default: 10)
+---@field wait_timeout? number seconds for a whole wait (default: 900)
+---@field max_retries? integer transient failures retried in a row (default: 3)
+---@field max_connections? integer requests of this client in flight at once, per kind of host (default: 8)
+---@field max_audio_seconds? number local audio must be shorter than this (default: the model's limit)
+---@field allow_unmeasured_audio? boolean send local audio whose duration cannot be read (default: false)
+---@field on_event? fun(ev: omnihuman.Event) called with each event (request, retry, status, progress, unchecked_model); never the key (default: none)
+---@field strict? boolean refuse create fields the model's reference does not list (read by the Lua facade) (default: true)
+-- options:end
 
 --- Fields of a create: the model's fields (omnihuman.model(id).fields), checked
 --- before sending. A file field (`image_url`, `video_url`, items of `image_urls`,

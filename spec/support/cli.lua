@@ -1,13 +1,13 @@
 -- Running bin/omnihuman from specs: in the foreground (exit code, stdout,
 -- stderr) or in the background (a pid to kill -9). The interpreter is the
--- suite's own ($SANLUA under sanitizers, else $LUA, else lua5.4) and the
+-- suite's own ($SANLUA under sanitizers, else $LUA, else the running one) and the
 -- core is the build the suite tests ($BUILD), so every run is bounded by a
 -- `timeout` and talks only to the local test server.
 local fixtures = require("spec.support.fixtures")
 
 local cli = {}
 
-cli.LUA = os.getenv("SANLUA") or os.getenv("LUA") or "lua5.4"
+cli.LUA = os.getenv("SANLUA") or os.getenv("LUA") or (jit and "luajit" or "lua" .. _VERSION:match("%d+%.%d+"))
 cli.BUILD = os.getenv("BUILD")
 cli.BIN = "bin/omnihuman"
 

@@ -1,46 +1,124 @@
--- Line coverage of the library's Lua files for `make coverage` (Debian has
--- no luacov): a busted helper (--helper) that counts, through a line hook,
--- which lines of lua/omnihuman/ ran in this process (coroutines inherit the
--- hook on Lua 5.4), and appends "path\tline" records to $OMH_COVERAGE when
--- the suite ends. Child processes (the CLI's runs) are not counted.
-local out = os.getenv("OMH_COVERAGE")
-if not out then return end
+-- Line coverage of the Lua facade (lua/ and bin/omnihuman) for `make
+-- coverage`, without luacov (Debian has no package of it): a line hook
+-- counts the lines each process runs and writes them, when its state
+-- closes, to a file of its own in $OMH_COVERAGE.
+--   collect: spec/support/helper.lua requires this module when
+--            $OMH_COVERAGE is set; child interpreters load it through
+--            LUA_INIT (the helper exports it), so the CLI's runs count too.
+--   report:  lua5.4 spec/support/coverage.lua report DIR
+--            merges DIR's files; a file's lines are those luac5.4 lists
+--            instructions for; prints one row per file and the total.
+local M = {}
 
-local hits = {}
-local getinfo = debug.getinfo
-debug.sethook(function(_, line)
-  local src = getinfo(2, "S").source
-  local lines = hits[src]
-  if not lines then
-    if not src:find("lua/omnihuman/", 1, true) then
-      hits[src] = false
-      return
-    end
-    lines = {}
-    hits[src] = lines
-  end
-  if lines then lines[line] = true end
-end, "l")
-
-local function flush()
-  debug.sethook()
-  local f = io.open(out, "a")
-  if not f then return end
-  for src, lines in pairs(hits) do
-    if lines then
-      local path = src:gsub("^@", ""):gsub("^%./", "")
-      for line in pairs(lines) do f:write(path, "\t", line, "\n") end
-    end
-  end
-  f:close()
-  hits = {}
+local function keep(src)
+  return (src:find("lua/omnihuman/", 1, true) or src:find("bin/omnihuman", 1, true))
+    and not src:find("_meta%.lua$")
 end
 
--- busted ends with os.exit (no lua_close): write when its suite ends.
-local ok, busted = pcall(require, "busted")
-if ok and type(busted) == "table" and busted.subscribe then
-  busted.subscribe({ "suite", "end" }, function()
-    flush()
-    return nil, true
-  end)
+--- Starts counting in this process (and in every coroutine made from Lua).
+function M.start(dir)
+  local hits, seen = {}, {} -- seen[source] = "lua/...": the path relative to the checkout
+  local getinfo = debug.getinfo
+  local function hook(_, line)
+    local src = getinfo(2, "S").source
+    local name = seen[src]
+    if name == nil then
+      name = src:sub(1, 1) == "@" and keep(src) and src:sub(2):gsub("^.*/(lua/omnihuman/)", "%1")
+        :gsub("^.*/(bin/omnihuman)$", "%1") or false
+      seen[src] = name
+    end
+    if name then
+      local h = hits[name]
+      if not h then h = {}; hits[name] = h end
+      h[line] = (h[line] or 0) + 1
+    end
+  end
+  debug.sethook(hook, "l")
+  local create, wrap = coroutine.create, coroutine.wrap
+  coroutine.create = function(f) -- luacheck: ignore 122 (hooks are per coroutine)
+    local co = create(f)
+    debug.sethook(co, hook, "l")
+    return co
+  end
+  coroutine.wrap = function(f) -- luacheck: ignore 122
+    return wrap(function(...)
+      debug.sethook(hook, "l") -- this coroutine's own hook
+      return f(...)
+    end)
+  end
+  local done = false
+  local function flush()
+    if done then return end
+    done = true
+    debug.sethook()
+    local name = ("%s/%d-%s.cov"):format(dir, os.time(), tostring(hits):match("0x(%x+)") or tostring(os.clock()))
+    local f = io.open(name, "wb")
+    if not f then return end
+    for file, lines in pairs(hits) do
+      for line, n in pairs(lines) do f:write(file, "\t", line, "\t", n, "\n") end
+    end
+    f:close()
+  end
+  M.flush = flush
+  -- Written when the state closes (lua.c at exit, os.exit(code, true)):
+  -- the registry keeps the sentinel until then.
+  local sentinel = setmetatable({}, { __gc = flush })
+  if newproxy then -- Lua 5.1 / LuaJIT: tables have no __gc
+    sentinel = newproxy(true)
+    getmetatable(sentinel).__gc = flush
+  end
+  debug.getregistry()["omnihuman.spec.coverage"] = sentinel
 end
+
+-- The lines luac lists instructions for: what the hook can see run.
+local function code_lines(luac, path)
+  local lines = {}
+  local p = io.popen(luac .. " -p -l -l '" .. path .. "' 2>/dev/null")
+  for l in p:lines() do
+    local n = l:match("^%s+%d+%s+%[(%d+)%]")
+    if n then lines[tonumber(n)] = true end
+  end
+  p:close()
+  return lines
+end
+
+function M.report(dir, luac)
+  luac = luac or "luac5.4"
+  local hits = {}
+  local ls = io.popen("ls '" .. dir .. "' 2>/dev/null")
+  for name in ls:lines() do
+    for l in io.lines(dir .. "/" .. name) do
+      local file, line, n = l:match("^(.-)\t(%d+)\t(%d+)$")
+      if file then
+        hits[file] = hits[file] or {}
+        hits[file][tonumber(line)] = (hits[file][tonumber(line)] or 0) + tonumber(n)
+      end
+    end
+  end
+  ls:close()
+  local files = {}
+  local find = io.popen("find lua/omnihuman -name '*.lua' | sort; echo bin/omnihuman")
+  for f in find:lines() do -- generated data tables (models_data.lua) left out
+    local h = io.open(f, "rb")
+    local generated = h and (h:read("*l") or ""):find("^%-%- Generated by ")
+    if h then h:close() end
+    if keep(f) and not generated then files[#files + 1] = f end
+  end
+  find:close()
+  local all, run = 0, 0
+  for _, f in ipairs(files) do
+    local code, h, n, r = code_lines(luac, f), hits[f] or {}, 0, 0
+    for line in pairs(code) do
+      n = n + 1
+      if h[line] then r = r + 1 end
+    end
+    all, run = all + n, run + r
+    print(("%6.1f%%  %5d/%-5d %s"):format(n > 0 and 100 * r / n or 100, r, n, f))
+  end
+  print(("lua coverage: %.1f%% of %d lines (%d run)"):format(all > 0 and 100 * run / all or 0, all, run))
+end
+
+if arg and arg[0] and arg[0]:match("coverage%.lua$") and arg[1] == "report" then
+  M.report(arg[2], arg[3])
+end
+return M

@@ -1,4 +1,4 @@
--- Run by spec/luv_spec.lua in a child process, as a user's script would:
+-- Run by spec/hosts/luv_spec.lua in a child process, as a user's script would:
 --   lua spec/support/foreign_use.lua luv|cqueues BASE_URL CA_FILE KEY
 -- omnihuman.use(mode), three generations in that scheduler's coroutines,
 -- then a status check from the main thread. Prints what happened; exits 1

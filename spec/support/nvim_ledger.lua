@@ -1,4 +1,4 @@
--- Run inside `nvim --headless` by spec/nvim_ledger_spec.lua (loaded with
+-- Run inside `nvim --headless` by spec/hosts/nvim_ledger_spec.lua (loaded with
 -- --cmd, before the plugin's VimEnter). OMH_MODE=generate starts one
 -- :OmniHuman generation and waits to be killed; OMH_MODE=resume records
 -- every notification to $OMH_NOTES, lists the jobs and resumes them all.

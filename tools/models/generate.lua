@@ -2,7 +2,7 @@
 -- tools/models/extract.py took from the service's API reference) plus
 -- models/overrides.lua (limits stated in prose) -> the Lua table
 -- lua/omnihuman/models_data.lua, written with sorted keys so that the same
--- input always gives the same bytes (spec/catalogue_spec.lua checks that the
+-- input always gives the same bytes (spec/api/catalogue_spec.lua checks that the
 -- committed table is what this makes).
 --
 -- Usage: lua tools/models/generate.lua [ROOT] > lua/omnihuman/models_data.lua
@@ -112,12 +112,12 @@ rules. How the table is made:
   `{type, url}` object's type), and the reference file. When two files
   document one model id, the one with more fields (then the later path) is
   kept. `make models-extract DOCS=<folder>` runs both, then `make models`;
-  spec/catalogue_spec.lua fails when models/catalogue.json differs from
+  spec/api/catalogue_spec.lua fails when models/catalogue.json differs from
   what the extractor makes of models/reference.
 - models/overrides.lua adds the limits the reference states in prose only
   (audio duration and size), each naming its reference file.
 - tools/models/generate.lua writes lua/omnihuman/models_data.lua and this
-  page; spec/catalogue_spec.lua fails when either differs from what it makes.
+  page; spec/api/catalogue_spec.lua fails when either differs from what it makes.
 
 | model | required fields | reference file (docs/api-references/video-models/) |
 |---|---|---|

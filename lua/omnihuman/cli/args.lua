@@ -6,7 +6,8 @@ local args = {}
 -- Options every command takes.
 args.COMMON = {
   { "api-key", arg = "KEY", help = "API key (default: $AIMLAPI_KEY); never printed" },
-  { "base-url", arg = "URL", help = "API base URL (default: $OMNIHUMAN_BASE_URL or https://api.aimlapi.com/v2)" },
+  { "base-url", arg = "URL",
+    help = "API base URL (default: $OMNIHUMAN_BASE_URL or " .. require("omnihuman.core").options.base_url.default .. ")" },
   { "ca-file", arg = "PEM", help = "extra trusted CA certificate (a test server's); verification stays on" },
   { "json", short = "j", help = "print machine-readable JSON on stdout" },
   { "quiet", short = "q", help = "no progress display" },

@@ -129,7 +129,7 @@ describe("the model catalogue #slow", function()
     setup(function() srv = fixtures.start{ tls = false } end)
     teardown(function() srv:stop() end)
 
-    it("sends a valid create of every model with exactly its fields", function()
+    it("sends a valid create of every model with exactly its fields #slow", function()
       local ns = fixtures.ns("cat")
       local c = fixtures.client(srv, ns, { strict = true })
       for _, id in ipairs(ids) do

@@ -223,7 +223,7 @@ describe("sockets against a hostile server #slow", function()
   end)
 end)
 
-describe("sockets curl opens behind the loop (the resolver's socketpair)", function()
+describe("sockets curl opens behind the loop (the resolver's socketpair) #slow", function()
   -- A name /etc/hosts gives the loopback address, that curl resolves in its
   -- resolver thread (not "localhost", which curl answers itself). curl
   -- caches a name per port and per loop: a server on many ports makes many
@@ -280,7 +280,7 @@ describe("sockets curl opens behind the loop (the resolver's socketpair)", funct
   end)
 end)
 
-describe("sockets over TLS", function()
+describe("sockets over TLS #slow", function()
   local srv, dir
   setup(function()
     dir = os.tmpname()

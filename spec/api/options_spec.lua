@@ -11,6 +11,21 @@ describe("options", function()
     assert.has_error(function() omnihuman.new("x") end)
   end)
 
+  it("are declared once, in C: core.options lists them and core.new_client refuses any other name", function()
+    local core = omnihuman.core
+    assert.equals("https://api.aimlapi.com/v2", core.options.base_url.default)
+    assert.equals("OMNIHUMAN_BASE_URL", core.options.base_url.env)
+    assert.same({ "whole", 8, 1, 1024 }, { core.options.max_connections.type, core.options.max_connections.default,
+                                          core.options.max_connections.min, core.options.max_connections.max })
+    assert.has_error(function() core.new_client(omnihuman.loop(), { apikey = "x" }) end,
+      "omnihuman.new: unknown option 'apikey'")
+    assert.has_error(function() omnihuman.new{ strict = "no" } end,
+      "omnihuman.new: option 'strict' must be a boolean, got string")
+    assert.has_error(function() omnihuman.new{ on_event = true } end,
+      "omnihuman.new: option 'on_event' must be a function, got boolean")
+    assert.equals("duplicate", core.error_kinds[#core.error_kinds])
+  end)
+
   it("rejects bad wait and download options", function()
     local c = omnihuman.new{ api_key = "k", base_url = "http://127.0.0.1:9/v2" }
     assert.has_error(function() c:wait("id", { intervall = 1 }) end, "client:wait: unknown option 'intervall'")

@@ -36,7 +36,7 @@ describe("client:poll in the main thread #slow", function()
   setup(function() srv = fixtures.start{ tls = false } end)
   teardown(function() srv:stop() end)
 
-  it("answers as poll_op + await for every kind of answer (seeded order)", function()
+  it("answers as poll_op + await for every kind of answer (seeded order) #slow", function()
     local r = seeded.rng()
     print(("poll_now_spec seed %d"):format(seeded.SEED))
     local order = {}

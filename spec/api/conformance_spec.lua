@@ -25,7 +25,7 @@ local function error_json(status, message, rid)
 end
 
 for _, flavor in ipairs(testserver.FLAVORS) do
-  describe("against the " .. flavor .. " service", function()
+  describe("against the " .. flavor .. " service #slow", function()
     local srv, dir, P
     setup(function()
       srv = fixtures.start{ flavor = flavor }

@@ -137,7 +137,7 @@ describe("loops that go away with idle connections registered #slow", function()
   end)
 end)
 
-describe("sockets over HTTP/2 (nginx: streams multiplexed on a connection it ends)", function()
+describe("sockets over HTTP/2 (nginx: streams multiplexed on a connection it ends) #slow", function()
   local NGINX = "/usr/sbin/nginx"
   local have = sh.exec("test -x " .. NGINX)
   local dir, root, pid, ca

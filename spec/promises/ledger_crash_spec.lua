@@ -21,8 +21,7 @@ local POINTS = {
 
 local function child(srv, ns, db, out, kill_at, again)
   local env = { LEDGER = db, BASE_URL = srv:base_url(ns), CA_FILE = srv.ca_file, OUT = out,
-                KILL_AT = kill_at or "", AGAIN = again and "1" or "0",
-                LUA_PATH = os.getenv("LUA_PATH"), LUA_CPATH = os.getenv("LUA_CPATH") }
+                KILL_AT = kill_at or "", AGAIN = again and "1" or "0" }
   local parts = { "env" }
   for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. sh.q(v) end
   local cmd = table.concat(parts, " ") .. " " .. cli.LUA .. " spec/support/ledger_child.lua"

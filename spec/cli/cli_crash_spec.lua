@@ -16,7 +16,7 @@ local sh = require("spec.support.sh")
 local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 local ROWS, CONC = 20, 4
 
-describe("omnihuman batch killed with SIGKILL", function()
+describe("omnihuman batch killed with SIGKILL #slow", function()
   local srv, dir
   setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)

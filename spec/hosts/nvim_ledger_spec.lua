@@ -26,7 +26,8 @@ describe("Neovim plugin with the ledger", function()
                     AIMLAPI_KEY = fixtures.KEY, OMNIHUMAN_BASE_URL = srv:base_url(ns), OMH_MODE = mode,
                     OMH_NOTES = notes, OMH_IMAGE = cli.PWD .. "/" .. fixtures.PNG,
                     OMH_AUDIO = cli.PWD .. "/" .. fixtures.WAV, OMH_OUT = out }
-      local parts = { "env" }
+      -- Neovim is LuaJIT: not the suite's LUA_PATH/LUA_CPATH (spec/support/helper.lua)
+      local parts = { "env -u LUA_PATH -u LUA_CPATH" }
       for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. sh.q(v) end
       parts[#parts + 1] = ("timeout -s KILL 60 nvim --headless -u NONE -i NONE --cmd %s --cmd %s --cmd %s"):format(
         sh.q("set rtp^=" .. cli.PWD), sh.q("luafile " .. cli.PWD .. "/spec/support/nvim_ledger.lua"),

@@ -8,7 +8,7 @@ local sh = require("spec.support.sh")
 local cli = require("spec.support.cli")
 local batch_runs = require("spec.support.batch_runs")
 
-describe("omnihuman batch exit 10 with --journal", function()
+describe("omnihuman batch exit 10 with --journal #slow", function()
   local runs = batch_runs.new()
   setup(function() runs.start() end)
   teardown(function() runs.stop() end)

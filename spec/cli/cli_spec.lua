@@ -199,7 +199,7 @@ describe("omnihuman CLI #slow", function()
       no_key(stdout, stderr)
     end)
 
-    it("takes --base-url over OMNIHUMAN_BASE_URL, and exits 6 when nothing answers", function()
+    it("takes --base-url over OMNIHUMAN_BASE_URL, and exits 6 when nothing answers #slow", function()
       local ns = fixtures.ns("cli")
       local code, stdout = run(ns, { "create", "--base-url", srv:base_url(ns), "--image", "https://x/a.png",
                                      "--audio", "https://x/a.mp3" }, { OMNIHUMAN_BASE_URL = "https://127.0.0.1:9/v2" })

@@ -128,7 +128,7 @@ describe("progress on a real terminal", function()
     check_final(final, 4)
   end)
 
-  it("in tmux (capture-pane): a batch in progress, with a download bar", function()
+  it("in tmux (capture-pane): a batch in progress, with a download bar #slow", function()
     local has_tmux = sh.exec("command -v tmux >/dev/null 2>&1")
     if not has_tmux then
       pending("tmux is not installed (apt-get install tmux); the pty test above still ran")

@@ -1,5 +1,5 @@
 -- Checks the fake API server (spec/support/server.py) and its Lua helper with
--- the curl CLI.  Run from the repo root:  busted --lua=lua5.4 spec/testserver_spec.lua
+-- the curl CLI.  Run from the repo root:  busted --lua=lua5.4 spec/units/testserver_spec.lua
 
 local testserver = require("spec.support.testserver")
 local cjson = require("cjson")
@@ -244,7 +244,7 @@ describe("server.py over plain HTTP #slow", function()
   end)
 end)
 
-describe("server.py over TLS", function()
+describe("server.py over TLS #slow", function()
   local srv
   setup(function() srv = testserver.start{ tls = true, key = "test-key-123" } end)
   teardown(function() if srv then srv:stop() end end)
@@ -284,7 +284,7 @@ describe("server.py over TLS", function()
   end)
 end)
 
-describe("server lifecycle", function()
+describe("server lifecycle #slow", function()
   it("stops idempotently and says why it cannot start", function()
     local srv = testserver.start{ sandbox = true }
     local log = readfile(srv.log_file)

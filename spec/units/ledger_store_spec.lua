@@ -9,8 +9,7 @@ local ledger_db = require("omnihuman.ledger_db")
 local files = require("spec.support.files")
 
 local function lua_cmd(script, ...)
-  local parts = { "env", "LUA_PATH=" .. sh.q(os.getenv("LUA_PATH") or ""),
-                  "LUA_CPATH=" .. sh.q(os.getenv("LUA_CPATH") or ""), cli.LUA, script }
+  local parts = { cli.LUA, script } -- LUA_PATH and LUA_CPATH: spec/support/helper.lua
   for _, a in ipairs{ ... } do parts[#parts + 1] = sh.q(a) end
   return table.concat(parts, " ")
 end

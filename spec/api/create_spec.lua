@@ -117,7 +117,7 @@ describe("create #slow", function()
     assert.equals(1, srv:count(ns, "create"))
   end)
 
-  it("retries a create on 429 (honouring Retry-After) and 503", function()
+  it("retries a create on 429 (honouring Retry-After) and 503 #slow", function()
     local ns = fixtures.ns()
     srv:fault(ns, "create", { { status = 429, headers = { ["Retry-After"] = "1" } }, { status = 503 } })
     local events = {}
@@ -208,7 +208,7 @@ local function fake_png(path, n, seed)
   return path
 end
 
-describe("streamed create bodies", function()
+describe("streamed create bodies #slow", function()
   local bs, dir
   local loop = omnihuman.loop()
   setup(function() bs = body_server.start(); dir = fixtures.tmpdir() end)

@@ -7,7 +7,7 @@ local fixtures = require("spec.support.fixtures")
 local sh = require("spec.support.sh")
 local batch_runs = require("spec.support.batch_runs")
 
-describe("omnihuman batch, the manifest moved", function()
+describe("omnihuman batch, the manifest moved #slow", function()
   local runs = batch_runs.new()
   setup(function() runs.start() end)
   teardown(function() runs.stop() end)

@@ -7,7 +7,7 @@ local fixtures = require("spec.support.fixtures")
 local cli = require("spec.support.cli")
 local batch_runs = require("spec.support.batch_runs")
 
-describe("omnihuman batch --adopt", function()
+describe("omnihuman batch --adopt #slow", function()
   local runs = batch_runs.new()
   setup(function() runs.start() end)
   teardown(function() runs.stop() end)

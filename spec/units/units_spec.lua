@@ -100,7 +100,7 @@ describe("base64", function()
     end
   end)
 
-  it("round-trips a 1 MB string and chunks of 3k bytes concatenate", function()
+  it("round-trips a 1 MB string and chunks of 3k bytes concatenate #slow", function()
     math.randomseed(20)
     local s = random_bytes(1024 * 1024)
     local e = b64(s)
@@ -381,7 +381,7 @@ describe("media duration", function()
 
   -- Long inputs span many windows: the answer must not depend on the
   -- window's size (the smallest the parsers allow, a few odd ones, whole).
-  it("gives the same duration through any window (seeded inputs of up to 2 MB)", function()
+  it("gives the same duration through any window (seeded inputs of up to 2 MB) #slow", function()
     local seed = os.time() % 100000
     math.randomseed(seed)
     local function noise(n) -- never 0xFF: no false frame sync between real frames
