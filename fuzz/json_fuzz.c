@@ -1,5 +1,5 @@
 /* libFuzzer target: the one-pass reader of the common answer shape
- * (json_fast.c) against lua-cjson and its normalising walk (json.c), on
+ * (json_read_fast.c) against lua-cjson and its normalising walk (json.c), on
  * arbitrary bytes, in a real Lua with the system's lua-cjson. Aborts when
  * the fast reader takes a text cjson rejects or reads one differently
  * (keys, values, integer or float, -0, nested tables); when the status it
@@ -15,7 +15,7 @@
 #include <lualib.h>
 
 #include "json.h"
-#include "json_fast.h"
+#include "json_read_fast.h"
 
 #define KEY "sk-fuzz-5cretKey-0123456789"
 
@@ -90,13 +90,13 @@ static int check(lua_State *L) {
   const input *in = lua_touserdata(L, 1);
   const char *s = in->s, *st;
   size_t n = in->n, len;
-  int fast = omh_json_fast_decode(L, s, n); /* 2: the table, or false */
+  int fast = omh_json_read_fast(L, s, n); /* 2: the table, or false */
   if (!fast) lua_pushboolean(L, 0);
   if (!omh_json_decode_cjson(L, s, n, NULL)) lua_pushnil(L); /* 3 */
   if (fast && !lua_istable(L, 3)) differ(in, "the fast reader took a text cjson does not read to a table");
   if (fast && !same(L, 2, 3, 0)) differ(in, "the fast reader and cjson read different values");
   /* The status found without a table: the cjson table's, when a string. */
-  int found = omh_json_fast_status(s, n, &st, &len);
+  int found = omh_json_read_fast_status(s, n, &st, &len);
   if (fast) { /* 4: the cjson table's status, if the fast reader took the text */
     lua_pushliteral(L, "status");
     lua_rawget(L, 3);

@@ -25,7 +25,7 @@ $(FUZZ_DIR)/answer_fuzz: fuzz/answer_fuzz.c $(FUZZ_SRC_OBJS)
 	  -Wl,-E -l:lib$(LUA).a -lcurl -lm -ldl
 
 # The fast JSON reader against lua-cjson: Lua linked in, the system's cjson.so loaded by it.
-$(FUZZ_DIR)/json_fuzz: fuzz/json_fuzz.c $(patsubst %,$(FUZZ_DIR)/obj/%.o,json json_fast redact)
+$(FUZZ_DIR)/json_fuzz: fuzz/json_fuzz.c $(patsubst %,$(FUZZ_DIR)/obj/%.o,json json_read_fast redact)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -Wl,-E -l:lib$(LUA).a -lm -ldl
 

@@ -11,7 +11,7 @@
 #include "errors.h"
 #include "input_file.h"
 #include "json.h"
-#include "json_flat.h"
+#include "json_write_flat.h"
 #include "model_limits.h"
 #include "options.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_fast.h"
+#include "json_read_fast.h"
 #include "redact.h"
 
 /* The registry key of the state's instance: this variable's address. */
@@ -191,7 +191,7 @@ static void apply_renames(lua_State *L, int renames) {
 int omh_json_decode(lua_State *L, const char *s, size_t n, const char *key) {
   /* An answer that cannot hold the key and has the common shape skips
    * cjson, the walk and their allocations (a fifth of a status check). */
-  if (!omh_redact_suspect(key, s, n) && omh_json_fast_decode(L, s, n)) return 1;
+  if (!omh_redact_suspect(key, s, n) && omh_json_read_fast(L, s, n)) return 1;
   return omh_json_decode_cjson(L, s, n, key);
 }
 

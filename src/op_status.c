@@ -7,7 +7,7 @@
 
 #include "clock.h"
 #include "json.h"
-#include "json_fast.h"
+#include "json_read_fast.h"
 #include "ops.h"
 #include "outcome.h"
 #include "redact.h"
@@ -169,7 +169,7 @@ static int wait_pending_unheard(omh_op *op, lua_State *L, const omh_outcome *o) 
   if (op->cfg->on_event_ref != LUA_NOREF || op->cb_ref != LUA_NOREF) return 0;
   if (!o->ok || !b->data) return 0;
   if (omh_redact_suspect(key, b->data, b->len)) return 0;
-  if (!omh_json_fast_status(b->data, b->len, &st, &len)) return 0;
+  if (!omh_json_read_fast_status(b->data, b->len, &st, &len)) return 0;
   char s[sizeof w->last_status];
   omh_redact_copy(key, st, len, s, sizeof s);
   if (is_completed(s) || is_failed(s)) return 0; /* the result needs the table */

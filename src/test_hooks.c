@@ -12,7 +12,7 @@
 #include "body.h"
 #include "clock.h"
 #include "json.h"
-#include "json_fast.h"
+#include "json_read_fast.h"
 #include "media.h"
 #include "redact.h"
 #include "retry_after.h"
@@ -176,7 +176,7 @@ static int units_json_decode(lua_State *L) {
   const char *key = luaL_optstring(L, 2, NULL);
   const char *how = luaL_optstring(L, 3, "");
   if (strcmp(how, "fast") == 0) {
-    if (!omh_json_fast_decode(L, s, n)) lua_pushboolean(L, 0);
+    if (!omh_json_read_fast(L, s, n)) lua_pushboolean(L, 0);
     return 1;
   }
   int ok = strcmp(how, "cjson") == 0 ? omh_json_decode_cjson(L, s, n, key) : omh_json_decode(L, s, n, key);
@@ -189,7 +189,7 @@ static int units_json_decode(lua_State *L) {
 static int units_json_status(lua_State *L) {
   size_t n, len;
   const char *s = luaL_checklstring(L, 1, &n), *st;
-  if (omh_json_fast_status(s, n, &st, &len))
+  if (omh_json_read_fast_status(s, n, &st, &len))
     lua_pushlstring(L, st, len);
   else
     lua_pushnil(L);

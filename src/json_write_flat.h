@@ -1,16 +1,12 @@
 /* JSON for the common create: a flat table of string keys and string or
  * boolean values, written straight into C memory. No copy of the table and
  * no Lua string are made, so a create leaves nothing for the collector. */
-#ifndef OMH_JSON_FLAT_H
-#define OMH_JSON_FLAT_H
+#ifndef OMH_JSON_WRITE_FLAT_H
+#define OMH_JSON_WRITE_FLAT_H
 
 #include <lua.h>
 
 #include "buf.h"
-
-/* Appends s as a quoted JSON string, escaped as lua-cjson escapes (except
- * that '/' is kept). Returns 0, or -1 when out of memory. */
-int omh_json_put_string(omh_buf *out, const char *s, size_t n);
 
 /* Writes the table at idx as a JSON object into out (empty at the call)
  * when every key is a string that reject(key, len) accepts (returns 0 for)

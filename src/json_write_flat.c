@@ -1,14 +1,16 @@
-/* A flat table as JSON members, into C memory (see json_flat.h). */
+/* A flat table as JSON members, into C memory (see json_write_flat.h). */
 #include <stdint.h>
 #include <string.h>
 
-#include "json_flat.h"
+#include "json_write_flat.h"
 
 #define NO_LIMIT (SIZE_MAX / 2)
 
 static int put(omh_buf *out, const char *s, size_t n) { return omh_buf_append(out, s, n, NO_LIMIT); }
 
-int omh_json_put_string(omh_buf *out, const char *s, size_t n) {
+/* Appends s as a quoted JSON string, escaped as lua-cjson escapes (except
+ * that '/' is kept). Returns 0, or -1 when out of memory. */
+static int put_string(omh_buf *out, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   size_t run = 0;
   if (put(out, "\"", 1)) return -1;
@@ -31,7 +33,7 @@ int omh_json_put_string(omh_buf *out, const char *s, size_t n) {
 /* ,"key":  (no comma before the first member, right after the brace) */
 static int put_key(omh_buf *out, const char *k, size_t klen) {
   if (out->len > 1 && put(out, ",", 1)) return -1;
-  if (omh_json_put_string(out, k, klen)) return -1;
+  if (put_string(out, k, klen)) return -1;
   return put(out, ":", 1);
 }
 
@@ -56,7 +58,7 @@ int omh_json_put_object(lua_State *L, int idx, int (*reject)(const char *key, si
         ok = -1;
       } else if (vt == LUA_TSTRING) {
         const char *v = lua_tolstring(L, -1, &vlen);
-        if (omh_json_put_string(out, v, vlen)) ok = -1;
+        if (put_string(out, v, vlen)) ok = -1;
       } else if (lua_toboolean(L, -1) ? put(out, "true", 4) : put(out, "false", 5)) {
         ok = -1;
       }
@@ -67,8 +69,8 @@ int omh_json_put_object(lua_State *L, int idx, int (*reject)(const char *key, si
     lua_pop(L, 1); /* the key lua_next left */
     return ok;
   }
-  if (extra_key && (put_key(out, extra_key, strlen(extra_key)) ||
-                    omh_json_put_string(out, extra_value, strlen(extra_value))))
+  if (extra_key &&
+      (put_key(out, extra_key, strlen(extra_key)) || put_string(out, extra_value, strlen(extra_value))))
     return -1;
   return put(out, "}", 1) ? -1 : 1;
 }

@@ -1,4 +1,4 @@
--- Create bodies written straight from a plain fields table (src/json_flat.c,
+-- Create bodies written straight from a plain fields table (src/json_write_flat.c,
 -- body.c prepare_plain) against the table path (a copy of the table, encoded
 -- by lua-cjson), on seeded random fields tables of that shape and just
 -- outside it: the same JSON once decoded, the same error for the same

@@ -1,4 +1,4 @@
--- The one-pass reader of the common answer shape (src/json_fast.c) against
+-- The one-pass reader of the common answer shape (src/json_read_fast.c) against
 -- lua-cjson and its normalising walk, on seeded random texts of that shape
 -- and just outside it: whatever the fast reader takes, it must read exactly
 -- as the cjson path does (keys, values, math.type, -0, duplicates, nulls,

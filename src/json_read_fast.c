@@ -1,4 +1,4 @@
-#include "json_fast.h"
+#include "json_read_fast.h"
 
 #include <string.h>
 
@@ -160,7 +160,7 @@ static int read_text(reader *r) {
   return r->p == r->end;
 }
 
-int omh_json_fast_decode(lua_State *L, const char *s, size_t n) {
+int omh_json_read_fast(lua_State *L, const char *s, size_t n) {
   int top = lua_gettop(L);
   reader r = {s, s + n, L, NULL, 0};
   if (read_text(&r)) return 1;
@@ -168,7 +168,7 @@ int omh_json_fast_decode(lua_State *L, const char *s, size_t n) {
   return 0;
 }
 
-int omh_json_fast_status(const char *s, size_t n, const char **st, size_t *len) {
+int omh_json_read_fast_status(const char *s, size_t n, const char **st, size_t *len) {
   reader r = {s, s + n, NULL, NULL, 0};
   if (!read_text(&r) || !r.status) return 0;
   *st = r.status;
