@@ -61,7 +61,7 @@
   X(allow_unmeasured_audio, BOOLEAN, allow_unmeasured_audio, 0, NULL, NULL, 0, 0, "false", \
     "send local audio whose duration cannot be read") \
   X(on_event, FUNCTION, on_event_ref, 0, NULL, NULL, 0, 0, NULL, \
-    "called with each event (request, retry, status, progress, unchecked_model); never the key") \
+    "gets every event: request, retry, status, progress, unchecked_model (no key)") \
   X(strict, BOOLEAN, strict, 0, NULL, NULL, 0, 0, "true", \
     "refuse create fields the model's reference does not list (read by the Lua facade)")
 /* clang-format on */

@@ -19,7 +19,7 @@
 ---@field max_connections? integer requests of this client in flight at once, per kind of host (default: 8)
 ---@field max_audio_seconds? number local audio must be shorter than this (default: the model's limit)
 ---@field allow_unmeasured_audio? boolean send local audio whose duration cannot be read (default: false)
----@field on_event? fun(ev: omnihuman.Event) called with each event (request, retry, status, progress, unchecked_model); never the key (default: none)
+---@field on_event? fun(ev: omnihuman.Event) gets every event: request, retry, status, progress, unchecked_model (no key) (default: none)
 ---@field strict? boolean refuse create fields the model's reference does not list (read by the Lua facade) (default: true)
 -- options:end
 
