@@ -91,9 +91,9 @@ function check.ledger(world, tags, path)
     if r.output and r.state ~= "not_created" then newest[r.output] = r end -- oldest first: the last wins
   end
   store:close()
-  local core = require("omnihuman.core")
+  local fsc = require("omnihuman.fs")
   for _, r in ipairs(world.rows) do
-    local lr = newest[core.realpath(r.path) or r.path]
+    local lr = newest[fsc.realpath(r.path) or r.path]
     local id = (tags[r.tag] or {})[1]
     if not lr then
       v[#v + 1] = ("row %s: not in the ledger"):format(r.tag)

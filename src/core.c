@@ -5,7 +5,7 @@
 #include "client.h"
 #include "clock.h"
 #include "errors.h"
-#include "fsutil.h"
+#include "input_lua.h"
 #include "json.h"
 #include "loop.h"
 #include "op.h"
@@ -98,6 +98,6 @@ int luaopen_omnihuman_core(lua_State *L) {
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
   omh_test_hooks_open(L);
-  omh_fsutil_open(L);
+  omh_input_lua_open(L);
   return 1;
 }

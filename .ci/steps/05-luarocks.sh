@@ -12,4 +12,5 @@ luarocks --lua-version=5.4 make rockspec/omnihuman-scm-1.rockspec --tree "$tree"
     local o = require("omnihuman")
     assert(o.core.version == o._VERSION)
     assert(o.core._b64 == nil, "test hooks in the installed module")
+    assert(require("omnihuman.fs").flock and o.core.flock == nil, "the file helpers are omnihuman.fs")
     print("luarocks make: installed omnihuman " .. o._VERSION .. " (" .. o.core.curl_version .. ")")')

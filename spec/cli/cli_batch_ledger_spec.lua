@@ -20,7 +20,7 @@ describe("omnihuman batch on the ledger #slow", function()
   -- The ledger's rows for the outputs of folder d, by file name.
   local function ledger_rows(d)
     local store = assert(require("omnihuman.ledger").open(cli.STATE .. "/omnihuman/jobs.db"))
-    local real = require("omnihuman.core").realpath(d)
+    local real = require("omnihuman.fs").realpath(d)
     local out = {}
     for _, r in ipairs(assert(store:list())) do
       local name = r.output and r.output:sub(1, #real + 1) == real .. "/" and r.output:sub(#real + 2)
@@ -117,7 +117,7 @@ describe("omnihuman batch on the ledger #slow", function()
       .. sh.q(m2 .. ".journal.jsonl"))
     code, out, err = runs.batch(ns, m2)
     assert.matches("jobs%.csv:2: job " .. id:gsub("%p", "%%%0") .. " of the journal is the ledger's job for "
-      .. require("omnihuman.core").realpath(d1):gsub("%p", "%%%0") .. "/a%.mp4: not imported", err)
+      .. require("omnihuman.fs").realpath(d1):gsub("%p", "%%%0") .. "/a%.mp4: not imported", err)
     assert.equals(0, code, out .. err)
     assert.equals(1, runs.srv:count(ns, "create"))
     -- the ledger still names d1's output for that job, and has no row for d2's

@@ -244,7 +244,7 @@ describe("omnihuman batch rows #slow", function()
     fixtures.write(m .. ".journal.jsonl", table.concat(kept, "\n") .. "\n")
     -- and the ledger, which the batch reads first, says the same
     local store = assert(require("omnihuman.ledger").open(cli.STATE .. "/omnihuman/jobs.db"))
-    local pending_out = require("omnihuman.core").realpath(d) .. "/pending.mp4"
+    local pending_out = require("omnihuman.fs").realpath(d) .. "/pending.mp4"
     local lrow
     for _, r in ipairs(store:list()) do if r.output == pending_out then lrow = r.row end end
     assert(store:set(assert(lrow), { state = "created", job_id = job.id }))

@@ -2,7 +2,7 @@
 -- Order of work: lock (manifest and journal), read the manifest and the
 -- journal, name every row by its output's canonical path, plan, pre-flight
 -- every row, then run (batch_run) and summarise (batch_report).
-local core = require("omnihuman.core")
+local fsc = require("omnihuman.fs") -- flock, append, fsync_dir, realpath, stat
 local util = require("omnihuman.cli.util")
 local exit = require("omnihuman.cli.exit")
 local args = require("omnihuman.cli.args")
@@ -146,14 +146,14 @@ function batch.command.run(ctx, opts)
     common[k] = v
   end
   if not fs.available() then
-    ctx:fail({ kind = "other", message = "this build of omnihuman.core lacks the batch's file helpers (run make)" })
+    ctx:fail({ kind = "other", message = "this build lacks omnihuman.fs or core.check_input, the batch's file helpers (run make)" })
     return exit.OTHER
   end
   local dry = opts["dry-run"]
   local progress = ctx.progress
 
   -- Where things are, however they were named.
-  local real, rerr = core.realpath(name)
+  local real, rerr = fsc.realpath(name)
   if not real or fs.stat(real) ~= "file" then
     ctx:fail({ kind = "invalid_input", message = name .. ": cannot read manifest: " .. tostring(rerr or "not a file") })
     return exit.USAGE

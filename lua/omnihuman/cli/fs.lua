@@ -1,20 +1,22 @@
 -- Paths for the batch: canonical spellings (every symlink, ".", ".." and
 -- repeated "/" resolved, also for folders that do not exist yet), folder
--- creation and checks, on top of the core's file-system helpers.
+-- creation and checks, on top of the file-system helpers of omnihuman.fs.
 local core = require("omnihuman.core")
+local has_fsc, fsc = pcall(require, "omnihuman.fs")
+if not has_fsc then fsc = {} end
 local util = require("omnihuman.cli.util")
 
 local fs = {}
 
--- The core this CLI runs with may predate the helpers: say so plainly.
+-- The build this CLI runs with may predate the helpers: say so plainly.
 function fs.available()
-  return type(core.realpath) == "function" and type(core.flock) == "function"
-      and type(core.append) == "function" and type(core.mkdir_p) == "function"
+  return has_fsc and type(fsc.realpath) == "function" and type(fsc.flock) == "function"
+      and type(fsc.append) == "function" and type(fsc.mkdir_p) == "function"
       and type(core.check_input) == "function"
 end
 
 function fs.cwd()
-  return (core.realpath("."))
+  return (fsc.realpath("."))
 end
 
 -- Canonical absolute path of path (relative to base, else to the current
@@ -23,7 +25,7 @@ end
 -- than "does not exist".
 function fs.canonical(path, base)
   if path:sub(1, 1) ~= "/" then path = (base or fs.cwd()) .. "/" .. path end
-  local real, err, tag = core.realpath(path)
+  local real, err, tag = fsc.realpath(path)
   if real then return real end
   if tag ~= "missing" then return nil, err end
   local parent, name = path:match("^(.*)/([^/]*)$")
@@ -44,7 +46,7 @@ end
 
 -- The nearest folder of path that exists (path itself if it does).
 function fs.existing_ancestor(path)
-  while path ~= "/" and not core.stat(path) do
+  while path ~= "/" and not fsc.stat(path) do
     path = util.dirname(path)
     if path == "" then path = "/" end
   end
@@ -62,7 +64,7 @@ function fs.clean_parts(targets)
   end
   local n = 0
   for dir, bases in pairs(by_dir) do
-    local p = core.stat(dir) == "dir" and io.popen("ls -A " .. util.q(dir) .. " 2>/dev/null")
+    local p = fsc.stat(dir) == "dir" and io.popen("ls -A " .. util.q(dir) .. " 2>/dev/null")
     if p then
       local names = {}
       for name in p:lines() do names[#names + 1] = name end
@@ -78,8 +80,8 @@ function fs.clean_parts(targets)
   return n
 end
 
-fs.stat = core.stat
-fs.mkdir_p = core.mkdir_p
-fs.writable = core.writable
+fs.stat = fsc.stat
+fs.mkdir_p = fsc.mkdir_p
+fs.writable = fsc.writable
 
 return fs

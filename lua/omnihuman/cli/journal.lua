@@ -16,7 +16,7 @@
 -- The journal file itself is the lock (flock, taken before it is read and
 -- held until the process ends). Each record is appended whole or not at
 -- all, and the ones a rerun depends on are fsync'd before the caller acts.
-local core = require("omnihuman.core")
+local fsc = require("omnihuman.fs") -- flock, append, fsync_dir, realpath, stat
 local util = require("omnihuman.cli.util")
 
 local Journal = {}
@@ -58,7 +58,7 @@ Journal.hash = hash
 local function lock(path, mode)
   local f, err = io.open(path, mode)
   if not f then return nil, tostring(err) end
-  local ok, lerr, tag = core.flock(f)
+  local ok, lerr, tag = fsc.flock(f)
   if not ok then
     f:close()
     return nil, lerr, tag
@@ -73,7 +73,7 @@ Journal.lock_file = lock
 function Journal.open(path, opts)
   opts = opts or {}
   local self = setmetatable({ path = path, sync_mode = opts.sync or "auto", writes = 0, errors = {} }, Journal)
-  local existed = core.stat(path) ~= nil
+  local existed = fsc.stat(path) ~= nil
   if not existed and opts.create == false then return self end
   local f, err, tag = lock(path, opts.create == false and "rb" or "ab")
   if not f then
@@ -83,7 +83,7 @@ function Journal.open(path, opts)
   self.f = f
   if not existed and self.sync_mode ~= "never" then
     local dir = util.dirname(path)
-    local ok, serr = core.fsync_dir(dir ~= "" and dir or "/") -- the new journal's name survives a power cut
+    local ok, serr = fsc.fsync_dir(dir ~= "" and dir or "/") -- the new journal's name survives a power cut
     if not ok then
       f:close()
       return nil, "cannot make the new journal " .. path .. " durable: " .. tostring(serr)
@@ -167,7 +167,7 @@ function Journal:write(rec, sync)
   if (sim_mode == "fail" and n == sim_n) or (sim_mode == "fail_from" and n >= sim_n) then
     ok, err = nil, "write: No space left on device (simulated)"
   else
-    ok, err = core.append(self.f, data, sync and self.sync_mode ~= "never")
+    ok, err = fsc.append(self.f, data, sync and self.sync_mode ~= "never")
   end
   if not ok then
     err = "cannot write to journal " .. self.path .. ": " .. tostring(err)

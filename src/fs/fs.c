@@ -1,3 +1,7 @@
+/* omnihuman.fs: the file-system helpers the command line's durable files
+ * need and Lua's io library lacks (it can flush but not fsync a folder,
+ * lock, resolve a canonical path, create folders or append all-or-nothing).
+ * A module of its own: the HTTP core (omnihuman.core) carries none of it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,9 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "input_file.h"
-#include "model_limits.h"
+#include "../compat.h"
 
 /* Every Lua (5.1-5.4, LuaJIT) file handle userdata starts with its FILE*;
  * 5.1 and LuaJIT clear it on close, 5.2+ clear closef instead. */
@@ -59,15 +61,8 @@ static int push_result(lua_State *L, int rc, const char *what) {
   return push_errno(L, what, errno);
 }
 
-/* core.fsync(file): flush Lua's buffer and the kernel's to the disk. */
-static int core_fsync(lua_State *L) {
-  FILE *f = check_file(L, 1);
-  if (fflush(f) != 0) return push_result(L, -1, "fflush");
-  return push_result(L, fsync(fileno(f)), "fsync");
-}
-
-/* core.fsync_dir(path): make a rename or a new file in that directory durable. */
-static int core_fsync_dir(lua_State *L) {
+/* fs.fsync_dir(path): make a rename or a new file in that directory durable. */
+static int fs_fsync_dir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return push_result(L, -1, path);
@@ -78,10 +73,10 @@ static int core_fsync_dir(lua_State *L) {
   return push_result(L, rc, path);
 }
 
-/* core.flock(file): an exclusive lock without waiting. The kernel drops it
+/* fs.flock(file): an exclusive lock without waiting. The kernel drops it
  * when the process ends however it ends, so no lock is ever stale.
  * true, or nil, message, "busy" when another process holds it. */
-static int core_flock(lua_State *L) {
+static int fs_flock(lua_State *L) {
   FILE *f = check_file(L, 1);
   int rc;
   do rc = flock(fileno(f), LOCK_EX | LOCK_NB);
@@ -89,12 +84,12 @@ static int core_flock(lua_State *L) {
   return push_result(L, rc, "flock");
 }
 
-/* core.append(file, data[, sync]): one record at the end of the file,
+/* fs.append(file, data[, sync]): one record at the end of the file,
  * written whole or not at all: a failed or short write (disk full) is cut
  * back off, so the file never keeps half a record that a later one would
  * run into. With sync, fsync'd before it returns. Bypasses the FILE buffer:
  * use the handle for nothing else but locking. */
-static int core_append(lua_State *L) {
+static int fs_append(lua_State *L) {
   FILE *f = check_file(L, 1);
   size_t n;
   const char *data = luaL_checklstring(L, 2, &n);
@@ -124,9 +119,9 @@ static int core_append(lua_State *L) {
   return 1;
 }
 
-/* core.realpath(path): the absolute path with every symlink, "." and ".."
+/* fs.realpath(path): the absolute path with every symlink, "." and ".."
  * resolved; the path must exist. nil, message, tag otherwise. */
-static int core_realpath(lua_State *L) {
+static int fs_realpath(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   char *r = realpath(path, NULL);
   if (!r) return push_errno(L, path, errno);
@@ -135,8 +130,8 @@ static int core_realpath(lua_State *L) {
   return 1;
 }
 
-/* core.stat(path): "file" | "dir" | "other", size (symlinks followed). */
-static int core_stat(lua_State *L) {
+/* fs.stat(path): "file" | "dir" | "other", size (symlinks followed). */
+static int fs_stat(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   struct stat st;
   if (stat(path, &st) != 0) return push_errno(L, path, errno);
@@ -145,15 +140,15 @@ static int core_stat(lua_State *L) {
   return 2;
 }
 
-/* core.writable(dir): can this process create files in the folder? */
-static int core_writable(lua_State *L) {
+/* fs.writable(dir): can this process create files in the folder? */
+static int fs_writable(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   return push_result(L, access(path, W_OK | X_OK), path);
 }
 
-/* core.mkdir_p(path): creates the folder and any missing parents (0777
+/* fs.mkdir_p(path): creates the folder and any missing parents (0777
  * less the umask); true when it exists as a folder afterwards. */
-static int core_mkdir_p(lua_State *L) {
+static int fs_mkdir_p(lua_State *L) {
   size_t n;
   const char *path = luaL_checklstring(L, 1, &n);
   if (n == 0 || n >= PATH_MAX) return push_errno(L, path, n ? ENAMETOOLONG : ENOENT);
@@ -178,59 +173,15 @@ static int core_mkdir_p(lua_State *L) {
   return 1;
 }
 
-/* core.check_input(path, kind[, opts]): the check a create makes of a local
- * file (regular, sendable size, recognised media of the kind: "image",
- * "audio", "video", "file"; "mask" is an image), without sending anything.
- * opts: model (for messages), max_seconds (the model's limit for audio or
- * video), max_audio_seconds (replaces it for audio), max_bytes,
- * allow_unmeasured_audio, field. true, or nil, why. */
-static int core_check_input(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1), *name = luaL_checkstring(L, 2);
-  int kind = strcmp(name, "mask") == 0 ? OMH_KIND_IMAGE : omh_input_kind_of(name);
-  luaL_argcheck(L, kind >= 0, 2, "image, audio, video, file or mask expected");
-  omh_input_rules r;
-  memset(&r, 0, sizeof r);
-  r.model = "bytedance/omnihuman";
-  if (lua_istable(L, 3)) {
-    lua_getfield(L, 3, "model");
-    if (lua_type(L, -1) == LUA_TSTRING) r.model = lua_tostring(L, -1); /* stays on the stack */
-    lua_getfield(L, 3, "field");
-    r.field = lua_tostring(L, -1); /* stays on the stack */
-    lua_getfield(L, 3, "max_seconds");
-    if (lua_type(L, -1) == LUA_TNUMBER) r.max_seconds = (double)lua_tonumber(L, -1);
-    lua_getfield(L, 3, "max_bytes");
-    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) > 0)
-      r.max_bytes = (uint64_t)lua_tonumber(L, -1);
-    lua_getfield(L, 3, "max_audio_seconds");
-    if (lua_type(L, -1) == LUA_TNUMBER && kind == OMH_KIND_AUDIO) {
-      r.max_seconds = (double)lua_tonumber(L, -1);
-      luaL_argcheck(L, r.max_seconds >= OMH_MIN_AUDIO_LIMIT && r.max_seconds <= OMH_MAX_AUDIO_LIMIT, 3,
-                    "max_audio_seconds out of range");
-      r.limit_from = "client";
-    }
-    lua_getfield(L, 3, "allow_unmeasured_audio");
-    r.allow_unmeasured = lua_toboolean(L, -1);
+OMH_EXPORT int luaopen_omnihuman_fs(lua_State *L);
+int luaopen_omnihuman_fs(lua_State *L) {
+  static const luaL_Reg fns[] = {{"fsync_dir", fs_fsync_dir}, {"flock", fs_flock},     {"append", fs_append},
+                                 {"realpath", fs_realpath},   {"stat", fs_stat},       {"writable", fs_writable},
+                                 {"mkdir_p", fs_mkdir_p},     {NULL, NULL}};
+  lua_newtable(L);
+  for (const luaL_Reg *r = fns; r->name; r++) {
+    lua_pushcfunction(L, r->func);
+    lua_setfield(L, -2, r->name);
   }
-  omh_input_file info;
-  char why[600];
-  if (omh_input_check(path, (omh_input_kind)kind, &r, &info, why, sizeof why)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushnil(L);
-  lua_pushstring(L, why);
-  return 2;
-}
-
-void omh_fsutil_open(lua_State *L) {
-  static const struct {
-    const char *name;
-    lua_CFunction fn;
-  } fns[] = {{"fsync", core_fsync},       {"fsync_dir", core_fsync_dir}, {"flock", core_flock},
-             {"append", core_append},     {"realpath", core_realpath},   {"stat", core_stat},
-             {"writable", core_writable}, {"mkdir_p", core_mkdir_p},     {"check_input", core_check_input}};
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    lua_pushcfunction(L, fns[i].fn);
-    lua_setfield(L, -2, fns[i].name);
-  }
+  return 1;
 }
