@@ -8,7 +8,7 @@
 #include "config.h"
 #include "loop.h"
 #include "options.h"
-#include "ops.h"
+#include "op_start.h"
 #include "udata.h"
 
 #define OMH_CLIENT_MT "omnihuman.client"

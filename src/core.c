@@ -9,7 +9,7 @@
 #include "json.h"
 #include "loop.h"
 #include "op.h"
-#include "ops.h"
+#include "op_start.h"
 #include "options.h"
 #include "test_hooks.h"
 

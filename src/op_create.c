@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "ops.h"
+#include "op_start.h"
 #include "outcome.h"
 
 static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int maybe_created) {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "op_start.h"
 #include "outcome.h"
 
 typedef struct download_op {

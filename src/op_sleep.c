@@ -1,5 +1,5 @@
 /* Sleep: an operation that is only a timer (omnihuman.sleep). */
-#include "ops.h"
+#include "op_start.h"
 
 static void sleep_done(omh_op *op, lua_State *L) { (void)op, (void)L; }
 

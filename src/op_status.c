@@ -8,7 +8,7 @@
 #include "clock.h"
 #include "json.h"
 #include "json_read_fast.h"
-#include "ops.h"
+#include "op_start.h"
 #include "outcome.h"
 #include "redact.h"
 

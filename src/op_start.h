@@ -1,8 +1,8 @@
 /* Starting each kind of operation. Each pushes the new op (already in
  * flight, or already finished with an error such as a missing key) and
  * returns it. lp's userdata is at loop_idx; cfg is the client's. */
-#ifndef OMH_OPS_H
-#define OMH_OPS_H
+#ifndef OMH_OP_START_H
+#define OMH_OP_START_H
 
 #include "body.h"
 #include "op.h"
