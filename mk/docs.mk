@@ -1,4 +1,4 @@
-# The option and error-kind tables of README.md, doc/omnihuman.txt and the
+# The option and error-kind tables of docs/api.md, doc/omnihuman.txt and the
 # LuaCATS files, made from src/options_table.h and src/error_kinds.h
 # (tools/gen_docs.lua, between marker lines).
 #   make docs-gen    rewrite them
