@@ -5,7 +5,7 @@ Every server is started here on 127.0.0.1 (free ports picked by the kernel)
 and stopped at the end; nothing else is ever contacted. Every loop is
 bounded in count and in time. Environment knobs:
 
-  BENCH_ONLY=1,2,3,4,6,7,8 which benchmarks (default: all; 5, OpenResty, is bench/openresty.py)
+  BENCH_ONLY=1,2,3,4,6,7,8,9 which benchmarks (default: all; 5, OpenResty, is bench/openresty.py)
   BENCH_SECS=1.5       seconds per sequential-client measurement
   BENCH_ROUNDS=5       rounds of the sequential clients, interleaved; the best
                        round of each client is reported (least disturbed by
@@ -35,6 +35,7 @@ from servers import start_nginx, stop_all
 from settings import LUA, ONLY
 from upload import bench_upload
 from uploads import bench_uploads
+from uploads_peers import bench_uploads_peers
 from waiting import bench_waiting
 
 
@@ -63,6 +64,8 @@ def main():
             bench_instructions(nport)
         if "8" in ONLY:
             bench_waiting(nport)
+        if "9" in ONLY:
+            bench_uploads_peers(tmp)
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
