@@ -42,6 +42,7 @@ local function sorted_keys(t)
   table.sort(ks)
   return ks
 end
+M.sorted_keys = sorted_keys
 
 -- A value for rule r with file_for(kind) at its first file place: value,
 -- the keys from the value down to the file, the file's kind; nil when r
