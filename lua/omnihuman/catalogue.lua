@@ -86,7 +86,10 @@ end
 --- file). nil for a model not in the table.
 ---@param id string
 ---@return table?
-function M.model(id) return copy(rules(id)) end
+function M.model(id)
+  if type(id) ~= "string" then error("omnihuman.model: the id must be a string, got " .. type(id), 2) end
+  return copy(rules(id))
+end
 
 local file_names
 --- The names of the fields that carry a file (at any depth of their value)

@@ -8,6 +8,7 @@
 local omnihuman = require("omnihuman")
 local cjson = require("cjson")
 local fixtures = require("spec.support.fixtures")
+local shared = require("spec.support.docs_promises")
 local mb = require("spec.support.media_bytes")
 local sorted_keys = require("spec.support.model_samples").sorted_keys
 
@@ -26,26 +27,13 @@ local function refused_then_sent(c, refused, sent)
 end
 
 describe("docs promises: inputs", function()
-  local srv, dir
-  setup(function()
-    srv = fixtures.start{ tls = false }
-    dir = fixtures.tmpdir("omh-docs-inputs")
-  end)
-  teardown(function()
-    srv:stop()
-    fixtures.rm_rf(dir)
-  end)
-
-  -- A namespace of its own and a client on it.
-  local function fresh(extra)
-    local ns = fixtures.ns()
-    return ns, fixtures.client(srv, ns, extra)
-  end
+  local ctx = shared("omh-docs-inputs", setup, teardown)
+  local fresh = ctx.fresh
 
   local n = 0
   local function wav(frames, opts)
     n = n + 1
-    local path = ("%s/a%d.wav"):format(dir, n)
+    local path = ("%s/a%d.wav"):format(ctx.dir, n)
     fixtures.write(path, mb.wav(RATE, 1, 8, frames / RATE, opts))
     return path
   end
@@ -53,7 +41,7 @@ describe("docs promises: inputs", function()
   -- The body of the last create of ns, decoded.
   local function last_body(ns)
     local body
-    for _, r in ipairs(srv:records(ns).requests) do
+    for _, r in ipairs(ctx.srv:records(ns).requests) do
       if r.route == "create" then body = r.body end
     end
     return body and cjson.decode(body)
@@ -71,14 +59,14 @@ describe("docs promises: inputs", function()
       assert.equals("hTtPs://example.com/a.wav", sent.audio_url)
       assert.is_nil(sent.image)
     end
-    local sent_before = srv:count(ns, "create")
-    for _, path in ipairs({ "https:/example.com/a.png", "ftp://example.com/a.png", "data", dir .. "/missing.png" }) do
+    local sent_before = ctx.srv:count(ns, "create")
+    for _, path in ipairs({ "https:/example.com/a.png", "ftp://example.com/a.png", "data", ctx.dir .. "/missing.png" }) do
       local job, err = c:create{ image = path, audio_url = "https://example.com/a.wav" }
       assert.is_nil(job)
       assert.equals("invalid_input", err.kind)
       assert.matches(path, err.message, 1, true)
     end
-    assert.equals(sent_before, srv:count(ns, "create"))
+    assert.equals(sent_before, ctx.srv:count(ns, "create"))
   end)
 
   it("every model: <name> is sent as <name>_url unchanged; <name> and <name>_url together raise, sending nothing", function()
@@ -91,9 +79,9 @@ describe("docs promises: inputs", function()
         if short and m.fields[k].file and m.fields[short] == nil and m.fields[k].type == "string" then
           places = places + 1
           local url = "https://example.com/" .. short .. "?" .. places
-          local before = srv:count(ns, "create") or 0
+          local before = ctx.srv:count(ns, "create") or 0
           assert.has_error(function() c:create{ model = id, [short] = url, [k] = url, strict = false } end)
-          assert.equals(before, srv:count(ns, "create") or 0)
+          assert.equals(before, ctx.srv:count(ns, "create") or 0)
           -- the other required fields, where a string does (strict = false: the others are not checked)
           local f = { model = id, [short] = url, strict = false }
           for _, req in ipairs(m.required) do
@@ -101,7 +89,7 @@ describe("docs promises: inputs", function()
           end
           c:create(f)
           local sent = last_body(ns)
-          if srv:count(ns, "create") == before or sent[k] ~= url or sent[short] ~= nil then
+          if ctx.srv:count(ns, "create") == before or sent[k] ~= url or sent[short] ~= nil then
             wrong[#wrong + 1] = id .. " " .. short
           end
         end
@@ -126,7 +114,7 @@ describe("docs promises: inputs", function()
       assert.is_nil(err)
       assert.truthy(job.id)
       assert.same(before, f)
-      f.output = dir .. "/out.mp4"
+      f.output = ctx.dir .. "/out.mp4"
       before = deep_copy(f)
       local res
       res, err = c:generate(f)
@@ -138,7 +126,7 @@ describe("docs promises: inputs", function()
 
   it("a refused local file is named by its place (image, image_urls[2], character.url) and its path", function()
     local ns, c = fresh()
-    local bad = dir .. "/not-an-image.png"
+    local bad = ctx.dir .. "/not-an-image.png"
     fixtures.write(bad, "plain text, not an image")
     local cases = {
       { "image", { image = bad, audio = fixtures.WAV } },
@@ -153,7 +141,7 @@ describe("docs promises: inputs", function()
       assert.matches(case[1], err.message, 1, true)
       assert.matches(bad, err.message, 1, true)
     end
-    assert.equals(0, srv:count(ns, "create") or 0)
+    assert.equals(0, ctx.srv:count(ns, "create") or 0)
   end)
 
   it("every model's audio limit holds at its exact end: as long or longer refused, shorter sent", function()
@@ -201,7 +189,7 @@ describe("docs promises: inputs", function()
     -- a model not in the table: 30 s
     try("zz/not-in-the-table", nil, wav(30 * RATE), false)
     try("zz/not-in-the-table", nil, wav(30 * RATE - 1), true)
-    assert.equals(sends, srv:count(ns, "create"))
+    assert.equals(sends, ctx.srv:count(ns, "create"))
   end)
 
   it("max_audio_seconds on the client holds at its end; neither audio option is sent", function()
@@ -211,7 +199,7 @@ describe("docs promises: inputs", function()
     local sent = last_body(ns)
     assert.is_nil(sent.max_audio_seconds)
     assert.is_nil(sent.allow_unmeasured_audio)
-    assert.equals(2, srv:count(ns, "create"))
+    assert.equals(2, ctx.srv:count(ns, "create"))
   end)
 
   it("a WAV data size of 0 or 0xFFFFFFFF counts to the end of the file", function()
@@ -220,6 +208,6 @@ describe("docs promises: inputs", function()
       refused_then_sent(c, { image = fixtures.PNG, audio = wav(30 * RATE, { data_len_field = field }) },
                         { image = fixtures.PNG, audio = wav(30 * RATE - 1, { data_len_field = field }) })
     end
-    assert.equals(2, srv:count(ns, "create"))
+    assert.equals(2, ctx.srv:count(ns, "create"))
   end)
 end)
