@@ -245,9 +245,19 @@ describe("docs promises: functions, errors, operations", function()
     assert.is_false(done:cancel())
     assert.is_nil(done:loop())
     done:close()
-    local closed, _, id = done:is_closed()
-    assert.is_true(closed)
-    assert.equals(job.id, id)
+    assert.same({ true, false, job.id }, { done:is_closed() })
+  end)
+
+  it("op:is_closed() says whether a create was closed before an answer that may have made a job", function()
+    local ns, c = fresh{ max_connections = 1 }
+    ctx.srv:fault(ns, "create", { { delay = 1 } })
+    local sent, queued = c:create_op(fixtures.url_fields()), c:create_op(fixtures.url_fields())
+    local t0 = fixtures.now()
+    while ctx.srv:count(ns, "create") == 0 and fixtures.now() - t0 < 10 do omnihuman.loop():run_once(0.02) end
+    queued:close()
+    sent:close()
+    assert.same({ true, false }, { queued:is_closed() })
+    assert.same({ true, true }, { sent:is_closed() })
   end)
 
   it("generate_op sends nothing until awaited; gen.job_id is the job once its create answered", function()
