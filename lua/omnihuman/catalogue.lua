@@ -86,7 +86,10 @@ end
 --- file). nil for a model not in the table.
 ---@param id string
 ---@return table?
-function M.model(id) return copy(rules(id)) end
+function M.model(id)
+  if type(id) ~= "string" then error("omnihuman.model: the id must be a string, got " .. type(id), 2) end
+  return copy(rules(id))
+end
 
 local file_names
 --- The names of the fields that carry a file (at any depth of their value)
@@ -114,6 +117,13 @@ function M.file_field_names()
     file_names.mask = true
   end
   return file_names
+end
+
+-- A string's length as the reference (JSON Schema) counts it: in
+-- characters, each UTF-8 sequence one (its continuation bytes not counted).
+local function length(s)
+  if not s:find("[\128-\255]") then return #s end
+  return #s - select(2, s:gsub("[\128-\191]", ""))
 end
 
 local function is_integer(v) return type(v) == "number" and v == math.floor(v) and v > -math.huge and v < math.huge end
@@ -150,8 +160,9 @@ M.is_url = is_url
 -- The local files a check finds: made only when there is one (a create
 -- that sends URLs only allocates nothing here). Each: keys (the path to the
 -- value in the fields as sent), label (the path as the caller wrote it),
--- path, kind.
-local found, keys, depth = nil, {}, 0
+-- path, kind. loose: strict = false, so fields of nested objects that the
+-- reference does not list pass too, as top-level ones do.
+local found, keys, depth, loose = nil, {}, 0, false
 
 local function collect(v, r, label)
   found = found or {}
@@ -215,8 +226,8 @@ local function check_table(v, r, path)
     table.sort(names)
     for _, k in ipairs(names) do
       local sub = r.properties[k]
-      if not sub then return ("%s has no field %q"):format(path, k) end
-      local why = check_at(v[k], sub, path .. "." .. k, k)
+      if not sub and not loose then return ("%s has no field %q"):format(path, k) end
+      local why = sub and check_at(v[k], sub, path .. "." .. k, k)
       if why then return why end
     end
   end
@@ -250,11 +261,12 @@ check = function(v, r, path)
       collect(v, r, path) -- a local file: the core checks it and sends it inline
       return nil
     end
-    if r.maxLength and #v > r.maxLength then
-      return ("%s must be at most %d characters, got %d"):format(path, r.maxLength, #v)
+    local n = (r.maxLength or r.minLength) and length(v)
+    if r.maxLength and n > r.maxLength then
+      return ("%s must be at most %d characters, got %d"):format(path, r.maxLength, n)
     end
-    if r.minLength and #v < r.minLength then
-      return ("%s must be at least %d characters, got %d"):format(path, r.minLength, #v)
+    if r.minLength and n < r.minLength then
+      return ("%s must be at least %d characters, got %d"):format(path, r.minLength, n)
     end
   elseif type(v) == "table" then
     return check_table(v, r, path)
@@ -375,7 +387,7 @@ end
 ---@return boolean? misuse
 function M.check(model, fields, strict)
   local m = rules(model)
-  found, depth = nil, 0
+  found, depth, loose = nil, 0, not strict
   local shorts, why, misuse = shorts_in(m, fields, model, strict)
   if why then return why, nil, nil, nil, misuse end
   if shorts then why = check_shorts(m, fields, shorts) end

@@ -42,6 +42,14 @@ local function sorted_keys(t)
   table.sort(ks)
   return ks
 end
+M.sorted_keys = sorted_keys
+
+function M.deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = M.deep_copy(x) end
+  return t
+end
 
 -- A value for rule r with file_for(kind) at its first file place: value,
 -- the keys from the value down to the file, the file's kind; nil when r
