@@ -148,6 +148,10 @@ function Scheduler:resume(co)
   waiters.scheduled = outer
   if not ok then
     self.live = self.live - 1
+    -- An error object (a table, say an omnihuman error) is raised as it is,
+    -- keeping its kind and fields; anything else as text with the traceback.
+    local t = type(yielded)
+    if t == "table" or t == "userdata" then error(yielded, 0) end
     error(debug.traceback(co, tostring(yielded)), 0)
   end
   if coroutine.status(co) == "dead" then

@@ -96,8 +96,6 @@ describe("docs promises: callbacks, run and the loop", function()
   end)
 
   it("run unwinding on a table error puts the job lines in err.abandoned_jobs", function()
-    pending("omnihuman.run raises a coroutine's table error as a string (the scheduler's traceback), so "
-      .. "err.abandoned_jobs is never set and an omnihuman error object loses its kind (scheduler.lua)")
     local _, c = fresh()
     local raised = { msg = "a table" }
     local ok, err = pcall(omnihuman.run, function()
