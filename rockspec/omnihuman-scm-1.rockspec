@@ -54,6 +54,7 @@ build = {
     ["omnihuman.cli.models"] = "lua/omnihuman/cli/models.lua",
     ["omnihuman.models_data"] = "lua/omnihuman/models_data.lua",
     ["omnihuman.waiters"] = "lua/omnihuman/waiters.lua",
+    ["omnihuman.hosts.detect"] = "lua/omnihuman/hosts/detect.lua",
     ["omnihuman.hosts.plain"] = "lua/omnihuman/hosts/plain.lua",
     ["omnihuman.hosts.nvim"] = "lua/omnihuman/hosts/nvim.lua",
     ["omnihuman.hosts.openresty"] = "lua/omnihuman/hosts/openresty.lua",

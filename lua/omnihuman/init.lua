@@ -17,7 +17,7 @@ local M = { _VERSION = core.version, core = core }
 -- Options, their defaults and checks: one table in C (src/options_table.h).
 local DEFAULT_BASE_URL = core.options.base_url.default
 
-local host -- the adapter in use (see detect_host and M.use below)
+local host -- the adapter in use (hosts/detect.lua, or M.use below)
 local current -- the scheduler of the omnihuman.run in progress, if any
 local Generation -- client:generate_op's handles (below)
 
@@ -36,17 +36,7 @@ end
 M.loop = get_loop
 
 -- The host adapter, picked from the globals the host defines; M.use overrides.
-local function detect_host()
-  if type(ngx) == "table" and type(ngx.sleep) == "function" and type(ngx.get_phase) == "function" then
-    return "openresty"
-  end
-  if type(vim) == "table" and type(vim.schedule) == "function" and (vim.uv or vim.loop) then
-    return "nvim"
-  end
-  if type(love) == "table" and type(love.getVersion) == "function" then return "love" end
-  return "plain"
-end
-host = require("omnihuman.hosts." .. detect_host())
+host = require("omnihuman.hosts." .. require("omnihuman.hosts.detect")())
 local plain = require("omnihuman.hosts.plain")
 -- No host detected and no adapter chosen: cqueues and luv are recognised at
 -- each await (omnihuman.hosts.foreign); M.use turns that off.
@@ -116,6 +106,7 @@ local GENERATE_OWN = {
   output = "string", interval = "number", timeout = "number", on_status = "function",
   on_progress = "function",
 }
+local GENERATE_RANGES = { interval = core.options.poll_interval, timeout = core.options.wait_timeout }
 
 -- A shallow copy of t without key k.
 local function copy_without(t, k)
@@ -328,6 +319,12 @@ local function new_generation(client, args, level)
     if GENERATE_OWN[k] then own[k] = v else fields[k] = v end
   end
   check_options("client:generate", own, GENERATE_OWN, level + 1)
+  for k, o in pairs(GENERATE_RANGES) do -- client:wait's checks, made before the create is paid for
+    local v = own[k]
+    if v and not (v >= o.min and v <= o.max) then
+      error(("client:generate: %s must be from %g to %g, got %s"):format(k, o.min, o.max, tostring(v)), level + 1)
+    end
+  end
   return setmetatable({ client = client, fields = fields, own = own }, Generation)
 end
 

@@ -139,8 +139,6 @@ describe("docs promises: options", function()
   end)
 
   it("generate and generate_op check interval and timeout at once, before the create is paid for", function()
-    pending("generate and generate_op take interval = -1 or timeout = NaN, send the create (billed) and only then "
-      .. "raise from client:wait without naming the job; the check belongs before the create (init.lua)")
     local ns, c = ctx.fresh()
     for _, bad in ipairs({ { interval = -1 }, { timeout = 0 / 0 }, { interval = 86401 } }) do
       local args = fixtures.url_fields(fixtures.with({ output = ctx.dir .. "/g.mp4" }, bad))
