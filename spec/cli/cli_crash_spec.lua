@@ -6,14 +6,36 @@
 --
 -- Creates in flight when the process dies are held by the server with a
 -- {delay, status = 503} fault: the service answers (to nobody) that it did
--- not take them. The CLI cannot know that, so it journals those rows as
+-- not take them. The CLI cannot know that, so it records those rows as
 -- uncertain and only sends them again under --recreate-uncertain, which the
--- reruns here pass; every other create is sent exactly once.
+-- reruns here pass; every other create is sent exactly once. Run on the
+-- ledger (its rows read as the journal's events) and with --no-ledger.
 local fixtures = require("spec.support.fixtures")
 local cli = require("spec.support.cli")
 local sh = require("spec.support.sh")
 
 local FIXTURE = fixtures.read("spec/support/fixture.mp4")
+
+-- The ledger's rows of outputs under dir as the journal's events: every
+-- row "creating", then "created" once it has a job id, then "downloaded".
+local function ledger_events(dir)
+  local ledger = require("omnihuman.ledger")
+  local db = cli.STATE .. "/omnihuman/jobs.db"
+  if not fixtures.exists(db) then return {} end
+  local store = assert(ledger.open(db))
+  local real = require("omnihuman.core").realpath(dir) .. "/"
+  local out = {}
+  for _, r in ipairs(assert(store:list())) do
+    if r.output and r.output:sub(1, #real) == real and r.state ~= "not_created" then
+      local key = r.output:sub(#real + 1)
+      out[#out + 1] = { ev = "creating", key = key }
+      if r.job_id then out[#out + 1] = { ev = "created", key = key, id = r.job_id } end
+      if r.state == "downloaded" then out[#out + 1] = { ev = "downloaded", key = key, id = r.job_id } end
+    end
+  end
+  store:close()
+  return out
+end
 local ROWS, CONC = 20, 4
 
 describe("omnihuman batch killed with SIGKILL #slow", function()
@@ -21,15 +43,21 @@ describe("omnihuman batch killed with SIGKILL #slow", function()
   setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
   teardown(function() srv:stop(); os.execute('rm -rf "' .. dir .. '"') end)
 
-  it("resumes every time without a duplicate create or a partial output", function()
+  for _, journaled in ipairs{ false, true } do
+  it("resumes every time without a duplicate create or a partial output" .. (journaled and " (--no-ledger)" or ""),
+    function()
     local ns = fixtures.ns("crash")
+    local top = dir
+    local dir = top .. (journaled and "/journal" or "/ledger") -- luacheck: ignore 431
+    sh.exec("mkdir -p " .. sh.q(dir))
     local lines = { "image_url,audio_url,output,sandbox_polls" }
     for i = 1, ROWS do lines[#lines + 1] = ("https://x/a.png,https://x/a.mp3,out%02d.mp4,2"):format(i) end
     local manifest = dir .. "/jobs.csv"
     fixtures.write(manifest, table.concat(lines, "\n") .. "\n")
     local journal = manifest .. ".journal.jsonl"
     local args = { "batch", manifest, "--ca-file", srv.ca_file, "--interval", "0.05",
-                   "--concurrency", tostring(CONC), "--recreate-uncertain", "--progress", "plain" }
+                   "--concurrency", tostring(CONC), "--recreate-uncertain", "--progress", "plain", journaled and "--no-ledger" or nil }
+    local function records() return journaled and cli.journal(journal) or ledger_events(dir) end
     local env = cli.env(srv, ns)
     local refused = 0 -- creates the server answered 503 (after the kill): not jobs
 
@@ -47,7 +75,7 @@ describe("omnihuman batch killed with SIGKILL #slow", function()
       cli.kill9(h)
       assert.is_true(ok and was_alive, phase .. ": the run did not reach the kill point\n" .. (fixtures.read(h.err) or ""))
       targets_ok(phase)
-      return cli.journal(journal)
+      return records()
     end
 
     -- 1. before any create answered: all CONC creates held, then refused
@@ -100,7 +128,8 @@ describe("omnihuman batch killed with SIGKILL #slow", function()
     end
     local names = fixtures.ls(dir)
     table.sort(names)
-    assert.equals(ROWS + 4, #names) -- outputs + manifest + journal + bg.out + bg.err
+    assert.equals(ROWS + (journaled and 4 or 3), #names) -- outputs + manifest + journal (--no-ledger) + bg.out + bg.err
+    assert.equals(journaled, fixtures.exists(journal))
     for _, name in ipairs(names) do assert.is_nil(name:match("%.part%-"), "stale " .. name) end
 
     -- one job per row on the server, whatever was killed when
@@ -108,9 +137,9 @@ describe("omnihuman batch killed with SIGKILL #slow", function()
     assert.equals(ROWS, recs.jobs)
     assert.equals(ROWS + refused, recs.counts.create)
     local ids, keys = {}, {}
-    for _, r in ipairs(cli.journal(journal)) do
+    for _, r in ipairs(records()) do
       if r.ev == "created" then
-        assert.is_nil(ids[r.id], "id journaled twice")
+        assert.is_nil(ids[r.id], "id recorded twice")
         assert.is_nil(keys[r.key], "row created twice: " .. r.key)
         ids[r.id], keys[r.key] = true, true
       end
@@ -119,4 +148,5 @@ describe("omnihuman batch killed with SIGKILL #slow", function()
     for _ in pairs(keys) do n = n + 1 end
     assert.equals(ROWS, n)
   end)
+  end
 end)
