@@ -1,7 +1,9 @@
--- omnihuman batch: many jobs from a manifest, resumable through a journal.
--- Order of work: lock (manifest and journal), read the manifest and the
--- journal, name every row by its output's canonical path, plan, pre-flight
--- every row, then run (batch_run) and summarise (batch_report).
+-- omnihuman batch: many jobs from a manifest, resumable through the job
+-- ledger (or, with --no-ledger, a journal). Order of work: lock the
+-- manifest (and the journal while it is read), read the manifest, name
+-- every row by its output's canonical path, find each row in the ledger
+-- (importing an old journal once), plan, pre-flight every row, then run
+-- (batch_run) and summarise (batch_report).
 local core = require("omnihuman.core")
 local util = require("omnihuman.cli.util")
 local exit = require("omnihuman.cli.exit")
@@ -25,26 +27,28 @@ batch.command = {
   details = [[
 Columns: image (or image_url), audio (or audio_url), output; other columns are
 extra request fields. Relative paths are relative to the manifest's folder.
-A row is its output file, however spelled. The journal (default
-MANIFEST.journal.jsonl) records each create before it is sent and its job id
-as soon as it answers; a rerun waits for pending jobs, downloads completed ones
-and skips finished ones, so a crashed batch never pays for a row twice. A row
-whose create was sent but never answered is "uncertain" (it may have been
-billed): it is not sent again unless you pass --recreate-uncertain.]],
+A row is what it pays for (its request) and its output file, however spelled.
+The job ledger records each create before it is sent and its job id as soon as
+it answers (with --no-ledger, the journal MANIFEST.journal.jsonl does; a
+journal of an older run is imported into the ledger once and left untouched);
+a rerun waits for pending jobs, downloads completed ones and skips finished
+ones, so a crashed batch never pays for a row twice. A row whose create was
+sent but never answered is "uncertain" (it may have been billed): it is not
+sent again unless you pass --recreate-uncertain.]],
   options = {
     { "concurrency", short = "c", arg = "N", number = true, help = "jobs in flight at once, at most (default 4)" },
-    { "journal", arg = "FILE", help = "journal file (default: MANIFEST.journal.jsonl)" },
+    { "journal", arg = "FILE", help = "journal file (default: MANIFEST.journal.jsonl; written only with --no-ledger)" },
     { "dry-run", help = "check every row and print the plan; send nothing" },
     { "max-creates", arg = "N", number = true, help = "at most N creates that may make a job, this run" },
     { "recreate-uncertain", help = "create again rows whose create may have been billed already" },
     { "retry-failed", help = "create again rows whose generation failed" },
     { "adopt", arg = "OUTPUT=ID", multi = true,
-      help = "record job ID for the row writing OUTPUT (an id printed as not journaled)" },
+      help = "record job ID for the row writing OUTPUT (an id printed as not recorded)" },
     { "model", arg = "MODEL", help = "model for rows that do not name one" },
     { "field", arg = "K=V", multi = true, help = "extra field for every row (a row's own column wins)" },
     { "interval", arg = "SECONDS", number = true, help = "seconds between status checks (default 10)" },
     { "timeout", arg = "SECONDS", number = true, help = "give up waiting for a job after this long (default 900)" },
-    { "no-fsync", help = "flush the journal but do not fsync it" },
+    { "no-fsync", help = "flush the journal but do not fsync it (--no-ledger)" },
     { "ledger", arg = "PATH", help = "the job ledger (default: $XDG_STATE_HOME/omnihuman/jobs.db)" },
     { "no-ledger", help = "the journal alone: no job ledger" },
   },
