@@ -321,39 +321,39 @@ describe("omnihuman batch safety #slow", function()
   end)
 
   for _, rec in ipairs(RECORDS) do
-  it("of two runs started at once, even after a killed one, exactly one proceeds (" .. rec.name .. ")", function()
-    for trial = 1, 6 do
-      local ns, d = fixtures.ns("two"), newdir()
-      local m = manifest(d .. "/jobs.csv", { "r1.mp4", "r2.mp4", "r3.mp4" }, 4)
-      -- a run killed with SIGKILL mid-way (after row 1's create was recorded)
-      assert.equals(137, (on(rec, ns, m, {}, nil, { [rec.var] = "crash_after=1" })), cli.explain())
-      local journal = fixtures.exists(m .. ".journal.jsonl") and fixtures.read(m .. ".journal.jsonl")
-      local env = cli.env(srv, ns)
-      local both = { "--recreate-uncertain", rec.extra[1] }
-      local a = cli.spawn(args(m, both), env, d, { code = true }, "a")
-      local b = cli.spawn(args(d .. "/./jobs.csv", both), env, d, { code = true, cwd = "/" }, "b")
-      local ca, oa, ea = cli.wait(a, 60)
-      local cb, ob, eb = cli.wait(b, 60)
-      local why = ("trial %d: exits %s and %s\n%s%s%s%s"):format(trial, tostring(ca), tostring(cb), oa, ea, ob, eb)
-      local codes = { ca, cb }
-      table.sort(codes)
-      assert.same({ 0, 11 }, codes, why)
-      local loser = ca == 11 and (oa .. ea) or (ob .. eb)
-      assert.matches("another omnihuman batch is", loser, why)
-      assert.is_nil(loser:find("rows:", 1, true), why)
-      local jobs = jobs_per_tag(ns)
-      for i = 1, 3 do assert.is_true((jobs["r" .. i] or 0) <= 1, why) end
-      if journal then
-        assert.equals(journal, fixtures.read(m .. ".journal.jsonl"):sub(1, #journal), why)
-        assert.equals(3, cli.count(cli.journal(m .. ".journal.jsonl"), "downloaded"), why)
-      else
-        assert.is_false(fixtures.exists(m .. ".journal.jsonl"), why)
-        local done = 0
-        for _, r in pairs(runs.ledger_rows(d, nil, true)) do if r.state == "downloaded" then done = done + 1 end end
-        assert.equals(3, done, why)
+    it("of two runs started at once, even after a killed one, exactly one proceeds (" .. rec.name .. ")", function()
+      for trial = 1, 6 do
+        local ns, d = fixtures.ns("two"), newdir()
+        local m = manifest(d .. "/jobs.csv", { "r1.mp4", "r2.mp4", "r3.mp4" }, 4)
+        -- a run killed with SIGKILL mid-way (after row 1's create was recorded)
+        assert.equals(137, (on(rec, ns, m, {}, nil, { [rec.var] = "crash_after=1" })), cli.explain())
+        local journal = fixtures.exists(m .. ".journal.jsonl") and fixtures.read(m .. ".journal.jsonl")
+        local env = cli.env(srv, ns)
+        local both = { "--recreate-uncertain", rec.extra[1] }
+        local a = cli.spawn(args(m, both), env, d, { code = true }, "a")
+        local b = cli.spawn(args(d .. "/./jobs.csv", both), env, d, { code = true, cwd = "/" }, "b")
+        local ca, oa, ea = cli.wait(a, 60)
+        local cb, ob, eb = cli.wait(b, 60)
+        local why = ("trial %d: exits %s and %s\n%s%s%s%s"):format(trial, tostring(ca), tostring(cb), oa, ea, ob, eb)
+        local codes = { ca, cb }
+        table.sort(codes)
+        assert.same({ 0, 11 }, codes, why)
+        local loser = ca == 11 and (oa .. ea) or (ob .. eb)
+        assert.matches("another omnihuman batch is", loser, why)
+        assert.is_nil(loser:find("rows:", 1, true), why)
+        local jobs = jobs_per_tag(ns)
+        for i = 1, 3 do assert.is_true((jobs["r" .. i] or 0) <= 1, why) end
+        if journal then
+          assert.equals(journal, fixtures.read(m .. ".journal.jsonl"):sub(1, #journal), why)
+          assert.equals(3, cli.count(cli.journal(m .. ".journal.jsonl"), "downloaded"), why)
+        else
+          assert.is_false(fixtures.exists(m .. ".journal.jsonl"), why)
+          local done = 0
+          for _, r in pairs(runs.ledger_rows(d, nil, true)) do if r.state == "downloaded" then done = done + 1 end end
+          assert.equals(3, done, why)
+        end
       end
-    end
-  end)
+    end)
   end
 
   it("lowers its concurrency on 429 and raises it again: 50 rows, a service allowing 5 jobs", function()
