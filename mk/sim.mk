@@ -1,6 +1,7 @@
 # make sim: the batch crash simulation (sim/run.lua). Every crash point of
-# SIM_ROWS-row manifests (journal writes and ledger commits), then
-# SIM_SCHEDULES random schedules; SIM_SEED
+# SIM_ROWS-row manifests (ledger commits and SQLite syncs on the ledger,
+# journal writes with --no-ledger), then SIM_SCHEDULES random schedules
+# (three in four on the ledger); SIM_SEED
 # replays a run, SIM_ONLY=I one schedule of it.
 SIM_SCHEDULES ?= 20
 SIM_ROWS ?= 3

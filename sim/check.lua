@@ -47,7 +47,8 @@ function check.at_most_one(world, tags)
   return v
 end
 
--- The end: every row done with exactly one job, the journal naming it,
+-- The end: every row done with exactly one job, the plan (from the ledger,
+-- or the journal with --no-ledger) naming it,
 -- every output the fixture byte for byte, no .part file left.
 function check.final(world, tags, plan)
   local v = check.at_most_one(world, tags)
@@ -62,7 +63,7 @@ function check.final(world, tags, plan)
     else
       if p.plan ~= "skip" then v[#v + 1] = ("row %s: final plan %s, not skip"):format(r.tag, p.plan) end
       if ids[1] and p.id ~= ids[1] then
-        v[#v + 1] = ("row %s: the journal names job %s, the server made %s"):format(r.tag, tostring(p.id), ids[1])
+        v[#v + 1] = ("row %s: the plan names job %s, the server made %s"):format(r.tag, tostring(p.id), ids[1])
       end
     end
     local f = io.open(r.path, "rb")
@@ -106,7 +107,7 @@ function check.ledger(world, tags, path)
 end
 
 -- A plan (a dry run's --json) against the server: nothing paid is missing
--- from the journal, and the journal's ids are the server's.
+-- from the ledger (or the journal), and the ids it names are the server's.
 function check.plan(world, tags, plan)
   local v = {}
   for _, row in ipairs(plan.rows or {}) do
@@ -115,10 +116,10 @@ function check.plan(world, tags, plan)
     if not r then
       v[#v + 1] = "plan names an unknown row " .. tostring(row.key)
     elseif row.plan == "create" and #ids > 0 then
-      v[#v + 1] = ("row %s: planned for a create, but job %s exists and the journal does not know it"):format(r.tag,
+      v[#v + 1] = ("row %s: planned for a create, but job %s exists and the plan does not know it"):format(r.tag,
         ids[1])
     elseif (row.plan == "resume" or row.plan == "download" or row.plan == "skip") and row.id ~= ids[1] then
-      v[#v + 1] = ("row %s: the journal names job %s, the server made %s"):format(r.tag, tostring(row.id),
+      v[#v + 1] = ("row %s: the plan names job %s, the server made %s"):format(r.tag, tostring(row.id),
         tostring(ids[1]))
     elseif row.plan == "bad" or row.plan == "failed" then
       v[#v + 1] = ("row %s: planned %s: %s"):format(r.tag, row.plan, tostring(row.message))

@@ -1,21 +1,25 @@
 -- make sim: crash simulation of `omnihuman batch` against the test server,
 -- in the spirit of SQLite's crash tests. Two sets of schedules:
 --
---  * every crash point: for a manifest of N rows, one schedule per journal
---    write k of a clean run (4 per row) and per way to break it: SIGKILL
---    just before write k, just after it, write k failing, every write from
---    k on failing (a full disk); the same for each commit k of the job
---    ledger (SQLite; 5 per row: the create, its answer, new statuses, the
---    result, the download), through OMNIHUMAN_SIM_LEDGER; and a SIGKILL
---    inside SQLite at each of its syncs, as a commit's pages are written
---    but not yet durable (OMNIHUMAN_SIM_SQLITE, src/ledger/faultvfs.c);
---  * random schedules: 1-3 rounds of SIGKILL at a random moment, a journal
---    write fault, a ledger commit fault or a fault inside SQLite (a sync
---    failing, writes failing from one on), a real full disk (ulimit -f), server faults (create 429,
---    500, 503, a create that made its job and then answered 504 or hung up;
---    status-check faults; CDN cuts), --max-creates, two runs at once; each
---    run from a random folder, the manifest named by a random path and
---    rewritten with other spellings of the same outputs, in another order.
+--  * every crash point: for a manifest of N rows, one schedule per commit k
+--    of the job ledger (SQLite; 5 per row: the create, its answer, new
+--    statuses, the result, the download) and per way to break it, through
+--    OMNIHUMAN_SIM_LEDGER: SIGKILL just before commit k, just after it,
+--    commit k failing, every commit from k on failing (a full disk); a
+--    SIGKILL inside SQLite at each of its syncs, as a commit's pages are
+--    written but not yet durable (OMNIHUMAN_SIM_SQLITE,
+--    src/ledger/faultvfs.c); and, with --no-ledger (the journal alone: a
+--    run on the ledger writes no journal), the same four ways at each
+--    journal write k (4 per row, OMNIHUMAN_SIM_JOURNAL);
+--  * random schedules, on the ledger (three in four) or with --no-ledger:
+--    1-3 rounds of SIGKILL at a random moment, a ledger commit fault or a
+--    fault inside SQLite (a sync failing, writes failing from one on) or,
+--    with --no-ledger, a journal write fault, a real full disk (ulimit -f),
+--    server faults (create 429, 500, 503, a create that made its job and
+--    then answered 504 or hung up; status-check faults; CDN cuts),
+--    --max-creates, two runs at once; each run from a random folder, the
+--    manifest named by a random path and rewritten with other spellings of
+--    the same outputs, in another order.
 --
 -- After the disruption each schedule reruns the batch until it is done, the
 -- way a careful user would: a dry run shows the plan; an uncertain row gets
@@ -23,8 +27,8 @@
 -- or the server's own record), and is recreated only when the server
 -- confirms that it made none. Invariants (sim/check.lua) are checked after
 -- every run and every schedule; at the end the ledger names every row's job
--- as downloaded (after one more plain run if the ledger had yet to import
--- what only the journal knew).
+-- as downloaded (for a --no-ledger schedule, after one more plain run on the
+-- ledger, which imports the journal once).
 --
 -- Environment: SIM_SEED (default: the time), SIM_SCHEDULES (random
 -- schedules, default 20), SIM_ROWS (rows of the crash-point manifests,
@@ -70,7 +74,7 @@ for _, rows in ipairs(ROWS) do
   for _, conc in ipairs(CONC) do
     for _, mode in ipairs({ "crash_before", "crash_after", "fail", "fail_from" }) do
       for k = 1, 4 * rows do
-        schedules[#schedules + 1] = { kind = "point", rows = rows, conc = conc, mode = mode, k = k }
+        schedules[#schedules + 1] = { kind = "point", rows = rows, conc = conc, mode = mode, k = k, journal = true }
       end
       for k = 1, LEDGER_PER_ROW * rows do
         schedules[#schedules + 1] = { kind = "point", rows = rows, conc = conc, mode = mode, k = k, ledger = true }
@@ -109,6 +113,7 @@ local function play(idx, sc)
   local rng = make_rng(SEED * 7919 + idx)
   local ns = ("sim%d_%d"):format(SEED % 1000000, idx)
   local rows = sc.rows or (rng(5) + 1)
+  if sc.kind == "random" then sc.journal = rng(4) == 1 end
   local world = World.new(root, idx, rng, rows)
   local v, log = {}, {}
   local printed = {} -- key -> job id the CLI printed as not journaled
@@ -119,7 +124,8 @@ local function play(idx, sc)
   local function jobs() return check.server_jobs(srv, ns) end
 
   -- Runs the CLI once. o: extra (args), env, pre (shell), kill_after (s),
-  -- dry (a dry run), budget (--max-creates), conc.
+  -- dry (a dry run), budget (--max-creates), conc, ledger (on the ledger
+  -- even in a --no-ledger schedule).
   local function run(o)
     stats.runs = stats.runs + 1
     if not o.dry and rng(2) == 1 then world:rewrite() end
@@ -129,6 +135,7 @@ local function play(idx, sc)
     if o.dry then args[#args + 1] = "--dry-run" end
     if o.budget then args[#args + 1] = "--max-creates"; args[#args + 1] = tostring(o.budget) end
     for _, a in ipairs(o.extra or {}) do args[#args + 1] = a end
+    if sc.journal and not o.ledger then args[#args + 1] = "--no-ledger" end
     local env = cli.env(srv, ns, o.env)
     local tags_before = jobs()
     local jobs_before = 0
@@ -159,6 +166,10 @@ local function play(idx, sc)
     local tags = jobs()
     for _, x in ipairs(check.at_most_one(world, tags)) do violate(x) end
     local lines_after = lines_of(world.journal)
+    if not sc.journal and fixtures.exists(world.journal) then violate("a run on the ledger wrote a journal") end
+    if o.ledger and journal_before ~= (fixtures.exists(world.journal) and fixtures.read(world.journal) or nil) then
+      violate("a run on the ledger changed the journal it imported")
+    end
     if o.dry then
       if journal_before ~= (fixtures.exists(world.journal) and fixtures.read(world.journal) or nil) then
         violate("a dry run changed the journal")
@@ -169,9 +180,11 @@ local function play(idx, sc)
       end
       return code, decode(out), entry
     end
-    -- a run that could not journal never exits 0
-    if err:find("cannot write to journal", 1, true) and code ~= 9 and code ~= 10 and code ~= 137 then
-      violate(("a run whose journal failed exited %s"):format(tostring(code)))
+    -- a run that could not record (journal or ledger) never exits 0
+    for _, said in ipairs({ "cannot write to journal", "the ledger could not record" }) do
+      if err:find(said, 1, true) and code ~= 9 and code ~= 10 and code ~= 137 then
+        violate(("a run that said %q exited %s"):format(said, tostring(code)))
+      end
     end
     local mode, k = (o.env and o.env.OMNIHUMAN_SIM_JOURNAL or ""):match("^(%a[%w_]*)=(%d+)$")
     k = tonumber(k)
@@ -182,7 +195,7 @@ local function play(idx, sc)
       violate(("%s=%d: exit %s, not killed"):format(mode, k, tostring(code)))
     end
     -- ids printed as not journaled are real jobs of their rows
-    for id, key in err:gmatch("job (%S+) was created for %S+ %(([^)]+)%) but its id could not be journaled") do
+    for id, key in err:gmatch("job (%S+) was created for %S+ %(([^)]+)%) but its id could not be ") do
       local r = world.by_key[key]
       local found = false
       for _, x in ipairs(r and tags[r.tag] or {}) do if x == id then found = true end end
@@ -232,23 +245,34 @@ local function play(idx, sc)
     end
   end
 
+  -- Creates answered so far: "created" records of the journal (not
+  -- adopted ones), or the ledger's rows of this schedule's service that
+  -- hold a create's credits.
+  local function created_count()
+    local n = 0
+    if sc.journal then
+      for _, e in ipairs(cli.journal(world.journal)) do if e.ev == "created" and not e.adopted then n = n + 1 end end
+      return n
+    end
+    local has, ledger = pcall(require, "omnihuman.ledger")
+    local store = has and fixtures.exists(LEDGER_PATH) and ledger.open(LEDGER_PATH)
+    if not store then return 0 end
+    for _, r in ipairs(store:list() or {}) do
+      if r.credits and r.service and r.service:find("/n/" .. ns .. "/", 1, true) then n = n + 1 end
+    end
+    store:close()
+    return n
+  end
+
   -- The credits a finished run reports are the server's, for its creates.
   local function credits_ok(res, created_before)
-    if not res or #(res.journal_errors or {}) > 0 then return end
-    local answered = -created_before
-    for _, e in ipairs(cli.journal(world.journal)) do
-      if e.ev == "created" and not e.adopted then answered = answered + 1 end
-    end
+    if not res or #(res.journal_errors or {}) > 0 or #(res.ledger_errors or {}) > 0 then return end
+    local answered = created_count() - created_before
     local want = answered > 0 and answered * CREDITS or nil
     if res.credits ~= want then
       violate(("credits reported %s, the server's for %d creates: %s"):format(tostring(res.credits), answered,
         tostring(want)))
     end
-  end
-  local function created_count()
-    local n = 0
-    for _, e in ipairs(cli.journal(world.journal)) do if e.ev == "created" and not e.adopted then n = n + 1 end end
-    return n
   end
 
   -- The disruption.
@@ -266,6 +290,7 @@ local function play(idx, sc)
     for _ = 1, rng(3) do
       if rng(2) == 1 then server_faults(); parts[#parts + 1] = "server faults" end
       local pick = rng(8) -- 1 and 7: a SIGKILL at a random moment
+      if pick == 2 and not sc.journal then pick = 8 end -- a run on the ledger writes no journal: a ledger fault
       if pick == 1 or pick == 7 then
         local t = 0.02 + rng() * typical
         parts[#parts + 1] = ("SIGKILL after %.2f s"):format(t)
@@ -276,6 +301,13 @@ local function play(idx, sc)
         stats.journal_faults = stats.journal_faults + 1
         parts[#parts + 1] = mode .. "=" .. k
         run({ what = mode, env = { OMNIHUMAN_SIM_JOURNAL = mode .. "=" .. k } })
+      elseif pick == 3 and not sc.journal then
+        -- a real full disk under the ledger: its WAL (and SQLite's 32 KiB
+        -- shared memory file, and the outputs) within 32-60 KiB
+        local blocks = 63 + rng(57)
+        stats.full_disk = stats.full_disk + 1
+        parts[#parts + 1] = ("full disk (ulimit -f %d)"):format(blocks)
+        run({ what = "full disk", pre = ("ulimit -f %d; trap '' XFSZ;"):format(blocks) })
       elseif pick == 3 then
         -- a real full disk: the journal may not grow past 32 KiB (outputs, 15 KB, still fit)
         local limit = 64 * 512
@@ -306,8 +338,9 @@ local function play(idx, sc)
         local hs = {}
         for j = 1, 2 do
           local cwd, spelled = world:invocation()
-          hs[j] = cli.spawn({ "batch", spelled, "--ca-file", srv.ca_file, "--interval", "0.05", "--json" }, env,
-                            world.base, { cwd = cwd, code = true }, "two" .. j)
+          hs[j] = cli.spawn({ "batch", spelled, "--ca-file", srv.ca_file, "--interval", "0.05", "--json",
+                              sc.journal and "--no-ledger" or nil }, env, world.base, { cwd = cwd, code = true },
+                            "two" .. j)
         end
         local codes = {}
         for j = 1, 2 do
@@ -375,9 +408,9 @@ local function play(idx, sc)
     violate("not done after 10 reruns")
   else
     for _, x in ipairs(check.final(world, (jobs()), final_plan)) do violate(x) end
-    local ledger_v = check.ledger(world, (jobs()), LEDGER_PATH)
-    if #ledger_v > 0 then -- rows only the journal knew are imported by a run, not a dry run
-      local code = run({ what = "import" })
+    local ledger_v = sc.journal and { "a --no-ledger schedule" } or check.ledger(world, (jobs()), LEDGER_PATH)
+    if #ledger_v > 0 then -- a --no-ledger schedule's journal is imported by a run on the ledger, not a dry run
+      local code = run({ what = "import", ledger = true })
       if code ~= 0 then violate("the run after the last dry run exited " .. tostring(code)) end
       for _, x in ipairs(check.at_most_one(world, (jobs()))) do violate(x) end
       ledger_v = check.ledger(world, (jobs()), LEDGER_PATH)

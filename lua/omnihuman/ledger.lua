@@ -272,6 +272,8 @@ function Ledger:list(filter)
   if type(filter.state) == "string" then where[#where + 1] = "state = ?" vals[#vals + 1] = filter.state end
   if filter.model then where[#where + 1] = "model = ?" vals[#vals + 1] = filter.model end
   if filter.label then where[#where + 1] = "label = ?" vals[#vals + 1] = filter.label end
+  if filter.fingerprint then where[#where + 1] = "fingerprint = ?" vals[#vals + 1] = filter.fingerprint end
+  if filter.service then where[#where + 1] = "service = ?" vals[#vals + 1] = filter.service end
   if filter.since then where[#where + 1] = "created_at >= ?" vals[#vals + 1] = filter.since end
   local sql = "SELECT * FROM jobs" .. (#where > 0 and (" WHERE " .. table.concat(where, " AND ")) or "")
     .. " ORDER BY row"

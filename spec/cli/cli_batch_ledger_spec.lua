@@ -17,21 +17,7 @@ describe("omnihuman batch on the ledger #slow", function()
   setup(function() runs.start() end)
   teardown(function() runs.stop() end)
 
-  -- The ledger's rows for the outputs of folder d, by file name.
-  local function ledger_rows(d)
-    local store = assert(require("omnihuman.ledger").open(cli.STATE .. "/omnihuman/jobs.db"))
-    local real = require("omnihuman.fs").realpath(d)
-    local out = {}
-    for _, r in ipairs(assert(store:list())) do
-      local name = r.output and r.output:sub(1, #real + 1) == real .. "/" and r.output:sub(#real + 2)
-      if name then
-        assert.is_nil(out[name], "two ledger rows for " .. name)
-        out[name] = r
-      end
-    end
-    store:close()
-    return out
-  end
+  local ledger_rows = runs.ledger_rows
 
   it("writes each row's statuses, result and download to its ledger row", function()
     local ns, d = fixtures.ns("bl"), runs.newdir()
@@ -110,11 +96,11 @@ describe("omnihuman batch on the ledger #slow", function()
     local code, out, err = runs.batch(ns, m1)
     assert.equals(0, code, out .. err)
     local id = ledger_rows(d1)["a.mp4"].job_id
-    -- the manifest and its journal copied to another folder: the journal's
-    -- job is d1's, and d2/a.mp4 is another output
+    -- the manifest copied to another folder with an older journal naming
+    -- d1's job: d2/a.mp4 is another output
     local m2 = d2 .. "/jobs.csv"
-    sh.exec("cp " .. sh.q(m1) .. " " .. sh.q(m2) .. " && cp " .. sh.q(m1 .. ".journal.jsonl") .. " "
-      .. sh.q(m2 .. ".journal.jsonl"))
+    sh.exec("cp " .. sh.q(m1) .. " " .. sh.q(m2))
+    fixtures.write(m2 .. ".journal.jsonl", cjson.encode({ v = 2, key = "a.mp4", ev = "created", id = id }) .. "\n")
     code, out, err = runs.batch(ns, m2)
     assert.matches("jobs%.csv:2: job " .. id:gsub("%p", "%%%0") .. " of the journal is the ledger's job for "
       .. require("omnihuman.fs").realpath(d1):gsub("%p", "%%%0") .. "/a%.mp4: not imported", err)
@@ -125,21 +111,59 @@ describe("omnihuman batch on the ledger #slow", function()
     assert.same({}, ledger_rows(d2))
   end)
 
-  it("says so when the ledger cannot record a job id the journal holds; the rerun imports it", function()
-    local ns, d = fixtures.ns("bj"), runs.newdir()
-    local m = runs.manifest(d .. "/jobs.csv", { "a.mp4" })
-    -- commit 1 is the create's row, commit 2 its answer
-    local code, out, err = runs.batch(ns, m, {}, nil, { OMNIHUMAN_SIM_LEDGER = "fail=2" })
+  it("never writes a journal; imports an old one once and leaves it untouched", function()
+    local ns, d = fixtures.ns("bu"), runs.newdir()
+    local m = runs.manifest(d .. "/jobs.csv", { "a.mp4", "b.mp4" })
+    local code, out, err = runs.batch(ns, m)
     assert.equals(0, code, out .. err)
-    local _, _, recs = cli.tags(runs.srv, ns)
-    local id = recs.tags.r1[1]
-    assert.matches("jobs%.csv:2: the ledger could not record job " .. id:gsub("%p", "%%%0")
-      .. " %([^\n]*disk is full[^\n]*%); the journal holds it", out .. err)
-    assert.is_nil(ledger_rows(d)["a.mp4"].job_id)
+    assert.is_false(fixtures.exists(m .. ".journal.jsonl"))
+    -- an older journal naming a job for a third row: imported, not changed
+    local c = fixtures.client(runs.srv, ns)
+    local job = assert(c:create{ image_url = batch_runs.IMG, audio_url = batch_runs.AUD, sandbox_polls = 1,
+                                 sandbox_tag = "r3" })
+    runs.manifest(m, { "a.mp4", "b.mp4", "c.mp4" })
+    local old = cjson.encode({ v = 2, key = "c.mp4", ev = "created", id = job.id }) .. "\n"
+    fixtures.write(m .. ".journal.jsonl", old)
     code, out, err = runs.batch(ns, m)
     assert.equals(0, code, out .. err)
-    assert.equals(id, ledger_rows(d)["a.mp4"].job_id)
-    assert.equals("downloaded", ledger_rows(d)["a.mp4"].state)
-    assert.equals(1, runs.srv:count(ns, "create"))
+    assert.equals(old, fixtures.read(m .. ".journal.jsonl"))
+    assert.equals(job.id, ledger_rows(d)["c.mp4"].job_id)
+    assert.equals("downloaded", ledger_rows(d)["c.mp4"].state)
+    runs.assert_one_job_each(ns, 3)
+  end)
+
+  -- commit 1 is the create's row, 2 its answer, 3 the first status
+  for _, k in ipairs{ 3, 4, 5 } do
+    it(("stops with exit 9 when the ledger cannot record what follows the create (commit %d);"
+      .. " the rerun redoes it at no cost"):format(k), function()
+      local ns, d = fixtures.ns("bs"), runs.newdir()
+      local m = runs.manifest(d .. "/jobs.csv", { "a.mp4" })
+      local code, out, err = runs.batch(ns, m, {}, nil, { OMNIHUMAN_SIM_LEDGER = "fail=" .. k })
+      local _, _, recs = cli.tags(runs.srv, ns)
+      local id = recs.tags.r1[1]
+      if code ~= 0 then -- a job whose status goes straight to its end has fewer commits
+        assert.equals(9, code, out .. err)
+        assert.matches("jobs%.csv:2: the ledger could not record [^\n]*disk is full[^\n]*%(the run stops%)", err)
+        assert.equals(id, ledger_rows(d)["a.mp4"].job_id)
+        assert.is_not.equals("downloaded", ledger_rows(d)["a.mp4"].state)
+      end
+      code, out, err = runs.batch(ns, m)
+      assert.equals(0, code, out .. err)
+      assert.equals(id, ledger_rows(d)["a.mp4"].job_id)
+      assert.equals("downloaded", ledger_rows(d)["a.mp4"].state)
+      assert.equals(1, runs.srv:count(ns, "create"))
+      assert.equals(batch_runs.FIXTURE, fixtures.read(d .. "/a.mp4"))
+    end)
+  end
+
+  it("--adopt is refused for a row whose request cannot be fingerprinted yet", function()
+    local ns, d = fixtures.ns("bf"), runs.newdir()
+    local m = d .. "/jobs.csv"
+    fixtures.write(m, "image,audio,output\nmissing.png,missing.mp3,a.mp4\n")
+    local code, out, err = runs.batch(ns, m, { "--adopt", "a.mp4=some-job" })
+    assert.equals(2, code, out .. err)
+    assert.matches("%-%-adopt: the request of a%.mp4 cannot be fingerprinted yet", err)
+    assert.same({}, ledger_rows(d))
+    assert.equals(0, runs.srv:count(ns, "poll"))
   end)
 end)

@@ -24,16 +24,15 @@ describe("omnihuman batch rows #slow", function()
   teardown(function() runs.stop() end)
 
   local newdir, batch, manifest = runs.newdir, runs.batch, runs.manifest
-  local jobs_per_tag, assert_one_job_each, journal_lines_ok = runs.jobs_per_tag, runs.assert_one_job_each,
-                                                              runs.journal_lines_ok
+  local jobs_per_tag, assert_one_job_each = runs.jobs_per_tag, runs.assert_one_job_each
 
   it("finds the same rows from any folder, the manifest named by any path, outputs spelled any way", function()
     local ns, d = fixtures.ns("safe"), newdir()
     sh.exec("ln -s " .. sh.q(d) .. " " .. sh.q(d .. "-link"))
     local m = manifest(d .. "/jobs.csv", { "out/r1.mp4", "./out/r2.mp4", "sub/../out/r3.mp4", d .. "/out/r4.mp4" })
-    -- first run in the manifest's folder, killed right after row 1's job id was journaled
+    -- first run in the manifest's folder, killed right after row 1's job id was recorded (ledger commit 2)
     local code = batch(ns, "jobs.csv", { "--concurrency", "1" }, { cwd = d },
-                       { OMNIHUMAN_SIM_JOURNAL = "crash_after=2" })
+                       { OMNIHUMAN_SIM_LEDGER = "crash_after=2" })
     assert.equals(137, code, cli.explain())
     assert.same({ r1 = 1 }, jobs_per_tag(ns))
     -- from / by an absolute path through a symlinked folder: row 1 resumes, 2 and 3 are created
@@ -63,19 +62,45 @@ describe("omnihuman batch rows #slow", function()
     assert.equals(0, code, cli.explain())
     assert.same(before, srv:records(ns).counts)
     assert.matches("already done", out)
-    journal_lines_ok(m .. ".journal.jsonl")
+    -- one ledger row per output, however spelled; no journal
+    assert.is_false(fixtures.exists(m .. ".journal.jsonl"))
     local keys = {}
-    for _, r in ipairs(cli.journal(m .. ".journal.jsonl")) do keys[r.key] = true end
-    assert.same({ ["out/r1.mp4"] = true, ["out/r2.mp4"] = true, ["out/r3.mp4"] = true, ["out/r4.mp4"] = true }, keys)
+    for name, r in pairs(runs.ledger_rows(d)) do keys[name] = r.state end
+    assert.same({ ["out/r1.mp4"] = "downloaded", ["out/r2.mp4"] = "downloaded", ["out/r3.mp4"] = "downloaded",
+                  ["out/r4.mp4"] = "downloaded" }, keys)
   end)
 
-  it("resumes a folder moved whole with its journal", function()
+  it("resumes a folder moved whole (the ledger)", function()
     local ns, d = fixtures.ns("safe"), newdir()
-    local m = manifest(d .. "/jobs.csv", { "out/r1.mp4", "out/r2.mp4", "out/r3.mp4" })
-    assert.equals(137, (batch(ns, m, { "--concurrency", "1" }, nil, { OMNIHUMAN_SIM_JOURNAL = "crash_after=6" })), cli.explain())
+    local m = d .. "/jobs.csv"
+    fixtures.write(m, "image,audio,output,sandbox_polls,sandbox_tag\n" .. IMG .. "," .. AUD .. ",out/r1.mp4,1,r1\n"
+      .. IMG .. "," .. AUD .. ",out/r2.mp4,400,r2\n" .. IMG .. "," .. AUD .. ",out/r3.mp4,1,r3\n")
+    -- killed once row 1 is done and row 2's job (20 s long) is in the ledger
+    local h = cli.spawn(runs.args(m, { "--concurrency", "1" }), cli.env(srv, ns), d)
+    assert.is_true(cli.until_true(function()
+      local r = fixtures.exists(cli.STATE .. "/omnihuman/jobs.db") and runs.ledger_rows(d, nil, true)["out/r2.mp4"]
+      return r and r.job_id ~= nil
+    end, 30), cli.explain())
+    cli.kill9(h)
     assert.same({ r1 = 1, r2 = 1 }, jobs_per_tag(ns)) -- row 1 done, row 2 created
     assert.is_true(sh.exec("mv " .. sh.q(d) .. " " .. sh.q(d .. "-moved")))
-    local code, out, err = batch(ns, "jobs.csv", {}, { cwd = d .. "-moved" })
+    -- the plan from the moved folder (row 2's job takes 20 s: not waited for here)
+    local code, out, err = batch(ns, "jobs.csv", { "--dry-run" }, { cwd = d .. "-moved" })
+    assert.equals(0, code, out .. err)
+    assert.matches("skip%s+jobs%.csv:2%s+%x+%s+out/r1%.mp4", out)
+    assert.matches("resume%s+jobs%.csv:3%s+%x+%s+out/r2%.mp4", out)
+    assert.matches("create%s+jobs%.csv:4%s+%-%s+out/r3%.mp4", out)
+    assert.same({ r1 = 1, r2 = 1 }, jobs_per_tag(ns))
+  end)
+
+  it("resumes a folder moved whole with its journal (--no-ledger)", function()
+    local ns, d = fixtures.ns("safe"), newdir()
+    local m = manifest(d .. "/jobs.csv", { "out/r1.mp4", "out/r2.mp4", "out/r3.mp4" })
+    assert.equals(137, (batch(ns, m, { "--concurrency", "1", "--no-ledger" }, nil,
+      { OMNIHUMAN_SIM_JOURNAL = "crash_after=6" })), cli.explain())
+    assert.same({ r1 = 1, r2 = 1 }, jobs_per_tag(ns)) -- row 1 done, row 2 created
+    assert.is_true(sh.exec("mv " .. sh.q(d) .. " " .. sh.q(d .. "-moved")))
+    local code, out, err = batch(ns, "jobs.csv", { "--no-ledger" }, { cwd = d .. "-moved" })
     assert.equals(0, code, out .. err)
     assert_one_job_each(ns, 3)
     assert.matches("\n2%s+done%s+%x+%s+out/r1%.mp4  already done", out)
@@ -223,7 +248,7 @@ describe("omnihuman batch rows #slow", function()
     fixtures.write(m, table.concat({
       "image,audio,output,sandbox_polls,sandbox_tag,sandbox_fail",
       IMG .. "," .. AUD .. ",done.mp4,0,r1,",     -- 2
-      IMG .. "," .. AUD .. ",pending.mp4,0,r2,",  -- 3: killed after its id was journaled
+      IMG .. "," .. AUD .. ",pending.mp4,0,r2,",  -- 3: killed after its id was recorded
       IMG .. "," .. AUD .. ",failed.mp4,0,r3,boom", -- 4
       IMG .. "," .. AUD .. ",deleted.mp4,0,r4,",  -- 5: done, then its output deleted
     }, "\n") .. "\n")
@@ -231,25 +256,16 @@ describe("omnihuman batch rows #slow", function()
     fixtures.write(m, fixtures.read(m) .. IMG .. "," .. AUD .. ",pending.mp4,0,r2,\n" -- 6: pending's output again: bad
       .. IMG .. "," .. AUD .. ",new.mp4,0,r5,\n")                     -- 7
     os.remove(d .. "/deleted.mp4")
-    -- pending.mp4: a journal record says its job exists but has not finished
+    -- pending.mp4: its ledger row says its job exists but has not finished
     local c = fixtures.client(srv, ns)
     local job = assert(c:create{ image_url = IMG, audio_url = AUD, sandbox_polls = 0, sandbox_tag = "r2" })
-    local jtext = fixtures.read(m .. ".journal.jsonl")
-    local kept = {}
-    for line in jtext:gmatch("[^\n]+") do
-      if not line:find('"pending.mp4"', 1, true) then kept[#kept + 1] = line end
-    end
-    kept[#kept + 1] = cjson.encode({ v = 2, key = "pending.mp4", ev = "creating" })
-    kept[#kept + 1] = cjson.encode({ v = 2, key = "pending.mp4", ev = "created", id = job.id })
-    fixtures.write(m .. ".journal.jsonl", table.concat(kept, "\n") .. "\n")
-    -- and the ledger, which the batch reads first, says the same
     local store = assert(require("omnihuman.ledger").open(cli.STATE .. "/omnihuman/jobs.db"))
     local pending_out = require("omnihuman.fs").realpath(d) .. "/pending.mp4"
     local lrow
     for _, r in ipairs(store:list()) do if r.output == pending_out then lrow = r.row end end
     assert(store:set(assert(lrow), { state = "created", job_id = job.id }))
     store:close()
-    local journal_before, counts_before = fixtures.read(m .. ".journal.jsonl"), srv:records(ns).counts
+    local ledger_before, counts_before = runs.ledger_rows(d), srv:records(ns).counts
     local code, out, err = batch(ns, m, { "--dry-run" })
     assert.equals(7, code, err)
     assert.matches("skip%s+jobs%.csv:2%s+%x+%s+done%.mp4", out)
@@ -259,7 +275,8 @@ describe("omnihuman batch rows #slow", function()
     assert.matches("bad%s+jobs%.csv:6%s+", out)
     assert.matches("create%s+jobs%.csv:7%s+%-%s+new%.mp4", out)
     assert.matches("plan: 1 to create, 1 to resume, 1 to download, 1 to skip, 0 uncertain, 1 failed, 1 bad", out)
-    assert.equals(journal_before, fixtures.read(m .. ".journal.jsonl"))
+    assert.same(ledger_before, runs.ledger_rows(d))
+    assert.is_false(fixtures.exists(m .. ".journal.jsonl"))
     assert.same(counts_before, srv:records(ns).counts)
     -- --json, and exit 0 once no row is bad, failed or uncertain
     fixtures.write(m, table.concat({
@@ -277,6 +294,7 @@ describe("omnihuman batch rows #slow", function()
     assert.equals("download", plan.rows[2].plan)
     assert.equals(m .. ":3", plan.rows[2].where)
     assert.same(counts_before, srv:records(ns).counts)
-    assert.equals(journal_before, fixtures.read(m .. ".journal.jsonl"))
+    assert.same(ledger_before, runs.ledger_rows(d))
+    assert.is_false(fixtures.exists(m .. ".journal.jsonl"))
   end)
 end)

@@ -72,6 +72,34 @@ function batch_runs.new()
     end
   end
 
+  -- The rows of the ledger at path (default: the CLI's) for the outputs
+  -- of folder d, by file name (relative to d); one per output, unless
+  -- newest: then the newest row of each output whose create was not
+  -- certainly refused (the one a batch plans from).
+  function runs.ledger_rows(d, path, newest)
+    local store = assert(require("omnihuman.ledger").open(path or (cli.STATE .. "/omnihuman/jobs.db")))
+    local real = require("omnihuman.fs").realpath(d)
+    local out = {}
+    for _, r in ipairs(assert(store:list())) do
+      local name = r.output and r.output:sub(1, #real + 1) == real .. "/" and r.output:sub(#real + 2)
+      if name and newest then
+        if r.state ~= "not_created" then out[name] = r end
+      elseif name then
+        assert.is_nil(out[name], "two ledger rows for " .. name)
+        out[name] = r
+      end
+    end
+    store:close()
+    return out
+  end
+
+  -- Ledger rows of folder d that name a job.
+  function runs.ledger_jobs(d, path)
+    local n = 0
+    for _, r in pairs(runs.ledger_rows(d, path, true)) do if r.job_id then n = n + 1 end end
+    return n
+  end
+
   return runs
 end
 

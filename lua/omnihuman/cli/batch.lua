@@ -1,7 +1,9 @@
--- omnihuman batch: many jobs from a manifest, resumable through a journal.
--- Order of work: lock (manifest and journal), read the manifest and the
--- journal, name every row by its output's canonical path, plan, pre-flight
--- every row, then run (batch_run) and summarise (batch_report).
+-- omnihuman batch: many jobs from a manifest, resumable through the job
+-- ledger (or, with --no-ledger, a journal). Order of work: lock the
+-- manifest (and the journal while it is read), read the manifest, name
+-- every row by its output's canonical path, find each row in the ledger
+-- (importing an old journal once), plan, pre-flight every row, then run
+-- (batch_run) and summarise (batch_report).
 local fsc = require("omnihuman.fs") -- flock, append, fsync_dir, realpath, stat
 local util = require("omnihuman.cli.util")
 local exit = require("omnihuman.cli.exit")
@@ -25,26 +27,28 @@ batch.command = {
   details = [[
 Columns: image (or image_url), audio (or audio_url), output; other columns are
 extra request fields. Relative paths are relative to the manifest's folder.
-A row is its output file, however spelled. The journal (default
-MANIFEST.journal.jsonl) records each create before it is sent and its job id
-as soon as it answers; a rerun waits for pending jobs, downloads completed ones
-and skips finished ones, so a crashed batch never pays for a row twice. A row
-whose create was sent but never answered is "uncertain" (it may have been
-billed): it is not sent again unless you pass --recreate-uncertain.]],
+A row is what it pays for (its request) and its output file, however spelled.
+The job ledger records each create before it is sent and its job id as soon as
+it answers (with --no-ledger, the journal MANIFEST.journal.jsonl does; a
+journal of an older run is imported into the ledger once and left untouched);
+a rerun waits for pending jobs, downloads completed ones and skips finished
+ones, so a crashed batch never pays for a row twice. A row whose create was
+sent but never answered is "uncertain" (it may have been billed): it is not
+sent again unless you pass --recreate-uncertain.]],
   options = {
     { "concurrency", short = "c", arg = "N", number = true, help = "jobs in flight at once, at most (default 4)" },
-    { "journal", arg = "FILE", help = "journal file (default: MANIFEST.journal.jsonl)" },
+    { "journal", arg = "FILE", help = "journal file (default: MANIFEST.journal.jsonl; written only with --no-ledger)" },
     { "dry-run", help = "check every row and print the plan; send nothing" },
     { "max-creates", arg = "N", number = true, help = "at most N creates that may make a job, this run" },
     { "recreate-uncertain", help = "create again rows whose create may have been billed already" },
     { "retry-failed", help = "create again rows whose generation failed" },
     { "adopt", arg = "OUTPUT=ID", multi = true,
-      help = "record job ID for the row writing OUTPUT (an id printed as not journaled)" },
+      help = "record job ID for the row writing OUTPUT (an id printed as not recorded)" },
     { "model", arg = "MODEL", help = "model for rows that do not name one" },
     { "field", arg = "K=V", multi = true, help = "extra field for every row (a row's own column wins)" },
     { "interval", arg = "SECONDS", number = true, help = "seconds between status checks (default 10)" },
     { "timeout", arg = "SECONDS", number = true, help = "give up waiting for a job after this long (default 900)" },
-    { "no-fsync", help = "flush the journal but do not fsync it" },
+    { "no-fsync", help = "flush the journal but do not fsync it (--no-ledger)" },
     { "ledger", arg = "PATH", help = "the job ledger (default: $XDG_STATE_HOME/omnihuman/jobs.db)" },
     { "no-ledger", help = "the journal alone: no job ledger" },
   },
@@ -54,9 +58,10 @@ local function whole(v, lo, hi) return v == math.floor(v) and v >= lo and v <= h
 
 local function usage(msg) return nil, { usage = true, message = msg } end
 
--- Locks the manifest and the journal; a dry run leaves a missing journal
+-- Locks the manifest and the journal; a dry run, or a run on a ledger
+-- (which reads an old journal only to import it), leaves a missing journal
 -- missing. Returns journal, manifest lock file, or nil, exit code.
-local function take_locks(ctx, real, jpath, opts)
+local function take_locks(ctx, real, jpath, opts, ledgered)
   local mlock, merr, mtag = Journal.lock_file(real, "rb")
   if not mlock then
     if mtag == "busy" then
@@ -67,7 +72,7 @@ local function take_locks(ctx, real, jpath, opts)
     ctx:fail({ kind = "invalid_input", message = "cannot read manifest: " .. tostring(merr) })
     return nil, exit.USAGE
   end
-  local journal, jerr, jtag = Journal.open(jpath, { create = not opts["dry-run"],
+  local journal, jerr, jtag = Journal.open(jpath, { create = not (opts["dry-run"] or ledgered),
                                                      sync = opts["no-fsync"] and "never" or "auto" })
   if not journal then
     mlock:close()
@@ -108,6 +113,10 @@ local function adoptions(specs, home, by_key, states, check, store)
   end
   for _, a in ipairs(out) do
     local st = states[a.row.key]
+    if store and not a.row.lfp then
+      return nil, ("--adopt: the request of %s cannot be fingerprinted yet (a local file it names cannot be read):"
+        .. " nothing was recorded"):format(a.row.key)
+    end
     local other = store and store:get(a.id)
     if other and other.output ~= a.row.output then
       return nil, ("--adopt: job %s is already the ledger's job for %s"):format(a.id, tostring(other.output))
@@ -168,14 +177,15 @@ function batch.command.run(ctx, opts)
     if jpath == real then return usage("--journal cannot be the manifest itself") end
   end
 
-  local journal, mlock = take_locks(ctx, real, jpath, opts)
-  if not journal then return mlock end
   local store, lerr = BatchLedger.open(opts, dry)
   if lerr then
-    journal:close()
-    mlock:close()
     ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): " .. lerr })
     return exit.OTHER
+  end
+  local journal, mlock = take_locks(ctx, real, jpath, opts, store ~= nil)
+  if not journal then
+    if store then store:close() end
+    return mlock
   end
   local function close()
     if store then store:close() end
@@ -227,16 +237,23 @@ function batch.command.run(ctx, opts)
     local client = ctx:client(true)
     service = client.base_url
     for _, row in ipairs(rows) do
-      local lr = BatchLedger.find(store, row, ctx.cfg.model, service)
+      local sk, spelled = row.spelled_key, nil
+      if sk and sk ~= row.key and not by_key[sk] then
+        spelled = sk:sub(1, 1) == "/" and sk or ((home == "/" and "" or home) .. "/" .. sk)
+      end
+      local lr = BatchLedger.find(store, row, ctx.cfg.model, service, spelled)
       local js = states[row.key]
       if lr and (lr.job_id or not (js and js.id)) then
         states[row.key] = BatchLedger.state(lr, row.key)
+        -- found under its old path (outputs moved): the row follows them
+        if lr.output ~= row.output and not dry then store:set(lr.row, { output = row.output }) end
       elseif js and not dry then -- only the journal has this row's job id
         local note
         states[row.key], note = BatchLedger.import(store, row, js, service, lr)
         if note then progress:log(("%s:%d: %s"):format(name, row.line, note)) end
       end
     end
+    journal:close() -- imported: never written with a ledger, and its lock is no longer needed
   end
 
   local adopt, aerr = adoptions(opts.adopt, home, by_key, states, job_exists(ctx), store)
@@ -244,12 +261,16 @@ function batch.command.run(ctx, opts)
   for _, a in ipairs(adopt) do
     local st = states[a.row.key] or { key = a.row.key }
     if not dry and st.id ~= a.id then
-      local ok, werr = journal:write({ key = a.row.key, line = a.row.line, ev = "created", id = a.id, adopted = true },
-                                     true)
-      if ok and store then ok, werr = BatchLedger.adopt(store, a.row, a.id, service) end
+      local ok, werr
+      if store then
+        ok, werr = BatchLedger.adopt(store, a.row, a.id, service)
+      else
+        ok, werr = journal:write({ key = a.row.key, line = a.row.line, ev = "created", id = a.id, adopted = true },
+                                 true)
+      end
       if not ok then
         close()
-        ctx:fail({ kind = "journal", message = werr })
+        ctx:fail({ kind = store and "ledger" or "journal", message = werr })
         return exit.JOURNAL
       end
       if type(ok) == "number" then st.lrow = ok end

@@ -2,11 +2,13 @@
 -- row, identified by what is paid for (the request's fingerprint, the
 -- service and the output it goes to), not by the journal, which belongs to
 -- one manifest path. The ledger is read first: a row it knows is planned
--- from it; a row only the journal knows (an older version's run) is
--- imported into it once, and the ledger answers for it from then on. Each
--- create, its answer, the wait's statuses, the result and the download are
--- written to the row.
+-- from it; a row only the journal knows (an older version's run, or one
+-- with --no-ledger) is imported into it once, and the ledger answers for
+-- it from then on; the journal is never written on a ledger. Each create,
+-- its answer, the wait's statuses, the result and the download are written
+-- to the row.
 local canon = require("omnihuman.ledger_canon")
+local fsc = require("omnihuman.fs")
 local Manifest = require("omnihuman.cli.manifest")
 
 local M = {}
@@ -31,12 +33,33 @@ end
 
 --- Sets row.lfp, row.lrequest, row.lmodel (what the row's create pays for)
 --- when they can be known now (a local file that cannot be read: later, in
---- pre-flight), and returns the ledger row standing for it, if any.
-function M.find(store, row, model, service)
+--- pre-flight), and returns the ledger row standing for it, if any: under
+--- the output's canonical path, else under `spelled` (the path as the
+--- manifest spells it, written before a folder on the way became a
+--- symlink: outputs moved to a bigger disk).
+function M.find(store, row, model, service, spelled)
   local ok, fp, request, m = pcall(canon.fingerprint, model, Manifest.create_fields(row))
   if not ok or not fp then return nil end
   row.lfp, row.lrequest, row.lmodel = fp, request, m
-  return store:latest(fp, service, row.output)
+  return store:latest(fp, service, row.output) or (spelled and store:latest(fp, service, spelled))
+    or M.moved(store, row, fp, service)
+end
+
+--- The newest row of this request whose output was row.key under a folder
+--- that no longer exists: the manifest's folder moved whole (row.key is
+--- relative to the folder the manifest is in now).
+function M.moved(store, row, fp, service)
+  local key = row.key
+  if not key or key:sub(1, 1) == "/" then return nil end
+  local rows = store:list{ fingerprint = fp, service = service or "" } or {}
+  for i = #rows, 1, -1 do
+    local lr, out = rows[i], rows[i].output
+    if lr.state ~= "not_created" and out and out ~= row.output and out:sub(-#key - 1) == "/" .. key then
+      local home = out:sub(1, -#key - 2)
+      if home ~= "" and not fsc.stat(home) then return lr end
+    end
+  end
+  return nil
 end
 
 -- Ledger states as the batch's row states (journal.lua's names).
@@ -99,7 +122,7 @@ function M.adopt(store, row, id, service)
     end
     return other.row
   end
-  if not row.lfp then return true end -- the request is not known yet: the journal alone
+  if not row.lfp then return nil, "the row's request cannot be fingerprinted yet" end
   local lrow, err = store:add{ fingerprint = row.lfp, model = row.lmodel, service = service, request = row.lrequest,
                                output = row.output, state = "created", job_id = id }
   if not lrow then return nil, err.message end

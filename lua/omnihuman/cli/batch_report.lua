@@ -54,16 +54,16 @@ function batch_report.summary(state, rep)
   local name = state.name
   local progress = state.progress
   for _, e in ipairs(rep.unrecorded) do
-    io.stderr:write(("omnihuman: job %s (%s:%d, %s) is not in the journal: keep this id\n"):format(e.id, name,
-      e.line, e.key))
+    io.stderr:write(("omnihuman: job %s (%s:%d, %s) is not in the %s: keep this id\n"):format(e.id, name,
+      e.line, e.key, state.ledger and "ledger" or "journal"))
   end
   if #rep.journal_errors > 0 then
     io.stderr:write(("omnihuman: %d journal write(s) failed (first: %s); the run stopped; rerun once the"
       .. " journal can be written\n"):format(#rep.journal_errors, rep.journal_errors[1]))
   end
   if #rep.ledger_errors > 0 then
-    io.stderr:write(("omnihuman: %d create(s) not sent: the ledger could not record them (first: %s); the run"
-      .. " stopped; rerun once the ledger can be written\n"):format(#rep.ledger_errors, rep.ledger_errors[1]))
+    io.stderr:write(("omnihuman: %d ledger write(s) failed (first: %s); the run stopped; rerun once the"
+      .. " ledger can be written\n"):format(#rep.ledger_errors, rep.ledger_errors[1]))
   end
   io.stderr:flush()
   local unwritten = #rep.journal_errors + #rep.ledger_errors

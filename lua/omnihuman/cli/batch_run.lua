@@ -1,8 +1,9 @@
 -- The batch's engine: starts rows (create, wait, download) as coroutines,
--- as many at once as the pacer allows, and journals every step. The
--- journal decides what may be paid for: a create is sent only after its
--- `creating` record is durable, and a job id that cannot be recorded stops
--- the run at once (the id goes to stderr so that it is not lost).
+-- as many at once as the pacer allows, and records every step: in the
+-- ledger, or in the journal with --no-ledger (never both). The record
+-- decides what may be paid for: a create is sent only after its row (or
+-- its `creating` record) is durable, and a job id that cannot be recorded
+-- stops the run at once (the id goes to stderr so that it is not lost).
 local omnihuman = require("omnihuman")
 local util = require("omnihuman.cli.util")
 local Manifest = require("omnihuman.cli.manifest")
@@ -26,6 +27,14 @@ local function usage_of(created)
   local u = type(meta) == "table" and meta.usage
   if type(u) ~= "table" then return nil end
   return tonumber(u.credits_used) or tonumber(u.tokens_used)
+end
+
+-- The command that records a job (spec: OUTPUT=ID, shell-quoted) on this
+-- run's ledger (--ledger PATH when not the default), or its journal.
+local function adopt_command(state, spec)
+  local where = state.ledger and (state.opts.ledger and (" --ledger " .. util.q(state.opts.ledger)) or "")
+    or ((state.opts["no-ledger"] and " --no-ledger" or "") .. " --journal " .. util.q(state.jpath))
+  return ("omnihuman batch %s%s --adopt %s"):format(util.q(state.name), where, spec)
 end
 
 -- state: { ctx, opts, progress, client, journal, pacer, todo (rows with
@@ -66,9 +75,11 @@ function batch_run.execute(state)
     for _, op in pairs(inflight) do op:cancel() end
   end
 
-  -- Journals one event of row r. After the journal failed, only job ids are
-  -- still tried: anything else a rerun redoes at no cost.
+  -- Journals one event of row r (--no-ledger; with a ledger the journal
+  -- is not written). After the journal failed, only job ids are still
+  -- tried: anything else a rerun redoes at no cost.
   local function record(r, ev, extra, sync)
+    if state.ledger then return true end
     if rep.journal_failed and ev ~= "created" then return false end
     local rec = { key = r.row.key, line = r.row.line, ev = ev }
     for k, v in pairs(extra or {}) do rec[k] = v end
@@ -81,12 +92,17 @@ function batch_run.execute(state)
     return ok
   end
 
-  -- A ledger write that failed once the create was recorded: a progress
-  -- line. The journal holds what the ledger missed; the next run imports it.
+  -- A ledger write that failed once the create was recorded (a status, the
+  -- result, the download, a create's failure): the run stops (exit 9); a
+  -- rerun redoes it at no cost.
   local function ledgered(r, what, ok, err)
-    if ok then return end
-    progress:log(("%s:%d: the ledger could not record %s (%s); the journal holds it"):format(state.name,
-      r.row.line, what, util.redact(tostring(err))))
+    if ok then return true end
+    local why = ("%s:%d: the ledger could not record %s: %s"):format(state.name, r.row.line, what,
+      util.redact(tostring(err)))
+    rep.ledger_errors[#rep.ledger_errors + 1] = why
+    shout(why .. " (the run stops)")
+    stop_now("the ledger could not be written")
+    return false
   end
 
   local start_ready
@@ -185,10 +201,8 @@ function batch_run.execute(state)
       end
       if what == "send" then r.lrow = v end
     end
-    if not record(r, "creating", { fp = row.fp }, true) then
+    if not record(r, "creating", { fp = row.fp }, true) then -- --no-ledger only
       pacer:give_back()
-      ledgered(r, "that it was not sent",
-        BatchLedger.answered(state.ledger, r.lrow, nil, { kind = "journal", message = "not sent" }))
       fail(r, job, "error", { kind = "journal", message = "not sent: the journal could not record it" })
       return false
     end
@@ -204,9 +218,13 @@ function batch_run.execute(state)
     state.flying[r] = op
     local created, err = omnihuman.await(op)
     state.flying[r] = nil
-    ledgered(r, created and ("job " .. tostring(created.id)) or "the create's answer",
-      BatchLedger.answered(state.ledger, r.lrow, created, err, created and usage_of(created) or nil))
+    local lok, lerr = BatchLedger.answered(state.ledger, r.lrow, created, err, created and usage_of(created) or nil)
     if not created then
+      if not ledgered(r, "the create's answer", lok, lerr) then
+        -- its row stays `creating`: uncertain to the next run
+        fail(r, job, err.maybe_created and "uncertain" or "error", err, nil)
+        return false
+      end
       if err.maybe_created then
         fail(r, job, "uncertain", err, "uncertain")
         return false
@@ -224,16 +242,22 @@ function batch_run.execute(state)
     local credits = usage_of(created)
     if credits then rep.credits = (rep.credits or 0) + credits end
     limit_note("jobs are being accepted", pacer:created())
-    if not record(r, "created", { id = r.id, credits = credits }, true) then
-      -- the journal named too: the command must act on this run's journal, wherever it is
-      local adopt = ("omnihuman batch %s --journal %s --adopt %s"):format(util.q(state.name), util.q(state.jpath),
-        util.q(row.key .. "=" .. r.id))
+    if not lok or not record(r, "created", { id = r.id, credits = credits }, true) then
+      -- where the record goes is named too: the command must act on this run's ledger or journal
+      local adopt = adopt_command(state, util.q(row.key .. "=" .. r.id))
+      local store = state.ledger and "ledger" or "journal"
       rep.unrecorded[#rep.unrecorded + 1] = { line = row.line, key = row.key, id = r.id }
-      io.stderr:write(("omnihuman: job %s was created for %s:%d (%s) but its id could not be journaled;"
-        .. " it is not lost: once the journal can be written, run: %s\n"):format(r.id, state.name, row.line,
-        row.key, adopt))
+      if state.ledger then
+        rep.ledger_errors[#rep.ledger_errors + 1] = ("%s:%d: the ledger could not record job %s: %s"):format(
+          state.name, row.line, r.id, util.redact(tostring(lerr)))
+        stop_now("the ledger could not be written")
+      end
+      io.stderr:write(("omnihuman: job %s was created for %s:%d (%s) but its id could not be %s;"
+        .. " it is not lost: once the %s can be written, run: %s\n"):format(r.id, state.name, row.line, row.key,
+        state.ledger and "recorded in the ledger" or "journaled", store, adopt))
       io.stderr:flush()
-      fail(r, job, "error", { kind = "journal", message = "job " .. r.id .. " created but not journaled: " .. adopt })
+      fail(r, job, "error", { kind = store, message = ("job %s created but not %s: %s"):format(r.id,
+        state.ledger and "in the ledger" or "journaled", adopt) })
       return false
     end
     progress:set(job, "created", short(r.id))
@@ -253,19 +277,25 @@ function batch_run.execute(state)
       progress:set(job, tostring(st.status), short(r.id))
       if st.status ~= last then
         last = st.status
-        ledgered(r, "its status", BatchLedger.status(state.ledger, r.lrow, st.status))
+        if not ledgered(r, "its status", BatchLedger.status(state.ledger, r.lrow, st.status)) then
+          last = nil -- tried again at the next status: the run is stopping meanwhile
+        end
       end
     end }))
     if not res then
       if err.kind == "generation_failed" then
-        ledgered(r, "its failure", BatchLedger.failed(state.ledger, r.lrow, err))
+        if not ledgered(r, "its failure", BatchLedger.failed(state.ledger, r.lrow, err)) then
+          return fail(r, job, "pending", err)
+        end
         return fail(r, job, "failed", err, "failed")
       end
       if STILL_PENDING[err.kind] then return fail(r, job, "pending", err, "wait_error") end
       return fail(r, job, "error", err, "wait_error")
     end
     local url = res.video and res.video.url
-    ledgered(r, "its result", BatchLedger.completed(state.ledger, r.lrow, url, res.status))
+    if not ledgered(r, "its result", BatchLedger.completed(state.ledger, r.lrow, url, res.status)) then
+      return fail(r, job, "pending", { kind = "ledger", message = "stopped: the ledger could not record its result" })
+    end
     record(r, "completed", { id = r.id, url = url }, false)
     if stopping then
       return fail(r, job, "pending", { kind = "cancelled", message = "stopped: " .. stopping })
@@ -276,7 +306,9 @@ function batch_run.execute(state)
       progress:bytes(job, g, total)
     end }))
     if not got then return fail(r, job, "error", err, "download_error") end
-    ledgered(r, "its download", BatchLedger.downloaded(state.ledger, r.lrow, row.output))
+    if not ledgered(r, "its download", BatchLedger.downloaded(state.ledger, r.lrow, row.output)) then
+      return fail(r, job, "pending", { kind = "ledger", message = "downloaded, but the ledger could not record it" })
+    end
     record(r, "downloaded", { id = r.id, output = row.output }, true)
     r.result, r.message = "done", nil
     counts.done = counts.done + 1
@@ -352,9 +384,9 @@ end
 
 -- The run was interrupted (Ctrl-C, SIGTERM, SIGHUP) with creates out:
 -- unwinding waited for their answers. Each row's own create operation says
--- which job is that row's: journaled. An id no operation accounts for (or
--- that the journal could not take) is printed with the rows it may belong
--- to, to --adopt.
+-- which job is that row's: recorded (in the ledger, or the journal with
+-- --no-ledger). An id no operation accounts for (or that could not be
+-- recorded) is printed with the rows it may belong to, to --adopt.
 function batch_run.rescue(state, err)
   local ids, seen = {}, {}
   for id in tostring(err):gmatch("job (%S+) was created") do ids[#ids + 1] = id end
@@ -365,11 +397,16 @@ function batch_run.rescue(state, err)
   local left = {}
   for _, r in ipairs(rows) do
     local id = answered_id(state.flying[r])
-    if id then BatchLedger.answered(state.ledger, r.lrow, { id = id }) end
-    if id and state.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = id }, true) then
+    local kept
+    if id and state.ledger then
+      kept = r.lrow and BatchLedger.answered(state.ledger, r.lrow, { id = id })
+    elseif id then
+      kept = state.journal:write({ key = r.row.key, line = r.row.line, ev = "created", id = id }, true)
+    end
+    if kept then
       seen[id] = true
-      io.stderr:write(("omnihuman: job %s (%s:%d, %s) answered as the run stopped; it is in the journal\n")
-        :format(id, state.name, r.row.line, r.row.key))
+      io.stderr:write(("omnihuman: job %s (%s:%d, %s) answered as the run stopped; it is in the %s\n")
+        :format(id, state.name, r.row.line, r.row.key, state.ledger and "ledger" or "journal"))
     else
       left[#left + 1] = r
     end
@@ -382,8 +419,8 @@ function batch_run.rescue(state, err)
   for _, r in ipairs(rows) do keys[#keys + 1] = r.row.key end
   for _, id in ipairs(ids) do
     io.stderr:write(("omnihuman: job %s was created as the run stopped, for one of: %s (uncertain in the"
-      .. " journal); once you know which: omnihuman batch %s --adopt OUTPUT=%s\n"):format(id,
-      table.concat(keys, ", "), util.q(state.name), id))
+      .. " %s); once you know which: %s\n"):format(id, table.concat(keys, ", "),
+      state.ledger and "ledger" or "journal", adopt_command(state, "OUTPUT=" .. id)))
   end
 end
 
