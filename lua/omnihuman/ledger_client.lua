@@ -180,7 +180,19 @@ function Hooks:download(url, path, opts)
 end
 
 --- client:jobs: the rows, filtered (state, model, label, since).
-function Hooks:jobs(filter) return self.store:list(filter) end
+local JOBS_FILTER = { state = { string = true, table = true }, model = { string = true },
+                      label = { string = true }, since = { number = true } }
+function Hooks:jobs(filter)
+  if filter ~= nil and type(filter) ~= "table" then
+    error("client:jobs: the filter must be a table, got " .. type(filter), 3)
+  end
+  for k, v in pairs(filter or {}) do
+    local types = JOBS_FILTER[k]
+    if not types then error(("client:jobs: unknown filter '%s' (state, model, label, since)"):format(tostring(k)), 3) end
+    if not types[type(v)] then error(("client:jobs: filter '%s' got a %s"):format(k, type(v)), 3) end
+  end
+  return self.store:list(filter)
+end
 
 --- client:resume: waits for a recorded job and downloads it again (to
 --- opts.output, else the output recorded); never creates.
