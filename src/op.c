@@ -39,7 +39,7 @@ static void release_anchor(omh_op *op, lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->self_ref);
     omh_loop_post_done(op->task.loop, L);
   }
-  luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
+  if (!op->unheard) luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref); /* else its owner's */
   luaL_unref(L, LUA_REGISTRYINDEX, op->loop_ref);
   op->self_ref = op->loop_ref = LUA_NOREF;
 }
@@ -135,7 +135,7 @@ void omh_op_close(lua_State *L, omh_op *op) {
     }
     lua_pop(L, 1);
   }
-  luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
+  if (!op->unheard) luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->result_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->cb_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->cb_err_ref);

@@ -260,10 +260,10 @@ static char *status_url(const char *base, const char *id) {
   return u;
 }
 
-/* Fills op, new (reuse_idx 0) or poll_now's closed one at reuse_idx
- * (taking back what it kept), pushed. */
+/* Fills op, new (reuse_idx 0) or poll_now's closed one at reuse_idx, kept
+ * at registry ref kept_ref (taking back what it kept), pushed. */
 static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
-                             const omh_op_class *cls, int reuse_idx) {
+                             const omh_op_class *cls, int reuse_idx, int kept_ref) {
   char *job_id = NULL, *url = NULL;
   struct omh_xres *r = NULL;
   omh_op *op;
@@ -276,7 +276,7 @@ static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_confi
       free(job_id), free(url);
       job_id = url = NULL;
     }
-    op = omh_op_renew(L, reuse_idx, lp, loop_idx, cfg, cls);
+    op = omh_op_renew(L, reuse_idx, kept_ref, lp, cfg, cls);
     op->x.r = r;
   } else {
     op = omh_op_new(L, lp, loop_idx, cfg, cls);
@@ -291,7 +291,7 @@ static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_confi
 
 static omh_op *status_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
                           const omh_op_class *cls) {
-  return status_new_at(L, lp, loop_idx, cfg, id, cls, 0);
+  return status_new_at(L, lp, loop_idx, cfg, id, cls, 0, LUA_NOREF);
 }
 
 omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id) {
@@ -311,36 +311,35 @@ omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg
  * which is then no longer the cache's). */
 int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id, int *cache_ref) {
   omh_loop_check_may_block(lp, L); /* before anything starts */
-  int reuse_idx = 0;
+  omh_op *op;
   if (*cache_ref != LUA_NOREF) {
+    /* Renewed with the cache's ref as its anchor, and no loop ref: the
+     * loop is at loop_idx until the check is over. No ref made per check. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, *cache_ref);
-    reuse_idx = lua_gettop(L);
+    op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, lua_gettop(L), *cache_ref);
+  } else {
+    op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, 0, LUA_NOREF);
+    *cache_ref = op->self_ref; /* the cache takes its anchor over: one registry slot for both */
+    op->unheard = 1;
   }
-  omh_op *op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, reuse_idx);
   int op_idx = lua_gettop(L);
-  if (*cache_ref == LUA_NOREF) {
-    lua_pushvalue(L, op_idx);
-    *cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
-  op->unheard = 1;
   omh_op_start_request(op, L);
   omh_loop_safe_point(lp, L);
   if (!omh_loop_run_until(lp, L, &op->task) || op->task.closed || op->cb_err_ref != LUA_NOREF) {
     luaL_unref(L, LUA_REGISTRYINDEX, *cache_ref);
-    *cache_ref = LUA_NOREF;
+    *cache_ref = op->self_ref = LUA_NOREF; /* the op is the caller's now */
     lua_pushnil(L);
     lua_pushnil(L);
     lua_pushnil(L);
     lua_pushvalue(L, op_idx);
     return 4;
   }
-  if (op->ok) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
-    lua_pushnil(L);
-  } else {
-    lua_pushnil(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
-  }
+  if (!op->ok) lua_pushnil(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+  if (op->ok) lua_pushnil(L);
+  /* A status check costs nothing: its close has no maybe_created to keep. */
+  luaL_unref(L, LUA_REGISTRYINDEX, op->result_ref);
+  op->result_ref = LUA_NOREF;
   if (omh_loop_has_done(lp))
     lua_pushvalue(L, loop_idx);
   else

@@ -121,4 +121,30 @@ describe("client:poll in the main thread #slow", function()
     assert.matches("cannot block inside a callback", tostring(inner[2]))
     assert.equals(2, srv:count(ns, "poll"))
   end)
+
+  -- The kept op is anchored by the client's own reference to it: a close
+  -- must still find it in flight, and the client's collection must free it.
+  it("a client closed by its on_event during a later check ends that check as cancelled", function()
+    local ns = fixtures.ns()
+    local closing, c = false, nil
+    c = fixtures.client(srv, ns, { on_event = function(ev)
+      if closing and ev.type == "request" then c:close() end
+    end })
+    srv:fault(ns, "poll", { { status = 200, body = '{"id":"a","status":"queued"}' } })
+    assert.equals("queued", assert(c:poll("a")).status)
+    closing = true
+    local res, err = c:poll("a")
+    assert.is_nil(res)
+    assert.equals("cancelled", err.kind)
+    assert.equals(1, srv:count(ns, "poll"))
+    local weak = setmetatable({ c }, { __mode = "v" })
+    c = nil
+    for _ = 1, 3 do collectgarbage() end
+    assert.is_nil(weak[1])
+    local c2 = fixtures.client(srv, ns)
+    srv:fault(ns, "poll", { { status = 200, body = '{"id":"b","status":"generating"}' },
+      { status = 200, body = '{"id":"b","status":"generating"}' } })
+    assert.equals("generating", assert(c2:poll("b")).status)
+    assert.equals("generating", assert(c2:poll("b")).status)
+  end)
 end)
