@@ -133,6 +133,7 @@ end
 local Client = {}
 Client.__index = Client
 local co_running = coroutine.running
+local loaded = package.loaded -- foreign.pick looks only at cqueues and luv, once loaded
 
 ---@param opts? omnihuman.ClientOptions
 ---@return omnihuman.Client
@@ -260,7 +261,8 @@ function Client:poll(id)
   -- one call into C does what poll_op + await do (the same result, without
   -- ten Lua-to-C calls and a finish notice per check).
   local co, main = co_running()
-  if host == plain and (co == nil or main) and not (foreign and foreign.pick()) then
+  if host == plain and (co == nil or main)
+    and not (foreign and (loaded.cqueues ~= nil or loaded.luv ~= nil) and foreign.pick()) then
     if type(id) ~= "string" then error("client:poll: expected a job id string", 2) end
     local res, err, noted, op = self.core:poll_now(id)
     if noted then waiters.dispatch(noted) end -- other ops finished meanwhile: wake their waiters
