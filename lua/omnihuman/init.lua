@@ -132,8 +132,7 @@ end
 ---@field base_url string the API's base URL in use
 local Client = {}
 Client.__index = Client
-local co_running = coroutine.running
-local loaded = package.loaded -- foreign.pick looks only at cqueues and luv, once loaded
+local co_running, loaded = coroutine.running, package.loaded -- foreign.pick: cqueues and luv, once loaded
 
 ---@param opts? omnihuman.ClientOptions
 ---@return omnihuman.Client
