@@ -26,7 +26,7 @@ static status_op *of(omh_op *op) { return (status_op *)op; }
 
 /* Decodes the answer; pushes the table and returns 1, else 0 with nothing pushed. */
 static int decode_object(omh_op *op, lua_State *L, const omh_buf *b) {
-  if (!omh_json_decode(L, b->data ? b->data : "", b->len, omh_config_key(op->cfg))) return 0;
+  if (!omh_json_decode_with(L, b->data ? b->data : "", b->len, omh_config_redactor(op->cfg))) return 0;
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
     return 0;
@@ -164,14 +164,15 @@ static void wait_pending(omh_op *op, lua_State *L, int t) {
 static int wait_pending_unheard(omh_op *op, lua_State *L, const omh_outcome *o) {
   status_op *w = of(op);
   const omh_buf *b = o->answer;
-  const char *key = omh_config_key(op->cfg), *st;
+  const omh_redactor *key = omh_config_redactor(op->cfg);
+  const char *st;
   size_t len;
   if (op->cfg->on_event_ref != LUA_NOREF || op->cb_ref != LUA_NOREF) return 0;
   if (!o->ok || !b->data) return 0;
-  if (omh_redact_suspect(key, b->data, b->len)) return 0;
+  if (omh_redactor_suspect(key, b->data, b->len)) return 0;
   if (!omh_json_read_fast_status(b->data, b->len, &st, &len)) return 0;
   char s[sizeof w->last_status];
-  omh_redact_copy(key, st, len, s, sizeof s);
+  omh_redactor_copy(key, st, len, s, sizeof s);
   if (is_completed(s) || is_failed(s)) return 0; /* the result needs the table */
   memcpy(w->last_status, s, sizeof s);
   op->attempt = 0;
@@ -187,7 +188,7 @@ static void wait_done(omh_op *op, lua_State *L) {
   if (wait_pending_unheard(op, L, &o) || !status_answer(op, L, &o)) return;
   int t = lua_gettop(L);
   const char *s = status_field(L, t);
-  omh_redact_copy(omh_config_key(op->cfg), s, strlen(s), w->last_status, sizeof w->last_status);
+  omh_redactor_copy(omh_config_redactor(op->cfg), s, strlen(s), w->last_status, sizeof w->last_status);
   lua_pop(L, 1);
   w->polls++;
   if (is_completed(w->last_status))
