@@ -122,6 +122,23 @@ describe("client:poll in the main thread #slow", function()
     assert.equals(2, srv:count(ns, "poll"))
   end)
 
+  -- The fast reader tells the status it saw; the table's own must agree.
+  it("takes an answer whose last top-level status is not a string for a cut one", function()
+    for _, body in ipairs({ '{"id":"j","status":"queued","status":null}', '{"id":"j","status":"queued","status":7}',
+                            '{"id":"j","x":{"status":"queued"}}' }) do
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns, { max_retries = 0 })
+      srv:fault(ns, "poll", { { status = 200, body = body } })
+      local res, err = c:poll("j")
+      assert.is_nil(res, body)
+      assert.equals("protocol", err.kind, body)
+    end
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { max_retries = 0 })
+    srv:fault(ns, "poll", { { status = 200, body = '{"id":"j","status":7,"status":"generating"}' } })
+    assert.equals("generating", assert(c:poll("j")).status)
+  end)
+
   -- The kept op is anchored by the client's own reference to it: a close
   -- must still find it in flight, and the client's collection must free it.
   it("a client closed by its on_event during a later check ends that check as cancelled", function()
