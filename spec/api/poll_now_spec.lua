@@ -139,6 +139,26 @@ describe("client:poll in the main thread #slow", function()
     assert.equals("generating", assert(c:poll("j")).status)
   end)
 
+  -- A callback that raises ends the check; the op, handed back to Lua,
+  -- carries what it raised, and the next check makes a new op.
+  it("raises what its on_event raised, then checks again", function()
+    local ns = fixtures.ns()
+    local boom = false
+    local c = fixtures.client(srv, ns, { on_event = function(ev)
+      if boom and ev.type == "request" then error("boom from on_event") end
+    end })
+    srv:fault(ns, "poll", { { status = 200, body = '{"id":"a","status":"queued"}' },
+      { status = 200, body = '{"id":"a","status":"generating"}' } })
+    assert.equals("queued", assert(c:poll("a")).status)
+    boom = true
+    local ok, err = pcall(c.poll, c, "a")
+    assert.is_false(ok)
+    assert.matches("boom from on_event", tostring(err))
+    assert.equals(1, srv:count(ns, "poll"))
+    boom = false
+    assert.equals("generating", assert(c:poll("a")).status)
+  end)
+
   -- The kept op is anchored by the client's own reference to it: a close
   -- must still find it in flight, and the client's collection must free it.
   it("a client closed by its on_event during a later check ends that check as cancelled", function()
