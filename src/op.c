@@ -63,7 +63,10 @@ static void finish(omh_op *op, lua_State *L, int ok) {
    * until the collector gets to the operation. */
   omh_body_free(op->x.body);
   op->x.body = NULL;
-  op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (op->unheard && op->result_ref != LUA_NOREF)
+    lua_rawseti(L, LUA_REGISTRYINDEX, op->result_ref); /* its owner's slot: no ref made per check */
+  else
+    op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   release_anchor(op, L);
 }
 

@@ -60,7 +60,8 @@ struct omh_op {
   unsigned attempt : 8;              /* retries made for the current request (<= OMH_MAX_RETRIES) */
   unsigned unheard : 1;              /* never handed to Lua: its finish needs no notice, its owner
                                         keeps its result block (x.r) from one request to the next,
-                                        and its self_ref is its owner's (omh_op_renew) */
+                                        its self_ref is its owner's (omh_op_renew), and so is its
+                                        result_ref when set before it finishes (a slot its finish fills) */
 };
 
 /* op_run.c: a new op of class cls on loop lp (its userdata at loop_idx),

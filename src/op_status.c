@@ -304,43 +304,63 @@ omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg
 /* client:poll_now(id): a status check awaited at once by a caller that
  * drives the loop itself (the main thread, no scheduler): the op is never
  * handed to Lua, so nobody else can await it and its finish needs no
- * notice, and one op (*cache_ref, closed between two checks) serves every
+ * notice, and one op (pc->op_ref, closed between two checks) serves every
  * such check of a client: no userdata, finaliser or collection per check.
- * Returns what op:result() would, then the loop when finish notices of
- * other ops wait for their dispatcher (nil otherwise); or nil, nil, nil,
- * op when the loop closed first (the caller reads it as an awaited op,
- * which is then no longer the cache's). */
-int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id, int *cache_ref) {
+ * Its finish leaves the result in the client's slot (pc->result_ref): no
+ * ref made per check. Returns what op:result() would, then the loop when
+ * finish notices of other ops wait for their dispatcher (nil otherwise);
+ * or nil, nil, nil, op when the loop closed first (the caller reads it as
+ * an awaited op, which is then no longer the cache's). */
+int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                 omh_poll_cache *pc) {
   omh_loop_check_may_block(lp, L); /* before anything starts */
   omh_op *op;
-  if (*cache_ref != LUA_NOREF) {
+  if (pc->op_ref != LUA_NOREF) {
     /* Renewed with the cache's ref as its anchor, and no loop ref: the
      * loop is at loop_idx until the check is over. No ref made per check. */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, *cache_ref);
-    op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, lua_gettop(L), *cache_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pc->op_ref);
+    op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, lua_gettop(L), pc->op_ref);
   } else {
     op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, 0, LUA_NOREF);
-    *cache_ref = op->self_ref; /* the cache takes its anchor over: one registry slot for both */
+    pc->op_ref = op->self_ref; /* the cache takes its anchor over: one registry slot for both */
     op->unheard = 1;
   }
   int op_idx = lua_gettop(L);
+  if (pc->result_ref == LUA_NOREF) {
+    lua_pushboolean(L, 0); /* a value, so that the slot stays this client's */
+    pc->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  /* Taken out of the cache while the check runs: a client closed by a
+   * callback meanwhile must not free the slot the result goes to. */
+  int slot = op->result_ref = pc->result_ref;
+  pc->result_ref = LUA_NOREF;
   omh_op_start_request(op, L);
   omh_loop_safe_point(lp, L);
-  if (!omh_loop_run_until(lp, L, &op->task) || op->task.closed || op->cb_err_ref != LUA_NOREF) {
-    luaL_unref(L, LUA_REGISTRYINDEX, *cache_ref);
-    *cache_ref = op->self_ref = LUA_NOREF; /* the op is the caller's now */
+  int ran = omh_loop_run_until(lp, L, &op->task);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, slot); /* the result (false: not finished) */
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, LUA_REGISTRYINDEX, slot);
+  if (pc->op_ref == LUA_NOREF) /* the client went meanwhile */
+    luaL_unref(L, LUA_REGISTRYINDEX, slot);
+  else
+    pc->result_ref = slot;
+  op->result_ref = LUA_NOREF;
+  if (!ran || op->task.closed || op->cb_err_ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, pc->op_ref);
+    pc->op_ref = op->self_ref = LUA_NOREF; /* the op is the caller's now, with its result */
+    if (op->task.done) op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushnil(L);
     lua_pushnil(L);
     lua_pushnil(L);
     lua_pushvalue(L, op_idx);
     return 4;
   }
-  if (!op->ok) lua_pushnil(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
-  if (op->ok) lua_pushnil(L);
-  /* A status check costs nothing: its close has no maybe_created to keep. */
-  luaL_unref(L, LUA_REGISTRYINDEX, op->result_ref);
-  op->result_ref = LUA_NOREF;
+  if (!op->ok) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+  } else {
+    lua_pushnil(L);
+  }
   if (omh_loop_has_done(lp))
     lua_pushvalue(L, loop_idx);
   else

@@ -159,6 +159,28 @@ describe("client:poll in the main thread #slow", function()
     assert.equals("generating", assert(c:poll("a")).status)
   end)
 
+  -- Each client keeps a registry slot for its checks' results: a collected
+  -- client must free it (a leak would leave one `false` per client).
+  it("a collected client leaves no registry slot of its checks behind", function()
+    local reg = debug.getregistry()
+    local function falses()
+      local n = 0
+      for _, v in pairs(reg) do if v == false then n = n + 1 end end
+      return n
+    end
+    local function one()
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns)
+      srv:fault(ns, "poll", { { status = 200, body = '{"id":"a","status":"queued"}' } })
+      assert(c:poll("a"))
+    end
+    for _ = 1, 3 do collectgarbage() end
+    local before = falses()
+    for _ = 1, 20 do one() end
+    for _ = 1, 3 do collectgarbage() end
+    assert.is_true(falses() <= before + 1, ("%d slots holding false, %d before"):format(falses(), before))
+  end)
+
   -- The kept op is anchored by the client's own reference to it: a close
   -- must still find it in flight, and the client's collection must free it.
   it("a client closed by its on_event during a later check ends that check as cancelled", function()
