@@ -40,10 +40,10 @@ def easy(mode, url, n, secs, *extra):
 def default_user_agent():
     """The User-Agent the module sends when none is configured, read from its
     source so that the C baseline sends the very same header."""
-    with open(os.path.join(ROOT, "src", "config.h")) as f:
+    with open(os.path.join(ROOT, "src", "options_table.h")) as f:
         m = re.search(r'^#define OMH_DEFAULT_USER_AGENT "([^"\\]*)"$', f.read(), re.M)
     if not m:
-        raise SystemExit("bench: no OMH_DEFAULT_USER_AGENT string in src/config.h")
+        raise SystemExit("bench: no OMH_DEFAULT_USER_AGENT string in src/options_table.h")
     return m.group(1)
 
 

@@ -16,8 +16,8 @@
 typedef struct client_ud {
   omh_config *cfg;
   omh_loop *loop;
-  int loop_ref; /* keeps the loop alive as long as the client */
-  int poll_ref; /* the op poll_now reuses, or LUA_NOREF */
+  int loop_ref;        /* keeps the loop alive as long as the client */
+  omh_poll_cache poll; /* what poll_now reuses */
 } client_ud;
 
 /* core.new_client(loop, opts): every option is checked here, in C. */
@@ -26,7 +26,7 @@ int omh_client_new(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   client_ud *u = omh_newuserdata(L, sizeof *u);
   memset(u, 0, sizeof *u);
-  u->loop_ref = u->poll_ref = LUA_NOREF;
+  u->loop_ref = u->poll.op_ref = u->poll.result_ref = LUA_NOREF;
   luaL_getmetatable(L, OMH_CLIENT_MT);
   lua_setmetatable(L, -2);
   u->cfg = omh_config_new(L, 2, omh_loop_new_serial(lp));
@@ -99,7 +99,7 @@ static int client_poll(lua_State *L) {
 
 static int client_poll_now(lua_State *L) {
   client_ud *u = check_client(L);
-  return omh_poll_now(L, u->loop, push_loop(L, u), u->cfg, check_id(L), &u->poll_ref);
+  return omh_poll_now(L, u->loop, push_loop(L, u), u->cfg, check_id(L), &u->poll);
 }
 
 /* client:wait_op(id, {interval=, timeout=, on_status=}) */
@@ -157,8 +157,9 @@ static int client_gc(lua_State *L) {
   if (u->cfg) omh_config_release(L, u->cfg);
   u->cfg = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, u->loop_ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, u->poll_ref);
-  u->loop_ref = u->poll_ref = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, u->poll.op_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, u->poll.result_ref);
+  u->loop_ref = u->poll.op_ref = u->poll.result_ref = LUA_NOREF;
   return 0;
 }
 

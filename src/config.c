@@ -15,8 +15,15 @@ static void wipe(char *s) {
 
 void omh_config_retain(omh_config *c) { c->refs++; }
 
+const omh_redactor *omh_config_redactor(const omh_config *c) {
+  static const omh_redactor none = {NULL, 0, {0}, {0}}; /* constant: no key, nothing redacted */
+  return c ? &c->redactor : &none;
+}
+
 void omh_config_release(lua_State *L, omh_config *c) {
   if (--c->refs > 0) return;
+  volatile unsigned char *r = (volatile unsigned char *)&c->redactor;
+  for (size_t i = 0; i < sizeof c->redactor; i++) r[i] = 0;
   wipe(c->api_key);
   free(c->api_key);
   free(c->base_url);
@@ -133,6 +140,7 @@ omh_config *omh_config_new(lua_State *L, int idx, unsigned long serial) {
   *slot = c;
   read_options(L, idx, c);
   if (build_headers(c) != 0) luaL_error(L, "omnihuman: out of memory");
+  omh_redactor_init(&c->redactor, c->api_key);
   omh_lane_init(&c->api_lane, c->max_connections);
   omh_lane_init(&c->cdn_lane, c->max_connections);
   *slot = NULL; /* the caller's now */

@@ -9,6 +9,7 @@
 
 #include "compat.h"
 #include "options_table.h"
+#include "redact.h"
 #include "task.h"
 
 typedef struct omh_config {
@@ -27,6 +28,7 @@ typedef struct omh_config {
   int on_event_ref;                  /* registry ref or LUA_NOREF */
   struct curl_slist *api_headers[2]; /* [0] GET, [1] POST: Authorization, Accept (+ Content-Type) */
   omh_lane api_lane, cdn_lane;       /* at most max_connections requests each */
+  omh_redactor redactor;             /* api_key ready for scanning answers; wiped on free */
 } omh_config;
 
 /* Reads the options table at idx (raising on a bad one) into a new config
@@ -36,5 +38,7 @@ void omh_config_retain(omh_config *c);
 void omh_config_release(lua_State *L, omh_config *c);
 /* The key, for redaction (NULL when none). */
 static inline const char *omh_config_key(const omh_config *c) { return c ? c->api_key : NULL; }
+/* The same, ready for scanning (an answer's scan then builds nothing). */
+const omh_redactor *omh_config_redactor(const omh_config *c);
 
 #endif

@@ -188,11 +188,17 @@ static void apply_renames(lua_State *L, int renames) {
   }
 }
 
-int omh_json_decode(lua_State *L, const char *s, size_t n, const char *key) {
+int omh_json_decode_with(lua_State *L, const char *s, size_t n, const omh_redactor *r) {
   /* An answer that cannot hold the key and has the common shape skips
    * cjson, the walk and their allocations (a fifth of a status check). */
-  if (!omh_redact_suspect(key, s, n) && omh_json_read_fast(L, s, n)) return 1;
-  return omh_json_decode_cjson(L, s, n, key);
+  if (!omh_redactor_suspect(r, s, n) && omh_json_read_fast(L, s, n)) return 1;
+  return omh_json_decode_cjson(L, s, n, (const char *)r->key);
+}
+
+int omh_json_decode(lua_State *L, const char *s, size_t n, const char *key) {
+  omh_redactor r;
+  omh_redactor_init(&r, key);
+  return omh_json_decode_with(L, s, n, &r);
 }
 
 int omh_json_decode_cjson(lua_State *L, const char *s, size_t n, const char *key) {

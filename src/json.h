@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include "compat.h"
+#include "redact.h"
 
 /* Makes this Lua state's private instance ({decode=, encode=, null=} from
  * require("cjson").new()) and keeps it in the registry under a key of this
@@ -16,6 +17,8 @@ void omh_json_open(lua_State *L);
  * from tables, whole numbers are integers (Lua 5.3+), and with a `key`
  * (non-NULL) no string in the value holds it. */
 int omh_json_decode(lua_State *L, const char *s, size_t n, const char *key);
+/* The same with the key prepared (a client's: omh_config_redactor). */
+int omh_json_decode_with(lua_State *L, const char *s, size_t n, const omh_redactor *r);
 /* The same through cjson alone (what the common-shape reader must match). */
 int omh_json_decode_cjson(lua_State *L, const char *s, size_t n, const char *key);
 /* Encodes the value at idx; on success pushes the string and returns 1,

@@ -6,6 +6,8 @@
  * 15 digits are exact in a double (what cjson would produce). */
 #define MAX_DEPTH 16
 #define MAX_DIGITS 15
+/* Keys of one object remembered to tell whether a null removes a field. */
+#define MAX_KEYS 16
 
 typedef struct reader {
   const char *p, *end;
@@ -88,10 +90,28 @@ static void note_status(reader *r, const char *v) {
   }
 }
 
+typedef struct key_text {
+  const char *s;
+  size_t n;
+} key_text;
+
+/* Whether an earlier member of the object had this key (past MAX_KEYS
+ * members: assumed so). Keys hold no escapes, so equal text is equal keys. */
+static int seen_before(const key_text *keys, int nkeys, const char *k, size_t kn) {
+  if (nkeys > MAX_KEYS) return 1;
+  for (int i = 0; i < nkeys; i++)
+    if (keys[i].n == kn && memcmp(keys[i].s, k, kn) == 0) return 1;
+  return 0;
+}
+
 /* At '{'. Members go in with rawset in text order: the last of two equal
- * keys wins and a null removes the field, as after cjson. */
+ * keys wins and a null removes the field, as after cjson. A null whose key
+ * came before in no member has nothing to remove: it makes no key string
+ * and no rawset (the service's status answers hold two or three). */
 static int read_object(reader *r, int depth) {
   lua_State *L = r->L;
+  key_text keys[MAX_KEYS];
+  int nkeys = 0;
   if (depth > MAX_DEPTH) return 0;
   if (L) {
     if (!lua_checkstack(L, 4)) return 0;
@@ -111,13 +131,20 @@ static int read_object(reader *r, int depth) {
     if (r->p >= r->end || *r->p != ':') return 0;
     r->p++;
     skip_ws(r);
-    if (L) lua_pushlstring(L, k, kn);
     v = r->p;
-    if (!read_value(r, depth + 1)) return 0;
-    if (L)
-      lua_rawset(L, -3);
-    else if (depth == 0 && kn == 6 && memcmp(k, "status", 6) == 0)
-      note_status(r, v);
+    if (L && v < r->end && *v == 'n' && !seen_before(keys, nkeys, k, kn)) {
+      if (r->end - v < 4 || memcmp(v, "null", 4) != 0) return 0;
+      r->p += 4; /* no field to remove: no key to make */
+    } else {
+      if (L) lua_pushlstring(L, k, kn);
+      if (!read_value(r, depth + 1)) return 0;
+      if (L)
+        lua_rawset(L, -3);
+      else if (depth == 0 && kn == 6 && memcmp(k, "status", 6) == 0)
+        note_status(r, v);
+    }
+    if (nkeys < MAX_KEYS) keys[nkeys].s = k, keys[nkeys].n = kn;
+    nkeys++;
     skip_ws(r);
     if (r->p >= r->end) return 0;
     if (*r->p == '}') {

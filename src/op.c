@@ -39,7 +39,7 @@ static void release_anchor(omh_op *op, lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, op->self_ref);
     omh_loop_post_done(op->task.loop, L);
   }
-  luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
+  if (!op->unheard) luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref); /* else its owner's */
   luaL_unref(L, LUA_REGISTRYINDEX, op->loop_ref);
   op->self_ref = op->loop_ref = LUA_NOREF;
 }
@@ -63,7 +63,10 @@ static void finish(omh_op *op, lua_State *L, int ok) {
    * until the collector gets to the operation. */
   omh_body_free(op->x.body);
   op->x.body = NULL;
-  op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (op->unheard && op->result_ref != LUA_NOREF)
+    lua_rawseti(L, LUA_REGISTRYINDEX, op->result_ref); /* its owner's slot: no ref made per check */
+  else
+    op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   release_anchor(op, L);
 }
 
@@ -135,7 +138,7 @@ void omh_op_close(lua_State *L, omh_op *op) {
     }
     lua_pop(L, 1);
   }
-  luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
+  if (!op->unheard) luaL_unref(L, LUA_REGISTRYINDEX, op->self_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->result_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->cb_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, op->cb_err_ref);

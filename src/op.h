@@ -58,16 +58,21 @@ struct omh_op {
   unsigned retrying : 1;             /* the armed timer restarts the request */
   unsigned settling : 1;             /* abandoned: finish at the answer in flight, never retry */
   unsigned attempt : 8;              /* retries made for the current request (<= OMH_MAX_RETRIES) */
-  unsigned unheard : 1;              /* never handed to Lua: its finish needs no notice, and its
-                                        owner keeps its result block (x.r) from one request to the next */
+  unsigned unheard : 1;              /* never handed to Lua: its finish needs no notice, its owner
+                                        keeps its result block (x.r) from one request to the next,
+                                        its self_ref is its owner's (omh_op_renew), and so is its
+                                        result_ref when set before it finishes (a slot its finish fills) */
 };
 
 /* op_run.c: a new op of class cls on loop lp (its userdata at loop_idx),
  * pushed and in flight (the loop keeps it alive until it finishes). */
 omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const omh_op_class *cls);
 /* The closed op at op_idx (of a class of the same size) made anew as cls,
- * pushed like omh_op_new's: for C code that keeps an op nobody else sees. */
-omh_op *omh_op_renew(lua_State *L, int op_idx, omh_loop *lp, int loop_idx, omh_config *cfg,
+ * pushed like omh_op_new's, unheard: for C code that keeps an op nobody
+ * else sees at registry ref kept_ref, and holds the loop on its stack while
+ * the op is in flight. The op takes no anchors of its own: kept_ref is its
+ * self_ref (never let go of by the op), and it holds no loop ref. */
+omh_op *omh_op_renew(lua_State *L, int op_idx, int kept_ref, omh_loop *lp, omh_config *cfg,
                      const omh_op_class *cls);
 /* The op at idx; raises "operation is closed" for a closed one. */
 omh_op *omh_checkop(lua_State *L, int idx);

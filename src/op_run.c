@@ -13,23 +13,17 @@ typedef char omh_attempt_fits[OMH_MAX_RETRIES <= 255 ? 1 : -1];
 
 static omh_op *of(omh_task *t) { return (omh_op *)t; }
 
-/* Fills op (its userdata on top of the stack) as a new operation of cls. */
-static void op_init(lua_State *L, omh_op *op, omh_loop *lp, int loop_idx, omh_config *cfg,
-                    const omh_op_class *cls) {
+/* Fills op as a new operation of cls, its anchors not yet taken. */
+static void op_init(omh_op *op, omh_loop *lp, omh_config *cfg, const omh_op_class *cls) {
   memset(op, 0, cls->size);
   op->cls = cls;
   op->self_ref = op->result_ref = op->cb_ref = op->cb_err_ref = op->loop_ref = LUA_NOREF;
-  lua_pushvalue(L, loop_idx);
-  op->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   omh_xfer_init(&op->x, OMH_XFER_API_GET, cfg);
   op->deadline = -1;
   op->started = omh_now();
   omh_loop_bind(lp, &op->task, &task_ops);
   if (cfg) omh_config_retain(cfg);
   op->cfg = cfg;
-  /* In flight until finished: the loop keeps it alive. */
-  lua_pushvalue(L, -1);
-  op->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   op->anchored = 1;
 }
 
@@ -38,17 +32,23 @@ omh_op *omh_op_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, co
   omh_op *op = omh_newuserdata(L, cls->size);
   luaL_getmetatable(L, OMH_OP_MT);
   lua_setmetatable(L, -2);
-  op_init(L, op, lp, loop_idx, cfg, cls);
+  op_init(op, lp, cfg, cls);
+  lua_pushvalue(L, loop_idx);
+  op->loop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  /* In flight until finished: the loop keeps it alive. */
+  lua_pushvalue(L, -1);
+  op->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return op;
 }
 
-omh_op *omh_op_renew(lua_State *L, int op_idx, omh_loop *lp, int loop_idx, omh_config *cfg,
+omh_op *omh_op_renew(lua_State *L, int op_idx, int kept_ref, omh_loop *lp, omh_config *cfg,
                      const omh_op_class *cls) {
-  if (loop_idx < 0) loop_idx = lua_gettop(L) + loop_idx + 1;
   omh_op *op = lua_touserdata(L, op_idx);
   omh_op_close(L, op); /* a no-op for the closed op it should be */
   lua_pushvalue(L, op_idx);
-  op_init(L, op, lp, loop_idx, cfg, cls);
+  op_init(op, lp, cfg, cls);
+  op->self_ref = kept_ref; /* borrowed: its keeper's, never let go of by the op */
+  op->unheard = 1;
   return op;
 }
 

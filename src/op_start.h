@@ -13,7 +13,14 @@ omh_op *omh_create_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *c
  * object at err_idx. */
 omh_op *omh_create_refused(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, int err_idx);
 omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id);
-int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id, int *cache_ref);
+/* What a client keeps for client:poll_now, registry refs or LUA_NOREF:
+ * the op it reuses, and the slot that op's finish leaves its result in
+ * (the client frees both when it goes). */
+typedef struct omh_poll_cache {
+  int op_ref, result_ref;
+} omh_poll_cache;
+int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                 omh_poll_cache *pc);
 /* cb_idx: the stack index of on_status, or 0. */
 omh_op *omh_wait_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
                        double interval, double timeout, int cb_idx);

@@ -26,7 +26,7 @@ static status_op *of(omh_op *op) { return (status_op *)op; }
 
 /* Decodes the answer; pushes the table and returns 1, else 0 with nothing pushed. */
 static int decode_object(omh_op *op, lua_State *L, const omh_buf *b) {
-  if (!omh_json_decode(L, b->data ? b->data : "", b->len, omh_config_key(op->cfg))) return 0;
+  if (!omh_json_decode_with(L, b->data ? b->data : "", b->len, omh_config_redactor(op->cfg))) return 0;
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
     return 0;
@@ -164,14 +164,15 @@ static void wait_pending(omh_op *op, lua_State *L, int t) {
 static int wait_pending_unheard(omh_op *op, lua_State *L, const omh_outcome *o) {
   status_op *w = of(op);
   const omh_buf *b = o->answer;
-  const char *key = omh_config_key(op->cfg), *st;
+  const omh_redactor *key = omh_config_redactor(op->cfg);
+  const char *st;
   size_t len;
   if (op->cfg->on_event_ref != LUA_NOREF || op->cb_ref != LUA_NOREF) return 0;
   if (!o->ok || !b->data) return 0;
-  if (omh_redact_suspect(key, b->data, b->len)) return 0;
+  if (omh_redactor_suspect(key, b->data, b->len)) return 0;
   if (!omh_json_read_fast_status(b->data, b->len, &st, &len)) return 0;
   char s[sizeof w->last_status];
-  omh_redact_copy(key, st, len, s, sizeof s);
+  omh_redactor_copy(key, st, len, s, sizeof s);
   if (is_completed(s) || is_failed(s)) return 0; /* the result needs the table */
   memcpy(w->last_status, s, sizeof s);
   op->attempt = 0;
@@ -187,7 +188,7 @@ static void wait_done(omh_op *op, lua_State *L) {
   if (wait_pending_unheard(op, L, &o) || !status_answer(op, L, &o)) return;
   int t = lua_gettop(L);
   const char *s = status_field(L, t);
-  omh_redact_copy(omh_config_key(op->cfg), s, strlen(s), w->last_status, sizeof w->last_status);
+  omh_redactor_copy(omh_config_redactor(op->cfg), s, strlen(s), w->last_status, sizeof w->last_status);
   lua_pop(L, 1);
   w->polls++;
   if (is_completed(w->last_status))
@@ -260,10 +261,10 @@ static char *status_url(const char *base, const char *id) {
   return u;
 }
 
-/* Fills op, new (reuse_idx 0) or poll_now's closed one at reuse_idx
- * (taking back what it kept), pushed. */
+/* Fills op, new (reuse_idx 0) or poll_now's closed one at reuse_idx, kept
+ * at registry ref kept_ref (taking back what it kept), pushed. */
 static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
-                             const omh_op_class *cls, int reuse_idx) {
+                             const omh_op_class *cls, int reuse_idx, int kept_ref) {
   char *job_id = NULL, *url = NULL;
   struct omh_xres *r = NULL;
   omh_op *op;
@@ -276,7 +277,7 @@ static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_confi
       free(job_id), free(url);
       job_id = url = NULL;
     }
-    op = omh_op_renew(L, reuse_idx, lp, loop_idx, cfg, cls);
+    op = omh_op_renew(L, reuse_idx, kept_ref, lp, cfg, cls);
     op->x.r = r;
   } else {
     op = omh_op_new(L, lp, loop_idx, cfg, cls);
@@ -291,7 +292,7 @@ static omh_op *status_new_at(lua_State *L, omh_loop *lp, int loop_idx, omh_confi
 
 static omh_op *status_new(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
                           const omh_op_class *cls) {
-  return status_new_at(L, lp, loop_idx, cfg, id, cls, 0);
+  return status_new_at(L, lp, loop_idx, cfg, id, cls, 0, LUA_NOREF);
 }
 
 omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id) {
@@ -303,43 +304,62 @@ omh_op *omh_poll_start(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg
 /* client:poll_now(id): a status check awaited at once by a caller that
  * drives the loop itself (the main thread, no scheduler): the op is never
  * handed to Lua, so nobody else can await it and its finish needs no
- * notice, and one op (*cache_ref, closed between two checks) serves every
+ * notice, and one op (pc->op_ref, closed between two checks) serves every
  * such check of a client: no userdata, finaliser or collection per check.
- * Returns what op:result() would, then the loop when finish notices of
- * other ops wait for their dispatcher (nil otherwise); or nil, nil, nil,
- * op when the loop closed first (the caller reads it as an awaited op,
- * which is then no longer the cache's). */
-int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id, int *cache_ref) {
+ * Its finish leaves the result in the client's slot (pc->result_ref): no
+ * ref made per check. Returns what op:result() would, then the loop when
+ * finish notices of other ops wait for their dispatcher (nil otherwise);
+ * or nil, nil, nil, op when the loop closed first (the caller reads it as
+ * an awaited op, which is then no longer the cache's). */
+int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, const char *id,
+                 omh_poll_cache *pc) {
   omh_loop_check_may_block(lp, L); /* before anything starts */
-  int reuse_idx = 0;
-  if (*cache_ref != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, *cache_ref);
-    reuse_idx = lua_gettop(L);
+  omh_op *op;
+  if (pc->op_ref != LUA_NOREF) {
+    /* Renewed with the cache's ref as its anchor, and no loop ref: the
+     * loop is at loop_idx until the check is over. No ref made per check. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pc->op_ref);
+    op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, lua_gettop(L), pc->op_ref);
+  } else {
+    op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, 0, LUA_NOREF);
+    pc->op_ref = op->self_ref; /* the cache takes its anchor over: one registry slot for both */
+    op->unheard = 1;
   }
-  omh_op *op = status_new_at(L, lp, loop_idx, cfg, id, &poll_now_class, reuse_idx);
   int op_idx = lua_gettop(L);
-  if (*cache_ref == LUA_NOREF) {
-    lua_pushvalue(L, op_idx);
-    *cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (pc->result_ref == LUA_NOREF) {
+    lua_pushboolean(L, 0); /* a value, so that the slot stays this client's */
+    pc->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  op->unheard = 1;
+  /* Taken out of the cache while the check runs: a client closed by a
+   * callback meanwhile must not free the slot the result goes to. */
+  int slot = op->result_ref = pc->result_ref;
+  pc->result_ref = LUA_NOREF;
   omh_op_start_request(op, L);
   omh_loop_safe_point(lp, L);
-  if (!omh_loop_run_until(lp, L, &op->task) || op->task.closed || op->cb_err_ref != LUA_NOREF) {
-    luaL_unref(L, LUA_REGISTRYINDEX, *cache_ref);
-    *cache_ref = LUA_NOREF;
+  int ran = omh_loop_run_until(lp, L, &op->task);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, slot); /* the result (false: not finished) */
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, LUA_REGISTRYINDEX, slot);
+  if (pc->op_ref == LUA_NOREF) /* the client went meanwhile */
+    luaL_unref(L, LUA_REGISTRYINDEX, slot);
+  else
+    pc->result_ref = slot;
+  op->result_ref = LUA_NOREF;
+  if (!ran || op->task.closed || op->cb_err_ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, pc->op_ref);
+    pc->op_ref = op->self_ref = LUA_NOREF; /* the op is the caller's now, with its result */
+    if (op->task.done) op->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushnil(L);
     lua_pushnil(L);
     lua_pushnil(L);
     lua_pushvalue(L, op_idx);
     return 4;
   }
-  if (op->ok) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
+  if (!op->ok) {
     lua_pushnil(L);
+    lua_insert(L, -2);
   } else {
     lua_pushnil(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, op->result_ref);
   }
   if (omh_loop_has_done(lp))
     lua_pushvalue(L, loop_idx);

@@ -7,13 +7,8 @@
 /* The key's 4-byte windows, hashed into a 1024-bit set: one probe per byte
  * of a scanned string, and an exact look into the key only on a hit. Every
  * piece of 4+ bytes is a chain of such windows, so marking each window
- * found in the key marks every piece. Built per call: a key is short. */
-typedef struct grams {
-  const unsigned char *key;
-  size_t kn;
-  uint32_t bits[32];
-  uint32_t bytes[8]; /* the bytes the key holds */
-} grams;
+ * found in the key marks every piece. */
+typedef omh_redactor grams;
 
 static uint32_t window_at(const unsigned char *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -21,20 +16,19 @@ static uint32_t window_at(const unsigned char *p) {
 
 static unsigned slot_of(uint32_t w) { return (unsigned)((w * 2654435761u) >> 22); }
 
-static int grams_init(grams *g, const char *key) {
-  size_t kn = key ? strlen(key) : 0;
-  if (kn < OMH_REDACT_MIN) return 0;
+void omh_redactor_init(omh_redactor *g, const char *key) {
+  memset(g, 0, sizeof *g);
   g->key = (const unsigned char *)key;
-  g->kn = kn;
-  memset(g->bits, 0, sizeof g->bits);
-  memset(g->bytes, 0, sizeof g->bytes);
-  for (size_t i = 0; i + OMH_REDACT_MIN <= kn; i++) {
+  g->kn = key ? strlen(key) : 0;
+  if (g->kn < OMH_REDACT_MIN) return;
+  for (size_t i = 0; i + OMH_REDACT_MIN <= g->kn; i++) {
     unsigned s = slot_of(window_at(g->key + i));
     g->bits[s >> 5] |= 1u << (s & 31);
   }
-  for (size_t i = 0; i < kn; i++) g->bytes[g->key[i] >> 5] |= 1u << (g->key[i] & 31);
-  return 1;
+  for (size_t i = 0; i < g->kn; i++) g->bytes[g->key[i] >> 5] |= 1u << (g->key[i] & 31);
 }
+
+static int ready(const grams *g) { return g->kn >= OMH_REDACT_MIN; }
 
 #if OMH_REDACT_MIN != 4
 #error "first_piece and window_at read windows of 4 bytes"
@@ -106,41 +100,52 @@ static size_t redact_once(const grams *g, const unsigned char *in, size_t n, cha
   return o;
 }
 
-size_t omh_redact_copy(const char *key, const char *in, size_t n, char *out, size_t cap) {
+size_t omh_redactor_copy(const omh_redactor *g, const char *in, size_t n, char *out, size_t cap) {
   size_t room = cap - 1, o;
-  grams g;
-  if (!grams_init(&g, key)) {
+  if (!ready(g)) {
     o = put(out, 0, room, in, n);
     out[o] = '\0';
     return o;
   }
-  o = redact_once(&g, (const unsigned char *)in, n, out, room);
+  o = redact_once(g, (const unsigned char *)in, n, out, room);
   /* A marker or the cut next to plain text makes new windows: look again.
    * A key that shares windows with the marker itself ends as "". */
-  for (int pass = 0; pass < 3 && first_piece(&g, (const unsigned char *)out, o) < o; pass++) {
+  for (int pass = 0; pass < 3 && first_piece(g, (const unsigned char *)out, o) < o; pass++) {
     char *again = malloc(o ? o : 1);
     if (!again) {
       o = 0;
       break;
     }
     memcpy(again, out, o);
-    o = redact_once(&g, (const unsigned char *)again, o, out, room);
+    o = redact_once(g, (const unsigned char *)again, o, out, room);
     free(again);
   }
-  if (first_piece(&g, (const unsigned char *)out, o) < o) o = 0;
+  if (first_piece(g, (const unsigned char *)out, o) < o) o = 0;
   out[o] = '\0';
   return o;
 }
 
+size_t omh_redact_copy(const char *key, const char *in, size_t n, char *out, size_t cap) {
+  grams g;
+  omh_redactor_init(&g, key);
+  return omh_redactor_copy(&g, in, n, out, cap);
+}
+
 int omh_redact_needed(const char *key, const char *s, size_t n) {
   grams g;
-  return grams_init(&g, key) && first_piece(&g, (const unsigned char *)s, n) < n;
+  omh_redactor_init(&g, key);
+  return ready(&g) && first_piece(&g, (const unsigned char *)s, n) < n;
+}
+
+int omh_redactor_suspect(const omh_redactor *g, const char *s, size_t n) {
+  if (!ready(g)) return 0;
+  return memchr(s, '\\', n) != NULL || first_piece(g, (const unsigned char *)s, n) < n;
 }
 
 int omh_redact_suspect(const char *key, const char *s, size_t n) {
   grams g;
-  if (!grams_init(&g, key)) return 0;
-  return memchr(s, '\\', n) != NULL || first_piece(&g, (const unsigned char *)s, n) < n;
+  omh_redactor_init(&g, key);
+  return omh_redactor_suspect(&g, s, n);
 }
 
 int omh_redact_holds_key(const char *key, const char *s, size_t n) {

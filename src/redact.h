@@ -8,9 +8,28 @@
 #define OMH_REDACT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define OMH_REDACTED "[redacted]"
 #define OMH_REDACT_MIN 4 /* shorter keys (or pieces) are not looked for */
+
+/* A key made ready for scanning: its 4-byte windows hashed into a 1024-bit
+ * set, and the bytes it holds. A client makes one for its key (config.c),
+ * so that an answer's scan builds nothing; the functions below that take
+ * the key itself build one per call. It tells much about the key: wiped
+ * with it. */
+typedef struct omh_redactor {
+  const unsigned char *key; /* not owned; NULL or short: nothing is redacted */
+  size_t kn;
+  uint32_t bits[32];
+  uint32_t bytes[8];
+} omh_redactor;
+
+/* Prepares r for key (which must outlive r). */
+void omh_redactor_init(omh_redactor *r, const char *key);
+/* omh_redact_copy and omh_redact_suspect with a prepared key. */
+size_t omh_redactor_copy(const omh_redactor *r, const char *in, size_t n, char *out, size_t cap);
+int omh_redactor_suspect(const omh_redactor *r, const char *s, size_t n);
 
 /* Copies n bytes of `in` into `out` (cap >= 1 bytes, NUL-terminated) with
  * every run of bytes covered by pieces of `key` replaced by OMH_REDACTED,

@@ -123,6 +123,7 @@ end
 ---@field base_url string the API's base URL in use
 local Client = {}
 Client.__index = Client
+local co_running, loaded = coroutine.running, package.loaded -- foreign.pick: cqueues and luv, once loaded
 
 ---@param opts? omnihuman.ClientOptions
 ---@return omnihuman.Client
@@ -249,7 +250,9 @@ function Client:poll(id)
   -- Awaited at once by the main thread with no scheduler or adapter around:
   -- one call into C does what poll_op + await do (the same result, without
   -- ten Lua-to-C calls and a finish notice per check).
-  if host == plain and not (foreign and foreign.pick()) and not waiters.coroutine() then
+  local co, main = co_running()
+  if host == plain and (co == nil or main)
+    and not (foreign and (loaded.cqueues ~= nil or loaded.luv ~= nil) and foreign.pick()) then
     if type(id) ~= "string" then error("client:poll: expected a job id string", 2) end
     local res, err, noted, op = self.core:poll_now(id)
     if noted then waiters.dispatch(noted) end -- other ops finished meanwhile: wake their waiters

@@ -121,4 +121,89 @@ describe("client:poll in the main thread #slow", function()
     assert.matches("cannot block inside a callback", tostring(inner[2]))
     assert.equals(2, srv:count(ns, "poll"))
   end)
+
+  -- The fast reader tells the status it saw; the table's own must agree.
+  it("takes an answer whose last top-level status is not a string for a cut one", function()
+    for _, body in ipairs({ '{"id":"j","status":"queued","status":null}', '{"id":"j","status":"queued","status":7}',
+                            '{"id":"j","x":{"status":"queued"}}' }) do
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns, { max_retries = 0 })
+      srv:fault(ns, "poll", { { status = 200, body = body } })
+      local res, err = c:poll("j")
+      assert.is_nil(res, body)
+      assert.equals("protocol", err.kind, body)
+    end
+    local ns = fixtures.ns()
+    local c = fixtures.client(srv, ns, { max_retries = 0 })
+    srv:fault(ns, "poll", { { status = 200, body = '{"id":"j","status":7,"status":"generating"}' } })
+    assert.equals("generating", assert(c:poll("j")).status)
+  end)
+
+  -- A callback that raises ends the check; the op, handed back to Lua,
+  -- carries what it raised, and the next check makes a new op.
+  it("raises what its on_event raised, then checks again", function()
+    local ns = fixtures.ns()
+    local boom = false
+    local c = fixtures.client(srv, ns, { on_event = function(ev)
+      if boom and ev.type == "request" then error("boom from on_event") end
+    end })
+    srv:fault(ns, "poll", { { status = 200, body = '{"id":"a","status":"queued"}' },
+      { status = 200, body = '{"id":"a","status":"generating"}' } })
+    assert.equals("queued", assert(c:poll("a")).status)
+    boom = true
+    local ok, err = pcall(c.poll, c, "a")
+    assert.is_false(ok)
+    assert.matches("boom from on_event", tostring(err))
+    assert.equals(1, srv:count(ns, "poll"))
+    boom = false
+    assert.equals("generating", assert(c:poll("a")).status)
+  end)
+
+  -- Each client keeps a registry slot for its checks' results: a collected
+  -- client must free it (a leak would leave one `false` per client).
+  it("a collected client leaves no registry slot of its checks behind", function()
+    local reg = debug.getregistry()
+    local function falses()
+      local n = 0
+      for _, v in pairs(reg) do if v == false then n = n + 1 end end
+      return n
+    end
+    local function one()
+      local ns = fixtures.ns()
+      local c = fixtures.client(srv, ns)
+      srv:fault(ns, "poll", { { status = 200, body = '{"id":"a","status":"queued"}' } })
+      assert(c:poll("a"))
+    end
+    for _ = 1, 3 do collectgarbage() end
+    local before = falses()
+    for _ = 1, 20 do one() end
+    for _ = 1, 3 do collectgarbage() end
+    assert.is_true(falses() <= before + 1, ("%d slots holding false, %d before"):format(falses(), before))
+  end)
+
+  -- The kept op is anchored by the client's own reference to it: a close
+  -- must still find it in flight, and the client's collection must free it.
+  it("a client closed by its on_event during a later check ends that check as cancelled", function()
+    local ns = fixtures.ns()
+    local closing, c = false, nil
+    c = fixtures.client(srv, ns, { on_event = function(ev)
+      if closing and ev.type == "request" then c:close() end
+    end })
+    srv:fault(ns, "poll", { { status = 200, body = '{"id":"a","status":"queued"}' } })
+    assert.equals("queued", assert(c:poll("a")).status)
+    closing = true
+    local res, err = c:poll("a")
+    assert.is_nil(res)
+    assert.equals("cancelled", err.kind)
+    assert.equals(1, srv:count(ns, "poll"))
+    local weak = setmetatable({ c }, { __mode = "v" })
+    c = nil
+    for _ = 1, 3 do collectgarbage() end
+    assert.is_nil(weak[1])
+    local c2 = fixtures.client(srv, ns)
+    srv:fault(ns, "poll", { { status = 200, body = '{"id":"b","status":"generating"}' },
+      { status = 200, body = '{"id":"b","status":"generating"}' } })
+    assert.equals("generating", assert(c2:poll("b")).status)
+    assert.equals("generating", assert(c2:poll("b")).status)
+  end)
 end)

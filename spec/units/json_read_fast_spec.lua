@@ -245,6 +245,10 @@ describe("json fast reader", function()
 
   -- Each rule by name: the fast reader's answer, and cjson's (the same).
   local is53 = math.type ~= nil
+  -- More members than the reader remembers keys of, then nulls for the first and last.
+  local many = {}
+  for i = 1, 20 do many[i] = ('"k%d":%d'):format(i, i) end
+  local MANY_KEYS = "{" .. table.concat(many, ",") .. ',"k1":null,"k20":null,"z":null}'
   local cases = {
     { "minus zero", '{"a":-0}', function(t) -- cjson's -0.0: an integer 0 once whole numbers are integers
       if is53 then return math.type(t.a) == "integer" and t.a == 0 end
@@ -259,6 +263,8 @@ describe("json fast reader", function()
     { "last of two keys", '{"a":1,"a":"x"}', function(t) return t.a == "x" end },
     { "null after a value", '{"a":1,"b":{"c":2,"c":null},"a":null}', function(t) return t.a == nil and next(t.b) == nil end },
     { "value after a null", '{"a":null,"a":{"b":true}}', function(t) return t.a.b == true end },
+    { "null after 20 other keys", MANY_KEYS,
+      function(t) return t.k1 == nil and t.k20 == nil and t.k2 == 2 and t.k19 == 19 and t.z == nil end },
     { "nested object replaced", '{"a":{"b":1},"a":{"c":false}}', function(t) return t.a.b == nil and t.a.c == false end },
     { "empty object", " \t\r\n{ \n}\r\n", function(t) return next(t) == nil end },
     { "escape", '{"a":"x\\ny"}' },
