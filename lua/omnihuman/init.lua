@@ -236,6 +236,7 @@ end
 ---@return omnihuman.Job? job
 ---@return omnihuman.Error? err
 function Client:create(fields, output)
+  if output ~= nil and type(output) ~= "string" then error("client:create: output must be a string", 2) end
   if self.ledger and type(fields) == "table" then return self.ledger:create(fields, output) end
   if type(fields) ~= "table" then error("client:create: expected a table of fields", 2) end
   if fields.strict ~= nil and type(fields.strict) ~= "boolean" then return self:_start_create(fields, 2) end
@@ -317,6 +318,7 @@ Generation.__index = Generation
 ---@return omnihuman.Generation
 local function new_generation(client, args, level)
   if type(args) ~= "table" then error("client:generate: expected a table", level + 1) end
+  if client.closed then error("omnihuman: client is closed", level + 1) end
   local fields, own = {}, {}
   for k, v in pairs(args) do
     if GENERATE_OWN[k] then own[k] = v else fields[k] = v end
@@ -424,6 +426,7 @@ function Client:generate(args) return new_generation(self, args, 2):await() end
 function Client:close()
   if self.ledger then self.ledger:settle(false) end -- answers already in, before close drops them
   self.core:close()
+  self.closed = true
   if self.ledger then self.ledger:close() end
 end
 Client.__close = Client.close
