@@ -61,9 +61,12 @@ struct omh_task {
   omh_lane *lane;
   omh_task *queue_next, *queue_prev;
   int queued;
+  int fresh; /* its request opens a connection of its own (a TLS handshake) */
   omh_task *live_next, *live_prev;
   omh_task *notify_next;
   int notify_queued;
+  omh_task *paused_next; /* its upload waits for the next drive's bytes */
+  int paused;
   int active; /* counted in the loop's active work */
   /* Kept by the owner, read by loop:run_until. */
   int done, closed;
