@@ -172,9 +172,10 @@ void omh_loop_submit(omh_task *t, omh_lane *ln, int fresh, lua_State *L) {
   t->ops->launch(t, L);
 }
 
-CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile) {
+CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile, unsigned long owner) {
   omh_loop *lp = t->loop;
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+  t->owner = owner;
   CURLMcode mc = curl_multi_add_handle(lp->multi, e);
   if (mc != CURLM_OK) return mc;
   t->easy = e;

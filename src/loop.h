@@ -56,9 +56,16 @@ void omh_loop_unbind(omh_task *t);
  * `fresh` request opens a connection of its own: with a turn budget, at
  * most a few start between two drives, the rest wait in their lane. */
 void omh_loop_submit(omh_task *t, omh_lane *ln, int fresh, lua_State *L);
-/* From launch: hands the set-up handle to curl. Returns CURLM_OK, or an
- * error with nothing changed (the handle is the caller's again). */
-CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile);
+/* From launch: hands the set-up handle to curl; the connections it uses
+ * are `owner`'s (a client's config serial, 0: none) until another's
+ * transfer uses them. Returns CURLM_OK, or an error with nothing changed
+ * (the handle is the caller's again). */
+CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile, unsigned long owner);
+/* Ends the idle connections whose last transfer was `owner`'s (the server
+ * sees them close now; curl lets go of each descriptor when it next looks
+ * at its cache of connections). Connections in use are left alone. Returns
+ * how many were ended. */
+int omh_loop_end_idle(omh_loop *lp, unsigned long owner);
 void omh_loop_arm(omh_task *t, double when);
 /* Progress to report after the current drive (called from curl's callbacks). */
 void omh_loop_progress(omh_task *t);

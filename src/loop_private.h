@@ -9,8 +9,9 @@
 
 struct omh_loop {
   CURLM *multi;
-  int epfd;            /* curl's sockets: what a drive blocks on */
-  unsigned char *sock; /* per descriptor: how it stands in epfd (loop_sockets.c) */
+  int epfd;                  /* curl's sockets: what a drive blocks on */
+  unsigned char *sock;       /* per descriptor: how it stands in epfd (loop_sockets.c) */
+  unsigned long *sock_owner; /* per descriptor: the client whose transfer used it last */
   int nsock;
   int outer_fd;         /* pollfd(): epfd + notice_fd, for host event loops */
   int notice_fd;        /* eventfd: readable while finish notices wait */

@@ -111,7 +111,7 @@ static void task_launch(omh_task *t, lua_State *L) {
     omh_op_finish_err(op, L, "network", "out of memory", 0, NULL, 1);
     return;
   }
-  CURLMcode mc = omh_loop_start_transfer(t, e, profile);
+  CURLMcode mc = omh_loop_start_transfer(t, e, profile, op->cfg ? op->cfg->serial : 0);
   if (mc != CURLM_OK) {
     omh_loop_release_easy(t->loop, e, 0);
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);

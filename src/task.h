@@ -57,6 +57,7 @@ struct omh_task {
   struct omh_loop *loop; /* NULL once the loop let go of it */
   omh_timer timer;
   CURL *easy;            /* while its transfer is in curl */
+  unsigned long owner;   /* the client (config serial, 0: none) its connections serve */
   unsigned long profile; /* how that easy handle is set up */
   omh_lane *lane;
   omh_task *queue_next, *queue_prev;
