@@ -143,8 +143,8 @@ void omh_loop_unbind(omh_task *t) {
 }
 
 /* Requests started by one bounded drive at most; as many requests on fresh
- * connections between two drives (each starts a TLS handshake in the next
- * drive's first curl call, which runs them all). */
+ * connections from one drive's curl calls to the next's (each starts a TLS
+ * handshake in the next drive's first curl call, which runs them all). */
 #define ADMIT_PER_TURN 4
 
 static int fresh_spent(const omh_loop *lp, const omh_task *t) {
@@ -262,12 +262,13 @@ static void admit(omh_loop *lp, lua_State *L, double t0) {
   while (ln && !lp->closed) {
     omh_lane *next = ln->next;
     while (ln->head && ln->inflight < ln->cap && !lp->closed) {
-      /* At least one a drive, then a few while the budget lasts: each
-       * starts its connection (a TLS handshake's work) in the next drive,
-       * whose first curl call runs them all. */
+      /* At least one a drive (but no fifth create on a fresh connection),
+       * then a few while the budget lasts: each starts its connection (a
+       * TLS handshake's work) in the next drive, whose first curl call
+       * runs them all. */
       omh_task *t = ln->head;
-      if (admitted && lp->turn_budget > 0 &&
-          (admitted >= ADMIT_PER_TURN || fresh_spent(lp, t) || over_budget(lp, t0))) {
+      if (fresh_spent(lp, t) ||
+          (admitted && lp->turn_budget > 0 && (admitted >= ADMIT_PER_TURN || over_budget(lp, t0)))) {
         lp->backlog = 1;
         return;
       }
@@ -320,12 +321,13 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
     lp->curl_deadline = -1;
     curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   }
+  /* What starts from here on reaches curl in the next drive's first call. */
+  lp->fresh_started = 0;
   flush_progress(lp, L);
   finish_transfers(lp, L);
   fire_timers(lp, L);
   admit(lp, L, t0);
   omh_loop_uploads_resume(lp);
-  lp->fresh_started = 0;
   lp->driving = 0;
   lp->wake_due = 0; /* whoever drives dispatches next */
   if (lp->free_deferred) omh_loop_release(lp);

@@ -37,7 +37,7 @@ struct omh_loop {
   unsigned rng;       /* jitter for backoff; no shared global state */
   double turn_budget; /* seconds of socket work and admissions per drive; 0: no bound */
   int backlog;        /* the last drive left ready sockets or admissions for the next */
-  int fresh_started;  /* requests on fresh connections started since the last drive ended */
+  int fresh_started;  /* requests on fresh connections started since the last drive's curl calls */
   /* Uploads' body bytes per drive: the ones paused because a drive's
    * bytes were spent wait here, FIFO, to be resumed as the drive ends. */
   omh_upload_budget upload;
