@@ -29,7 +29,7 @@ local function make_png(path, n)
   while left > 0 do
     local k = math.min(left, 4096)
     for i = 1, k do chunk[i] = math.random(0, 255) end
-    f:write(string.char(table.unpack(chunk, 1, k)))
+    f:write(string.char((table.unpack or unpack)(chunk, 1, k)))
     left = left - k
   end
   f:close()
