@@ -218,8 +218,10 @@ static int loop_set_turn_budget(lua_State *L) {
 static int loop_upload_budget(lua_State *L) {
   omh_loop *lp = omh_checkloop(L, 1);
   if (!lua_isnoneornil(L, 2)) {
-    lua_Integer n = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, n >= 0 && n <= 1073741824, 2, "bytes from 0 to 2^30 expected");
+    /* A whole number in every Lua (LuaJIT's checkinteger truncates 1.5). */
+    lua_Number n = luaL_checknumber(L, 2);
+    luaL_argcheck(L, n >= 0 && n <= 1073741824 && n == (lua_Number)(lua_Integer)n, 2,
+                  "a whole number of bytes from 0 to 2^30 expected");
     omh_loop_set_upload_budget(lp, (size_t)n);
   }
   lua_pushinteger(L, (lua_Integer)lp->upload.per_turn);
