@@ -100,10 +100,13 @@ static void dequeue(omh_loop *lp, omh_task *t) {
 /* Takes t's handle out of curl, back to the pool (set up for `profile`,
  * or for nothing when the transfer was interrupted). */
 static void end_transfer(omh_loop *lp, omh_task *t, unsigned long profile) {
-  omh_loop_uploads_forget(lp, t);
+  int still_paused = omh_loop_uploads_forget(lp, t);
   curl_multi_remove_handle(lp->multi, t->easy);
   lp->ntransfers--;
-  omh_loop_release_easy(lp, t->easy, profile);
+  if (still_paused)
+    curl_easy_cleanup(t->easy);
+  else
+    omh_loop_release_easy(lp, t->easy, profile);
   t->easy = NULL;
   if (t->lane) t->lane->inflight--;
 }

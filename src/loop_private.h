@@ -54,7 +54,8 @@ void omh_loop_uploads_init(omh_loop *lp);
 void omh_loop_uploads_turn(omh_loop *lp, double t0);
 /* A drive ends: some paused uploads go on. */
 void omh_loop_uploads_resume(omh_loop *lp);
-/* t's transfer leaves curl: it is paused no longer. */
-void omh_loop_uploads_forget(omh_loop *lp, omh_task *t);
+/* t's transfer leaves curl: it is paused no longer. Returns 1 when its
+ * handle could not be unpaused (it must not be reused). */
+int omh_loop_uploads_forget(omh_loop *lp, omh_task *t);
 
 #endif

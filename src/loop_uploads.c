@@ -75,9 +75,10 @@ void omh_loop_uploads_turn(omh_loop *lp, double t0) {
   lp->upload.until = lp->turn_budget > 0 ? t0 + lp->turn_budget : 0;
 }
 
-void omh_loop_uploads_forget(omh_loop *lp, omh_task *t) {
-  if (!t->paused) return;
-  /* Back to the pool unpaused: its next transfer starts clean. */
+int omh_loop_uploads_forget(omh_loop *lp, omh_task *t) {
+  if (!t->paused) return 0;
   unlink_paused(lp, t);
-  curl_easy_pause(t->easy, CURLPAUSE_CONT);
+  /* Unpaused while curl still has its connection (after an error it has
+   * none and refuses): the caller then frees the handle rather than pool it. */
+  return curl_easy_pause(t->easy, CURLPAUSE_CONT) != CURLE_OK;
 }
