@@ -2,7 +2,7 @@
 # Not part of `make test`. Needs nginx (apt-get install -y nginx-light), curl, python3.
 BENCH_BIN := build/bench
 
-.PHONY: bench bench-tools bench-baseline bench-turns
+.PHONY: bench bench-tools bench-baseline bench-turns bench-frames
 bench-tools: $(BENCH_BIN)/http_clients $(BENCH_BIN)/waiting_floor $(BENCH_BIN)/base64_bench bench-baseline
 
 # The upload benchmarks' baseline: the module (core and Lua facade) as it
@@ -38,6 +38,7 @@ bench: all bench-tools
 	@LUA=$(LUA) BUILD=$(BUILD) PATH="$$PATH:/usr/sbin" python3 bench/run.py
 	@$(MAKE) --no-print-directory bench-openresty
 	@$(MAKE) --no-print-directory bench-turns
+	@$(MAKE) --no-print-directory bench-frames
 
 # Benchmark 5: an OpenResty worker while N requests wait (bench/openresty.py).
 .PHONY: bench-openresty
@@ -51,3 +52,8 @@ bench-openresty:
 # with the turn budget and without it (same run): what a host's frame pays.
 bench-turns: all
 	LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$(LUA)/?.so;;" $(LUA) bench/turns.lua
+
+# A LÖVE game's frames (one update() each, then 16 ms idle) during 50 inline
+# uploads of ~200 KB images over TLS: what one frame pays.
+bench-frames: all
+	LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$(LUA)/?.so;;" $(LUA) bench/frames.lua

@@ -165,11 +165,14 @@ static int client_gc(lua_State *L) {
 
 /* client:close(): ends every operation of the client still running
  * (cancelled; a create that may have reached the service says
- * maybe_created), which wakes whoever awaits them, then lets go. */
+ * maybe_created), which wakes whoever awaits them, then the idle
+ * connections its requests opened, then lets go. */
 static int client_close(lua_State *L) {
   client_ud *u = luaL_checkudata(L, 1, OMH_CLIENT_MT);
-  if (u->cfg && !omh_loop_is_closed(u->loop))
+  if (u->cfg && !omh_loop_is_closed(u->loop)) {
     omh_ops_cancel_config(L, u->loop, u->cfg, "the client was closed");
+    omh_loop_end_idle(u->loop, u->cfg->serial);
+  }
   return client_gc(L);
 }
 

@@ -100,9 +100,13 @@ static void dequeue(omh_loop *lp, omh_task *t) {
 /* Takes t's handle out of curl, back to the pool (set up for `profile`,
  * or for nothing when the transfer was interrupted). */
 static void end_transfer(omh_loop *lp, omh_task *t, unsigned long profile) {
+  int still_paused = omh_loop_uploads_forget(lp, t);
   curl_multi_remove_handle(lp->multi, t->easy);
   lp->ntransfers--;
-  omh_loop_release_easy(lp, t->easy, profile);
+  if (still_paused)
+    curl_easy_cleanup(t->easy);
+  else
+    omh_loop_release_easy(lp, t->easy, profile);
   t->easy = NULL;
   if (t->lane) t->lane->inflight--;
 }
@@ -141,10 +145,20 @@ void omh_loop_unbind(omh_task *t) {
   t->loop = NULL;
 }
 
-void omh_loop_submit(omh_task *t, omh_lane *ln, lua_State *L) {
+/* Requests started by one bounded drive at most; as many requests on fresh
+ * connections from one drive's curl calls to the next's (each starts a TLS
+ * handshake in the next drive's first curl call, which runs them all). */
+#define ADMIT_PER_TURN 4
+
+static int fresh_spent(const omh_loop *lp, const omh_task *t) {
+  return t->fresh && lp->turn_budget > 0 && lp->fresh_started >= ADMIT_PER_TURN;
+}
+
+void omh_loop_submit(omh_task *t, omh_lane *ln, int fresh, lua_State *L) {
   omh_loop *lp = t->loop;
   t->lane = ln;
-  if (ln && (ln->inflight >= ln->cap || ln->head)) {
+  t->fresh = fresh;
+  if (ln && (ln->inflight >= ln->cap || ln->head || fresh_spent(lp, t))) {
     /* No slot for this client: wait in line, FIFO, holding no easy handle. */
     t->queued = 1;
     t->queue_next = NULL;
@@ -157,12 +171,14 @@ void omh_loop_submit(omh_task *t, omh_lane *ln, lua_State *L) {
     lane_link(lp, ln);
     return;
   }
+  if (fresh) lp->fresh_started++;
   t->ops->launch(t, L);
 }
 
-CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile) {
+CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile, unsigned long owner) {
   omh_loop *lp = t->loop;
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+  t->owner = owner;
   CURLMcode mc = curl_multi_add_handle(lp->multi, e);
   if (mc != CURLM_OK) return mc;
   t->easy = e;
@@ -234,11 +250,6 @@ static void flush_progress(omh_loop *lp, lua_State *L) {
   }
 }
 
-/* Starts queued requests while their lanes have free slots. Launching
- * calls no Lua, so the lane list cannot change under us but by launching. */
-/* Requests started by one bounded drive at most. */
-#define ADMIT_PER_TURN 4
-
 /* Past the drive's budget (started at t0): the rest waits for the next. */
 static int over_budget(omh_loop *lp, double t0) {
   if (lp->turn_budget <= 0 || omh_now() - t0 < lp->turn_budget) return 0;
@@ -246,21 +257,26 @@ static int over_budget(omh_loop *lp, double t0) {
   return 1;
 }
 
+/* Starts queued requests while their lanes have free slots. Launching
+ * calls no Lua, so the lane list cannot change under us but by launching. */
 static void admit(omh_loop *lp, lua_State *L, double t0) {
   omh_lane *ln = lp->lanes;
   int admitted = 0;
   while (ln && !lp->closed) {
     omh_lane *next = ln->next;
     while (ln->head && ln->inflight < ln->cap && !lp->closed) {
-      /* At least one a drive, then a few while the budget lasts: each
-       * starts its connection (a TLS handshake's work) in the next drive,
-       * whose first curl call runs them all. */
-      if (admitted && lp->turn_budget > 0 && (admitted >= ADMIT_PER_TURN || over_budget(lp, t0))) {
+      /* At least one a drive (but no fifth create on a fresh connection),
+       * then a few while the budget lasts: each starts its connection (a
+       * TLS handshake's work) in the next drive, whose first curl call
+       * runs them all. */
+      omh_task *t = ln->head;
+      if (fresh_spent(lp, t) ||
+          (admitted && lp->turn_budget > 0 && (admitted >= ADMIT_PER_TURN || over_budget(lp, t0)))) {
         lp->backlog = 1;
         return;
       }
       admitted++;
-      omh_task *t = ln->head;
+      if (t->fresh) lp->fresh_started++;
       dequeue(lp, t); /* may unlink ln */
       int top = lua_gettop(L);
       t->ops->pin(t, L);
@@ -276,6 +292,7 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
   lp->driving = 1;
   lp->backlog = 0;
   double t0 = omh_now();
+  omh_loop_uploads_turn(lp, t0);
   int running = lp->ntransfers;
   /* curl's overdue timer first (a request just handed over is sent from
    * it): then one epoll_wait per drive also waits for that answer. */
@@ -307,10 +324,13 @@ void omh_loop_drive(omh_loop *lp, lua_State *L, double block) {
     lp->curl_deadline = -1;
     curl_multi_socket_action(lp->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   }
+  /* What starts from here on reaches curl in the next drive's first call. */
+  lp->fresh_started = 0;
   flush_progress(lp, L);
   finish_transfers(lp, L);
   fire_timers(lp, L);
   admit(lp, L, t0);
+  omh_loop_uploads_resume(lp);
   lp->driving = 0;
   lp->wake_due = 0; /* whoever drives dispatches next */
   if (lp->free_deferred) omh_loop_release(lp);
@@ -428,6 +448,7 @@ int omh_loop_init(omh_loop *lp) {
   curl_multi_setopt(lp->multi, CURLMOPT_TIMERDATA, lp);
   curl_multi_setopt(lp->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   omh_loop_set_max_host(lp, 8);
+  omh_loop_uploads_init(lp);
   return 0;
 }
 

@@ -15,6 +15,9 @@
  * it leaves the rest to the next (loop:set_turn_budget): a host's frame or
  * timer is never held much longer than this, whatever is in flight. */
 #define OMH_TURN_BUDGET 0.002
+/* Body bytes the uploads together read (encode and hand to curl) in one
+ * drive by default (loop:upload_budget); the rest waits for the next. */
+#define OMH_UPLOAD_BUDGET (512 * 1024)
 
 /* Its fields are the loop's own (loop_private.h): other files go through
  * the functions below. */
@@ -49,11 +52,20 @@ void omh_loop_stop(omh_task *t);
 void omh_loop_retire(omh_task *t);
 /* Stops t and lets go of it for good. */
 void omh_loop_unbind(omh_task *t);
-/* Starts t's request now (launch) or queues it in lane ln when full. */
-void omh_loop_submit(omh_task *t, omh_lane *ln, lua_State *L);
-/* From launch: hands the set-up handle to curl. Returns CURLM_OK, or an
- * error with nothing changed (the handle is the caller's again). */
-CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile);
+/* Starts t's request now (launch) or queues it in lane ln when full. A
+ * `fresh` request opens a connection of its own: with a turn budget, at
+ * most a few start between two drives, the rest wait in their lane. */
+void omh_loop_submit(omh_task *t, omh_lane *ln, int fresh, lua_State *L);
+/* From launch: hands the set-up handle to curl; the connections it uses
+ * are `owner`'s (a client's config serial, 0: none) until another's
+ * transfer uses them. Returns CURLM_OK, or an error with nothing changed
+ * (the handle is the caller's again). */
+CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile, unsigned long owner);
+/* Ends the idle connections whose last transfer was `owner`'s (the server
+ * sees them close now; curl lets go of each descriptor when it next looks
+ * at its cache of connections). Connections in use are left alone. Returns
+ * how many were ended. */
+int omh_loop_end_idle(omh_loop *lp, unsigned long owner);
 void omh_loop_arm(omh_task *t, double when);
 /* Progress to report after the current drive (called from curl's callbacks). */
 void omh_loop_progress(omh_task *t);
@@ -65,6 +77,10 @@ CURL *omh_loop_easy(omh_loop *lp, unsigned long profile, int *same);
 void omh_loop_release_easy(omh_loop *lp, CURL *e, unsigned long profile);
 double omh_loop_jitter(omh_loop *lp); /* uniform in [0,1) */
 void omh_loop_set_max_host(omh_loop *lp, long n);
+/* The budget an upload of this loop reads its body within (transfer.h). */
+struct omh_upload_budget *omh_loop_upload_budget(omh_loop *lp);
+/* Sets the bytes per drive (0: no bound) and starts the counts afresh. */
+void omh_loop_set_upload_budget(omh_loop *lp, size_t bytes);
 /* A new client's number, unique within the loop. */
 unsigned long omh_loop_new_serial(omh_loop *lp);
 

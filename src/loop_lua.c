@@ -210,6 +210,26 @@ static int loop_set_turn_budget(lua_State *L) {
   return 0;
 }
 
+/* loop:upload_budget([bytes]) -> bytes, most, pauses: the body bytes all
+ * uploads together may read in one drive (0: no bound), the most one drive
+ * has read, and how many times an upload waited for the next drive because
+ * a drive's bytes were spent. Given bytes, sets it and starts both counts
+ * afresh. */
+static int loop_upload_budget(lua_State *L) {
+  omh_loop *lp = omh_checkloop(L, 1);
+  if (!lua_isnoneornil(L, 2)) {
+    /* A whole number in every Lua (LuaJIT's checkinteger truncates 1.5). */
+    lua_Number n = luaL_checknumber(L, 2);
+    luaL_argcheck(L, n >= 0 && n <= 1073741824 && n == (lua_Number)(lua_Integer)n, 2,
+                  "a whole number of bytes from 0 to 2^30 expected");
+    omh_loop_set_upload_budget(lp, (size_t)n);
+  }
+  lua_pushinteger(L, (lua_Integer)lp->upload.per_turn);
+  lua_pushinteger(L, (lua_Integer)lp->upload_most);
+  lua_pushinteger(L, (lua_Integer)lp->upload_pauses);
+  return 3;
+}
+
 /* Transfers in curl: a host that cannot watch pollfd() polls while > 0. */
 static int loop_transfers(lua_State *L) {
   lua_pushinteger(L, omh_checkloop(L, 1)->ntransfers);
@@ -242,6 +262,7 @@ int omh_loop_open(lua_State *L) {
                                      {"set_wakeup", loop_set_wakeup},
                                      {"transfers", loop_transfers},
                                      {"set_turn_budget", loop_set_turn_budget},
+                                     {"upload_budget", loop_upload_budget},
                                      {NULL, NULL}};
   omh_register_type(L, OMH_LOOP_MT, methods, loop_gc, loop_tostring);
   luaL_getmetatable(L, OMH_LOOP_MT);

@@ -1,15 +1,17 @@
 /* The loop's fields: only the loop's own files (loop.c, loop_lua.c,
- * loop_pool.c, loop_sockets.c) include this; everything else goes through
- * loop.h. */
+ * loop_pool.c, loop_sockets.c, loop_uploads.c) include this; everything
+ * else goes through loop.h. */
 #ifndef OMH_LOOP_PRIVATE_H
 #define OMH_LOOP_PRIVATE_H
 
 #include "loop.h"
+#include "transfer.h"
 
 struct omh_loop {
   CURLM *multi;
-  int epfd;            /* curl's sockets: what a drive blocks on */
-  unsigned char *sock; /* per descriptor: how it stands in epfd (loop_sockets.c) */
+  int epfd;                  /* curl's sockets: what a drive blocks on */
+  unsigned char *sock;       /* per descriptor: how it stands in epfd (loop_sockets.c) */
+  unsigned long *sock_owner; /* per descriptor: the client whose transfer used it last */
   int nsock;
   int outer_fd;         /* pollfd(): epfd + notice_fd, for host event loops */
   int notice_fd;        /* eventfd: readable while finish notices wait */
@@ -35,8 +37,25 @@ struct omh_loop {
   unsigned rng;       /* jitter for backoff; no shared global state */
   double turn_budget; /* seconds of socket work and admissions per drive; 0: no bound */
   int backlog;        /* the last drive left ready sockets or admissions for the next */
-  int nactive;        /* tasks in flight */
-  int ntransfers;     /* easy handles in the multi handle */
+  int fresh_started;  /* requests on fresh connections started since the last drive's curl calls */
+  /* Uploads' body bytes per drive: the ones paused because a drive's
+   * bytes were spent wait here, FIFO, to be resumed as the drive ends. */
+  omh_upload_budget upload;
+  omh_task *paused, *paused_tail;
+  size_t upload_most;          /* most body bytes read in one drive so far */
+  unsigned long upload_pauses; /* uploads paused by the budget so far */
+  int nactive;                 /* tasks in flight */
+  int ntransfers;              /* easy handles in the multi handle */
 };
+
+/* The uploads' bytes per drive (loop_uploads.c). */
+void omh_loop_uploads_init(omh_loop *lp);
+/* A drive starts at t0: its bytes and time are there to spend. */
+void omh_loop_uploads_turn(omh_loop *lp, double t0);
+/* A drive ends: some paused uploads go on. */
+void omh_loop_uploads_resume(omh_loop *lp);
+/* t's transfer leaves curl: it is paused no longer. Returns 1 when its
+ * handle could not be unpaused (it must not be reused). */
+int omh_loop_uploads_forget(omh_loop *lp, omh_task *t);
 
 #endif

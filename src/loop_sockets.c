@@ -9,7 +9,10 @@
  * want it removes it then, and its close (through us too) forgets it.
  * Sockets curl opens otherwise (a resolver's socketpair) are closed
  * without telling us, so those are removed at once as before: a stale
- * registration must never hide a new socket that reuses the number. */
+ * registration must never hide a new socket that reuses the number.
+ *
+ * Each connection is also marked with the client whose transfer last
+ * asked to watch it, so that closing a client can end its idle ones. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -41,6 +44,10 @@ static unsigned char *slot(omh_loop *lp, int fd) {
     if (!p) return NULL;
     memset(p + lp->nsock, 0, n - (size_t)lp->nsock);
     lp->sock = p;
+    unsigned long *o = realloc(lp->sock_owner, n * sizeof *o);
+    if (!o) return NULL; /* the states stay, grown: nsock still says how many are valid */
+    memset(o + lp->nsock, 0, (n - (size_t)lp->nsock) * sizeof *o);
+    lp->sock_owner = o;
     lp->nsock = (int)n;
   }
   return &lp->sock[fd];
@@ -53,7 +60,7 @@ static void forget(omh_loop *lp, int fd, unsigned char *st) {
 
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
   omh_loop *lp = userp;
-  (void)e, (void)socketp;
+  (void)socketp;
   unsigned char scratch = 0, *st = slot(lp, s);
   if (!st) {
     /* No slot: the eager way (add, or modify what is there). */
@@ -89,6 +96,11 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     }
   }
   *st = (unsigned char)((*st & SOCK_OURS) | SOCK_REG | SOCK_WANT | want);
+  if (st != &scratch) {
+    omh_task *t = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
+    lp->sock_owner[s] = t ? t->owner : 0;
+  }
   return 0;
 }
 
@@ -123,6 +135,20 @@ void omh_loop_sockets_adopt(omh_loop *lp, CURL *e) {
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, lp);
 }
 
+int omh_loop_end_idle(omh_loop *lp, unsigned long owner) {
+  int n = 0;
+  for (int fd = 0; owner && fd < lp->nsock; fd++) {
+    /* Ours and not wanted by curl now: idle in its cache. shutdown, not
+     * close: the number stays curl's until it closes it (through us),
+     * which it does when it finds the connection dead before any reuse. */
+    if ((lp->sock[fd] & (SOCK_OURS | SOCK_WANT)) != SOCK_OURS || lp->sock_owner[fd] != owner) continue;
+    forget(lp, fd, &lp->sock[fd]);
+    lp->sock_owner[fd] = 0;
+    if (shutdown(fd, SHUT_RDWR) == 0) n++;
+  }
+  return n;
+}
+
 int omh_loop_socket_wanted(omh_loop *lp, int fd) {
   if (fd < 0 || fd >= lp->nsock) return 1;
   unsigned char st = lp->sock[fd];
@@ -135,6 +161,8 @@ int omh_loop_socket_wanted(omh_loop *lp, int fd) {
 
 void omh_loop_sockets_free(omh_loop *lp) {
   free(lp->sock);
+  free(lp->sock_owner);
   lp->sock = NULL;
+  lp->sock_owner = NULL;
   lp->nsock = 0;
 }

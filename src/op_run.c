@@ -66,7 +66,7 @@ void omh_op_start_request(omh_op *op, lua_State *L) {
   if (!omh_op_emit_request(op, L)) return;
   /* A request never outlives the operation's deadline, queued or in flight. */
   if (op->deadline >= 0) omh_op_arm(op, op->deadline);
-  omh_loop_submit(&op->task, op->lane, L);
+  omh_loop_submit(&op->task, op->lane, op->x.kind == OMH_XFER_API_POST, L);
 }
 
 void omh_op_arm(omh_op *op, double when) { omh_loop_arm(&op->task, when); }
@@ -105,12 +105,13 @@ static void task_launch(omh_task *t, lua_State *L) {
     omh_op_finish_err(op, L, "network", "curl_easy_init failed", 0, NULL, 1);
     return;
   }
+  op->x.budget = omh_loop_upload_budget(t->loop);
   if (omh_xfer_setup(&op->x, e, same) != 0) {
     omh_loop_release_easy(t->loop, e, 0);
     omh_op_finish_err(op, L, "network", "out of memory", 0, NULL, 1);
     return;
   }
-  CURLMcode mc = omh_loop_start_transfer(t, e, profile);
+  CURLMcode mc = omh_loop_start_transfer(t, e, profile, op->cfg ? op->cfg->serial : 0);
   if (mc != CURLM_OK) {
     omh_loop_release_easy(t->loop, e, 0);
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);

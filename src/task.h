@@ -57,13 +57,17 @@ struct omh_task {
   struct omh_loop *loop; /* NULL once the loop let go of it */
   omh_timer timer;
   CURL *easy;            /* while its transfer is in curl */
+  unsigned long owner;   /* the client (config serial, 0: none) its connections serve */
   unsigned long profile; /* how that easy handle is set up */
   omh_lane *lane;
   omh_task *queue_next, *queue_prev;
   int queued;
+  int fresh; /* its request opens a connection of its own (a TLS handshake) */
   omh_task *live_next, *live_prev;
   omh_task *notify_next;
   int notify_queued;
+  omh_task *paused_next; /* its upload waits for the next drive's bytes */
+  int paused;
   int active; /* counted in the loop's active work */
   /* Kept by the owner, read by loop:run_until. */
   int done, closed;

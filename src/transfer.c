@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "redact.h"
 #include "retry_after.h"
 
@@ -81,6 +82,25 @@ static size_t on_file_data(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* The body, within the turn's budget: a read that finds it spent pauses
+ * the upload (curl asks again once it is resumed), a read that would go
+ * past it gets what is left. */
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  omh_xfer *x = ud;
+  omh_upload_budget *b = x->budget;
+  size_t want = size * n;
+  if (b && b->per_turn) {
+    if (b->left == 0 || (b->left < b->per_turn && b->until > 0 && omh_now() >= b->until)) {
+      b->paused(b->ud, x->r->easy);
+      return CURL_READFUNC_PAUSE;
+    }
+    if (want > b->left) want = b->left;
+  }
+  size_t got = omh_body_curl_read(p, 1, want, x->body);
+  if (b && b->per_turn && got <= want) b->left -= got;
+  return got;
+}
+
 size_t omh_xfer_feed_header(omh_xfer *x, char *p, size_t n) { return on_header(p, 1, n, x); }
 
 size_t omh_xfer_feed_answer(omh_xfer *x, char *p, size_t n) { return on_answer(p, 1, n, x); }
@@ -134,7 +154,7 @@ static void set_common(omh_xfer *x, CURL *e) {
  * length up front, rewound (and the files re-checked) for every attempt. */
 static void set_body(omh_xfer *x, CURL *e) {
   uint64_t len = omh_body_length(x->body);
-  curl_easy_setopt(e, CURLOPT_READDATA, x->body);
+  curl_easy_setopt(e, CURLOPT_READDATA, x);
   curl_easy_setopt(e, CURLOPT_SEEKDATA, x->body);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   /* A body of files: fewer, larger sends than with curl's 64 KiB, less CPU
@@ -175,7 +195,7 @@ static void set_api(omh_xfer *x, CURL *e) {
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)ceil(x->cfg->timeout * 1000));
   if (!post) return;
   curl_easy_setopt(e, CURLOPT_POST, 1L);
-  curl_easy_setopt(e, CURLOPT_READFUNCTION, omh_body_curl_read);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, omh_body_curl_seek);
   /* A billed request goes on a connection of its own: curl silently
    * re-sends a request whose reused connection died unanswered, and the

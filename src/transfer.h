@@ -46,6 +46,20 @@ typedef struct omh_xres {
   char error[CURL_ERROR_SIZE];
 } omh_xres;
 
+/* Body bytes the uploads of one loop may read in one turn of it, so that a
+ * turn (a game's frame) encodes and sends a bounded amount however many
+ * creates are in flight. A read that finds the turn's bytes spent, or its
+ * time past `until` once some bytes were read, pauses its transfer and
+ * calls `paused`; the owner resumes paused ones and refills `left` for the
+ * next turn. */
+typedef struct omh_upload_budget {
+  size_t per_turn; /* 0: no bound (and no time bound either) */
+  size_t left;
+  double until;                      /* omh_now() past which the turn's time is spent; 0: none */
+  void (*paused)(void *ud, CURL *e); /* from curl's read callback */
+  void *ud;
+} omh_upload_budget;
+
 /* What to send, set by the owner before setup, and the results of the
  * request in flight (NULL between requests). */
 typedef struct omh_xfer {
@@ -54,6 +68,7 @@ typedef struct omh_xfer {
   const omh_config *cfg;
   const char *url;
   omh_body *body;                /* API_POST */
+  omh_upload_budget *budget;     /* API_POST: shared with the loop's other uploads, or NULL */
   curl_off_t max_bytes;          /* DOWNLOAD: a larger body is refused */
   void (*on_progress)(void *ud); /* DOWNLOAD: bytes arrived (called from curl) */
   void *progress_ud;
