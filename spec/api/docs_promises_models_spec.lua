@@ -167,6 +167,50 @@ describe("docs promises: the model table", function()
     assert.is_nil(omnihuman.model("zz/not-a-model"))
   end)
 
+  it("docs/models.md's table gives each model's required fields and reference file, as omnihuman.model does", function()
+    local rows = {}
+    for id, req, file in fixtures.read("docs/models.md"):gmatch("\n| `([^`]+)` | ([^|]-) | ([^|]-) |") do
+      rows[#rows + 1] = id
+      local m = omnihuman.model(id)
+      assert.truthy(m, id)
+      assert.equals(req == "-" and "" or req, table.concat(m.required, ", "), id)
+      assert.equals("docs/api-references/video-models/" .. file, m.source, id)
+    end
+    assert.same(omnihuman.models(), rows)
+  end)
+
+  it("every model: the sandbox answers a create that breaks a rule 400, naming the field (the README)", function()
+    local ns = fixtures.ns("raw")
+    -- the core sends what it is given: no model check of its own
+    local core = omnihuman.core.new_client(omnihuman.loop(), { api_key = fixtures.KEY, base_url = srv:base_url(ns),
+                                                               max_retries = 0 })
+    local wrong, sent = {}, 0
+    for _, id in ipairs(omnihuman.models()) do
+      local m = omnihuman.model(id)
+      local base = valid_create(id, m)
+      local tries = { { "zz_undocumented", fixtures.with(base, { zz_undocumented = 1 }), true } }
+      for _, k in ipairs(m.required) do
+        local f = fixtures.with(base)
+        f[k] = nil
+        tries[#tries + 1] = { k, f }
+      end
+      for _, k in ipairs(sorted_keys(m.fields)) do
+        local b = breakers(m.fields[k])[1]
+        if b and b[2] == b[2] then tries[#tries + 1] = { k, fixtures.with(base, { [k] = b[2] }) } end
+      end
+      for _, t in ipairs(tries) do
+        sent = sent + 1
+        local job, err = omnihuman.await(core:create_op(t[2]))
+        local passes = t[3] -- a field the table does not list passes
+        if passes and not job or not passes and (job or err.status ~= 400 or not err.message:find(t[1], 1, true)) then
+          wrong[#wrong + 1] = ("%s %s: %s"):format(id, t[1], job and "accepted" or tostring(err))
+        end
+      end
+    end
+    assert.same({}, wrong)
+    assert.equals(sent, srv:count(ns, "create"))
+  end)
+
   it("every model: a create breaking a rule is invalid_input before anything is sent, naming field and model", function()
     local ns = fixtures.ns("bad")
     local sent = {}
