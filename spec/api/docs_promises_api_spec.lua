@@ -107,6 +107,11 @@ describe("docs promises: functions, errors, operations", function()
     assert.equals("number", type(r.credits))
     assert.equals(ctx.srv.profile.completed, r.status)
     assert.truthy(fixtures.exists(out))
+    -- without output: nothing downloaded, res.output nil
+    r = assert(c:generate(fixtures.url_fields()))
+    assert.is_nil(r.output)
+    assert.matches("^http://", r.video.url)
+    assert.equals(1, ctx.srv:count(ns, "cdn"))
   end)
 
   it("a wait past its timeout is timeout; a failed job is generation_failed with its final status whole", function()
