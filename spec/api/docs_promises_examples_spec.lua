@@ -28,7 +28,7 @@ end
 describe("docs promises: the examples run as written", function()
   local ctx = shared("omh-docs-examples", setup, teardown)
 
-  local function run_example(page, heading)
+  local function run_example(page, heading, prelude)
     local ns = fixtures.ns()
     local work = fixtures.tmpdir("omh-docs-example")
     for _, name in ipairs({ "face.png", "me.png", "ann.png", "bob.png" }) do
@@ -36,7 +36,7 @@ describe("docs promises: the examples run as written", function()
     end
     fixtures.write(work .. "/hello.wav", fixtures.read(fixtures.WAV))
     fixtures.write(work .. "/hello.mp3", fixtures.read(fixtures.MP3))
-    fixtures.write(work .. "/example.lua", block(page, heading))
+    fixtures.write(work .. "/example.lua", (prelude or "") .. block(page, heading))
     local done = cjson.encode({ id = "any", status = ctx.srv.profile.completed,
                                 video = { url = ctx.srv:cdn_base(ns) .. "/files/example.mp4" } })
     local answers = {}
@@ -68,5 +68,11 @@ describe("docs promises: the examples run as written", function()
     assert.is_truthy(ok, out)
     assert.equals(4, ctx.srv:count(ns, "create"))
     assert.matches("bob.png\t2.mp4", out, 1, true)
+  end)
+
+  it("docs/api.md's Models (a fragment: its client made first), each create checked and sent", function()
+    local ok, out, ns = run_example("docs/api.md", "## Models", 'local client = require("omnihuman").new{}\n')
+    assert.is_truthy(ok, out)
+    assert.equals(2, ctx.srv:count(ns, "create"))
   end)
 end)
