@@ -183,6 +183,7 @@ describe("docs promises: callbacks, run and the loop", function()
     end
     assert.equals(0, loop:transfers())
     assert.is_false(loop:driving())
-    assert.equals("number", type(loop:timeout()))
+    local t = loop:timeout() -- nil: nothing to wake for
+    assert.is_true(t == nil or t >= 0)
   end)
 end)
