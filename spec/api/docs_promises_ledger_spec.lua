@@ -69,6 +69,20 @@ describe("docs promises: the job ledger", function()
     assert.equals(2, ctx.srv:count(ns, "create"))
   end)
 
+  it("records the statuses: a row's status is the last one the service reported", function()
+    local ns = fixtures.ns()
+    local c = ledger_client(ns)
+    assert(c:generate(fixtures.url_fields{ output = ctx.dir .. "/s1.mp4", label = "ok" }))
+    assert.equals(ctx.srv.profile.completed, c:jobs{ label = "ok" }[1].status)
+    local _, err = c:generate(fixtures.url_fields{ output = ctx.dir .. "/s2.mp4", label = "failed", sandbox_fail = "x" })
+    assert.equals("generation_failed", err.kind)
+    local row = c:jobs{ label = "failed" }[1]
+    assert.equals("failed", row.state)
+    pending("a failed job's row keeps the status before the last (" .. tostring(row.status) .. "), not the final "
+      .. ctx.srv.profile.failed .. " the service reported (docs/ledger.md: status, the last status the service reported)")
+    assert.equals(ctx.srv.profile.failed, row.status)
+  end)
+
   it("jobs raises on a filter name it does not know", function()
     pending("client:jobs{ nope = 1 } lists every row instead of raising (misuse raises; ledger_client.lua)")
     local c = ledger_client(fixtures.ns())
