@@ -307,6 +307,32 @@ describe("docs promises: functions, errors, operations", function()
     assert.has_error(function() omnihuman.spawn(function() end) end)
   end)
 
+  it("omnihuman.use picks the adapter that omnihuman.adapter() gives; every client shares omnihuman.loop()", function()
+    local plain = omnihuman.use("plain")
+    assert.equals(plain, omnihuman.adapter())
+    local calls = 0
+    local own = { await = function(loop, op)
+      calls = calls + 1
+      return plain.await(loop, op)
+    end }
+    assert.equals(own, omnihuman.use(own))
+    assert.equals(own, omnihuman.adapter())
+    local ok, err = pcall(function()
+      local _, a = fresh()
+      local _, b = fresh()
+      local op1, op2 = a:create_op(fixtures.url_fields()), b:create_op(fixtures.url_fields())
+      assert.equals(omnihuman.loop(), op1:loop())
+      assert.equals(omnihuman.loop(), op2:loop())
+      assert(a:create(fixtures.url_fields()))
+      op1:close()
+      op2:close()
+    end)
+    omnihuman.use(plain)
+    assert(ok, err)
+    assert.equals(1, calls)
+    assert.has_error(function() omnihuman.use({}) end)
+  end)
+
   it("events are of the documented types and carry no piece of the key; the download host gets no key", function()
     local ns = fixtures.ns()
     local types = { request = true, retry = true, status = true, progress = true, unchecked_model = true }
