@@ -289,6 +289,11 @@ describe("docs promises: functions, errors, operations", function()
     assert.same({ "server", "down", 503 }, { e.kind, e.message, e.status })
     assert.equals("omnihuman: server: down", tostring(e))
     assert.is_true(omnihuman.sleep(0))
+    -- outside a coroutine it blocks without spinning: little CPU time for a long sleep
+    local cpu, t0 = os.clock(), fixtures.now()
+    assert.is_true(omnihuman.sleep(0.3))
+    assert.is_true(fixtures.now() - t0 >= 0.29)
+    assert.is_true(os.clock() - cpu < 0.1, os.clock() - cpu)
     local order = {}
     local ret = { omnihuman.run(function(a, b)
       order[#order + 1] = a .. b
