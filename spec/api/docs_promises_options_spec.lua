@@ -150,6 +150,31 @@ describe("docs promises: options", function()
     assert.equals(0, ctx.srv:count(ns, "create") or 0)
   end)
 
+  it("timeout, poll_interval and wait_timeout are honoured: nothing ends or repeats before its time", function()
+    local ns, c = ctx.fresh{ timeout = 0.3, poll_interval = 0.25, wait_timeout = 0.6, max_retries = 0 }
+    ctx.srv:fault(ns, "create", { { hang = true } })
+    local t0 = fixtures.now()
+    local job, err = c:create(fixtures.url_fields())
+    local took = fixtures.now() - t0
+    assert.is_nil(job)
+    assert.equals("timeout", err.kind)
+    assert.is_true(took >= 0.29 and took < 10, took)
+    job = assert(c:create(fixtures.url_fields{ sandbox_polls = 2 }))
+    t0 = fixtures.now()
+    assert(c:wait(job.id))
+    took = fixtures.now() - t0
+    assert.equals(3, ctx.srv:count(ns, "poll"))
+    assert.is_true(took >= 2 * 0.25 - 0.01, took) -- two intervals between three polls
+    job = assert(c:create(fixtures.url_fields{ sandbox_polls = 100000 }))
+    t0 = fixtures.now()
+    local res
+    res, err = c:wait(job.id)
+    took = fixtures.now() - t0
+    assert.is_nil(res)
+    assert.equals("timeout", err.kind)
+    assert.is_true(took >= 0.59 and took < 10, took)
+  end)
+
   it("the defaults of the table are the ones used: model, user_agent, base_url", function()
     local ns, c = ctx.fresh{ user_agent = nil }
     assert.equals("`bytedance/omnihuman`", ROWS.model.default)
