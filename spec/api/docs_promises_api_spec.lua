@@ -265,6 +265,23 @@ describe("docs promises: functions, errors, operations", function()
     assert.same({ true, true }, { sent:is_closed() })
   end)
 
+  it("a create cancelled while it waits to retry (after 503 or 429) is a plain cancelled", function()
+    for _, code in ipairs({ 503, 429 }) do
+      local ns, c = fresh()
+      ctx.srv:fault(ns, "create", { { status = code, headers = { ["Retry-After"] = "5" } } })
+      local op = c:create_op(fixtures.url_fields())
+      local t0 = fixtures.now()
+      while ctx.srv:count(ns, "create") == 0 and fixtures.now() - t0 < 10 do omnihuman.loop():run_once(0.02) end
+      for _ = 1, 5 do omnihuman.loop():run_once(0.02) end
+      assert.is_true(op:cancel())
+      local job, err = op:result()
+      assert.is_nil(job)
+      assert.equals("cancelled", err.kind)
+      assert.is_nil(err.maybe_created)
+      assert.equals(1, ctx.srv:count(ns, "create"))
+    end
+  end)
+
   it("generate_op sends nothing until awaited; gen.job_id is the job once its create answered", function()
     local ns, c = fresh()
     local gen = c:generate_op(fixtures.url_fields{ output = ctx.dir .. "/op.mp4" })
