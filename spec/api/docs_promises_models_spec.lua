@@ -161,16 +161,19 @@ describe("docs promises: the model table", function()
     for i = 2, #ids do assert.is_true(ids[i - 1] < ids[i], ids[i]) end
     ids[1] = "changed"
     assert.are_not.equal("changed", omnihuman.models()[1])
+    local limited = 0
     for _, id in ipairs(omnihuman.models()) do
       local m = omnihuman.model(id)
       assert.equals("table", type(m.fields), id)
       assert.equals("table", type(m.required), id)
       assert.matches("^docs/api%-references/video%-models/", m.source)
+      limited = limited + (m.limits and 1 or 0)
       m.fields.zz = true
       m.required[#m.required + 1] = "zz"
       assert.is_nil(omnihuman.model(id).fields.zz)
     end
     assert.is_nil(omnihuman.model("zz/not-a-model"))
+    assert.equals(9, limited) -- limits: only where the reference states some
   end)
 
   it("docs/models.md's table gives each model's required fields and reference file, as omnihuman.model does", function()
