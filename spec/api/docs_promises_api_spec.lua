@@ -172,6 +172,47 @@ describe("docs promises: functions, errors, operations", function()
     for _, name in ipairs(names) do assert.is_nil(name:find(".part", 1, true), name) end
   end)
 
+  it("every method raises on an argument of the wrong type, sending nothing", function()
+    local ns, c = fresh()
+    local url, path = "http://127.0.0.1:9/a.mp4", ctx.dir .. "/m.mp4"
+    local sigs = { -- method, valid arguments, the type of each
+      { "create", { fixtures.url_fields() }, { "table" } },
+      { "poll", { "id" }, { "string" } },
+      { "wait", { "id", {} }, { "string", "table" } },
+      { "download", { url, path, {} }, { "string", "string", "table" } },
+      { "generate", { fixtures.url_fields() }, { "table" } },
+      { "create_op", { fixtures.url_fields() }, { "table" } },
+      { "poll_op", { "id" }, { "string" } },
+      { "wait_op", { "id", {} }, { "string", "table" } },
+      { "download_op", { url, path, {} }, { "string", "string", "table" } },
+      { "generate_op", { fixtures.url_fields() }, { "table" } },
+    }
+    local wrong = { string = { 5, true, {}, print }, table = { 5, "x", true, print } }
+    local tried = 0
+    for _, sg in ipairs(shuffled(sigs)) do
+      for pos, ty in ipairs(sg[3]) do
+        for _, w in ipairs(wrong[ty]) do
+          local args = { sg[2][1], sg[2][2], sg[2][3] }
+          args[pos] = w
+          tried = tried + 1
+          assert.has_error(function() c[sg[1]](c, args[1], args[2], args[3]) end,
+            nil, ("%s argument %d a %s"):format(sg[1], pos, type(w)))
+        end
+      end
+    end
+    assert.equals(64, tried)
+    assert.equals(0, ctx.srv:count(ns, "create") or 0)
+  end)
+
+  it("client:create raises on an output that is not a string", function()
+    pending("client:create(fields, 5) sends the create (init.lua does not check its output argument)")
+    local ns, c = fresh()
+    for _, w in ipairs({ 5, true, {}, print }) do
+      assert.has_error(function() c:create(fixtures.url_fields(), w) end)
+    end
+    assert.equals(0, ctx.srv:count(ns, "create") or 0)
+  end)
+
   it("a closed client raises on every later call; closing again does nothing", function()
     local _, c = fresh()
     c:close()
