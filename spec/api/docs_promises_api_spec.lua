@@ -168,6 +168,12 @@ describe("docs promises: functions, errors, operations", function()
       assert.equals("table", type(err))
       assert.equals("old", fixtures.read(refused))
     end
+    -- a body without an end is cut at max_bytes
+    ctx.srv:fault(ns, "cdn", { { chunked_forever = true } })
+    ok, err = c:download(url, ctx.dir .. "/endless.mp4", { max_bytes = 1000000 })
+    assert.is_nil(ok)
+    assert.equals("table", type(err))
+    assert.is_false(fixtures.exists(ctx.dir .. "/endless.mp4"))
     local names = fixtures.ls(ctx.dir)
     for _, name in ipairs(names) do assert.is_nil(name:find(".part", 1, true), name) end
   end)
