@@ -168,6 +168,8 @@ describe("docs promises: the model table", function()
       assert.equals("table", type(m.required), id)
       assert.matches("^docs/api%-references/video%-models/", m.source)
       limited = limited + (m.limits and 1 or 0)
+      -- docs/models.md: each limit stated in prose names its reference file
+      if m.limits then assert.equals(m.source, m.limits_source:sub(1, #m.source), id) end
       m.fields.zz = true
       m.required[#m.required + 1] = "zz"
       assert.is_nil(omnihuman.model(id).fields.zz)
