@@ -431,6 +431,13 @@ describe("docs promises: functions, errors, operations", function()
     for t in pairs(seen) do assert.is_true(types[t], t) end
     for t in pairs(types) do assert.is_true(seen[t], t) end
     assert.same({}, leaks)
+    -- a download is not an API request: no key, even from the API's own host and path
+    local key_less = fixtures.ns()
+    local d = fixtures.client(ctx.srv, key_less)
+    assert.is_nil((d:download(ctx.srv:base_url(key_less) .. "/video/generations?generation_id=x", ctx.dir .. "/k.mp4")))
+    for _, r in ipairs(ctx.srv:records(key_less).requests) do
+      assert.is_nil(r.headers.Authorization or r.headers.authorization)
+    end
     for _, r in ipairs(ctx.srv:records(ns).requests) do
       local auth = r.headers.Authorization or r.headers.authorization
       if r.route == "cdn" then assert.is_nil(auth) else assert.equals("Bearer " .. fixtures.KEY, auth) end
