@@ -175,6 +175,27 @@ describe("docs promises: options", function()
     assert.is_true(took >= 0.59 and took < 10, took)
   end)
 
+  it("max_connections counts per kind of host: a download does not wait for API requests in flight", function()
+    local ns, c = ctx.fresh{ max_connections = 1 }
+    local job = assert(c:create(fixtures.url_fields{ sandbox_polls = 0 }))
+    local url = assert(c:wait(job.id, { interval = 0 })).video.url
+    ctx.srv:fault(ns, "create", { { delay = 1.5 } })
+    local order = {}
+    omnihuman.run(function()
+      omnihuman.spawn(function()
+        assert(c:create(fixtures.url_fields()))
+        order[#order + 1] = "create"
+      end)
+      omnihuman.spawn(function()
+        local t0 = fixtures.now()
+        repeat omnihuman.sleep(0.02) until ctx.srv:count(ns, "create") == 2 or fixtures.now() - t0 > 10
+        assert(c:download(url, ctx.dir .. "/pool.mp4"))
+        order[#order + 1] = "download"
+      end)
+    end)
+    assert.same({ "download", "create" }, order)
+  end)
+
   it("the defaults of the table are the ones used: model, user_agent, base_url", function()
     local ns, c = ctx.fresh{ user_agent = nil }
     assert.equals("`bytedance/omnihuman`", ROWS.model.default)
