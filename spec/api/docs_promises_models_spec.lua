@@ -190,6 +190,48 @@ describe("docs promises: the model table", function()
     assert.same(omnihuman.models(), rows)
   end)
 
+  it("random creates: what the library refuses the sandbox refuses, what it sends the sandbox takes", function()
+    local ns = fixtures.ns("diff")
+    local c = fixtures.client(srv, ns)
+    local core = omnihuman.core.new_client(omnihuman.loop(), { api_key = fixtures.KEY, base_url = srv:base_url(ns),
+                                                               max_retries = 0 })
+    local odd = { "s", 3, 2.5, true, {}, { 1, 2 }, { a = 1 }, -1, 0 }
+    local ids = omnihuman.models()
+    local disagree, refused, sent = {}, 0, 0
+    for _ = 1, 400 do
+      local id = ids[rnd(#ids)]
+      local m = omnihuman.model(id)
+      local f = valid_create(id, m)
+      local names = sorted_keys(m.fields)
+      for _ = 1, rnd(2) do -- one or two fields changed at random
+        local k = names[rnd(#names)]
+        local b, how = breakers(m.fields[k]), rnd(4)
+        if how == 1 and #b > 0 then
+          f[k] = b[rnd(#b)][2]
+        elseif how == 2 then
+          f[k] = odd[rnd(#odd)]
+        else
+          f[k] = valid(m.fields[k], ({ "min", "max" })[rnd(3)]) -- another value inside the rules
+        end
+      end
+      local nan = false -- NaN is no JSON: not sent raw
+      for _, v in pairs(f) do if v ~= v then nan = true end end
+      if not nan then
+        local job, err = c:create(f)
+        local theirs, why = omnihuman.await(core:create_op(f))
+        if job then sent = sent + 1 else refused = refused + 1 end
+        if (job == nil) ~= (theirs == nil) then
+          local shown = cjson.encode(fixtures.with(f, { model = false })):sub(1, 200)
+          disagree[#disagree + 1] = ("%s %s: library %s, sandbox %s"):format(id, shown,
+            job and "sent it" or tostring(err), theirs and "took it" or tostring(why))
+        end
+      end
+    end
+    print(("docs_promises_models: %d random creates refused, %d sent"):format(refused, sent))
+    assert.same({}, disagree)
+    assert.is_true(refused > 50 and sent > 50, refused .. " " .. sent)
+  end)
+
   it("every model: the sandbox answers a create that breaks a rule 400, naming the field (the README)", function()
     local ns = fixtures.ns("raw")
     -- the core sends what it is given: no model check of its own
