@@ -23,8 +23,9 @@ function M.split(opts)
   if own.ledger ~= true and type(own.ledger) ~= "string" and own.ledger ~= false then
     error("omnihuman.new: option 'ledger' must be a path string or true, got " .. type(own.ledger), 3)
   end
-  if own.ledger_busy_timeout ~= nil and type(own.ledger_busy_timeout) ~= "number" then
-    error("omnihuman.new: option 'ledger_busy_timeout' must be a number", 3)
+  local bt = own.ledger_busy_timeout
+  if bt ~= nil and not (type(bt) == "number" and bt >= 0 and bt <= 86400) then
+    error("omnihuman.new: option 'ledger_busy_timeout' must be a number from 0 to 86400", 3)
   end
   return rest, own
 end
@@ -160,7 +161,9 @@ function Hooks:wait(id, opts)
       self.store:set(row.row, { state = row.state == "downloaded" and "downloaded" or "completed",
                                 status = res.status and tostring(res.status) or nil, result_url = url })
     elseif err.kind == "generation_failed" then
-      self.store:set(row.row, { state = "failed", error = err.kind .. ": " .. tostring(err.message) })
+      local final = type(err.result) == "table" and err.result.status -- the status the job ended with
+      self.store:set(row.row, { state = "failed", error = err.kind .. ": " .. tostring(err.message),
+                                status = final ~= nil and tostring(final) or nil })
     end
   end
   return res, err

@@ -107,6 +107,11 @@ describe("docs promises: functions, errors, operations", function()
     assert.equals("number", type(r.credits))
     assert.equals(ctx.srv.profile.completed, r.status)
     assert.truthy(fixtures.exists(out))
+    -- without output: nothing downloaded, res.output nil
+    r = assert(c:generate(fixtures.url_fields()))
+    assert.is_nil(r.output)
+    assert.matches("^http://", r.video.url)
+    assert.equals(1, ctx.srv:count(ns, "cdn"))
   end)
 
   it("a wait past its timeout is timeout; a failed job is generation_failed with its final status whole", function()
@@ -163,8 +168,54 @@ describe("docs promises: functions, errors, operations", function()
       assert.equals("table", type(err))
       assert.equals("old", fixtures.read(refused))
     end
+    -- a body without an end is cut at max_bytes
+    ctx.srv:fault(ns, "cdn", { { chunked_forever = true } })
+    ok, err = c:download(url, ctx.dir .. "/endless.mp4", { max_bytes = 1000000 })
+    assert.is_nil(ok)
+    assert.equals("table", type(err))
+    assert.is_false(fixtures.exists(ctx.dir .. "/endless.mp4"))
     local names = fixtures.ls(ctx.dir)
     for _, name in ipairs(names) do assert.is_nil(name:find(".part", 1, true), name) end
+  end)
+
+  it("every method raises on an argument of the wrong type, sending nothing", function()
+    local ns, c = fresh()
+    local url, path = "http://127.0.0.1:9/a.mp4", ctx.dir .. "/m.mp4"
+    local sigs = { -- method, valid arguments, the type of each
+      { "create", { fixtures.url_fields() }, { "table" } },
+      { "poll", { "id" }, { "string" } },
+      { "wait", { "id", {} }, { "string", "table" } },
+      { "download", { url, path, {} }, { "string", "string", "table" } },
+      { "generate", { fixtures.url_fields() }, { "table" } },
+      { "create_op", { fixtures.url_fields() }, { "table" } },
+      { "poll_op", { "id" }, { "string" } },
+      { "wait_op", { "id", {} }, { "string", "table" } },
+      { "download_op", { url, path, {} }, { "string", "string", "table" } },
+      { "generate_op", { fixtures.url_fields() }, { "table" } },
+    }
+    local wrong = { string = { 5, true, {}, print }, table = { 5, "x", true, print } }
+    local tried = 0
+    for _, sg in ipairs(shuffled(sigs)) do
+      for pos, ty in ipairs(sg[3]) do
+        for _, w in ipairs(wrong[ty]) do
+          local args = { sg[2][1], sg[2][2], sg[2][3] }
+          args[pos] = w
+          tried = tried + 1
+          assert.has_error(function() c[sg[1]](c, args[1], args[2], args[3]) end,
+            nil, ("%s argument %d a %s"):format(sg[1], pos, type(w)))
+        end
+      end
+    end
+    assert.equals(64, tried)
+    assert.equals(0, ctx.srv:count(ns, "create") or 0)
+  end)
+
+  it("client:create raises on an output that is not a string", function()
+    local ns, c = fresh()
+    for _, w in ipairs({ 5, true, {}, print }) do
+      assert.has_error(function() c:create(fixtures.url_fields(), w) end)
+    end
+    assert.equals(0, ctx.srv:count(ns, "create") or 0)
   end)
 
   it("a closed client raises on every later call; closing again does nothing", function()
@@ -190,7 +241,6 @@ describe("docs promises: functions, errors, operations", function()
   end)
 
   it("a closed client's generate_op raises too", function()
-    pending("generate_op on a closed client returns a generation (it raises only when awaited); init.lua, not this helper's")
     local _, c = fresh()
     c:close()
     assert.has_error(function() c:generate_op(fixtures.url_fields{ output = ctx.dir .. "/x.mp4" }) end)
@@ -225,6 +275,12 @@ describe("docs promises: functions, errors, operations", function()
     local _, c = fresh()
     local op = c:create_op(fixtures.url_fields())
     assert.equals("create", op:kind())
+    -- the cqueues pollable protocol
+    assert.equals("r", op:events())
+    assert.equals("number", type(op:pollfd()))
+    assert.is_true(op:pollfd() >= 0)
+    local t = op:timeout()
+    assert.is_true(t == nil or t >= 0)
     assert.equals(omnihuman.loop(), op:loop())
     assert.is_true(op:cancel())
     assert.is_false(op:cancel())
@@ -260,6 +316,23 @@ describe("docs promises: functions, errors, operations", function()
     assert.same({ true, true }, { sent:is_closed() })
   end)
 
+  it("a create cancelled while it waits to retry (after 503 or 429) is a plain cancelled", function()
+    for _, code in ipairs({ 503, 429 }) do
+      local ns, c = fresh()
+      ctx.srv:fault(ns, "create", { { status = code, headers = { ["Retry-After"] = "5" } } })
+      local op = c:create_op(fixtures.url_fields())
+      local t0 = fixtures.now()
+      while ctx.srv:count(ns, "create") == 0 and fixtures.now() - t0 < 10 do omnihuman.loop():run_once(0.02) end
+      for _ = 1, 5 do omnihuman.loop():run_once(0.02) end
+      assert.is_true(op:cancel())
+      local job, err = op:result()
+      assert.is_nil(job)
+      assert.equals("cancelled", err.kind)
+      assert.is_nil(err.maybe_created)
+      assert.equals(1, ctx.srv:count(ns, "create"))
+    end
+  end)
+
   it("generate_op sends nothing until awaited; gen.job_id is the job once its create answered", function()
     local ns, c = fresh()
     local gen = c:generate_op(fixtures.url_fields{ output = ctx.dir .. "/op.mp4" })
@@ -284,22 +357,52 @@ describe("docs promises: functions, errors, operations", function()
     assert.same({ "server", "down", 503 }, { e.kind, e.message, e.status })
     assert.equals("omnihuman: server: down", tostring(e))
     assert.is_true(omnihuman.sleep(0))
+    -- outside a coroutine it blocks without spinning: little CPU time for a long sleep
+    local cpu, t0 = os.clock(), fixtures.now()
+    assert.is_true(omnihuman.sleep(0.3))
+    assert.is_true(fixtures.now() - t0 >= 0.29)
+    assert.is_true(os.clock() - cpu < 0.1, os.clock() - cpu)
     local order = {}
-    local ret = { omnihuman.run(function(a, b)
+    omnihuman.run(function(a, b)
       order[#order + 1] = a .. b
       omnihuman.spawn(function(x)
         omnihuman.sleep(0.02)
         order[#order + 1] = x
       end, "spawned")
-    end, "run", "1") }
+    end, "run", "1")
     assert.same({ "run1", "spawned" }, order)
-    assert.equals(0, #ret)
     local ok, msg = pcall(omnihuman.run, function()
       omnihuman.spawn(function() error("from a coroutine") end)
     end)
     assert.is_false(ok)
     assert.matches("from a coroutine", tostring(msg), 1, true)
     assert.has_error(function() omnihuman.spawn(function() end) end)
+  end)
+
+  it("omnihuman.use picks the adapter that omnihuman.adapter() gives; every client shares omnihuman.loop()", function()
+    local plain = omnihuman.use("plain")
+    assert.equals(plain, omnihuman.adapter())
+    local calls = 0
+    local own = { await = function(loop, op)
+      calls = calls + 1
+      return plain.await(loop, op)
+    end }
+    assert.equals(own, omnihuman.use(own))
+    assert.equals(own, omnihuman.adapter())
+    local ok, err = pcall(function()
+      local _, a = fresh()
+      local _, b = fresh()
+      local op1, op2 = a:create_op(fixtures.url_fields()), b:create_op(fixtures.url_fields())
+      assert.equals(omnihuman.loop(), op1:loop())
+      assert.equals(omnihuman.loop(), op2:loop())
+      assert(a:create(fixtures.url_fields()))
+      op1:close()
+      op2:close()
+    end)
+    omnihuman.use(plain)
+    assert(ok, err)
+    assert.equals(1, calls)
+    assert.has_error(function() omnihuman.use({}) end)
   end)
 
   it("events are of the documented types and carry no piece of the key; the download host gets no key", function()
@@ -326,6 +429,13 @@ describe("docs promises: functions, errors, operations", function()
     for t in pairs(seen) do assert.is_true(types[t], t) end
     for t in pairs(types) do assert.is_true(seen[t], t) end
     assert.same({}, leaks)
+    -- a download is not an API request: no key, even from the API's own host and path
+    local key_less = fixtures.ns()
+    local d = fixtures.client(ctx.srv, key_less)
+    assert.is_nil((d:download(ctx.srv:base_url(key_less) .. "/video/generations?generation_id=x", ctx.dir .. "/k.mp4")))
+    for _, r in ipairs(ctx.srv:records(key_less).requests) do
+      assert.is_nil(r.headers.Authorization or r.headers.authorization)
+    end
     for _, r in ipairs(ctx.srv:records(ns).requests) do
       local auth = r.headers.Authorization or r.headers.authorization
       if r.route == "cdn" then assert.is_nil(auth) else assert.equals("Bearer " .. fixtures.KEY, auth) end

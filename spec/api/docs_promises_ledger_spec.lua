@@ -4,6 +4,7 @@
 -- refused as duplicate with err.existing the ledger's row, unless again =
 -- true; label and again are never sent; client:jobs filters by state,
 -- model, label and since; client:resume downloads again without a create.
+local omnihuman = require("omnihuman")
 local fixtures = require("spec.support.fixtures")
 local shared = require("spec.support.docs_promises")
 
@@ -67,6 +68,31 @@ describe("docs promises: the job ledger", function()
     assert.truthy(fixtures.exists(out))
     assert(c:resume(res.id))
     assert.equals(2, ctx.srv:count(ns, "create"))
+  end)
+
+  it("records the statuses: a row's status is the last one the service reported", function()
+    local ns = fixtures.ns()
+    local c = ledger_client(ns)
+    assert(c:generate(fixtures.url_fields{ output = ctx.dir .. "/s1.mp4", label = "ok" }))
+    assert.equals(ctx.srv.profile.completed, c:jobs{ label = "ok" }[1].status)
+    local _, err = c:generate(fixtures.url_fields{ output = ctx.dir .. "/s2.mp4", label = "failed", sandbox_fail = "x" })
+    assert.equals("generation_failed", err.kind)
+    local row = c:jobs{ label = "failed" }[1]
+    assert.equals("failed", row.state)
+    assert.equals(ctx.srv.profile.failed, row.status)
+  end)
+
+  it("ledger_busy_timeout takes 0 to 86400 seconds; anything else raises", function()
+    local path = ctx.dir .. "/busy.db"
+    for _, v in ipairs({ 0, 0.5, 86400 }) do
+      local c = omnihuman.new{ api_key = "k", base_url = "http://127.0.0.1:9/v2", ledger = path, ledger_busy_timeout = v }
+      c:close()
+    end
+    for _, v in ipairs({ -1, -5e-324, 86400.5, 0 / 0, math.huge, "5" }) do
+      assert.has_error(function()
+        omnihuman.new{ api_key = "k", base_url = "http://127.0.0.1:9/v2", ledger = path, ledger_busy_timeout = v }
+      end, nil, tostring(v))
+    end
   end)
 
   it("jobs raises on a filter name it does not know", function()

@@ -148,6 +148,52 @@ describe("docs promises: options", function()
     assert.equals(0, ctx.srv:count(ns, "create") or 0)
   end)
 
+  it("timeout, poll_interval and wait_timeout are honoured: nothing ends or repeats before its time", function()
+    local ns, c = ctx.fresh{ timeout = 0.3, poll_interval = 0.25, wait_timeout = 0.6, max_retries = 0 }
+    ctx.srv:fault(ns, "create", { { hang = true } })
+    local t0 = fixtures.now()
+    local job, err = c:create(fixtures.url_fields())
+    local took = fixtures.now() - t0
+    assert.is_nil(job)
+    assert.equals("timeout", err.kind)
+    assert.is_true(took >= 0.29 and took < 10, took)
+    job = assert(c:create(fixtures.url_fields{ sandbox_polls = 2 }))
+    t0 = fixtures.now()
+    assert(c:wait(job.id))
+    took = fixtures.now() - t0
+    assert.equals(3, ctx.srv:count(ns, "poll"))
+    assert.is_true(took >= 2 * 0.25 - 0.01, took) -- two intervals between three polls
+    job = assert(c:create(fixtures.url_fields{ sandbox_polls = 100000 }))
+    t0 = fixtures.now()
+    local res
+    res, err = c:wait(job.id)
+    took = fixtures.now() - t0
+    assert.is_nil(res)
+    assert.equals("timeout", err.kind)
+    assert.is_true(took >= 0.59 and took < 10, took)
+  end)
+
+  it("max_connections counts per kind of host: a download does not wait for API requests in flight", function()
+    local ns, c = ctx.fresh{ max_connections = 1 }
+    local job = assert(c:create(fixtures.url_fields{ sandbox_polls = 0 }))
+    local url = assert(c:wait(job.id, { interval = 0 })).video.url
+    ctx.srv:fault(ns, "create", { { delay = 1.5 } })
+    local order = {}
+    omnihuman.run(function()
+      omnihuman.spawn(function()
+        assert(c:create(fixtures.url_fields()))
+        order[#order + 1] = "create"
+      end)
+      omnihuman.spawn(function()
+        local t0 = fixtures.now()
+        repeat omnihuman.sleep(0.02) until ctx.srv:count(ns, "create") == 2 or fixtures.now() - t0 > 10
+        assert(c:download(url, ctx.dir .. "/pool.mp4"))
+        order[#order + 1] = "download"
+      end)
+    end)
+    assert.same({ "download", "create" }, order)
+  end)
+
   it("the defaults of the table are the ones used: model, user_agent, base_url", function()
     local ns, c = ctx.fresh{ user_agent = nil }
     assert.equals("`bytedance/omnihuman`", ROWS.model.default)

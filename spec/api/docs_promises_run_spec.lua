@@ -110,6 +110,41 @@ describe("docs promises: callbacks, run and the loop", function()
     assert.equals(1, #err.abandoned_jobs)
   end)
 
+  it("gen:cancel() from another coroutine ends the step in flight as documented, at each step", function()
+    local started = {
+      create = function(ns) return ctx.srv:count(ns, "create") > 0 end,
+      wait = function(ns) return (ctx.srv:count(ns, "poll") or 0) > 1 end,
+      download = function(ns) return (ctx.srv:count(ns, "cdn") or 0) > 0 end,
+    }
+    for _, step in ipairs({ "create", "wait", "download" }) do
+      local ns, c = fresh()
+      if step ~= "wait" then ctx.srv:fault(ns, step == "create" and "create" or "cdn", { { delay = 1 } }) end
+      local out = ("%s/%s.mp4"):format(ctx.dir, step)
+      local gen = c:generate_op(fixtures.url_fields{ output = out, sandbox_polls = step == "wait" and 100000 or 0 })
+      local res, err, first
+      omnihuman.run(function()
+        omnihuman.spawn(function() res, err = gen:await() end)
+        omnihuman.spawn(function()
+          local t0 = fixtures.now()
+          repeat omnihuman.sleep(0.02) until started[step](ns) or fixtures.now() - t0 > 10
+          omnihuman.sleep(0.05)
+          first = gen:cancel()
+        end)
+      end)
+      assert.is_true(first, step)
+      assert.is_false(gen:cancel(), step)
+      assert.is_nil(res, step)
+      assert.equals("cancelled", err.kind, step)
+      if step == "create" then
+        assert.is_true(err.maybe_created)
+      else
+        assert.equals("string", type(err.job_id), step)
+      end
+      assert.same({}, fixtures.ls(ctx.dir), step) -- no partial file
+      assert.equals(1, ctx.srv:count(ns, "create"), step)
+    end
+  end)
+
   it("misuse that would hang raises at once, with the documented messages", function()
     local _, c = fresh()
     local cases = {

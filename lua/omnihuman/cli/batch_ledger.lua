@@ -177,7 +177,9 @@ function M.completed(store, lrow, url, status)
 end
 
 function M.failed(store, lrow, err)
-  return set(store, lrow, { state = "failed", error = tostring(err.kind) .. ": " .. tostring(err.message) })
+  local final = type(err.result) == "table" and err.result.status -- a failed job's last status
+  return set(store, lrow, { state = "failed", error = tostring(err.kind) .. ": " .. tostring(err.message),
+                            status = final ~= nil and tostring(final) or nil })
 end
 
 --- The video is at output (its size recorded).
