@@ -25,6 +25,12 @@ local function absolute(paths, root)
   return table.concat(out, ";")
 end
 
+-- The suite's interpreter, usable from another folder (SANLUA is a relative path).
+local function interpreter(root)
+  local lua = require("spec.support.cli").LUA
+  return lua:find("/", 1, true) and absolute(lua, root) or lua
+end
+
 describe("docs promises: the examples run as written", function()
   local ctx = shared("omh-docs-examples", setup, teardown)
 
@@ -45,7 +51,7 @@ describe("docs promises: the examples run as written", function()
     local root = sh.lines("pwd")[1]
     local cmd = ("cd %s && LUA_PATH=%s LUA_CPATH=%s AIMLAPI_KEY=%s OMNIHUMAN_BASE_URL=%s %s example.lua 2>&1")
       :format(sh.q(work), sh.q(absolute(package.path, root)), sh.q(absolute(package.cpath, root)),
-              sh.q(fixtures.KEY), sh.q(ctx.srv:base_url(ns)), require("spec.support.cli").LUA)
+              sh.q(fixtures.KEY), sh.q(ctx.srv:base_url(ns)), interpreter(root))
     local ok, out = sh.run(cmd)
     local made = fixtures.ls(work)
     fixtures.rm_rf(work)

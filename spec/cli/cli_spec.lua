@@ -56,7 +56,7 @@ describe("omnihuman CLI #slow", function()
     it("runs through the /bin/sh launcher from any directory", function()
       if os.getenv("SANLUA") then return end -- the launcher picks a plain interpreter
       local root = io.popen("pwd"):read("*l")
-      local ok = sh.exec("cd " .. sh.q(dir) .. " && env -u AIMLAPI_KEY " .. sh.q(root .. "/bin/omnihuman")
+      local ok = sh.exec("cd " .. sh.q(dir) .. " && env -u AIMLAPI_KEY -u LUA_PATH -u LUA_CPATH " .. sh.q(root .. "/bin/omnihuman")
         .. " --help >" .. sh.q(dir .. "/launch.out") .. " 2>&1")
       assert.is_true(ok)
       assert.matches("Usage: omnihuman COMMAND", fixtures.read(dir .. "/launch.out"))
