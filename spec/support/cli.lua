@@ -48,12 +48,12 @@ local function command(args, env, opts)
   opts = opts or {}
   local parts = { opts.pre or "", opts.cwd and ("cd " .. sh.q(opts.cwd) .. " &&") or "",
                   opts.exec and "exec" or "", opts.wrap or "", "env -u AIMLAPI_KEY -u OMNIHUMAN_BASE_URL" }
-  if opts.cwd and env and env.OMNIHUMAN_BUILD then
-    local e = {}
-    for k, v in pairs(env) do e[k] = v end
-    e.OMNIHUMAN_BUILD = abs(env.OMNIHUMAN_BUILD)
-    env = e
-  end
+  -- Every run's default ledger is the suite's own (cli.STATE), never the
+  -- user's, unless the caller names one (or unsets it with false).
+  local e = { XDG_STATE_HOME = cli.STATE }
+  for k, v in pairs(env or {}) do e[k] = v end
+  if opts.cwd and e.OMNIHUMAN_BUILD then e.OMNIHUMAN_BUILD = abs(e.OMNIHUMAN_BUILD) end
+  env = e
   local keys = {}
   for k in pairs(env or {}) do keys[#keys + 1] = k end
   table.sort(keys)
