@@ -91,7 +91,10 @@ static int setup(lua_State *L) {
   lua_pop(L, 1);
   luaL_requiref(L, "omnihuman.core", luaopen_omnihuman_core, 0);
   lua_setglobal(L, "core");
+  /* The loop is never driven here, so no drive would ever admit a fifth
+   * create on a fresh connection: no turn budget, no such bound. */
   if (luaL_dostring(L, "loop = core.new_loop()\n"
+                       "loop:set_turn_budget(0)\n"
                        "events = 0\n"
                        "client = core.new_client(loop, {api_key = '" KEY "',\n"
                        "  base_url = 'http://127.0.0.1:9/v2', max_retries = 2, timeout = 5,\n"
