@@ -4,6 +4,7 @@
 --   lua bench/client.lua poll   BASE N MAXSECS         client:poll in a loop
 --   lua bench/client.lua many   BASE N INTERVAL        N x (create + wait) in one run
 --   lua bench/client.lua idle   BASE N INTERVAL WINDOW N waits on never-ending jobs
+--   lua bench/client.lua idle_ops BASE N INTERVAL WINDOW the same as N wait_op, no coroutine
 --   lua bench/client.lua upload BASE FILE REPS         create with a local image
 --   lua bench/client.lua uploads BASE FILE N           N concurrent creates, each with FILE
 --   lua bench/client.lua drain FILE REPS               a create body with FILE read as curl reads it
@@ -24,6 +25,20 @@ local function out(k, v)
   else
     io.write(("%s=%s\n"):format(k, tostring(v)))
   end
+end
+
+-- What the idle modes print: the window's CPU and wall time, the answers
+-- seen, and RSS and Lua heap around the waiting jobs.
+local function idle_report(n, t, c, polls, timeouts, other, rss0, lua_kb)
+  out("jobs", n)
+  out("wall", t)
+  out("cpu", c)
+  out("status_answers", polls)
+  out("timeouts", timeouts)
+  if other then out("unexpected", other) end
+  out("rss0_kb", rss0)
+  out("hwm_kb", status_kb("VmHWM"))
+  out("lua_kb", lua_kb)
 end
 
 local function new_client(extra)
@@ -107,41 +122,46 @@ elseif mode == "many" then
   out("lua_kb0", lua0)
   out("lua_kb_at_inflight_max", best_lua)
 
-elseif mode == "idle" then
+elseif mode == "idle" or mode == "idle_ops" then
+  -- idle: a coroutine per job under omnihuman.run; idle_ops: no coroutine,
+  -- N wait operations (client:wait_op) the main thread drives by awaiting
+  -- them one after another (what a waiting job costs the library alone).
   local n, interval, window = tonumber(arg[3]), tonumber(arg[4]), tonumber(arg[5])
   local client = new_client()
   local polls, timeouts, other = 0, 0, nil
   local function on_status() polls = polls + 1 end
+  local function count(res, err)
+    if not res and err.kind == "timeout" then timeouts = timeouts + 1
+    else other = other or tostring(err or "finished?") end
+  end
+  local wopts = { interval = interval, timeout = window, on_status = on_status }
   collectgarbage()
   local rss0, lua0, lua_kb = status_kb("VmRSS"), collectgarbage("count"), nil
+  -- Once every job has been checked and sleeps: the Lua heap they hold
+  -- (coroutines, operations, tables), garbage collected first.
+  local function heap_once_asleep()
+    omnihuman.sleep(math.min(interval * 1.5, window / 2))
+    collectgarbage()
+    lua_kb = collectgarbage("count") - lua0
+  end
   local c0, t0 = os.clock(), now()
-  omnihuman.run(function()
-    for i = 1, n do
-      omnihuman.spawn(function()
-        local res, err = client:wait("idle-" .. i, { interval = interval, timeout = window,
-                                                      on_status = on_status })
-        if not res and err.kind == "timeout" then timeouts = timeouts + 1
-        else other = other or tostring(err or "finished?") end
-      end)
-    end
-    -- Once every job has been checked and sleeps: the Lua heap they hold
-    -- (coroutines, operations, tables), garbage collected first.
-    omnihuman.spawn(function()
-      omnihuman.sleep(math.min(interval * 1.5, window / 2))
-      collectgarbage()
-      lua_kb = collectgarbage("count") - lua0
+  if mode == "idle" then
+    omnihuman.run(function()
+      for i = 1, n do
+        omnihuman.spawn(function() count(client:wait("idle-" .. i, wopts)) end)
+      end
+      omnihuman.spawn(heap_once_asleep)
     end)
-  end)
-  local t, c = now() - t0, os.clock() - c0
-  out("jobs", n)
-  out("wall", t)
-  out("cpu", c)
-  out("status_answers", polls)
-  out("timeouts", timeouts)
-  if other then out("unexpected", other) end
-  out("rss0_kb", rss0)
-  out("hwm_kb", status_kb("VmHWM"))
-  out("lua_kb", lua_kb)
+  else
+    local ops = {}
+    for i = 1, n do ops[i] = client:wait_op("idle-" .. i, wopts) end
+    heap_once_asleep()
+    for i = 1, n do
+      count(omnihuman.await(ops[i]))
+      ops[i]:close()
+    end
+  end
+  idle_report(n, now() - t0, os.clock() - c0, polls, timeouts, other, rss0, lua_kb)
 
 elseif mode == "upload" then
   local file, reps = arg[3], tonumber(arg[4])

@@ -22,6 +22,9 @@ def bench_waiting(port):
     rows += [(name.replace("client:poll", "client:wait"),
               [interp, "bench/client.lua", "idle", base, str(n), str(INTERVAL), str(secs)], env)
              for name, interp, env in peers.ours()]
+    rows += [(name.replace("client:poll", "client:wait_op, no coroutine"),
+              [interp, "bench/client.lua", "idle_ops", base, str(n), str(INTERVAL), str(secs)], env)
+             for name, interp, env in peers.ours()]
     rows += [(name, [interp, "bench/peers.lua", "wait", lib, url, str(n), str(INTERVAL), str(secs), ua], env)
              for name, interp, env, lib in peers.peers() if lib in ("lcurl", "luahttp")]
     figs = []
