@@ -34,7 +34,9 @@
 --   sandbox  true: time-based progress and ffmpeg-made videos (see server.py)
 --   flavor   "current" or "legacy"; default: $OMH_TEST_FLAVOR when set, else
 --            the two in turn, one server start after the other (so one run
---            of the suite meets both)
+--            of the suite meets both), from "current" ("legacy" when
+--            $OMH_TEST_FLAVOR_SWAP is 1: a second run then gives every
+--            server start the other flavor)
 --   lifetime seconds before the server exits by itself (default 900)
 --   verbose  true: the server logs each request (to srv.dir .. "/stderr")
 --   port, cdn_port, python (default: $PYTHON, /usr/bin/python3, python3)
@@ -61,7 +63,8 @@ local function pick_flavor(f)
   if f == "" then f = nil end
   if f == nil then
     starts = starts + 1
-    return M.FLAVORS[(starts - 1) % #M.FLAVORS + 1]
+    local swap = os.getenv("OMH_TEST_FLAVOR_SWAP") == "1" and 1 or 0
+    return M.FLAVORS[(starts - 1 + swap) % #M.FLAVORS + 1]
   end
   for _, known in ipairs(M.FLAVORS) do
     if f == known then return f end
