@@ -2,6 +2,7 @@
 -- (a table or --json), and the exit code that goes with it.
 local exit = require("omnihuman.cli.exit")
 local batch_run = require("omnihuman.cli.batch_run")
+local array = require("omnihuman.cli.util").array
 
 local batch_report = {}
 
@@ -26,7 +27,7 @@ function batch_report.plan(state)
                           output = r.row.output, id = r.id, message = note(r) }
     end
     state.ctx:print_json({ ok = ok, dry_run = true, manifest = state.name, journal = state.jpath, plan = n,
-                           max_creates = state.budget, rows = rows })
+                           max_creates = state.budget, rows = array(rows) })
   else
     local lines = { ("%-10s %-16s %-9s %s"):format("PLAN", "WHERE", "JOB", "OUTPUT / NOTE") }
     for _, r in ipairs(state.results) do
@@ -75,11 +76,11 @@ function batch_report.summary(state, rep)
     end
     state.ctx:print_json({ ok = ok and unwritten == 0, manifest = name, journal = state.jpath, counts = counts,
                            creates = rep.creates, max_creates = state.budget, held = rep.held or 0,
-                           credits = rep.credits, journal_errors = rep.journal_errors,
-                           ledger_errors = rep.ledger_errors, unrecorded = rep.unrecorded,
+                           credits = rep.credits, journal_errors = array(rep.journal_errors),
+                           ledger_errors = array(rep.ledger_errors), unrecorded = array(rep.unrecorded),
                            concurrency = state.pacer and { max = state.pacer.max, limit = state.pacer:limit(),
-                                                       changes = rep.limit_changes } or nil,
-                           rows = rows })
+                                                       changes = array(rep.limit_changes) } or nil,
+                           rows = array(rows) })
   else
     local lines = { ("%-6s %-10s %-9s %s"):format("LINE", "RESULT", "JOB", "OUTPUT / NOTE") }
     for _, r in ipairs(results) do

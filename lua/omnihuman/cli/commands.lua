@@ -112,6 +112,7 @@ commands.generate = {
       local job = progress:add(util.basename(opts.output))
       local created, err = do_create(ctx, client, ledger_cmds.fields(opts, fields), job, opts.output)
       if not created then
+        ledger_cmds.explain(err)
         progress:finish(job, "create failed: " .. err.kind)
         ctx:fail(err) return exit.for_error(err)
       end
@@ -148,7 +149,7 @@ commands.create = {
     local client, cerr = ledger_cmds.client(ctx, opts)
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
     local job, err = client:create(ledger_cmds.fields(opts, fields))
-    if not job then ctx:fail(err) return exit.for_error(err) end
+    if not job then ctx:fail(ledger_cmds.explain(err)) return exit.for_error(err) end
     local spent, credits = usage_of(job)
     ctx.progress:log(created_line(job, credits))
     if opts.json then

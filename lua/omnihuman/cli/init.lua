@@ -38,6 +38,15 @@ local function top_help(cmds)
   return table.concat(out, "\n") .. "\n"
 end
 
+-- Whether argv asks for --json (-j), read before (or without) parsing it.
+local function wants_json(argv)
+  for _, a in ipairs(argv) do
+    if a == "--" then return false end
+    if a == "--json" or a == "-j" then return true end
+  end
+  return false
+end
+
 function cli.main(argv)
   local cmds = command_table()
   local name = argv[1]
@@ -53,7 +62,11 @@ function cli.main(argv)
   end
   local cmd = cmds[name]
   if not cmd then
-    io.stderr:write("omnihuman: unknown command '", name, "' (try omnihuman --help)\n")
+    local msg = "unknown command '" .. name .. "' (try omnihuman --help)"
+    if wants_json(argv) then
+      io.stdout:write(util.encode({ ok = false, error = { kind = "invalid_input", message = msg } }), "\n")
+    end
+    io.stderr:write("omnihuman: ", msg, "\n")
     return exit.USAGE
   end
   local rest = {}
@@ -61,6 +74,9 @@ function cli.main(argv)
   local opts, perr = args.parse(cmd, rest)
   if opts and opts.help then io.stdout:write(args.help(cmd)) return exit.OK end
   if not opts then
+    if wants_json(rest) then -- still one JSON object on stdout
+      io.stdout:write(util.encode({ ok = false, error = { kind = "invalid_input", message = perr.message } }), "\n")
+    end
     io.stderr:write("omnihuman ", name, ": ", perr.message, "\nUsage: omnihuman ", cmd.usage,
                     "\n(omnihuman ", name, " --help for details)\n")
     return exit.USAGE

@@ -54,8 +54,10 @@ M.command = {
     end
     local m = catalogue.model(name)
     if not m then
-      io.stderr:write("omnihuman: model '", name, "' is not in the table (omnihuman models lists them);"
-        .. " creates for it are sent unchecked\n")
+      local msg = "model '" .. name .. "' is not in the table (omnihuman models lists them);"
+        .. " creates for it are sent unchecked"
+      if opts.json then ctx:print_json({ ok = false, error = { kind = "invalid_input", message = msg } }) end
+      io.stderr:write("omnihuman: ", msg, "\n")
       return exit.USAGE
     end
     if opts.json then
