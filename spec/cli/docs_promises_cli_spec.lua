@@ -55,6 +55,72 @@ describe("docs/cli.md promises #slow", function()
     end)
   end)
 
+  it("models NAME --json writes a model's required fields as a list, [] when none is", function()
+    local _, env = fresh("mr")
+    local code, out = cli.run({ "models", "--json", "x-ai/grok-imagine-video" }, env)
+    assert.equals(0, code, cli.explain())
+    assert.matches('"required":%[%]', out)
+    assert.equals("x-ai/grok-imagine-video", one_json(out).id)
+  end)
+
+  it("--field: true/false and plain numbers of at most 14 digits become JSON values, the rest strings", function()
+    local ns, env = fresh("fv")
+    local code = cli.run({ "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--no-ledger",
+                           "--no-strict", "-q", "--field", "a=8", "--field", "b=-0.5", "--field", "c=true",
+                           "--field", "d=1e3", "--field", "e=+3", "--field", "f=null",
+                           "--field", "g=12345678901234", "--field", "h=123456789012345",
+                           "--field", "i=0.123456789012345", "--field", "j:=[1,\"x\"]" }, env)
+    assert.equals(0, code, cli.explain())
+    local body = cjson.decode(srv:records(ns).requests[1].body)
+    assert.same({ 8, -0.5, true, "1e3", "+3", "null", 12345678901234, "123456789012345", "0.123456789012345",
+                  { 1, "x" } },
+                { body.a, body.b, body.c, body.d, body.e, body.f, body.g, body.h, body.i, body.j })
+  end)
+
+  it("checks generate's output (and -o of wait, download, resume) before anything is sent: exit 2", function()
+    local ns, env = fresh("oc")
+    fixtures.write(dir .. "/afile", "x")
+    local gen = { "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--progress", "none", "-o" }
+    for _, argv in ipairs{
+      { gen, dir .. "/missing/a.mp4", "output folder " .. dir .. "/missing does not exist" },
+      { gen, dir, "is a folder" },
+      { gen, dir .. "/afile/a.mp4", "is not a folder" },
+      { { "wait", "someid", "-o" }, dir .. "/missing/a.mp4", "does not exist" },
+      { { "download", "http://127.0.0.1:1/v.mp4", "-o" }, dir .. "/missing/a.mp4", "does not exist" },
+      { { "resume", "1", "-o" }, dir .. "/missing/a.mp4", "does not exist" },
+    } do
+      local a = {}
+      for i, x in ipairs(argv[1]) do a[i] = x end
+      a[#a + 1] = argv[2]
+      local code, _, err = cli.run(a, env)
+      assert.equals(2, code, cli.explain())
+      assert.truthy(err:find(argv[3], 1, true), err)
+    end
+    local r = srv:records(ns)
+    assert.same({ 0, 0 }, { r.counts.create, r.counts.poll })
+    assert.is_false(fixtures.exists(dir .. "/missing"))
+  end)
+
+  it("an interrupted create --json still prints one object, naming the job it recorded", function()
+    if os.getenv("SANLUA") then
+      pending("the sanitizer interpreter has no SIGINT handler to route signals to")
+      return
+    end
+    local ns, env = fresh("ij")
+    srv:fault(ns, "create", { { delay = 1.5 } })
+    local h = cli.spawn({ "create", "--json", "--image", "https://x/a.png", "--audio", "https://x/a.mp3" }, env, dir,
+                        { code = true }, "ij")
+    assert.is_true(cli.until_true(function() return srv:count(ns, "create") == 1 end, 30))
+    require("spec.support.sh").exec("pkill -TERM -P " .. h.pid)
+    local code, out, err = cli.wait(h, 30)
+    assert.equals(130, code, err)
+    local o = one_json(out)
+    assert.is_false(o.ok)
+    assert.equals("interrupted", o.error.kind)
+    assert.matches(":bytedance/omnihuman$", o.job_id)
+    assert.truthy(err:find("job " .. o.job_id .. " was created: recorded in the ledger (row 1)", 1, true), err)
+  end)
+
   describe("the ledger", function()
     it("names --again when it refuses the same request (exit 12)", function()
       local ns, env = fresh("ag")

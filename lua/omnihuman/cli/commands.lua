@@ -29,6 +29,8 @@ end
 
 local function usage(msg) return nil, { usage = true, message = msg } end
 
+local output_problem = ledger_cmds.output_problem
+
 -- The create fields from --image/--audio/--field; nil, usage error if wrong.
 local function create_fields(opts)
   local f = {}
@@ -102,6 +104,8 @@ commands.generate = {
   run = function(ctx, opts)
     if #opts.args > 0 then return usage("unexpected argument " .. opts.args[1]) end
     if not opts.output then return usage("-o/--output is required") end
+    local bad = output_problem(opts.output)
+    if bad then return usage(bad) end
     local fields, uerr = create_fields(opts)
     if not fields then return nil, uerr end
     local client, cerr = ledger_cmds.client(ctx, opts)
@@ -194,6 +198,8 @@ commands.wait = {
   run = function(ctx, opts)
     local id = opts.args[1]
     if not id or #opts.args > 1 then return usage("wait takes exactly one job id") end
+    local bad = opts.output and output_problem(opts.output)
+    if bad then return usage(bad) end
     local client, cerr = ctx:client()
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
     if opts.output then fs.clean_parts({ opts.output }) end
@@ -230,6 +236,8 @@ commands.download = {
     if not url or #opts.args > 1 then return usage("download takes exactly one URL") end
     if not url:match("^https?://") then return usage("download needs an http(s) URL") end
     if not opts.output then return usage("-o/--output is required") end
+    local bad = output_problem(opts.output)
+    if bad then return usage(bad) end
     local client = ctx:client(true) -- downloads send no key
     fs.clean_parts({ opts.output })
     return ctx:run(function()

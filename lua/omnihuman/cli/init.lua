@@ -92,8 +92,12 @@ function cli.main(argv)
     if tostring(code):match("interrupted!") then -- SIGINT, raised by the interpreter
       if has_signals then ledger_db.ignore_signals() end -- let the recording below finish
       local client = rawget(ctx, "_client")
+      local ids = {}
       if client and client.ledger then
-        for _, line in ipairs(client.ledger:settle(true)) do io.stderr:write("omnihuman: ", util.redact(line), "\n") end
+        for _, line in ipairs(client.ledger:settle(true)) do
+          ids[#ids + 1] = line:match("^job (%S+) was created")
+          io.stderr:write("omnihuman: ", util.redact(line), "\n")
+        end
         io.stderr:write("omnihuman: finish recorded jobs with: omnihuman resume --all\n")
       end
       io.stderr:write("omnihuman: interrupted", name == "batch"
@@ -102,7 +106,11 @@ function cli.main(argv)
       for line in tostring(code):gmatch("[^\n]+") do
         if line:match("^job %S+ was created") or line:match("^a create may have reached") then
           io.stderr:write("omnihuman: ", util.redact(line), "\n")
+          ids[#ids + 1] = line:match("^job (%S+) was created")
         end
+      end
+      if opts.json then -- the one object --json promises, naming the job the create made
+        ctx:print_json({ ok = false, error = { kind = "interrupted", message = "interrupted" }, job_id = ids[1] })
       end
       return 130
     end

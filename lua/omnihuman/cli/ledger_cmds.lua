@@ -25,6 +25,16 @@ function M.explain(err)
   return err
 end
 
+-- An output that cannot be written is refused before anything is sent (a
+-- create is paid for): not a folder, in a folder that exists and is
+-- writable. nil, or why.
+function M.output_problem(path)
+  local row = { output = path }
+  local why = require("omnihuman.cli.preflight").output(row, false)
+  if why then return why end
+  if row.new_dir then return "output folder " .. row.new_dir .. " does not exist" end
+end
+
 local function usage(msg) return nil, { usage = true, message = msg } end
 
 --- The ledger a command uses: a path, true (the default file) or false.
@@ -111,6 +121,8 @@ M.resume = {
     if opts.all and #opts.args > 0 then return usage("resume takes an id or --all, not both") end
     if not opts.all and #opts.args ~= 1 then return usage("resume takes exactly one job id or row, or --all") end
     if opts.all and opts.output then return usage("-o/--output needs one job, not --all") end
+    local bad = opts.output and M.output_problem(opts.output)
+    if bad then return usage(bad) end
     local client, err = M.client(ctx, opts)
     if not client then ctx:fail(err) return exit.for_error(err) end
     local targets, unsent = {}, {}

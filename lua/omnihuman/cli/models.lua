@@ -62,6 +62,7 @@ M.command = {
     end
     if opts.json then
       m.id = name
+      m.required = require("omnihuman.cli.util").array(m.required) -- a list, [] when none is
       ctx:print_json(m)
       return exit.OK
     end
