@@ -179,7 +179,8 @@ function batch.command.run(ctx, opts)
 
   local store, lerr = BatchLedger.open(opts, dry)
   if lerr then
-    ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): " .. lerr })
+    ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): "
+      .. tostring(lerr):gsub("^omnihuman: io: ", "") })
     return exit.OTHER
   end
   local journal, mlock = take_locks(ctx, real, jpath, opts, store ~= nil)
