@@ -121,6 +121,54 @@ describe("docs/cli.md promises #slow", function()
     assert.truthy(err:find("job " .. o.job_id .. " was created: recorded in the ledger (row 1)", 1, true), err)
   end)
 
+  describe("batch credits", function()
+    local function manifest(name, rows)
+      local lines = { "image,audio,output" }
+      for _, o in ipairs(rows) do lines[#lines + 1] = "https://x/a.png,https://x/a.mp3," .. o end
+      return fixtures.write(dir .. "/" .. name, table.concat(lines, "\n") .. "\n")
+    end
+    -- The create's answer (the job is made; its answer says body).
+    local made = 0
+    local function answer(ns, usage)
+      made = made + 1
+      srv:fault(ns, "create", { { after = { status = 200, body = cjson.encode{ id = "zz-" .. ns .. "-" .. made,
+                                                                                status = "queued", meta = usage } } } })
+    end
+
+    it("read as generate reads them: credits_used when a number, else tokens_used", function()
+      local ns, env = fresh("bc")
+      answer(ns, { usage = { credits_used = "12", tokens_used = 7 } })
+      local code, out = cli.run({ "batch", manifest("bc.csv", { "bc.mp4" }), "--json", "--interval", "0.05" }, env)
+      assert.equals(7, code, cli.explain())
+      local o = one_json(out)
+      assert.same({ 1, 7 }, { o.creates, o.credits })
+    end)
+
+    it("none reported: null with --json; no create sent: 0", function()
+      local ns, env = fresh("bn")
+      answer(ns, nil)
+      local m = manifest("bn.csv", { "bn.mp4" })
+      local code, out = cli.run({ "batch", m, "--interval", "0.05", "-q" }, env)
+      assert.equals(7, code, cli.explain())
+      assert.matches("this run: 1 creates sent, credits used: none reported", out)
+      fixtures.write(m, "image,audio,output\nhttps://x/c.png,https://x/c.mp3,bn2.mp4\n")
+      answer(ns, nil)
+      code, out = cli.run({ "batch", m, "--interval", "0.05", "--json" }, env)
+      assert.equals(7, code, cli.explain())
+      assert.matches('"credits":null', out)
+      fixtures.write(m, "image,audio,output\nhttps://x/c.png,,bn3.mp4\n") -- a bad row: nothing sent
+      code, out = cli.run({ "batch", m, "-q" }, env)
+      assert.equals(7, code, cli.explain())
+      assert.matches("this run: 0 creates sent, credits used: 0\n", out)
+      code, out = cli.run({ "batch", m, "--json" }, env)
+      assert.equals(7, code, cli.explain())
+      local o = one_json(out)
+      assert.same({ 0, 0, {}, {}, {} }, { o.creates, o.credits, o.unrecorded, o.ledger_errors, o.journal_errors })
+      assert.matches('"unrecorded":%[%]', out)
+      assert.equals(2, srv:count(ns, "create"))
+    end)
+  end)
+
   describe("the ledger", function()
     it("names --again when it refuses the same request (exit 12)", function()
       local ns, env = fresh("ag")
