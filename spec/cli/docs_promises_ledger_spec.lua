@@ -55,6 +55,25 @@ describe("docs/ledger.md promises", function()
     end)
   end)
 
+  it("lets a reader open and list the ledger while another process holds its write lock", function()
+    local cli = require("spec.support.cli")
+    local sh = require("spec.support.sh")
+    local path = ctx.dir .. "/shared.db"
+    local l = assert(require("omnihuman.ledger").open(path))
+    assert(l:begin_create{ fingerprint = "fp", model = "m", request = "{}" })
+    l:close()
+    local out = ctx.dir .. "/hold.out"
+    sh.exec(cli.LUA .. " spec/support/ledger_writer.lua " .. sh.q(path) .. " 5 hold >" .. sh.q(out) .. " 2>&1 &")
+    assert.is_true(cli.until_true(function() return (require("spec.support.files").read(out) or ""):find("holding") ~= nil end, 30))
+    -- a busy timeout of 0: any wait for the writer would fail at once
+    local ok, c = pcall(omnihuman.new, { api_key = "k", ledger = path, ledger_busy_timeout = 0 })
+    assert.is_true(ok, tostring(c))
+    local rows = assert(c:jobs())
+    assert.equals(1, #rows)
+    assert.equals("creating", rows[1].state)
+    c:close()
+  end)
+
   it("refuses a ledger whose schema is newer, and a busy timeout out of range", function()
     local path = ctx.dir .. "/newer.db"
     local h = assert(db.open(path, 1000))

@@ -348,7 +348,7 @@ function batch.command.run(ctx, opts)
   end
   table.sort(results, function(a, b) return a.line < b.line end)
   state = { ctx = ctx, opts = opts, progress = progress, journal = journal, name = name, real = real, jpath = jpath,
-                  results = results, todo = todo, counts = counts, budget = budget, home = home }
+                  results = results, todo = todo, counts = counts, budget = budget, home = home, conc = conc }
 
   if dry then
     close()

@@ -83,8 +83,8 @@ function batch_report.summary(state, rep)
                            creates = rep.creates, max_creates = state.budget, held = rep.held or 0,
                            credits = credits == nil and util.null or credits, journal_errors = array(rep.journal_errors),
                            ledger_errors = array(rep.ledger_errors), unrecorded = array(rep.unrecorded),
-                           concurrency = state.pacer and { max = state.pacer.max, limit = state.pacer:limit(),
-                                                       changes = array(rep.limit_changes) } or nil,
+                           concurrency = { max = state.conc, limit = state.pacer and state.pacer:limit() or state.conc,
+                                           changes = array(rep.limit_changes) },
                            rows = array(rows) })
   else
     local lines = { ("%-6s %-10s %-9s %s"):format("LINE", "RESULT", "JOB", "OUTPUT / NOTE") }
