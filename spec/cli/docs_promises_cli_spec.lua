@@ -217,6 +217,24 @@ describe("docs/cli.md promises #slow", function()
       assert.equals(0, srv:count(ns, "create"))
     end)
 
+    it("resume --all finishes a generate killed mid-download and removes the .part file it left", function()
+      local ns, env = fresh("pk")
+      local sub = dir .. "/pk"
+      assert(require("spec.support.sh").exec("mkdir -p " .. sub))
+      srv:fault(ns, "cdn", { { chunked_forever = true } })
+      local h = cli.spawn({ "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "-o", sub .. "/a.mp4",
+                            "--interval", "0.05", "-q" }, env, dir, nil, "pk")
+      assert.is_true(cli.until_true(function() return #fixtures.ls(sub) > 0 end, 30), fixtures.read(h.err))
+      cli.kill9(h)
+      assert.matches("^a%.mp4%.part%-", fixtures.ls(sub)[1])
+      local code, out = cli.run({ "resume", "--all", "--interval", "0.05", "-q" }, env)
+      assert.equals(0, code, cli.explain())
+      assert.equals(sub .. "/a.mp4\n", out)
+      assert.same({ "a.mp4" }, fixtures.ls(sub))
+      assert.equals(fixtures.read("spec/support/fixture.mp4"), fixtures.read(sub .. "/a.mp4"))
+      assert.equals(1, srv:count(ns, "create"))
+    end)
+
     it("resume --all reports a row without a job id and does not resend it", function()
       local ns, env = fresh("ra")
       local out = dir .. "/ra.mp4"

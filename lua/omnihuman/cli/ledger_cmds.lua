@@ -141,6 +141,14 @@ M.resume = {
       io.stderr:write(("omnihuman: row %d (%s) has no job id (%s): the service may have made it; not resent\n")
         :format(r.row, r.output or r.model, r.state))
     end
+    -- Stale .part-* files of the outputs about to be downloaded again (a
+    -- download killed midway left them), as a batch's rerun removes its own.
+    local outputs = {}
+    for _, t in ipairs(targets) do
+      local r = type(t) == "table" and t or client.ledger.store:get(t)
+      outputs[#outputs + 1] = opts.output or (r and r.output)
+    end
+    require("omnihuman.cli.fs").clean_parts(outputs)
     local worst = exit.OK
     local results = {}
     ctx:run(function()
