@@ -182,6 +182,27 @@ describe("docs/cli.md promises #slow", function()
       assert.equals(1, srv:count(ns, "create"))
     end)
 
+    it("refuses the same request to the same output however it is spelled (exit 12)", function()
+      local ns, env = fresh("sp")
+      local sub = dir .. "/sp"
+      local sh = require("spec.support.sh")
+      assert(sh.exec("mkdir -p " .. sub .. "/in && ln -sfn " .. sub .. " " .. dir .. "/splink"))
+      local function gen(o, cwd)
+        return cli.run({ "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "-o", o,
+                         "--interval", "0.05", "--progress", "none" }, env, 30, { cwd = cwd })
+      end
+      assert.equals(0, (gen("a.mp4", sub)), cli.explain())
+      for _, o in ipairs{ "./a.mp4", "in/../a.mp4", sub .. "//a.mp4", dir .. "/splink/a.mp4", sub .. "/a.mp4" } do
+        local code, _, err = gen(o, sub)
+        assert.equals(12, code, o .. ": " .. cli.explain())
+        assert.matches("%-%-again", err)
+      end
+      assert.equals(1, srv:count(ns, "create"))
+      local code, out = cli.run({ "jobs", "--json" }, env)
+      assert.equals(0, code, cli.explain())
+      assert.equals(sh.lines("realpath " .. sh.q(sub))[1] .. "/a.mp4", one_json(out).jobs[1].output)
+    end)
+
     it("says why the default ledger cannot be opened, without a Lua source position", function()
       local ns, env = fresh("np")
       env.XDG_STATE_HOME, env.HOME = false, false
