@@ -117,6 +117,10 @@ local function transaction(self, fn, counted)
 end
 
 local function migrate(self)
+  -- Up to date (the usual case): nothing to write, so no write lock to wait
+  -- for: readers run beside another process's writer.
+  local cur = q(self, "PRAGMA user_version")
+  if cur and cur[1].user_version == #MIGRATIONS then return true end
   return transaction(self, function()
     local v = q(self, "PRAGMA user_version")[1].user_version
     if v > #MIGRATIONS then

@@ -35,10 +35,23 @@ Hooks.__index = Hooks
 
 local function omnihuman() return require("omnihuman") end
 
+-- An output's canonical absolute path (every symlink, ".", ".." and
+-- repeated "/" resolved; for a file not made yet, its folder's), so one
+-- file spelled two ways is one output. Lexical only without omnihuman.fs.
+local has_fs, fsys = pcall(require, "omnihuman.fs")
 local function absolute(path)
-  if path:sub(1, 1) == "/" then return path end
-  local cwd = db.cwd()
-  return cwd and (cwd .. "/" .. path) or path
+  if path:sub(1, 1) ~= "/" then
+    local cwd = db.cwd()
+    if not cwd then return path end
+    path = cwd .. "/" .. path
+  end
+  if not has_fs then return path end
+  local real = fsys.realpath(path)
+  if real then return real end
+  local dir, name = path:match("^(.*)/([^/]+)$")
+  local rdir = dir and name ~= "." and name ~= ".." and fsys.realpath(dir == "" and "/" or dir)
+  if not rdir then return path end
+  return (rdir == "/" and "" or rdir) .. "/" .. name
 end
 
 local function size_of(path)

@@ -12,7 +12,7 @@ local FIXTURE = fixtures.read("spec/support/fixture.mp4")
 -- Under the sanitizer interpreter, LeakSanitizer's own tracer now and then
 -- crashes (signal 11 in its stop-the-world step) as these CLI runs exit,
 -- failing a run that has no error. ASan stays on for them; the ledger's
--- leaks are checked in-process by spec/ledger_*_spec.lua.
+-- leaks are checked by the in-process ledger specs (spec/units, spec/api).
 local function env_of(srv, ns, extra) return cli.env(srv, ns, extra) end -- (cli.env turns LSan off there)
 
 describe("omnihuman CLI with the ledger #slow", function()

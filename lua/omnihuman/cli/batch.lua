@@ -179,7 +179,8 @@ function batch.command.run(ctx, opts)
 
   local store, lerr = BatchLedger.open(opts, dry)
   if lerr then
-    ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): " .. lerr })
+    ctx:fail({ kind = "io", message = "cannot open the ledger (--no-ledger runs without one): "
+      .. tostring(lerr):gsub("^omnihuman: io: ", "") })
     return exit.OTHER
   end
   local journal, mlock = take_locks(ctx, real, jpath, opts, store ~= nil)
@@ -347,7 +348,7 @@ function batch.command.run(ctx, opts)
   end
   table.sort(results, function(a, b) return a.line < b.line end)
   state = { ctx = ctx, opts = opts, progress = progress, journal = journal, name = name, real = real, jpath = jpath,
-                  results = results, todo = todo, counts = counts, budget = budget, home = home }
+                  results = results, todo = todo, counts = counts, budget = budget, home = home, conc = conc }
 
   if dry then
     close()

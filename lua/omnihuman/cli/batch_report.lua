@@ -2,6 +2,8 @@
 -- (a table or --json), and the exit code that goes with it.
 local exit = require("omnihuman.cli.exit")
 local batch_run = require("omnihuman.cli.batch_run")
+local util = require("omnihuman.cli.util")
+local array = util.array
 
 local batch_report = {}
 
@@ -26,7 +28,7 @@ function batch_report.plan(state)
                           output = r.row.output, id = r.id, message = note(r) }
     end
     state.ctx:print_json({ ok = ok, dry_run = true, manifest = state.name, journal = state.jpath, plan = n,
-                           max_creates = state.budget, rows = rows })
+                           max_creates = state.budget, rows = array(rows) })
   else
     local lines = { ("%-10s %-16s %-9s %s"):format("PLAN", "WHERE", "JOB", "OUTPUT / NOTE") }
     for _, r in ipairs(state.results) do
@@ -67,6 +69,10 @@ function batch_report.summary(state, rep)
   end
   io.stderr:flush()
   local unwritten = #rep.journal_errors + #rep.ledger_errors
+  -- No create sent: nothing spent. Creates none of whose answers said a
+  -- cost: "none reported" (null with --json).
+  local credits = rep.credits
+  if credits == nil and rep.creates == 0 then credits = 0 end
   if state.opts.json then
     local rows = {}
     for _, r in ipairs(results) do
@@ -75,11 +81,11 @@ function batch_report.summary(state, rep)
     end
     state.ctx:print_json({ ok = ok and unwritten == 0, manifest = name, journal = state.jpath, counts = counts,
                            creates = rep.creates, max_creates = state.budget, held = rep.held or 0,
-                           credits = rep.credits, journal_errors = rep.journal_errors,
-                           ledger_errors = rep.ledger_errors, unrecorded = rep.unrecorded,
-                           concurrency = state.pacer and { max = state.pacer.max, limit = state.pacer:limit(),
-                                                       changes = rep.limit_changes } or nil,
-                           rows = rows })
+                           credits = credits == nil and util.null or credits, journal_errors = array(rep.journal_errors),
+                           ledger_errors = array(rep.ledger_errors), unrecorded = array(rep.unrecorded),
+                           concurrency = { max = state.conc, limit = state.pacer and state.pacer:limit() or state.conc,
+                                           changes = array(rep.limit_changes) },
+                           rows = array(rows) })
   else
     local lines = { ("%-6s %-10s %-9s %s"):format("LINE", "RESULT", "JOB", "OUTPUT / NOTE") }
     for _, r in ipairs(results) do
@@ -90,7 +96,7 @@ function batch_report.summary(state, rep)
     lines[#lines + 1] = ("%d rows: %d done, %d failed, %d uncertain, %d pending, %d errors, %d bad"):format(
       #results, counts.done, counts.failed, counts.uncertain, counts.pending, counts.error, counts.bad)
     local spend = ("this run: %d creates sent, credits used: %s"):format(rep.creates,
-      rep.credits and fmt_num(rep.credits) or "none reported")
+      credits and fmt_num(credits) or "none reported")
     if rep.held then
       spend = spend .. ("; --max-creates %d reached: %d rows left for the next run"):format(state.budget, rep.held)
     end

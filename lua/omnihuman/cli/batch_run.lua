@@ -21,12 +21,11 @@ end
 batch_run.short = short
 
 -- Credits the service reported for a create (meta.usage.credits_used, or
--- tokens_used in older answers).
+-- tokens_used in older answers), read as generate and create read them.
+local usage = require("omnihuman.usage")
 local function usage_of(created)
-  local meta = type(created) == "table" and created.meta
-  local u = type(meta) == "table" and meta.usage
-  if type(u) ~= "table" then return nil end
-  return tonumber(u.credits_used) or tonumber(u.tokens_used)
+  local _, n = usage(created)
+  return n
 end
 
 -- The command that records a job (spec: OUTPUT=ID, shell-quoted) on this

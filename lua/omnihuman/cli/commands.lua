@@ -29,6 +29,8 @@ end
 
 local function usage(msg) return nil, { usage = true, message = msg } end
 
+local output_problem = ledger_cmds.output_problem
+
 -- The create fields from --image/--audio/--field; nil, usage error if wrong.
 local function create_fields(opts)
   local f = {}
@@ -102,6 +104,8 @@ commands.generate = {
   run = function(ctx, opts)
     if #opts.args > 0 then return usage("unexpected argument " .. opts.args[1]) end
     if not opts.output then return usage("-o/--output is required") end
+    local bad = output_problem(opts.output)
+    if bad then return usage(bad) end
     local fields, uerr = create_fields(opts)
     if not fields then return nil, uerr end
     local client, cerr = ledger_cmds.client(ctx, opts)
@@ -112,6 +116,7 @@ commands.generate = {
       local job = progress:add(util.basename(opts.output))
       local created, err = do_create(ctx, client, ledger_cmds.fields(opts, fields), job, opts.output)
       if not created then
+        ledger_cmds.explain(err)
         progress:finish(job, "create failed: " .. err.kind)
         ctx:fail(err) return exit.for_error(err)
       end
@@ -148,7 +153,7 @@ commands.create = {
     local client, cerr = ledger_cmds.client(ctx, opts)
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
     local job, err = client:create(ledger_cmds.fields(opts, fields))
-    if not job then ctx:fail(err) return exit.for_error(err) end
+    if not job then ctx:fail(ledger_cmds.explain(err)) return exit.for_error(err) end
     local spent, credits = usage_of(job)
     ctx.progress:log(created_line(job, credits))
     if opts.json then
@@ -193,6 +198,8 @@ commands.wait = {
   run = function(ctx, opts)
     local id = opts.args[1]
     if not id or #opts.args > 1 then return usage("wait takes exactly one job id") end
+    local bad = opts.output and output_problem(opts.output)
+    if bad then return usage(bad) end
     local client, cerr = ctx:client()
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
     if opts.output then fs.clean_parts({ opts.output }) end
@@ -229,6 +236,8 @@ commands.download = {
     if not url or #opts.args > 1 then return usage("download takes exactly one URL") end
     if not url:match("^https?://") then return usage("download needs an http(s) URL") end
     if not opts.output then return usage("-o/--output is required") end
+    local bad = output_problem(opts.output)
+    if bad then return usage(bad) end
     local client = ctx:client(true) -- downloads send no key
     fs.clean_parts({ opts.output })
     return ctx:run(function()

@@ -82,8 +82,9 @@ function Context:say(text)
   io.stdout:flush()
 end
 
--- An error for the user: text on stderr, or a JSON object on stdout with --json.
-function Context:fail(err, extra)
+-- An error for the user: text on stderr, and a JSON object on stdout with
+-- --json (unless no_json: the caller prints its own one object).
+function Context:fail(err, extra, no_json)
   local obj = { ok = false, error = {
     kind = type(err) == "table" and err.kind or "other",
     message = util.redact(type(err) == "table" and err.message or tostring(err)),
@@ -92,7 +93,7 @@ function Context:fail(err, extra)
     maybe_created = type(err) == "table" and err.maybe_created or nil,
   } }
   for k, v in pairs(extra or {}) do obj[k] = v end
-  if self.opts.json then self:print_json(obj) end
+  if self.opts.json and not no_json then self:print_json(obj) end
   io.stderr:write("omnihuman: ", util.redact(type(err) == "table" and (err.kind .. ": " .. err.message) or tostring(err)), "\n")
   if extra and extra.job_id then
     io.stderr:write("omnihuman: job id ", extra.job_id, " (wait for it with: omnihuman wait ", extra.job_id, ")\n")

@@ -38,6 +38,15 @@ local function top_help(cmds)
   return table.concat(out, "\n") .. "\n"
 end
 
+-- Whether argv asks for --json (-j), read before (or without) parsing it.
+local function wants_json(argv)
+  for _, a in ipairs(argv) do
+    if a == "--" then return false end
+    if a == "--json" or a == "-j" then return true end
+  end
+  return false
+end
+
 function cli.main(argv)
   local cmds = command_table()
   local name = argv[1]
@@ -53,7 +62,11 @@ function cli.main(argv)
   end
   local cmd = cmds[name]
   if not cmd then
-    io.stderr:write("omnihuman: unknown command '", name, "' (try omnihuman --help)\n")
+    local msg = "unknown command '" .. name .. "' (try omnihuman --help)"
+    if wants_json(argv) then
+      io.stdout:write(util.encode({ ok = false, error = { kind = "invalid_input", message = msg } }), "\n")
+    end
+    io.stderr:write("omnihuman: ", msg, "\n")
     return exit.USAGE
   end
   local rest = {}
@@ -61,6 +74,9 @@ function cli.main(argv)
   local opts, perr = args.parse(cmd, rest)
   if opts and opts.help then io.stdout:write(args.help(cmd)) return exit.OK end
   if not opts then
+    if wants_json(rest) then -- still one JSON object on stdout
+      io.stdout:write(util.encode({ ok = false, error = { kind = "invalid_input", message = perr.message } }), "\n")
+    end
     io.stderr:write("omnihuman ", name, ": ", perr.message, "\nUsage: omnihuman ", cmd.usage,
                     "\n(omnihuman ", name, " --help for details)\n")
     return exit.USAGE
@@ -76,8 +92,12 @@ function cli.main(argv)
     if tostring(code):match("interrupted!") then -- SIGINT, raised by the interpreter
       if has_signals then ledger_db.ignore_signals() end -- let the recording below finish
       local client = rawget(ctx, "_client")
+      local ids = {}
       if client and client.ledger then
-        for _, line in ipairs(client.ledger:settle(true)) do io.stderr:write("omnihuman: ", util.redact(line), "\n") end
+        for _, line in ipairs(client.ledger:settle(true)) do
+          ids[#ids + 1] = line:match("^job (%S+) was created")
+          io.stderr:write("omnihuman: ", util.redact(line), "\n")
+        end
         io.stderr:write("omnihuman: finish recorded jobs with: omnihuman resume --all\n")
       end
       io.stderr:write("omnihuman: interrupted", name == "batch"
@@ -85,8 +105,16 @@ function cli.main(argv)
       -- creates that answered while the run unwound: their ids must not be lost
       for line in tostring(code):gmatch("[^\n]+") do
         if line:match("^job %S+ was created") or line:match("^a create may have reached") then
+          -- the library names its own call; say the command's
+          line = line:gsub('wait for it with client:wait%("([^"]+)"%)', function(id)
+            return (client and client.ledger and "finish it with: omnihuman resume " or "wait for it with: omnihuman wait ") .. id
+          end)
           io.stderr:write("omnihuman: ", util.redact(line), "\n")
+          ids[#ids + 1] = line:match("^job (%S+) was created")
         end
+      end
+      if opts.json then -- the one object --json promises, naming the job the create made
+        ctx:print_json({ ok = false, error = { kind = "interrupted", message = "interrupted" }, job_id = ids[1] })
       end
       return 130
     end

@@ -17,6 +17,24 @@ function M.fields(opts, fields)
   return fields
 end
 
+--- A create's error as the command line says it: a duplicate names --again.
+function M.explain(err)
+  if type(err) == "table" and err.kind == "duplicate" then
+    err.message = tostring(err.message):gsub("pass again = true to pay for it again", "--again pays for it again")
+  end
+  return err
+end
+
+-- An output that cannot be written is refused before anything is sent (a
+-- create is paid for): not a folder, in a folder that exists and is
+-- writable. nil, or why.
+function M.output_problem(path)
+  local row = { output = path }
+  local why = require("omnihuman.cli.preflight").output(row, false)
+  if why then return why end
+  if row.new_dir then return "output folder " .. row.new_dir .. " does not exist" end
+end
+
 local function usage(msg) return nil, { usage = true, message = msg } end
 
 --- The ledger a command uses: a path, true (the default file) or false.
@@ -31,7 +49,7 @@ function M.client(ctx, opts, no_key_needed)
   if choice then ctx.cfg.ledger = choice end
   local ok, client, err = pcall(ctx.client, ctx, no_key_needed)
   if not ok then
-    local msg = tostring(client):gsub("^omnihuman: io: ", "")
+    local msg = tostring(client):gsub("^.-omnihuman: io: ", "")
     return nil, require("omnihuman").error("io", "cannot open the ledger (--no-ledger runs without one): " .. msg)
   end
   return client, err
@@ -75,7 +93,7 @@ M.jobs = {
     rows, err = client:jobs{ state = opts.state, model = opts.model, label = opts.label }
     if not rows then ctx:fail(err) return exit.for_error(err) end
     if opts.json then
-      ctx:print_json({ ok = true, ledger = client.ledger.store.path, jobs = rows })
+      ctx:print_json({ ok = true, ledger = client.ledger.store.path, jobs = util.array(rows) })
       return exit.OK
     end
     local lines = { ("%-5s %-38s %-26s %-14s %5s  %-8s %s"):format("ROW", "ID", "MODEL", "STATUS", "AGE", "CREDITS", "OUTPUT") }
@@ -103,17 +121,34 @@ M.resume = {
     if opts.all and #opts.args > 0 then return usage("resume takes an id or --all, not both") end
     if not opts.all and #opts.args ~= 1 then return usage("resume takes exactly one job id or row, or --all") end
     if opts.all and opts.output then return usage("-o/--output needs one job, not --all") end
+    local bad = opts.output and M.output_problem(opts.output)
+    if bad then return usage(bad) end
     local client, err = M.client(ctx, opts)
     if not client then ctx:fail(err) return exit.for_error(err) end
-    local targets = {}
+    local targets, unsent = {}, {}
     if opts.all then
       for _, r in ipairs(assert(client:jobs())) do
-        if r.job_id and (r.state == "created" or r.state == "completed") then targets[#targets + 1] = r end
+        if r.job_id and (r.state == "created" or r.state == "completed") then targets[#targets + 1] = r
+        elseif not r.job_id and (r.state == "creating" or r.state == "maybe_created") then unsent[#unsent + 1] = r end
       end
     else
       local a = opts.args[1]
       targets[1] = a:match("^%d+$") and tonumber(a) or a
     end
+    -- Rows whose create may have made a job that never reached the ledger:
+    -- said, never resent (only the service could tell whether it exists).
+    for _, r in ipairs(unsent) do
+      io.stderr:write(("omnihuman: row %d (%s) has no job id (%s): the service may have made it; not resent\n")
+        :format(r.row, r.output or r.model, r.state))
+    end
+    -- Stale .part-* files of the outputs about to be downloaded again (a
+    -- download killed midway left them), as a batch's rerun removes its own.
+    local outputs = {}
+    for _, t in ipairs(targets) do
+      local r = type(t) == "table" and t or client.ledger.store:get(t)
+      outputs[#outputs + 1] = opts.output or (r and r.output)
+    end
+    require("omnihuman.cli.fs").clean_parts(outputs)
     local worst = exit.OK
     local results = {}
     ctx:run(function()
@@ -128,13 +163,18 @@ M.resume = {
           if not opts.json then ctx:say(res.output or (type(res.video) == "table" and res.video.url) or res.id) end
         else
           ctx.progress:finish(job, rerr.kind)
-          ctx:fail(rerr, rerr.job_id and { job_id = rerr.job_id } or nil)
+          -- --json: the one object below carries the error
+          ctx:fail(rerr, rerr.job_id and { job_id = rerr.job_id } or nil, opts.json)
           results[#results + 1] = { ok = false, id = rerr.job_id, error = { kind = rerr.kind, message = util.redact(rerr.message) } }
           worst = exit.for_error(rerr)
         end
       end
     end)
-    if opts.json then ctx:print_json({ ok = worst == exit.OK, jobs = results }) end
+    if opts.json then
+      local no_id = {}
+      for i, r in ipairs(unsent) do no_id[i] = { row = r.row, state = r.state, output = r.output } end
+      ctx:print_json({ ok = worst == exit.OK, jobs = util.array(results), no_job_id = unsent[1] and no_id or nil })
+    end
     return worst
   end,
 }

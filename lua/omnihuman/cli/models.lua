@@ -54,12 +54,15 @@ M.command = {
     end
     local m = catalogue.model(name)
     if not m then
-      io.stderr:write("omnihuman: model '", name, "' is not in the table (omnihuman models lists them);"
-        .. " creates for it are sent unchecked\n")
+      local msg = "model '" .. name .. "' is not in the table (omnihuman models lists them);"
+        .. " creates for it are sent unchecked"
+      if opts.json then ctx:print_json({ ok = false, error = { kind = "invalid_input", message = msg } }) end
+      io.stderr:write("omnihuman: ", msg, "\n")
       return exit.USAGE
     end
     if opts.json then
       m.id = name
+      m.required = require("omnihuman.cli.util").array(m.required) -- a list, [] when none is
       ctx:print_json(m)
       return exit.OK
     end

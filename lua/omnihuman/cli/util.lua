@@ -8,8 +8,16 @@ util.json = cjson.new and cjson.new() or cjson
 util.null = cjson.null
 
 -- lua-cjson escapes "/" as "\/"; undo that (an escaped backslash before a
--- slash is "\\\/", which still decodes right after the change).
-function util.encode(v) return (util.json.encode(v):gsub("\\/", "/")) end
+-- slash is "\\\/", which still decodes right after the change). lua-cjson
+-- also writes an empty table as {}: a list that may be empty goes through
+-- util.array, whose empty stand-in is written as [].
+local EMPTY = "omnihuman_empty_array_7c1e" -- no pattern magic characters
+function util.encode(v)
+  return (util.json.encode(v):gsub("\\/", "/"):gsub('"' .. EMPTY .. '"', "[]"))
+end
+
+--- A list for util.encode: written as [] when it is empty.
+function util.array(t) return (t == nil or next(t) == nil) and EMPTY or t end
 
 -- Decodes JSON text; returns value or nil, message (never raises).
 function util.decode(s)
