@@ -77,6 +77,29 @@ function love.update(dt)
 end
 ]]
 
+-- luv: an error in a coroutine goes to stderr, or lv.on_error when set, and
+-- is kept in lv.errors; a main-thread wait runs the uv loop (a timer ticks).
+local LUV_ERRORS = [[
+local uv = require("luv")
+local omnihuman = require("omnihuman")
+local lv = omnihuman.use("luv")
+lv.spawn(function() omnihuman.sleep(0.05); error("boom-stderr") end)
+uv.run()
+print("kept " .. #lv.errors .. " " .. (lv.errors[1]:match("boom%-stderr") or "-"))
+local taken
+lv.on_error = function(msg) taken = msg end
+lv.spawn(function() omnihuman.sleep(0.05); error("boom-taken") end)
+uv.run()
+print("taken " .. (tostring(taken):match("boom%-taken") or "-") .. ", kept " .. #lv.errors)
+local ticks = 0
+local t = uv.new_timer()
+t:start(10, 10, function() ticks = ticks + 1 end)
+omnihuman.sleep(0.3)
+t:close()
+uv.run() -- lets the close complete (Debian's luv crashes at exit on a handle still closing)
+print("ticked " .. (ticks > 5 and "yes" or "no"))
+]]
+
 describe("docs/embedding.md: every host snippet runs as written #slow", function()
   local srv, dir, runs, nginx_prefix = nil, nil, {}, nil
 
@@ -172,6 +195,19 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     assert.equals("luv\n", finished("use"))
   end)
 
+  it("luv: lv.errors, stderr, lv.on_error; a main-thread wait keeps uv timers running", function()
+    local d = dir .. "/luverr"
+    mkdir(d)
+    fixtures.write(d .. "/errors.lua", LUV_ERRORS)
+    local ok, out = sh.run("cd " .. sh.q(d) .. " && " .. env(srv, fixtures.ns("le"), BUILD .. "/?.so")
+      .. " timeout -k 5 60 " .. sh.q(LUA) .. " errors.lua 2>stderr.txt")
+    local err = files.read(d .. "/stderr.txt") or ""
+    assert.is_truthy(ok, out .. err)
+    assert.equals("kept 1 boom-stderr\ntaken boom-taken, kept 2\nticked yes\n", out)
+    assert.matches("^omnihuman: .*boom%-stderr", err)
+    assert.not_matches("boom%-taken", err)
+  end)
+
   it("Neovim: nv.spawn + client:generate, vim.notify says done", function()
     if not runs.nvim then return pending("needs nvim") end
     finished("nvim")
@@ -185,6 +221,19 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     local save = out:match("save directory (%S+)")
     assert.truthy(save, out)
     assert.is_true(#fixtures.read(save .. "/videos/talk.mp4") > 0, out)
+  end)
+
+  it("LÖVE: ol.update()'s count, errors after every finished coroutine, ol.on_error, love.thread", function()
+    if not runs.love then return pending("needs love") end
+    local cmd = env(srv, fixtures.ns("lvd"), ROOT .. "/build/luajit/?.so", {
+      OMH_ROOT = ROOT, OMH_LUA_PATH = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua",
+      OMH_LUA_CPATH = ROOT .. "/build/luajit/?.so;" .. DEB51, HOME = dir .. "/love/home",
+      XDG_DATA_HOME = dir .. "/love/data", SDL_AUDIODRIVER = "dummy",
+    }) .. " timeout -k 5 60 love spec/hosts/love_docs 2>&1"
+    local ok, out = sh.run(cmd)
+    assert.is_truthy(ok, out)
+    assert.not_matches("FAIL", out)
+    assert.equals(7, select(2, out:gsub("\nok ", "")) + (out:match("^ok ") and 1 or 0), out)
   end)
 
   it("OpenResty: the nginx.conf and talk.lua start, /talk answers the video's URL", function()
