@@ -236,6 +236,33 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     assert.equals(7, select(2, out:gsub("\nok ", "")) + (out:match("^ok ") and 1 or 0), out)
   end)
 
+  it("OpenResty: examples/openresty/run.sh serves /talk and /batch on 127.0.0.1:8089", function()
+    if not runs.nginx then return pending("needs nginx") end
+    local d = dir .. "/orx"
+    mkdir(d)
+    -- The script's own shell gets TERM at the end: its trap stops nginx.
+    fixtures.write(d .. "/start.sh", "echo $$ >pid\nexec " .. env(srv, fixtures.ns("orx"), "")
+      .. " timeout -k 5 " .. LIMIT .. " sh " .. sh.q(ROOT .. "/examples/openresty/run.sh") .. "\n")
+    local h = ds.start(d, "run", "sh start.sh")
+    local function get(name, path) -- both at once
+      return ds.start(d, name, "curl -sS --retry 20 --retry-delay 1 --retry-connrefused --max-time 60 "
+        .. sh.q("http://127.0.0.1:8089" .. path))
+    end
+    local t, b = get("talk", "/talk?image_url=https://x/a.png&audio_url=https://x/a.mp3"), get("batch", "/batch?n=2")
+    local rc1, talk = ds.wait(t, 90)
+    local rc2, batch = ds.wait(b, 90)
+    local ok1, ok2 = rc1 == 0, rc2 == 0
+    sh.exec("kill -TERM " .. (files.read(d .. "/pid") or ""):match("%d+"))
+    local rc, out = ds.wait(h, 20)
+    assert.is_truthy(ok1 and ok2, talk .. batch .. out)
+    assert.matches('"status":"completed"', talk, 1, true)
+    assert.matches('"video_url":"http', talk, 1, true)
+    local n = select(2, batch:gsub('"video_url":"http', ""))
+    assert.equals(2, n, batch)
+    assert.is_not_nil(rc, out)
+    assert.is_false(sh.exec("curl -s --max-time 2 -o /dev/null http://127.0.0.1:8089/health"), "nginx still answers")
+  end)
+
   it("OpenResty: the nginx.conf and talk.lua start, /talk answers the video's URL", function()
     if not runs.nginx then return pending("needs nginx") end
     assert.is_truthy(runs.nginx_start.ok, runs.nginx_start.out)

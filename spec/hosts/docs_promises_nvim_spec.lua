@@ -18,6 +18,17 @@ describe("doc/omnihuman.txt in Neovim #slow", function()
     assert.is_nil(require("omnihuman").setup)
   end)
 
+  it("the help's apt-get line has what make LUA=luajit needs", function()
+    local line = assert(fixtures.read("doc/omnihuman.txt"):match("\n%s*apt%-get install ([^\n]+)"))
+    local pkgs = {}
+    for w in line:gmatch("%S+") do pkgs[w] = true end
+    -- The Makefile asks pkg-config for LuaJIT's headers (/usr/include/luajit-2.1).
+    assert.truthy(fixtures.read("Makefile"):find("pkg-config --cflags $(LUA)", 1, true))
+    for _, p in ipairs({ "gcc", "make", "pkg-config", "libluajit2-5.1-dev", "libcurl4-openssl-dev", "lua-cjson" }) do
+      assert.is_true(pkgs[p], p .. " missing from: " .. line)
+    end
+  end)
+
   it("the plugin's commands, functions and notifications do what the help says", function()
     if not NVIM or not files.exists("build/luajit/omnihuman/core.so") then
       return pending("needs nvim and make LUA=luajit")
