@@ -1,6 +1,7 @@
 -- Handlers for examples/openresty/nginx.conf. The adapter is picked by
--- itself (ngx is there): every wait is ngx.sleep between non-blocking steps,
--- so a worker serves other requests while generations run.
+-- itself (ngx is there): a waiting request sleeps on a semaphore that the
+-- worker's one driver posts, so a worker serves other requests while
+-- generations run.
 local omnihuman = require("omnihuman")
 local cjson = require("cjson.safe")
 

@@ -250,7 +250,8 @@ M.running = {}
 function M.cancel(n)
   local count = 0
   for _, e in ipairs(M.running) do
-    if (n == nil or e.number == n) and e.gen:cancel() then count = count + 1 end
+    -- A cancelled generation stays listed until its coroutine resumes: not twice.
+    if (n == nil or e.number == n) and not e.gen.cancelled and e.gen:cancel() then count = count + 1 end
   end
   return count
 end

@@ -36,6 +36,23 @@ return function(tag, watchdog_seconds)
     end)
   end
 
+  --- Records every vim.notify message, in order (H.notes: { msg, level }),
+  --- and prints it. Returns noted(pattern, level, from): the first
+  --- message from index `from` matching pattern (and level when given), and its index.
+  function H.capture_notify()
+    H.notes = {}
+    vim.notify = function(msg, level)
+      H.notes[#H.notes + 1] = { msg = tostring(msg), level = level or vim.log.levels.INFO }
+      H.out("notify[%d] %s", level or 2, tostring(msg))
+    end
+    return function(pattern, level, from)
+      for i = from or 1, #H.notes do
+        local n = H.notes[i]
+        if n.msg:find(pattern) and (level == nil or n.level == level) then return n, i end
+      end
+    end
+  end
+
   --- Ends the run with the verdict of every check made so far.
   function H.judge()
     if #H.failures == 0 then

@@ -20,17 +20,8 @@ local PLUGIN, API, WORK, KEY = H.env("OMH_PLUGIN_ROOT"), H.env("OMH_API"), H.env
 local MEDIA = ROOT .. "/examples/media/"
 
 -- Every vim.notify message, in order.
-local notes = {}
-vim.notify = function(msg, level)
-  notes[#notes + 1] = { msg = tostring(msg), level = level or vim.log.levels.INFO }
-  out("notify[%d] %s", level or 2, tostring(msg))
-end
-local function noted(pattern, level, from)
-  for i = from or 1, #notes do
-    local n = notes[i]
-    if n.msg:find(pattern) and (level == nil or n.level == level) then return n, i end
-  end
-end
+local noted = H.capture_notify()
+local notes = H.notes
 
 local function health_lines()
   vim.cmd("checkhealth omnihuman")

@@ -1,0 +1,60 @@
+-- What spec/hosts/docs_promises_embedding_spec.lua needs to run the code of
+-- docs/embedding.md as a user would: the fenced blocks of a section, and
+-- child processes started together and awaited (each bounded in time).
+--   local ds = require("spec.hosts.docs_snippets")
+--   ds.block("docs/embedding.md", "### cqueues", "lua", 1)   -> the text
+--   local h = ds.start(dir, "name", "cmd")   -- runs in dir, output kept
+--   ds.wait(h, 90) -> exit code (nil: still running), output
+local files = require("spec.support.files")
+local sh = require("spec.support.sh")
+
+local M = {}
+
+--- The n-th (default 1st) fenced block of language lang in file, after the
+--- line that starts with heading and before the next heading of its level.
+function M.block(file, heading, lang, n)
+  local text = assert(files.read(file), "cannot read " .. file)
+  local level = heading:match("^#+")
+  local inside, count, code = false, 0, nil
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    if code then
+      if line == "```" then
+        count = count + 1
+        if count == (n or 1) then return table.concat(code, "\n") .. "\n" end
+        code = nil
+      else
+        code[#code + 1] = line
+      end
+    elseif line:sub(1, #heading) == heading then
+      inside = true
+    elseif inside and line:match("^#+ ") and #line:match("^#+") <= #level then
+      break
+    elseif inside and line == "```" .. lang then
+      code = {}
+    end
+  end
+  error(("no block %d of %s under %q in %s"):format(n or 1, lang, heading, file))
+end
+
+--- Starts cmd (a shell command) in dir in the background; its stdout and
+--- stderr go to dir/name.out, its exit code to dir/name.rc.
+function M.start(dir, name, cmd)
+  local h = { out = dir .. "/" .. name .. ".out", rc = dir .. "/" .. name .. ".rc" }
+  os.remove(h.rc)
+  sh.exec(("cd %s && (%s >%s 2>&1 </dev/null; echo $? >%s) &"):format(sh.q(dir), cmd, sh.q(h.out), sh.q(h.rc)))
+  return h
+end
+
+--- Waits up to secs for h to end; returns its exit code (nil if it has not
+--- ended) and its output.
+function M.wait(h, secs)
+  local t0 = os.time()
+  while os.time() - t0 <= secs do
+    local rc = files.read(h.rc)
+    if rc and rc:match("%d") then return tonumber(rc:match("%d+")), files.read(h.out) or "" end
+    sh.sleep(0.2)
+  end
+  return nil, files.read(h.out) or ""
+end
+
+return M
