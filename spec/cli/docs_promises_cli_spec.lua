@@ -223,6 +223,31 @@ describe("docs/cli.md promises #slow", function()
       assert.equals(sh.lines("realpath " .. sh.q(sub))[1] .. "/a.mp4", one_json(out).jobs[1].output)
     end)
 
+    it("generate/create whose job id the ledger cannot record: the id on stderr, exit 10, row 'creating'", function()
+      local ns, env = fresh("lu")
+      -- commit 1: the row; commit 2 (the id) fails as on a full disk
+      local fenv = fixtures.with(env, { OMNIHUMAN_SIM_LEDGER = "fail=2" })
+      local out = dir .. "/lu.mp4"
+      local code, stdout, err = cli.run({ "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "-o", out,
+                                          "--interval", "0.05", "-q" }, fenv)
+      assert.equals(10, code, cli.explain())
+      assert.equals(out .. "\n", stdout)
+      assert.equals(fixtures.read("spec/support/fixture.mp4"), fixtures.read(out))
+      local id = err:match("job (%S+) was created but the ledger could not record it")
+      assert.truthy(id, err)
+      code, stdout = cli.run({ "create", "--image", "https://x/b.png", "--audio", "https://x/b.mp3", "--json" }, fenv)
+      assert.equals(10, code, cli.explain())
+      local o = one_json(stdout)
+      assert.is_true(o.ok)
+      assert.matches("disk is full", o.ledger_error)
+      local listed
+      code, listed = cli.run({ "jobs", "--json" }, env)
+      assert.equals(0, code, cli.explain())
+      local jobs = one_json(listed).jobs
+      assert.same({ "creating", "creating" }, { jobs[1].state, jobs[2].state })
+      assert.equals(2, srv:count(ns, "create"))
+    end)
+
     it("says why the default ledger cannot be opened, without a Lua source position", function()
       local ns, env = fresh("np")
       env.XDG_STATE_HOME, env.HOME = false, false

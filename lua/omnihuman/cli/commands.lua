@@ -89,6 +89,16 @@ local function created_line(job, credits)
   return line .. ": " .. string.format(whole and "%d" or "%.14g", credits) .. " credits used"
 end
 
+-- A job the ledger could not record (its id's write failed after the
+-- create answered): said at once with the id, and the command ends with
+-- exit 10 once it has done the rest. The row stays 'creating'.
+local function unrecorded(job)
+  if not job.ledger_error then return exit.OK end
+  io.stderr:write("omnihuman: job ", job.id, " was created but the ledger could not record it (",
+                  util.redact(job.ledger_error), "): keep this id; its ledger row stays 'creating'\n")
+  return exit.UNRECORDED
+end
+
 local function result_json(res, extra)
   local o = { ok = true, id = res.id, status = res.status,
               video_url = type(res.video) == "table" and res.video.url or nil }
@@ -122,6 +132,7 @@ commands.generate = {
       end
       local spent, credits = usage_of(created)
       progress:log(created_line(created, credits))
+      local done = unrecorded(created)
       local res
       res, err = do_wait(ctx, client, created.id, job)
       if not res then
@@ -135,9 +146,11 @@ commands.generate = {
         ctx:fail(err, { job_id = created.id }) return exit.for_error(err)
       end
       progress:finish(job, "done -> " .. path)
-      if opts.json then ctx:print_json(result_json(res, { output = path, usage = spent, credits = credits }))
+      if opts.json then
+        ctx:print_json(result_json(res, { output = path, usage = spent, credits = credits,
+                                          ledger_error = created.ledger_error }))
       else ctx:say(path) end
-      return exit.OK
+      return done
     end)
   end,
 }
@@ -156,10 +169,12 @@ commands.create = {
     if not job then ctx:fail(ledger_cmds.explain(err)) return exit.for_error(err) end
     local spent, credits = usage_of(job)
     ctx.progress:log(created_line(job, credits))
+    local done = unrecorded(job)
     if opts.json then
-      ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta, usage = spent, credits = credits })
+      ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta, usage = spent, credits = credits,
+                       ledger_error = job.ledger_error })
     else ctx:say(job.id) end
-    return exit.OK
+    return done
   end,
 }
 
