@@ -301,6 +301,35 @@ describe("docs/cli.md promises #slow", function()
       assert.equals(1, srv:count(ns, "create"))
     end)
 
+    it("of two runs downloading one output at once, the second exits 11 and the first finishes", function()
+      local ns, env = fresh("tw")
+      local sub = dir .. "/tw"
+      assert(require("spec.support.sh").exec("mkdir -p " .. sub))
+      local out = sub .. "/a.mp4"
+      srv:fault(ns, "poll", { { hang = true } })
+      local h = cli.spawn({ "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "-o", out,
+                            "--interval", "0.05", "-q" }, env, dir, nil, "tw1")
+      assert.is_true(cli.until_true(function() return srv:count(ns, "poll") >= 1 end, 30), fixtures.read(h.err))
+      cli.kill9(h)
+      srv:fault(ns, "cdn", { { delay = 3 } }) -- the first resume downloads slowly
+      local first = cli.spawn({ "resume", "--all", "--interval", "0.05", "-q" }, env, dir, { code = true }, "tw2")
+      assert.is_true(cli.until_true(function() return #fixtures.ls(sub) > 0 end, 30), fixtures.read(first.err))
+      for _, argv in ipairs{ { "resume", "--all", "--interval", "0.05" }, { "resume", "1", "--interval", "0.05" },
+                             { "generate", "--image", "https://x/b.png", "--audio", "https://x/b.mp3", "-o", out },
+                             { "wait", "someid", "-o", out }, { "download", "http://127.0.0.1:1/v.mp4", "-o", out } } do
+        local code, _, err = cli.run(argv, env)
+        assert.equals(11, code, cli.explain())
+        assert.truthy(err:find("another omnihuman run is making " .. out .. " now", 1, true), err)
+      end
+      local code, stdout, err = cli.wait(first, 60)
+      assert.equals(0, code, err)
+      assert.equals(out .. "\n", stdout)
+      assert.same({ "a.mp4" }, fixtures.ls(sub))
+      assert.equals(fixtures.read("spec/support/fixture.mp4"), fixtures.read(out))
+      local r = srv:records(ns)
+      assert.same({ 1, 1 }, { r.counts.create, r.counts.cdn })
+    end)
+
     it("resume --all reports a row without a job id and does not resend it", function()
       local ns, env = fresh("ra")
       local out = dir .. "/ra.mp4"

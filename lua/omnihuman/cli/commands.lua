@@ -1,6 +1,5 @@
 -- The single-job commands: generate, create, status, wait, download.
 local util = require("omnihuman.cli.util")
-local fs = require("omnihuman.cli.fs")
 local args = require("omnihuman.cli.args")
 local exit = require("omnihuman.cli.exit")
 local usage_of = require("omnihuman.usage")
@@ -120,7 +119,8 @@ commands.generate = {
     if not fields then return nil, uerr end
     local client, cerr = ledger_cmds.client(ctx, opts)
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
-    fs.clean_parts({ opts.output })
+    local held = ledger_cmds.claim_or_fail(ctx, opts.output)
+    if held then return held end
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(util.basename(opts.output))
@@ -217,7 +217,8 @@ commands.wait = {
     if bad then return usage(bad) end
     local client, cerr = ctx:client()
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
-    if opts.output then fs.clean_parts({ opts.output }) end
+    local held = opts.output and ledger_cmds.claim_or_fail(ctx, opts.output)
+    if held then return held end
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(opts.output and util.basename(opts.output) or job_label(id))
@@ -254,7 +255,8 @@ commands.download = {
     local bad = output_problem(opts.output)
     if bad then return usage(bad) end
     local client = ctx:client(true) -- downloads send no key
-    fs.clean_parts({ opts.output })
+    local held = ledger_cmds.claim_or_fail(ctx, opts.output)
+    if held then return held end
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(util.basename(opts.output))
