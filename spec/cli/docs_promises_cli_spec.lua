@@ -171,6 +171,22 @@ describe("docs/cli.md promises #slow", function()
     end)
   end)
 
+  it("batch --dry-run names a bad row by its output as it names the others (relative to the manifest's folder)", function()
+    local _, env = fresh("bk")
+    local sub = dir .. "/bk"
+    assert(require("spec.support.sh").exec("mkdir -p " .. sub))
+    local m = fixtures.write(sub .. "/jobs.csv", "image,audio,output\nhttps://x/a.png,https://x/a.mp3,a.mp4\n"
+      .. "https://x/b.png,,b.mp4\n")
+    local code, out = cli.run({ "batch", m, "--dry-run", "--json" }, env)
+    assert.equals(7, code, cli.explain())
+    local o = one_json(out)
+    assert.same({ "a.mp4", "create" }, { o.rows[1].key, o.rows[1].plan })
+    assert.same({ "b.mp4", "bad", m .. ":3" }, { o.rows[2].key, o.rows[2].plan, o.rows[2].where })
+    code, out = cli.run({ "batch", m, "--dry-run" }, env)
+    assert.equals(7, code, cli.explain())
+    assert.matches("\nbad +jobs%.csv:3 +%- +b%.mp4  model bytedance/omnihuman requires audio_url", out)
+  end)
+
   it("batch: a completed row is downloaded after one status check, with no create", function()
     local ns, env = fresh("bd")
     local sub = dir .. "/bd"
