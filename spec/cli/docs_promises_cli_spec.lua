@@ -22,6 +22,21 @@ describe("docs/cli.md promises #slow", function()
     return cjson.decode(text)
   end
 
+  it("the launcher finds its checkout when it is reached through a symlink (one in $PATH)", function()
+    if os.getenv("SANLUA") then return end -- the launcher picks a plain interpreter
+    local sh = require("spec.support.sh")
+    local bin = dir .. "/path bin"
+    assert(sh.exec("mkdir -p " .. sh.q(bin) .. " && ln -sf " .. sh.q(cli.PWD .. "/bin/omnihuman") .. " "
+      .. sh.q(bin .. "/omnihuman")))
+    local clean = "cd / && env -u LUA_PATH -u LUA_CPATH "
+    for _, how in ipairs{ sh.q(bin .. "/omnihuman"), "PATH=" .. sh.q(bin) .. ":\"$PATH\" omnihuman",
+                          sh.q(cli.LUA) .. " " .. sh.q(bin .. "/omnihuman") } do
+      local out = dir .. "/launch.out"
+      assert.is_true(sh.exec(clean .. how .. " --help >" .. sh.q(out) .. " 2>&1"), how)
+      assert.matches("^Usage: omnihuman COMMAND", fixtures.read(out))
+    end
+  end)
+
   describe("--json: one JSON object on stdout", function()
     it("for an unknown option, an unknown command and an unknown model too", function()
       local _, env = fresh("jo")
