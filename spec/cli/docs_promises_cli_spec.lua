@@ -51,6 +51,26 @@ describe("docs/cli.md promises #slow", function()
       end
     end)
 
+    it("status --json of a failed job has the error shape of every command: kind and message, job_id", function()
+      local ns, env = fresh("sj")
+      local code, id = cli.run({ "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--no-ledger", "-q",
+                                 "--field", "sandbox_fail=boom", "--field", "sandbox_polls=0" }, env)
+      assert.equals(0, code, cli.explain())
+      id = id:gsub("\n$", "")
+      srv:fault(ns, "poll", { { pass = true }, { status = 200, body = cjson.encode{ id = id, status = "failed",
+                                                                                   error = "a string" } } })
+      for _, said in ipairs{ "boom", "a string" } do
+        local out
+        code, out = cli.run({ "status", id, "--json" }, env)
+        assert.equals(4, code, cli.explain())
+        local o = one_json(out)
+        assert.is_false(o.ok)
+        assert.equals(id, o.job_id)
+        assert.equals("generation_failed", o.error.kind)
+        assert.truthy(o.error.message:find(said, 1, true), o.error.message)
+      end
+    end)
+
     it("resume --json of a job the ledger does not have prints one object", function()
       local _, env = fresh("jr")
       local code, out = cli.run({ "resume", "--json", "999" }, env)

@@ -194,7 +194,13 @@ commands.status = {
     local failed = s == "error" or s == "failed"
     if opts.json then
       local o = result_json(st)
-      if failed then o.ok = false; o.error = st.error end
+      if failed then -- the shape of every --json error; the service's own error kept beside
+        local said = type(st.error) == "table" and st.error.message or st.error
+        o.ok, o.job_id = false, id
+        o.error = { kind = "generation_failed", service_error = st.error,
+                    message = ("job %s ended with status %s%s"):format(id, tostring(st.status),
+                      said ~= nil and (": " .. tostring(said)) or "") }
+      end
       ctx:print_json(o)
     else
       local line = st.status
