@@ -22,6 +22,21 @@ describe("docs/cli.md promises #slow", function()
     return cjson.decode(text)
   end
 
+  it("the launcher finds its checkout when it is reached through a symlink (one in $PATH)", function()
+    if os.getenv("SANLUA") then return end -- the launcher picks a plain interpreter
+    local sh = require("spec.support.sh")
+    local bin = dir .. "/path bin"
+    assert(sh.exec("mkdir -p " .. sh.q(bin) .. " && ln -sf " .. sh.q(cli.PWD .. "/bin/omnihuman") .. " "
+      .. sh.q(bin .. "/omnihuman")))
+    local clean = "cd / && env -u LUA_PATH -u LUA_CPATH "
+    for _, how in ipairs{ sh.q(bin .. "/omnihuman"), "PATH=" .. sh.q(bin) .. ":\"$PATH\" omnihuman",
+                          sh.q(cli.LUA) .. " " .. sh.q(bin .. "/omnihuman") } do
+      local out = dir .. "/launch.out"
+      assert.is_true(sh.exec(clean .. how .. " --help >" .. sh.q(out) .. " 2>&1"), how)
+      assert.matches("^Usage: omnihuman COMMAND", fixtures.read(out))
+    end
+  end)
+
   describe("--json: one JSON object on stdout", function()
     it("for an unknown option, an unknown command and an unknown model too", function()
       local _, env = fresh("jo")
@@ -33,6 +48,26 @@ describe("docs/cli.md promises #slow", function()
         assert.is_false(o.ok)
         assert.equals("invalid_input", o.error.kind)
         assert.equals("string", type(o.error.message))
+      end
+    end)
+
+    it("status --json of a failed job has the error shape of every command: kind and message, job_id", function()
+      local ns, env = fresh("sj")
+      local code, id = cli.run({ "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--no-ledger", "-q",
+                                 "--field", "sandbox_fail=boom", "--field", "sandbox_polls=0" }, env)
+      assert.equals(0, code, cli.explain())
+      id = id:gsub("\n$", "")
+      srv:fault(ns, "poll", { { pass = true }, { status = 200, body = cjson.encode{ id = id, status = "failed",
+                                                                                   error = "a string" } } })
+      for _, said in ipairs{ "boom", "a string" } do
+        local out
+        code, out = cli.run({ "status", id, "--json" }, env)
+        assert.equals(4, code, cli.explain())
+        local o = one_json(out)
+        assert.is_false(o.ok)
+        assert.equals(id, o.job_id)
+        assert.equals("generation_failed", o.error.kind)
+        assert.truthy(o.error.message:find(said, 1, true), o.error.message)
       end
     end)
 
@@ -171,6 +206,22 @@ describe("docs/cli.md promises #slow", function()
     end)
   end)
 
+  it("batch --dry-run names a bad row by its output as it names the others (relative to the manifest's folder)", function()
+    local _, env = fresh("bk")
+    local sub = dir .. "/bk"
+    assert(require("spec.support.sh").exec("mkdir -p " .. sub))
+    local m = fixtures.write(sub .. "/jobs.csv", "image,audio,output\nhttps://x/a.png,https://x/a.mp3,a.mp4\n"
+      .. "https://x/b.png,,b.mp4\n")
+    local code, out = cli.run({ "batch", m, "--dry-run", "--json" }, env)
+    assert.equals(7, code, cli.explain())
+    local o = one_json(out)
+    assert.same({ "a.mp4", "create" }, { o.rows[1].key, o.rows[1].plan })
+    assert.same({ "b.mp4", "bad", m .. ":3" }, { o.rows[2].key, o.rows[2].plan, o.rows[2].where })
+    code, out = cli.run({ "batch", m, "--dry-run" }, env)
+    assert.equals(7, code, cli.explain())
+    assert.matches("\nbad +jobs%.csv:3 +%- +b%.mp4  model bytedance/omnihuman requires audio_url", out)
+  end)
+
   it("batch: a completed row is downloaded after one status check, with no create", function()
     local ns, env = fresh("bd")
     local sub = dir .. "/bd"
@@ -221,6 +272,31 @@ describe("docs/cli.md promises #slow", function()
       local code, out = cli.run({ "jobs", "--json" }, env)
       assert.equals(0, code, cli.explain())
       assert.equals(sh.lines("realpath " .. sh.q(sub))[1] .. "/a.mp4", one_json(out).jobs[1].output)
+    end)
+
+    it("generate/create whose job id the ledger cannot record: the id on stderr, exit 10, row 'creating'", function()
+      local ns, env = fresh("lu")
+      -- commit 1: the row; commit 2 (the id) fails as on a full disk
+      local fenv = fixtures.with(env, { OMNIHUMAN_SIM_LEDGER = "fail=2" })
+      local out = dir .. "/lu.mp4"
+      local code, stdout, err = cli.run({ "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "-o", out,
+                                          "--interval", "0.05", "-q" }, fenv)
+      assert.equals(10, code, cli.explain())
+      assert.equals(out .. "\n", stdout)
+      assert.equals(fixtures.read("spec/support/fixture.mp4"), fixtures.read(out))
+      local id = err:match("job (%S+) was created but the ledger could not record it")
+      assert.truthy(id, err)
+      code, stdout = cli.run({ "create", "--image", "https://x/b.png", "--audio", "https://x/b.mp3", "--json" }, fenv)
+      assert.equals(10, code, cli.explain())
+      local o = one_json(stdout)
+      assert.is_true(o.ok)
+      assert.matches("disk is full", o.ledger_error)
+      local listed
+      code, listed = cli.run({ "jobs", "--json" }, env)
+      assert.equals(0, code, cli.explain())
+      local jobs = one_json(listed).jobs
+      assert.same({ "creating", "creating" }, { jobs[1].state, jobs[2].state })
+      assert.equals(2, srv:count(ns, "create"))
     end)
 
     it("says why the default ledger cannot be opened, without a Lua source position", function()
@@ -274,6 +350,35 @@ describe("docs/cli.md promises #slow", function()
       assert.same({ "a.mp4" }, fixtures.ls(sub))
       assert.equals(fixtures.read("spec/support/fixture.mp4"), fixtures.read(sub .. "/a.mp4"))
       assert.equals(1, srv:count(ns, "create"))
+    end)
+
+    it("of two runs downloading one output at once, the second exits 11 and the first finishes", function()
+      local ns, env = fresh("tw")
+      local sub = dir .. "/tw"
+      assert(require("spec.support.sh").exec("mkdir -p " .. sub))
+      local out = sub .. "/a.mp4"
+      srv:fault(ns, "poll", { { hang = true } })
+      local h = cli.spawn({ "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "-o", out,
+                            "--interval", "0.05", "-q" }, env, dir, nil, "tw1")
+      assert.is_true(cli.until_true(function() return srv:count(ns, "poll") >= 1 end, 30), fixtures.read(h.err))
+      cli.kill9(h)
+      srv:fault(ns, "cdn", { { delay = 3 } }) -- the first resume downloads slowly
+      local first = cli.spawn({ "resume", "--all", "--interval", "0.05", "-q" }, env, dir, { code = true }, "tw2")
+      assert.is_true(cli.until_true(function() return #fixtures.ls(sub) > 0 end, 30), fixtures.read(first.err))
+      for _, argv in ipairs{ { "resume", "--all", "--interval", "0.05" }, { "resume", "1", "--interval", "0.05" },
+                             { "generate", "--image", "https://x/b.png", "--audio", "https://x/b.mp3", "-o", out },
+                             { "wait", "someid", "-o", out }, { "download", "http://127.0.0.1:1/v.mp4", "-o", out } } do
+        local code, _, err = cli.run(argv, env)
+        assert.equals(11, code, cli.explain())
+        assert.truthy(err:find("another omnihuman run is making " .. out .. " now", 1, true), err)
+      end
+      local code, stdout, err = cli.wait(first, 60)
+      assert.equals(0, code, err)
+      assert.equals(out .. "\n", stdout)
+      assert.same({ "a.mp4" }, fixtures.ls(sub))
+      assert.equals(fixtures.read("spec/support/fixture.mp4"), fixtures.read(out))
+      local r = srv:records(ns)
+      assert.same({ 1, 1 }, { r.counts.create, r.counts.cdn })
     end)
 
     it("resume --all reports a row without a job id and does not resend it", function()

@@ -74,6 +74,24 @@ describe("docs/ledger.md promises", function()
     c:close()
   end)
 
+  it("records a generation of client:generate_op like client:generate's", function()
+    local ns = fixtures.ns("go")
+    local c = fixtures.client(ctx.srv, ns, { ledger = ctx.dir .. "/go.db" })
+    local out = ctx.dir .. "/go.mp4"
+    local res, err
+    omnihuman.run(function()
+      res, err = c:generate_op{ image_url = "https://x/a.png", audio_url = "https://x/a.mp3", output = out }:await()
+    end)
+    assert.is_nil(err)
+    local rows = c:jobs()
+    assert.equals(1, #rows)
+    local sh = require("spec.support.sh")
+    local real = sh.lines("realpath " .. sh.q(out))[1]
+    assert.same({ "downloaded", res.id, real }, { rows[1].state, rows[1].job_id, rows[1].output })
+    assert.is_true((pcall(c.create_op, c, fixtures.url_fields())) == false)
+    c:close()
+  end)
+
   it("refuses a ledger whose schema is newer, and a busy timeout out of range", function()
     local path = ctx.dir .. "/newer.db"
     local h = assert(db.open(path, 1000))

@@ -343,7 +343,7 @@ function batch.command.run(ctx, opts)
   for _, b in ipairs(bad) do
     progress:log(("%s:%d: bad row: %s"):format(name, b.line, b.message))
     results[#results + 1] = { line = b.line, result = "bad", action = "bad", message = b.message,
-                              row = { output = b.output, key = b.output }, id = b.id }
+                              row = { output = b.output, key = b.output and fs.relative(b.output, home) }, id = b.id }
     counts.bad = counts.bad + 1
   end
   table.sort(results, function(a, b) return a.line < b.line end)

@@ -1,6 +1,5 @@
 -- The single-job commands: generate, create, status, wait, download.
 local util = require("omnihuman.cli.util")
-local fs = require("omnihuman.cli.fs")
 local args = require("omnihuman.cli.args")
 local exit = require("omnihuman.cli.exit")
 local usage_of = require("omnihuman.usage")
@@ -89,6 +88,16 @@ local function created_line(job, credits)
   return line .. ": " .. string.format(whole and "%d" or "%.14g", credits) .. " credits used"
 end
 
+-- A job the ledger could not record (its id's write failed after the
+-- create answered): said at once with the id, and the command ends with
+-- exit 10 once it has done the rest. The row stays 'creating'.
+local function unrecorded(job)
+  if not job.ledger_error then return exit.OK end
+  io.stderr:write("omnihuman: job ", job.id, " was created but the ledger could not record it (",
+                  util.redact(job.ledger_error), "): keep this id; its ledger row stays 'creating'\n")
+  return exit.UNRECORDED
+end
+
 local function result_json(res, extra)
   local o = { ok = true, id = res.id, status = res.status,
               video_url = type(res.video) == "table" and res.video.url or nil }
@@ -110,7 +119,8 @@ commands.generate = {
     if not fields then return nil, uerr end
     local client, cerr = ledger_cmds.client(ctx, opts)
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
-    fs.clean_parts({ opts.output })
+    local held = ledger_cmds.claim_or_fail(ctx, opts.output)
+    if held then return held end
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(util.basename(opts.output))
@@ -122,6 +132,7 @@ commands.generate = {
       end
       local spent, credits = usage_of(created)
       progress:log(created_line(created, credits))
+      local done = unrecorded(created)
       local res
       res, err = do_wait(ctx, client, created.id, job)
       if not res then
@@ -135,9 +146,11 @@ commands.generate = {
         ctx:fail(err, { job_id = created.id }) return exit.for_error(err)
       end
       progress:finish(job, "done -> " .. path)
-      if opts.json then ctx:print_json(result_json(res, { output = path, usage = spent, credits = credits }))
+      if opts.json then
+        ctx:print_json(result_json(res, { output = path, usage = spent, credits = credits,
+                                          ledger_error = created.ledger_error }))
       else ctx:say(path) end
-      return exit.OK
+      return done
     end)
   end,
 }
@@ -156,10 +169,12 @@ commands.create = {
     if not job then ctx:fail(ledger_cmds.explain(err)) return exit.for_error(err) end
     local spent, credits = usage_of(job)
     ctx.progress:log(created_line(job, credits))
+    local done = unrecorded(job)
     if opts.json then
-      ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta, usage = spent, credits = credits })
+      ctx:print_json({ ok = true, id = job.id, status = job.status, meta = job.meta, usage = spent, credits = credits,
+                       ledger_error = job.ledger_error })
     else ctx:say(job.id) end
-    return exit.OK
+    return done
   end,
 }
 
@@ -179,7 +194,13 @@ commands.status = {
     local failed = s == "error" or s == "failed"
     if opts.json then
       local o = result_json(st)
-      if failed then o.ok = false; o.error = st.error end
+      if failed then -- the shape of every --json error; the service's own error kept beside
+        local said = type(st.error) == "table" and st.error.message or st.error
+        o.ok, o.job_id = false, id
+        o.error = { kind = "generation_failed", service_error = st.error,
+                    message = ("job %s ended with status %s%s"):format(id, tostring(st.status),
+                      said ~= nil and (": " .. tostring(said)) or "") }
+      end
       ctx:print_json(o)
     else
       local line = st.status
@@ -202,7 +223,8 @@ commands.wait = {
     if bad then return usage(bad) end
     local client, cerr = ctx:client()
     if not client then ctx:fail(cerr) return exit.for_error(cerr) end
-    if opts.output then fs.clean_parts({ opts.output }) end
+    local held = opts.output and ledger_cmds.claim_or_fail(ctx, opts.output)
+    if held then return held end
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(opts.output and util.basename(opts.output) or job_label(id))
@@ -239,7 +261,8 @@ commands.download = {
     local bad = output_problem(opts.output)
     if bad then return usage(bad) end
     local client = ctx:client(true) -- downloads send no key
-    fs.clean_parts({ opts.output })
+    local held = ledger_cmds.claim_or_fail(ctx, opts.output)
+    if held then return held end
     return ctx:run(function()
       local progress = ctx.progress
       local job = progress:add(util.basename(opts.output))

@@ -11,8 +11,8 @@ local exit = {
   UNCERTAIN = 8,    -- a create failed in a way that may have created (and billed) the job
   JOURNAL = 9,      -- batch: a ledger row (or, with --no-ledger, a journal record) could not be written;
                     -- the run stopped, no job unrecorded
-  UNRECORDED = 10,  -- batch: a job was created but its id could not be recorded (printed on stderr)
-  LOCKED = 11,      -- batch: another run holds the manifest or the journal it reads; nothing was done
+  UNRECORDED = 10,  -- a job was created but its id could not be recorded (printed on stderr)
+  LOCKED = 11,      -- another run holds the manifest, the journal it reads, or the output; nothing was done
   DUPLICATE = 12,   -- the ledger holds a job of the same request (pass again=true / --again to pay again)
 }
 

@@ -33,7 +33,7 @@ local function top_help(cmds)
   out[#out + 1] = "Environment: AIMLAPI_KEY (API key), OMNIHUMAN_BASE_URL (API base URL)."
   out[#out + 1] = "Exit codes: 0 ok, 1 other error, 2 bad input/usage, 3 auth, 4 generation failed,"
   out[#out + 1] = "            5 timeout, 6 network/service, 7 batch incomplete, 8 create uncertain,"
-  out[#out + 1] = "            9 journal write failed, 10 job id not journaled, 11 batch already running,"
+  out[#out + 1] = "            9 ledger/journal write failed, 10 job id not recorded, 11 another run on it,"
   out[#out + 1] = "            12 the same request is already in the ledger."
   return table.concat(out, "\n") .. "\n"
 end

@@ -35,6 +35,28 @@ function M.output_problem(path)
   if row.new_dir then return "output folder " .. row.new_dir .. " does not exist" end
 end
 
+--- Takes the output's lock (the batch's: docs/cli.md) for the rest of the
+--- command, then removes stale .part-* files of it: never those of another
+--- run downloading to it now. true, or nil, why (that run holds it).
+function M.claim_output(ctx, path)
+  local fs = require("omnihuman.cli.fs")
+  local canon = fs.canonical(path) or path
+  local busy, release = require("omnihuman.cli.output_locks").take({ { row = { output = canon } } })
+  if #busy > 0 then return nil, "another omnihuman run is making " .. path .. " now; nothing was done" end
+  ctx.held_outputs = ctx.held_outputs or {}
+  table.insert(ctx.held_outputs, release) -- kept: a lock lives as long as its file is open
+  fs.clean_parts({ path })
+  return true
+end
+
+--- claim_output for a command's one output: exit code 11 when another run holds it.
+function M.claim_or_fail(ctx, path)
+  local ok, why = M.claim_output(ctx, path)
+  if ok then return nil end
+  ctx:fail({ kind = "locked", message = why })
+  return exit.LOCKED
+end
+
 local function usage(msg) return nil, { usage = true, message = msg } end
 
 --- The ledger a command uses: a path, true (the default file) or false.
@@ -141,16 +163,24 @@ M.resume = {
       io.stderr:write(("omnihuman: row %d (%s) has no job id (%s): the service may have made it; not resent\n")
         :format(r.row, r.output or r.model, r.state))
     end
-    -- Stale .part-* files of the outputs about to be downloaded again (a
-    -- download killed midway left them), as a batch's rerun removes its own.
-    local outputs = {}
+    -- Each output about to be downloaded again: locked, its stale .part-*
+    -- files removed (a download killed midway left them); one another run
+    -- is making now is left to it.
+    local worst = exit.OK
+    local kept, results = {}, {}
     for _, t in ipairs(targets) do
       local r = type(t) == "table" and t or client.ledger.store:get(t)
-      outputs[#outputs + 1] = opts.output or (r and r.output)
+      local out = opts.output or (r and r.output)
+      local ok, why = true, nil
+      if out then ok, why = M.claim_output(ctx, out) end
+      if ok then kept[#kept + 1] = t
+      else
+        ctx:fail({ kind = "locked", message = why }, nil, opts.json)
+        results[#results + 1] = { ok = false, id = r and r.job_id, error = { kind = "locked", message = why } }
+        worst = exit.LOCKED
+      end
     end
-    require("omnihuman.cli.fs").clean_parts(outputs)
-    local worst = exit.OK
-    local results = {}
+    targets = kept
     ctx:run(function()
       for _, t in ipairs(targets) do
         local label = type(t) == "table" and (t.job_id or ("row " .. t.row)) or tostring(t)
