@@ -147,11 +147,59 @@ local function adapter_steps()
     "nv.on_error takes it instead of vim.notify")
 end
 
+-- docs/embedding.md: callbacks run on the main loop; any coroutine can
+-- await; in a fast (libuv) callback a wait blocks in the loop.
+local function context_steps()
+  local omnihuman = require("omnihuman")
+  local seen, fast, done = {}, false, nil
+  local function note(name)
+    return function()
+      seen[name] = true
+      fast = fast or vim.in_fast_event()
+      vim.api.nvim_get_current_buf()
+    end
+  end
+  local client = omnihuman.new{ base_url = BASE, poll_interval = 0.2, on_event = note("on_event") }
+  omnihuman.use("nvim").spawn(function()
+    local res, gerr = client:generate{ image = "face.png", audio = "hello.wav", output = CWD .. "/cb.mp4",
+      on_status = note("on_status"), on_progress = note("on_progress") }
+    done = res ~= nil
+    if gerr then H.out("generate: %s", tostring(gerr)) end
+  end)
+  wait_for(30, function() return done ~= nil end)
+  check(done and seen.on_status and seen.on_progress and seen.on_event and not fast,
+    "on_status, on_progress and on_event run on the main loop, vim.api allowed")
+
+  local got
+  coroutine.wrap(function()
+    local st, err = client:poll("no-such-job")
+    got = { st = st, err = err, fast = vim.in_fast_event() }
+  end)()
+  check(got == nil, "a coroutine of its own is parked by the wait")
+  wait_for(10, function() return got ~= nil end)
+  check(got and got.err and got.err.kind == "not_found" and got.fast == false,
+    "and resumed on the main loop with the answer")
+
+  local in_fast
+  local t = (vim.uv or vim.loop).new_timer()
+  -- A client without callbacks: callbacks would run in this fast context.
+  local plain = omnihuman.new{ base_url = BASE }
+  t:start(0, 0, function()
+    t:close()
+    local st, err = plain:poll("no-such-job")
+    in_fast = { st = st, err = err, fast = vim.in_fast_event() }
+  end)
+  wait_for(10, function() return in_fast ~= nil end)
+  check(in_fast and in_fast.fast and in_fast.err and in_fast.err.kind == "not_found",
+    "a wait in a fast (libuv) callback blocks in the loop and returns the answer")
+end
+
 H.run(function()
   vim.schedule(function()
     H.run(function()
       plugin_steps()
       adapter_steps()
+      context_steps()
       H.judge()
     end)
   end)
