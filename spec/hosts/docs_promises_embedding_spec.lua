@@ -17,7 +17,10 @@ local ROOT = cli.PWD
 local LIMIT = 120 -- seconds for any one host
 local DEB51 = "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so"
 
-local function have(cmd) return sh.lines("command -v " .. cmd)[1] ~= nil end
+-- The hosts run LuaJIT: each needs its binary and build/luajit.
+local function have(cmd)
+  return sh.lines("command -v " .. cmd)[1] ~= nil and files.exists("build/luajit/omnihuman/core.so")
+end
 
 -- The suite's interpreter and its build, for cqueues and luv (Debian's
 -- lua-cqueues and lua-luv exist for every runtime).
@@ -236,17 +239,18 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     assert.equals(7, select(2, out:gsub("\nok ", "")) + (out:match("^ok ") and 1 or 0), out)
   end)
 
-  it("OpenResty: examples/openresty/run.sh serves /talk and /batch on 127.0.0.1:8089", function()
+  it("OpenResty: examples/openresty/run.sh serves /talk and /batch (PORT: a free one)", function()
     if not runs.nginx then return pending("needs nginx") end
     local d = dir .. "/orx"
     mkdir(d)
     -- The script's own shell gets TERM at the end: its trap stops nginx.
-    fixtures.write(d .. "/start.sh", "echo $$ >pid\nexec " .. env(srv, fixtures.ns("orx"), "")
+    local port = free_port()
+    fixtures.write(d .. "/start.sh", "echo $$ >pid\nexec " .. env(srv, fixtures.ns("orx"), "", { PORT = port })
       .. " timeout -k 5 " .. LIMIT .. " sh " .. sh.q(ROOT .. "/examples/openresty/run.sh") .. "\n")
     local h = ds.start(d, "run", "sh start.sh")
     local function get(name, path) -- both at once
       return ds.start(d, name, "curl -sS --retry 20 --retry-delay 1 --retry-connrefused --max-time 60 "
-        .. sh.q("http://127.0.0.1:8089" .. path))
+        .. sh.q("http://127.0.0.1:" .. port .. path))
     end
     local t, b = get("talk", "/talk?image_url=https://x/a.png&audio_url=https://x/a.mp3"), get("batch", "/batch?n=2")
     local rc1, talk = ds.wait(t, 90)
@@ -260,7 +264,7 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     local n = select(2, batch:gsub('"video_url":"http', ""))
     assert.equals(2, n, batch)
     assert.is_not_nil(rc, out)
-    assert.is_false(sh.exec("curl -s --max-time 2 -o /dev/null http://127.0.0.1:8089/health"), "nginx still answers")
+    assert.is_false(sh.exec("curl -s --max-time 2 -o /dev/null http://127.0.0.1:" .. port .. "/health"), "nginx still answers")
   end)
 
   it("OpenResty: the nginx.conf and talk.lua start, /talk answers the video's URL", function()
