@@ -45,7 +45,8 @@ describe("doc/omnihuman.txt in Neovim #slow", function()
                   OMH_FAIL = srv:base_url(fail), AIMLAPI_KEY = fixtures.KEY, HOME = dir .. "/home",
                   XDG_STATE_HOME = dir .. "/state", XDG_CONFIG_HOME = dir .. "/cfg", XDG_DATA_HOME = dir .. "/data" }
     -- Neovim is LuaJIT: not the suite's LUA_PATH/LUA_CPATH.
-    local parts = { "cd " .. sh.q(dir) .. " && env -u LUA_PATH -u LUA_CPATH -u OMNIHUMAN_BASE_URL" }
+    local parts = { "cd " .. sh.q(dir) .. " && env -u LUA_PATH -u LUA_CPATH -u OMNIHUMAN_BASE_URL"
+      .. " -u no_proxy -u NO_PROXY -u http_proxy -u HTTP_PROXY -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY" }
     for k, v in pairs(env) do parts[#parts + 1] = k .. "=" .. sh.q(v) end
     parts[#parts + 1] = "timeout -k 5 120 nvim --headless -u NONE -i NONE -n -c "
       .. sh.q("luafile " .. cli.PWD .. "/spec/hosts/nvim_docs_test.lua") .. " </dev/null 2>&1"

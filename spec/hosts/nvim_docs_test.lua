@@ -115,6 +115,22 @@ local function plugin_steps()
   check(size(home .. "/videos/face.mp4") > 0, "output_dir = '~/videos': <output_dir>/<image name>.mp4")
   check(size(home .. "/videos/veo-3-1-t2v.mp4") > 0, "without an image the video is named after the model")
 
+  -- URLs as {image} and {audio}: the default output is named after the image.
+  from = #notes + 1
+  vim.cmd("OmniHuman https://x/pics/ann.png?size=2 https://x/a.mp3")
+  wait_for(30, function() return #plugin.running == 0 end)
+  check(size(home .. "/videos/ann.mp4") > 0, "http(s) URLs as inputs; the output is named after the image")
+
+  -- The proxy variables are those Neovim had when setup() made the client.
+  vim.env.http_proxy = "http://127.0.0.1:9"
+  local _, perr = plugin.client():poll("no-such-job")
+  check(perr and perr.kind == "not_found", "a proxy variable set after setup() is not used")
+  require("omnihuman").setup{ base_url = BASE, ledger = false, connect_timeout = 2 }
+  _, perr = plugin.client():poll("no-such-job")
+  check(perr and perr.kind == "network", "setup() again takes it: " .. tostring(perr))
+  vim.env.http_proxy = nil
+  require("omnihuman").setup{ base_url = BASE, ledger = false }
+
   -- :checkhealth names the adapter and how many operations it awaits.
   vim.cmd("checkhealth omnihuman")
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
