@@ -38,9 +38,7 @@ local function env(srv, ns, cpath, extra)
   return table.concat(e, " ")
 end
 
-local function free_port()
-  return sh.lines([[python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()']])[1]
-end
+local free_port = ds.free_port
 
 local function copy_media(dir)
   for _, n in ipairs({ "a.png", "b.png", "c.png", "face.png" }) do fixtures.write(dir .. "/" .. n, fixtures.read(fixtures.PNG)) end
@@ -146,18 +144,12 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     if have("nginx") then
       local d = dir .. "/nginx"
       nginx_prefix = d
-      mkdir(d .. "/logs")
       mkdir(d .. "/app")
       local port = free_port()
       local conf = ds.block(DOC, "### OpenResty", "nginx", 1):gsub("/path/to/lua%-omnihuman", ROOT)
         :gsub('lua_package_path  "', 'lua_package_path  "' .. d .. '/app/?.lua;', 1):gsub("127%.0%.0%.1:8089", "127.0.0.1:" .. port)
-      fixtures.write(d .. "/nginx.conf", conf)
       fixtures.write(d .. "/app/talk.lua", ds.block(DOC, "### OpenResty", "lua", 1))
-      local g = ("daemon on; pid %s/logs/nginx.pid; error_log %s/logs/error.log warn;%s"):format(d, d,
-        sh.lines("id -u")[1] == "0" and " user root;" or "")
-      local start = env(srv, fixtures.ns("ngx"), ROOT .. "/build/luajit/?.so") .. " nginx -p " .. sh.q(d)
-        .. " -c " .. sh.q(d .. "/nginx.conf") .. " -g " .. sh.q(g) .. " 2>&1"
-      local ok, out = sh.run(start)
+      local ok, out = ds.nginx(d, conf, env(srv, fixtures.ns("ngx"), ROOT .. "/build/luajit/?.so"))
       runs.nginx_start = { ok = ok, out = out }
       local url = ("http://127.0.0.1:%s/talk?image=%s&audio=%s"):format(port, "https%3A%2F%2Fx%2Fa.png",
         "https%3A%2F%2Fx%2Fa%20b.mp3")
@@ -166,10 +158,7 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
   end)
 
   teardown(function()
-    if nginx_prefix then
-      local pid = files.read(nginx_prefix .. "/logs/nginx.pid")
-      if pid then sh.exec("kill -QUIT " .. pid:match("%d+")) end
-    end
+    if nginx_prefix then ds.nginx_stop(nginx_prefix) end
     srv:stop()
     fixtures.rm_rf(dir)
   end)
