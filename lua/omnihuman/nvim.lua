@@ -104,13 +104,26 @@ end
 
 local PENDING = { creating = true, created = true, maybe_created = true, completed = true }
 
---- Lines describing the ledger's jobs (all, or only pending ones).
-function M.job_lines(pending_only)
+-- The outputs of the generations running in this editor, as given and
+-- with their folder resolved (the ledger may record either).
+local function running_outputs()
+  local set = {}
+  for _, e in ipairs(M.running) do
+    set[e.output] = true
+    local real = uv.fs_realpath(vim.fn.fnamemodify(e.output, ":h"))
+    if real then set[real .. "/" .. vim.fn.fnamemodify(e.output, ":t")] = true end
+  end
+  return set
+end
+
+--- Lines describing the ledger's jobs (all, or only pending ones; without
+--- those this editor is running when not_running).
+function M.job_lines(pending_only, not_running)
   local rows, err = ledger_rows()
   if not rows then return nil, err end
-  local lines = {}
+  local lines, skip = {}, not_running and running_outputs() or {}
   for _, r in ipairs(rows) do
-    if not pending_only or PENDING[r.state] then
+    if (not pending_only or PENDING[r.state]) and not skip[r.output or ""] then
       lines[#lines + 1] = ("%d  %s  %s  %s  %s"):format(r.row, r.job_id or "-", r.state,
         r.status or "-", r.output or "-")
     end
@@ -144,7 +157,8 @@ function M.resume(which, done)
 end
 
 --- At startup: names the pending jobs of the default ledger, if it exists
---- (never creates it, never resumes them).
+--- (never creates it, never resumes them), but not those started by this
+--- editor already (nvim -c 'OmniHuman ...').
 function M.announce_pending()
   if config.client.ledger == false then return end
   local path = config.client.ledger
@@ -154,7 +168,7 @@ function M.announce_pending()
     path = ledger.default_path()
   end
   if not path or not uv.fs_stat(path) then return end
-  local ok, lines = pcall(M.job_lines, true)
+  local ok, lines = pcall(M.job_lines, true, true)
   if ok and lines and #lines > 0 then
     notify(("%d job(s) of the ledger not finished: :OmniHuman jobs, :OmniHuman resume all"):format(#lines))
   end

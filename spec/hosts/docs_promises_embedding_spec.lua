@@ -17,7 +17,10 @@ local ROOT = cli.PWD
 local LIMIT = 120 -- seconds for any one host
 local DEB51 = "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so"
 
-local function have(cmd) return sh.lines("command -v " .. cmd)[1] ~= nil end
+-- The hosts run LuaJIT: each needs its binary and build/luajit.
+local function have(cmd)
+  return sh.lines("command -v " .. cmd)[1] ~= nil and files.exists("build/luajit/omnihuman/core.so")
+end
 
 -- The suite's interpreter and its build, for cqueues and luv (Debian's
 -- lua-cqueues and lua-luv exist for every runtime).
@@ -35,9 +38,7 @@ local function env(srv, ns, cpath, extra)
   return table.concat(e, " ")
 end
 
-local function free_port()
-  return sh.lines([[python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()']])[1]
-end
+local free_port = ds.free_port
 
 local function copy_media(dir)
   for _, n in ipairs({ "a.png", "b.png", "c.png", "face.png" }) do fixtures.write(dir .. "/" .. n, fixtures.read(fixtures.PNG)) end
@@ -143,18 +144,12 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     if have("nginx") then
       local d = dir .. "/nginx"
       nginx_prefix = d
-      mkdir(d .. "/logs")
       mkdir(d .. "/app")
       local port = free_port()
       local conf = ds.block(DOC, "### OpenResty", "nginx", 1):gsub("/path/to/lua%-omnihuman", ROOT)
         :gsub('lua_package_path  "', 'lua_package_path  "' .. d .. '/app/?.lua;', 1):gsub("127%.0%.0%.1:8089", "127.0.0.1:" .. port)
-      fixtures.write(d .. "/nginx.conf", conf)
       fixtures.write(d .. "/app/talk.lua", ds.block(DOC, "### OpenResty", "lua", 1))
-      local g = ("daemon on; pid %s/logs/nginx.pid; error_log %s/logs/error.log warn;%s"):format(d, d,
-        sh.lines("id -u")[1] == "0" and " user root;" or "")
-      local start = env(srv, fixtures.ns("ngx"), ROOT .. "/build/luajit/?.so") .. " nginx -p " .. sh.q(d)
-        .. " -c " .. sh.q(d .. "/nginx.conf") .. " -g " .. sh.q(g) .. " 2>&1"
-      local ok, out = sh.run(start)
+      local ok, out = ds.nginx(d, conf, env(srv, fixtures.ns("ngx"), ROOT .. "/build/luajit/?.so"))
       runs.nginx_start = { ok = ok, out = out }
       local url = ("http://127.0.0.1:%s/talk?image=%s&audio=%s"):format(port, "https%3A%2F%2Fx%2Fa.png",
         "https%3A%2F%2Fx%2Fa%20b.mp3")
@@ -163,10 +158,7 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
   end)
 
   teardown(function()
-    if nginx_prefix then
-      local pid = files.read(nginx_prefix .. "/logs/nginx.pid")
-      if pid then sh.exec("kill -QUIT " .. pid:match("%d+")) end
-    end
+    if nginx_prefix then ds.nginx_stop(nginx_prefix) end
     srv:stop()
     fixtures.rm_rf(dir)
   end)
@@ -236,17 +228,18 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     assert.equals(7, select(2, out:gsub("\nok ", "")) + (out:match("^ok ") and 1 or 0), out)
   end)
 
-  it("OpenResty: examples/openresty/run.sh serves /talk and /batch on 127.0.0.1:8089", function()
+  it("OpenResty: examples/openresty/run.sh serves /talk and /batch (PORT: a free one)", function()
     if not runs.nginx then return pending("needs nginx") end
     local d = dir .. "/orx"
     mkdir(d)
     -- The script's own shell gets TERM at the end: its trap stops nginx.
-    fixtures.write(d .. "/start.sh", "echo $$ >pid\nexec " .. env(srv, fixtures.ns("orx"), "")
+    local port = free_port()
+    fixtures.write(d .. "/start.sh", "echo $$ >pid\nexec " .. env(srv, fixtures.ns("orx"), "", { PORT = port })
       .. " timeout -k 5 " .. LIMIT .. " sh " .. sh.q(ROOT .. "/examples/openresty/run.sh") .. "\n")
     local h = ds.start(d, "run", "sh start.sh")
     local function get(name, path) -- both at once
       return ds.start(d, name, "curl -sS --retry 20 --retry-delay 1 --retry-connrefused --max-time 60 "
-        .. sh.q("http://127.0.0.1:8089" .. path))
+        .. sh.q("http://127.0.0.1:" .. port .. path))
     end
     local t, b = get("talk", "/talk?image_url=https://x/a.png&audio_url=https://x/a.mp3"), get("batch", "/batch?n=2")
     local rc1, talk = ds.wait(t, 90)
@@ -260,7 +253,7 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     local n = select(2, batch:gsub('"video_url":"http', ""))
     assert.equals(2, n, batch)
     assert.is_not_nil(rc, out)
-    assert.is_false(sh.exec("curl -s --max-time 2 -o /dev/null http://127.0.0.1:8089/health"), "nginx still answers")
+    assert.is_false(sh.exec("curl -s --max-time 2 -o /dev/null http://127.0.0.1:" .. port .. "/health"), "nginx still answers")
   end)
 
   it("OpenResty: the nginx.conf and talk.lua start, /talk answers the video's URL", function()

@@ -57,4 +57,27 @@ function M.wait(h, secs)
   return nil, files.read(h.out) or ""
 end
 
+--- Starts nginx on conf (text) with prefix as its folder: conf is written
+--- there, and the pid, error log, daemon and (as root) user lines come
+--- from -g. env_cmd is the environment to start it with (an `env ...`
+--- prefix). Returns ok, output.
+function M.nginx(prefix, conf, env_cmd)
+  sh.exec("mkdir -p " .. sh.q(prefix .. "/logs"))
+  files.write(prefix .. "/nginx.conf", conf)
+  local g = ("daemon on; pid %s/logs/nginx.pid; error_log %s/logs/error.log warn;%s"):format(prefix, prefix,
+    sh.lines("id -u")[1] == "0" and " user root;" or "")
+  return sh.run(env_cmd .. " nginx -p " .. sh.q(prefix) .. " -c " .. sh.q(prefix .. "/nginx.conf")
+    .. " -g " .. sh.q(g) .. " 2>&1")
+end
+
+--- Stops the nginx that M.nginx started in prefix (if it runs).
+function M.nginx_stop(prefix)
+  local pid = files.read(prefix .. "/logs/nginx.pid")
+  if pid and pid:match("%d+") then sh.exec("kill -QUIT " .. pid:match("%d+")) end
+end
+
+function M.free_port()
+  return sh.lines([[python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()']])[1]
+end
+
 return M

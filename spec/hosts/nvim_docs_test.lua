@@ -115,6 +115,22 @@ local function plugin_steps()
   check(size(home .. "/videos/face.mp4") > 0, "output_dir = '~/videos': <output_dir>/<image name>.mp4")
   check(size(home .. "/videos/veo-3-1-t2v.mp4") > 0, "without an image the video is named after the model")
 
+  -- URLs as {image} and {audio}: the default output is named after the image.
+  from = #notes + 1
+  vim.cmd("OmniHuman https://x/pics/ann.png?size=2 https://x/a.mp3")
+  wait_for(30, function() return #plugin.running == 0 end)
+  check(size(home .. "/videos/ann.mp4") > 0, "http(s) URLs as inputs; the output is named after the image")
+
+  -- The proxy variables are those Neovim had when setup() made the client.
+  vim.env.http_proxy = "http://127.0.0.1:9"
+  local _, perr = plugin.client():poll("no-such-job")
+  check(perr and perr.kind == "not_found", "a proxy variable set after setup() is not used")
+  require("omnihuman").setup{ base_url = BASE, ledger = false, connect_timeout = 2 }
+  _, perr = plugin.client():poll("no-such-job")
+  check(perr and perr.kind == "network", "setup() again takes it: " .. tostring(perr))
+  vim.env.http_proxy = nil
+  require("omnihuman").setup{ base_url = BASE, ledger = false }
+
   -- :checkhealth names the adapter and how many operations it awaits.
   vim.cmd("checkhealth omnihuman")
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
@@ -147,11 +163,59 @@ local function adapter_steps()
     "nv.on_error takes it instead of vim.notify")
 end
 
+-- docs/embedding.md: callbacks run on the main loop; any coroutine can
+-- await; in a fast (libuv) callback a wait blocks in the loop.
+local function context_steps()
+  local omnihuman = require("omnihuman")
+  local seen, fast, done = {}, false, nil
+  local function note(name)
+    return function()
+      seen[name] = true
+      fast = fast or vim.in_fast_event()
+      vim.api.nvim_get_current_buf()
+    end
+  end
+  local client = omnihuman.new{ base_url = BASE, poll_interval = 0.2, on_event = note("on_event") }
+  omnihuman.use("nvim").spawn(function()
+    local res, gerr = client:generate{ image = "face.png", audio = "hello.wav", output = CWD .. "/cb.mp4",
+      on_status = note("on_status"), on_progress = note("on_progress") }
+    done = res ~= nil
+    if gerr then H.out("generate: %s", tostring(gerr)) end
+  end)
+  wait_for(30, function() return done ~= nil end)
+  check(done and seen.on_status and seen.on_progress and seen.on_event and not fast,
+    "on_status, on_progress and on_event run on the main loop, vim.api allowed")
+
+  local got
+  coroutine.wrap(function()
+    local st, err = client:poll("no-such-job")
+    got = { st = st, err = err, fast = vim.in_fast_event() }
+  end)()
+  check(got == nil, "a coroutine of its own is parked by the wait")
+  wait_for(10, function() return got ~= nil end)
+  check(got and got.err and got.err.kind == "not_found" and got.fast == false,
+    "and resumed on the main loop with the answer")
+
+  local in_fast
+  local t = (vim.uv or vim.loop).new_timer()
+  -- A client without callbacks: callbacks would run in this fast context.
+  local plain = omnihuman.new{ base_url = BASE }
+  t:start(0, 0, function()
+    t:close()
+    local st, err = plain:poll("no-such-job")
+    in_fast = { st = st, err = err, fast = vim.in_fast_event() }
+  end)
+  wait_for(10, function() return in_fast ~= nil end)
+  check(in_fast and in_fast.fast and in_fast.err and in_fast.err.kind == "not_found",
+    "a wait in a fast (libuv) callback blocks in the loop and returns the answer")
+end
+
 H.run(function()
   vim.schedule(function()
     H.run(function()
       plugin_steps()
       adapter_steps()
+      context_steps()
       H.judge()
     end)
   end)
