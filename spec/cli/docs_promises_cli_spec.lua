@@ -156,6 +156,24 @@ describe("docs/cli.md promises #slow", function()
     assert.truthy(err:find("job " .. o.job_id .. " was created: recorded in the ledger (row 1)", 1, true), err)
   end)
 
+  it("quotes a hostile job id in the command it prints to wait for it", function()
+    local ns, env = fresh("hq")
+    local id = "x; touch " .. dir .. "/pwned 'q"
+    srv:fault(ns, "create", { { status = 200, body = cjson.encode{ id = id, status = "queued" } } })
+    local fail = {}
+    for i = 1, 8 do fail[i] = { status = 500 } end
+    srv:fault(ns, "poll", fail)
+    local code, _, err = cli.run({ "generate", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--no-ledger",
+                                   "-o", dir .. "/hq.mp4", "-q", "--interval", "0.05", "--timeout", "2" }, env)
+    assert.equals(6, code, cli.explain())
+    local printed = err:match("wait for it with: omnihuman wait (.-)%)\n")
+    assert.truthy(printed, err)
+    local sh = require("spec.support.sh")
+    local words = sh.lines("for a in " .. printed .. "; do printf '%s\\n' \"$a\"; done")
+    assert.same({ id }, words)
+    assert.is_false(fixtures.exists(dir .. "/pwned"))
+  end)
+
   describe("batch credits", function()
     local function manifest(name, rows)
       local lines = { "image,audio,output" }

@@ -96,7 +96,8 @@ function Context:fail(err, extra, no_json)
   if self.opts.json and not no_json then self:print_json(obj) end
   io.stderr:write("omnihuman: ", util.redact(type(err) == "table" and (err.kind .. ": " .. err.message) or tostring(err)), "\n")
   if extra and extra.job_id then
-    io.stderr:write("omnihuman: job id ", extra.job_id, " (wait for it with: omnihuman wait ", extra.job_id, ")\n")
+    io.stderr:write("omnihuman: job id ", util.redact(extra.job_id), " (wait for it with: omnihuman wait ",
+                    util.redact(util.word(extra.job_id)), ")\n")
   end
 end
 

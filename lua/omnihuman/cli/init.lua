@@ -107,7 +107,8 @@ function cli.main(argv)
         if line:match("^job %S+ was created") or line:match("^a create may have reached") then
           -- the library names its own call; say the command's
           line = line:gsub('wait for it with client:wait%("([^"]+)"%)', function(id)
-            return (client and client.ledger and "finish it with: omnihuman resume " or "wait for it with: omnihuman wait ") .. id
+            return (client and client.ledger and "finish it with: omnihuman resume " or "wait for it with: omnihuman wait ")
+              .. util.word(id)
           end)
           io.stderr:write("omnihuman: ", util.redact(line), "\n")
           ids[#ids + 1] = line:match("^job (%S+) was created")

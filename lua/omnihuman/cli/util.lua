@@ -30,6 +30,14 @@ function util.q(s) -- POSIX shell quoting
   return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
 end
 
+-- A word to paste into a shell: as it is when it is plain, else quoted
+-- (a job id is the service's text: a command printed with it stays safe).
+function util.word(s)
+  s = tostring(s)
+  if s:match("^[%w%-_.:/=@+,]+$") then return s end
+  return util.q(s)
+end
+
 function util.execute(cmd)
   local a, _, c = os.execute(cmd)
   if type(a) == "number" then return a == 0 end
