@@ -27,12 +27,13 @@ static void fail_create(omh_op *op, lua_State *L, const omh_outcome *o, int mayb
   omh_op_finish_errobj(op, L);
 }
 
-/* Pushes the answer when it is an object with a job id (returns 1). */
+/* Pushes the answer when it is an object with a job id (returns 1): a
+ * string, not empty (no status check could name an empty one). */
 static int job_answer(omh_op *op, lua_State *L, const omh_buf *b) {
   if (!omh_json_decode(L, b->data ? b->data : "", b->len, omh_config_key(op->cfg))) return 0;
   if (lua_istable(L, -1)) {
     lua_getfield(L, -1, "id");
-    int has_id = lua_type(L, -1) == LUA_TSTRING;
+    int has_id = lua_type(L, -1) == LUA_TSTRING && omh_rawlen(L, -1) > 0;
     lua_pop(L, 1);
     if (has_id) return 1;
   }

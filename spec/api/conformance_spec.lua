@@ -204,6 +204,28 @@ for _, flavor in ipairs(testserver.FLAVORS) do
   end)
 end
 
+-- A create answered 2xx without a usable job id: the job may exist, and no
+-- status check could name it, so the create fails as a protocol error
+-- that may have made a job (never a result with a useless id).
+describe("a create answer without a usable job id", function()
+  local srv
+  setup(function() srv = fixtures.start() end)
+  teardown(function() srv:stop() end)
+
+  for _, answer in ipairs{ '{"id":"","status":"queued"}', '{"status":"queued"}', '{"id":null}', '{"id":7}',
+                           '{"id":["a"]}', '[]', '"x"' } do
+    it(answer, function()
+      local ns = fixtures.ns("ni")
+      srv:fault(ns, "create", { { status = 200, body = answer } })
+      local job, err = fixtures.client(srv, ns, { max_retries = 2 }):create(fields())
+      assert.is_nil(job)
+      assert.equals("protocol", err.kind)
+      assert.is_true(err.maybe_created)
+      assert.equals(1, srv:count(ns, "create")) -- never sent again
+    end)
+  end
+end)
+
 -- What credits a create answer reports, over the shapes it may take.
 describe("usage in generate's result #slow", function()
   local srv, dir
