@@ -412,9 +412,14 @@ static void free_resources(omh_loop *lp) {
   lp->idle = NULL;
   lp->idle_profile = NULL;
   lp->nidle = lp->capidle = 0;
+  if (lp->perform_easy) curl_easy_cleanup(lp->perform_easy);
+  lp->perform_easy = NULL;
   omh_timers_free(&lp->timers);
-  if (lp->multi) curl_multi_cleanup(lp->multi); /* closes its connections through us */
+  if (lp->multi) curl_multi_cleanup(lp->multi);
   lp->multi = NULL;
+  /* Closes the connections through us; every handle that used it is gone. */
+  if (lp->share) curl_share_cleanup(lp->share);
+  lp->share = NULL;
   omh_loop_sockets_free(lp);
   if (lp->outer_fd >= 0) close(lp->outer_fd);
   if (lp->notice_fd >= 0) close(lp->notice_fd);
@@ -435,6 +440,11 @@ int omh_loop_init(omh_loop *lp) {
     return -1;
   }
   lp->multi = curl_multi_init();
+  lp->share = curl_share_init();
+  if (lp->share && curl_share_setopt(lp->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+    curl_share_cleanup(lp->share); /* no sharing: every request goes through the multi handle */
+    lp->share = NULL;
+  }
   if (!lp->multi) {
     free_resources(lp);
     errno = ENOMEM;

@@ -61,6 +61,20 @@ void omh_loop_submit(omh_task *t, omh_lane *ln, int fresh, lua_State *L);
  * transfer uses them. Returns CURLM_OK, or an error with nothing changed
  * (the handle is the caller's again). */
 CURLMcode omh_loop_start_transfer(omh_task *t, CURL *e, unsigned long profile, unsigned long owner);
+/* A request awaited at once, with nothing else in the loop (no other
+ * task, transfer, timer or queued request): t's next launch may perform
+ * it on the spot (omh_loop_perform) instead of through the multi handle,
+ * on the same pool of connections. NULL: none. */
+void omh_loop_perform_next(omh_loop *lp, omh_task *t);
+/* 1 when t's launch should call omh_loop_perform (and clears the mark). */
+int omh_loop_may_perform(omh_loop *lp, omh_task *t);
+/* The loop's one handle for performed requests (never in the multi
+ * handle: curl keeps a private multi handle in it), as omh_loop_easy. */
+CURL *omh_loop_perform_easy(omh_loop *lp, unsigned long profile, int *same);
+/* Performs t's request on e (set up for `profile`, `owner`'s) to its end,
+ * then does what a drive does with a finished transfer (collect, keep
+ * the handle for the next, transfer_done with the loop marked as driving). */
+void omh_loop_perform(omh_task *t, CURL *e, unsigned long profile, unsigned long owner, lua_State *L);
 /* Ends the idle connections whose last transfer was `owner`'s (the server
  * sees them close now; curl lets go of each descriptor when it next looks
  * at its cache of connections). Connections in use are left alone. Returns

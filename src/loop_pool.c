@@ -72,7 +72,8 @@ void omh_loop_set_max_host(omh_loop *lp, long n) {
   if (n <= lp->max_host_connections) return;
   lp->max_host_connections = n;
   curl_multi_setopt(lp->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
-  curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, n * 2 > 16 ? n * 2 : 16);
+  lp->maxconnects = n * 2 > 16 ? n * 2 : 16;
+  curl_multi_setopt(lp->multi, CURLMOPT_MAXCONNECTS, lp->maxconnects);
 }
 
 unsigned long omh_loop_new_serial(omh_loop *lp) { return ++lp->cfg_serial; }

@@ -1,5 +1,5 @@
 /* The loop's fields: only the loop's own files (loop.c, loop_lua.c,
- * loop_pool.c, loop_sockets.c, loop_uploads.c) include this; everything
+ * loop_perform.c, loop_pool.c, loop_sockets.c, loop_uploads.c) include this; everything
  * else goes through loop.h. */
 #ifndef OMH_LOOP_PRIVATE_H
 #define OMH_LOOP_PRIVATE_H
@@ -46,6 +46,14 @@ struct omh_loop {
   unsigned long upload_pauses; /* uploads paused by the budget so far */
   int nactive;                 /* tasks in flight */
   int ntransfers;              /* easy handles in the multi handle */
+  /* The pool of connections, shared by the multi handle and the requests
+   * performed at once (loop_perform.c), and that path's state. */
+  CURLSH *share;
+  long maxconnects;       /* the multi handle's, for a performed request's own */
+  omh_task *perform_task; /* the task whose next launch may perform at once */
+  CURL *perform_easy;     /* the handle for those, between two of them */
+  unsigned long perform_profile;
+  unsigned long perform_owner; /* while one is performed: its client, for new connections */
 };
 
 /* The uploads' bytes per drive (loop_uploads.c). */

@@ -111,6 +111,7 @@ static curl_socket_t on_open(void *clientp, curlsocktype purpose, struct curl_so
   if (fd < 0) return CURL_SOCKET_BAD;
   unsigned char *st = slot(lp, fd);
   if (st) *st = SOCK_OURS; /* a number reused: whatever was there is gone */
+  if (st && lp->perform_owner) lp->sock_owner[fd] = lp->perform_owner; /* no socket callback tells */
   return fd;
 }
 
@@ -133,6 +134,7 @@ void omh_loop_sockets_adopt(omh_loop *lp, CURL *e) {
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, lp);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, lp);
+  if (lp->share) curl_easy_setopt(e, CURLOPT_SHARE, lp->share);
 }
 
 int omh_loop_end_idle(omh_loop *lp, unsigned long owner) {

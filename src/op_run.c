@@ -100,7 +100,8 @@ static void task_launch(omh_task *t, lua_State *L) {
   omh_op *op = of(t);
   int same;
   unsigned long profile = omh_xfer_profile(&op->x);
-  CURL *e = omh_loop_easy(t->loop, profile, &same);
+  int perform = omh_loop_may_perform(t->loop, t);
+  CURL *e = perform ? omh_loop_perform_easy(t->loop, profile, &same) : omh_loop_easy(t->loop, profile, &same);
   if (!e) {
     omh_op_finish_err(op, L, "network", "curl_easy_init failed", 0, NULL, 1);
     return;
@@ -111,7 +112,12 @@ static void task_launch(omh_task *t, lua_State *L) {
     omh_op_finish_err(op, L, "network", "out of memory", 0, NULL, 1);
     return;
   }
-  CURLMcode mc = omh_loop_start_transfer(t, e, profile, op->cfg ? op->cfg->serial : 0);
+  unsigned long owner = op->cfg ? op->cfg->serial : 0;
+  if (perform) {
+    omh_loop_perform(t, e, profile, owner, L);
+    return;
+  }
+  CURLMcode mc = omh_loop_start_transfer(t, e, profile, owner);
   if (mc != CURLM_OK) {
     omh_loop_release_easy(t->loop, e, 0);
     omh_op_finish_err(op, L, "network", curl_multi_strerror(mc), 0, NULL, 1);

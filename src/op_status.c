@@ -334,7 +334,9 @@ int omh_poll_now(lua_State *L, omh_loop *lp, int loop_idx, omh_config *cfg, cons
    * callback meanwhile must not free the slot the result goes to. */
   int slot = op->result_ref = pc->result_ref;
   pc->result_ref = LUA_NOREF;
+  omh_loop_perform_next(lp, &op->task); /* nothing else in the loop: no multi handle needed */
   omh_op_start_request(op, L);
+  omh_loop_perform_next(lp, NULL);
   omh_loop_safe_point(lp, L);
   int ran = omh_loop_run_until(lp, L, &op->task);
   lua_rawgeti(L, LUA_REGISTRYINDEX, slot); /* the result (false: not finished) */
