@@ -19,7 +19,7 @@ build = {
     ["omnihuman.core"] = {
       sources = {
         "src/base64.c", "src/body.c", "src/client.c", "src/config.c", "src/core.c", "src/errors.c",
-        "src/input_file.c", "src/input_lua.c", "src/json.c", "src/json_read_fast.c", "src/json_write_flat.c", "src/loop.c", "src/loop_lua.c", "src/loop_perform.c", "src/loop_pool.c",
+        "src/input_file.c", "src/input_lua.c", "src/json.c", "src/json_read_fast.c", "src/json_write.c", "src/loop.c", "src/loop_lua.c", "src/loop_perform.c", "src/loop_pool.c",
         "src/loop_sockets.c", "src/loop_uploads.c",
         "src/media.c", "src/media_containers.c", "src/media_mpeg.c", "src/media_window.c",
         "src/op.c", "src/op_create.c", "src/op_download.c", "src/op_events.c",

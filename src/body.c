@@ -11,7 +11,7 @@
 #include "errors.h"
 #include "input_file.h"
 #include "json.h"
-#include "json_write_flat.h"
+#include "json_write.h"
 #include "model_limits.h"
 #include "options.h"
 
@@ -446,10 +446,12 @@ omh_body *omh_body_prepare(lua_State *L, int idx, int files, const omh_body_opts
   lua_getfield(L, t, "audio_url");
   int inline_audio = lua_type(L, -1) == LUA_TSTRING && strncmp(lua_tostring(L, -1), "data:", 5) == 0;
   lua_pop(L, 1);
-  if (!omh_json_encode(L, t)) {
-    const char *why = lua_tostring(L, -1);
-    luaL_error(L, "omnihuman: create fields cannot be sent as JSON: %s", why ? why : "?");
-  }
+  omh_buf text = {0};
+  const char *why = "out of memory";
+  int wrote = omh_json_write_value(L, t, &text, &why);
+  if (wrote == 1) lua_pushlstring(L, text.data ? text.data : "", text.len);
+  omh_buf_free(&text);
+  if (wrote != 1) luaL_error(L, "omnihuman: create fields cannot be sent as JSON: %s", why);
   size_t jlen;
   const char *json = lua_tolstring(L, -1, &jlen);
   /* Scratch in a userdata: an error raised below frees it with the stack. */

@@ -227,15 +227,3 @@ int omh_json_decode_cjson(lua_State *L, const char *s, size_t n, const char *key
   lua_settop(L, top + 1);
   return 1;
 }
-
-int omh_json_encode(lua_State *L, int idx) {
-  int top = lua_gettop(L);
-  if (idx < 0) idx = top + idx + 1;
-  push_instance(L);
-  lua_getfield(L, -1, "encode");
-  lua_pushvalue(L, idx);
-  int ok = lua_pcall(L, 1, 1, 0) == 0;
-  lua_replace(L, top + 1);
-  lua_settop(L, top + 1);
-  return ok;
-}

@@ -21,8 +21,5 @@ int omh_json_decode(lua_State *L, const char *s, size_t n, const char *key);
 int omh_json_decode_with(lua_State *L, const char *s, size_t n, const omh_redactor *r);
 /* The same through cjson alone (what the common-shape reader must match). */
 int omh_json_decode_cjson(lua_State *L, const char *s, size_t n, const char *key);
-/* Encodes the value at idx; on success pushes the string and returns 1,
- * else pushes an error message and returns 0. */
-int omh_json_encode(lua_State *L, int idx);
 
 #endif

@@ -98,18 +98,23 @@ describe("docs/cli.md promises #slow", function()
     assert.equals("x-ai/grok-imagine-video", one_json(out).id)
   end)
 
-  it("--field: true/false and plain numbers of at most 14 digits become JSON values, the rest strings", function()
+  it("--field: true/false and plain numbers of at most 15 digits become JSON values, the rest strings", function()
     local ns, env = fresh("fv")
     local code = cli.run({ "create", "--image", "https://x/a.png", "--audio", "https://x/a.mp3", "--no-ledger",
                            "--no-strict", "-q", "--field", "a=8", "--field", "b=-0.5", "--field", "c=true",
                            "--field", "d=1e3", "--field", "e=+3", "--field", "f=null",
                            "--field", "g=12345678901234", "--field", "h=123456789012345",
-                           "--field", "i=0.123456789012345", "--field", "j:=[1,\"x\"]" }, env)
+                           "--field", "i=0.123456789012345", "--field", "j:=[1,\"x\"]",
+                           "--field", "k=1234567890123456", "--field", "l=-98765.4321098765" }, env)
     assert.equals(0, code, cli.explain())
-    local body = cjson.decode(srv:records(ns).requests[1].body)
-    assert.same({ 8, -0.5, true, "1e3", "+3", "null", 12345678901234, "123456789012345", "0.123456789012345",
-                  { 1, "x" } },
-                { body.a, body.b, body.c, body.d, body.e, body.f, body.g, body.h, body.i, body.j })
+    local text = srv:records(ns).requests[1].body
+    local body = cjson.decode(text)
+    assert.same({ 8, -0.5, true, "1e3", "+3", "null", 12345678901234, 123456789012345, "0.123456789012345",
+                  { 1, "x" }, "1234567890123456", -98765.4321098765 },
+                { body.a, body.b, body.c, body.d, body.e, body.f, body.g, body.h, body.i, body.j, body.k, body.l })
+    -- Sent with every digit (lua-cjson would write 1.2345678901234e+14).
+    assert.truthy(text:find('"h":123456789012345[,}]'), text)
+    assert.truthy(text:find('"l":%-98765%.4321098765[,}]'), text)
   end)
 
   it("checks generate's output (and -o of wait, download, resume) before anything is sent: exit 2", function()

@@ -166,12 +166,12 @@ function args.put_file(f, spec, exists)
 end
 
 -- A --field value or a manifest cell: true/false, and numbers in plain
--- decimal notation of at most 14 digits (requests keep 14 significant
--- digits: a longer number would be sent changed, so it stays a string).
+-- decimal notation of at most 15 digits (what a double holds exactly on
+-- every runtime: a longer number would be sent changed, so it stays a string).
 function args.scalar(v)
   if v == "true" then return true elseif v == "false" then return false end
   local digits = #v:gsub("%D", "")
-  if digits > 14 then return v end
+  if digits > 15 then return v end
   if v:match("^%-?%d+$") then return math.tointeger and math.tointeger(tonumber(v)) or tonumber(v) end
   if v:match("^%-?%d+%.%d+$") then return tonumber(v) end
   return v
