@@ -78,7 +78,8 @@ static int loop_run_once(lua_State *L) {
   return 1;
 }
 
-/* loop:run_until(op): blocks, without spinning, until op has finished.
+/* loop:run_until(op): blocks, without spinning, until op has finished
+ * (true), or the loop closed or the interpreter was interrupted (false).
  * Notices of other ops do not wake it: they wait for their dispatcher. */
 /* loop:driving() -> true while the loop is being driven: code running now
  * is a callback of one of its operations (nothing can finish until it
@@ -95,7 +96,12 @@ void omh_loop_check_may_block(omh_loop *lp, lua_State *L) {
 
 int omh_loop_run_until(omh_loop *lp, lua_State *L, omh_task *t) {
   omh_loop_check_may_block(lp, L);
-  while (!t->done && !lp->closed) {
+  /* The stand-alone interpreter answers Ctrl-C by setting a debug hook that
+   * raises "interrupted!" at the next Lua instruction: when the hook
+   * changes, the wait gives the thread back to Lua (t not finished), or a
+   * script would stay deaf to Ctrl-C until its job ended. */
+  lua_Hook hook = lua_gethook(L);
+  while (!t->done && !lp->closed && lua_gethook(L) == hook) {
     double d = omh_loop_next_deadline(lp);
     omh_loop_drive(lp, L, d < 0 ? 3600.0 : d + 0.001);
   }

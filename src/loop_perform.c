@@ -31,16 +31,30 @@ CURL *omh_loop_perform_easy(omh_loop *lp, unsigned long profile, int *same) {
   return e;
 }
 
+/* curl's progress callback: a request performed on the spot ends when the
+ * waiting thread's hook changes (Ctrl-C under lua.c: see run_until). */
+static int interrupted(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  const omh_loop *lp = p;
+  (void)dt, (void)dn, (void)ut, (void)un;
+  return lua_gethook(lp->perform_L) != lp->perform_hook;
+}
+
 void omh_loop_perform(omh_task *t, CURL *e, unsigned long profile, unsigned long owner, lua_State *L) {
   omh_loop *lp = t->loop;
   lp->driving = 1; /* callbacks from here on run as inside a drive */
   t->owner = owner;
   lp->perform_owner = owner;
+  lp->perform_L = L;
+  lp->perform_hook = lua_gethook(L);
   /* curl's own pool size for a performed request is 5: returning the
    * connection to a fuller shared pool would close another client's. */
   curl_easy_setopt(e, CURLOPT_MAXCONNECTS, lp->maxconnects);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, interrupted);
+  curl_easy_setopt(e, CURLOPT_XFERINFODATA, lp);
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
   CURLcode code = curl_easy_perform(e);
   lp->perform_owner = 0;
+  lp->perform_L = NULL;
   t->ops->collect(t, e, code);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL); /* no pointer into the op stays behind */
   if (lp->perform_easy || lp->closed) {

@@ -54,6 +54,10 @@ struct omh_loop {
   CURL *perform_easy;     /* the handle for those, between two of them */
   unsigned long perform_profile;
   unsigned long perform_owner; /* while one is performed: its client, for new connections */
+  /* While one is performed: the thread that waits, and its debug hook when
+   * it began (lua.c turns Ctrl-C into a new hook: the request then ends). */
+  lua_State *perform_L;
+  lua_Hook perform_hook;
 };
 
 /* The uploads' bytes per drive (loop_uploads.c). */
