@@ -3,7 +3,7 @@ LUA      ?= lua5.4
 SAN      ?=
 COV      ?=
 BUILD    := build/$(LUA)$(if $(SAN),-san)$(if $(COV),-cov)
-LUA_INC  ?= $(shell pkg-config --cflags $(LUA) 2>/dev/null || echo -I/usr/include/$(LUA))
+LUA_INC  ?= $(shell pkg-config --cflags $(LUA) 2>/dev/null || echo -I/usr/include/$(if $(filter luajit,$(LUA)),luajit-2.1,$(LUA)))
 OPT      ?= $(if $(COV),-O0 -g --coverage,-O2 -g)
 SANFLAGS_ON := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANFLAGS := $(if $(SAN),$(SANFLAGS_ON))
