@@ -60,12 +60,13 @@ end
 --- Starts nginx on conf (text) with prefix as its folder: conf is written
 --- there, and the pid, error log, daemon and (as root) user lines come
 --- from -g. env_cmd is the environment to start it with (an `env ...`
---- prefix). Returns ok, output.
-function M.nginx(prefix, conf, env_cmd)
+--- prefix). as_nobody: no user line (as root, the workers run as nobody).
+--- Returns ok, output.
+function M.nginx(prefix, conf, env_cmd, as_nobody)
   sh.exec("mkdir -p " .. sh.q(prefix .. "/logs"))
   files.write(prefix .. "/nginx.conf", conf)
   local g = ("daemon on; pid %s/logs/nginx.pid; error_log %s/logs/error.log warn;%s"):format(prefix, prefix,
-    sh.lines("id -u")[1] == "0" and " user root;" or "")
+    (sh.lines("id -u")[1] == "0" and not as_nobody) and " user root;" or "")
   return sh.run(env_cmd .. " nginx -p " .. sh.q(prefix) .. " -c " .. sh.q(prefix .. "/nginx.conf")
     .. " -g " .. sh.q(g) .. " 2>&1")
 end
