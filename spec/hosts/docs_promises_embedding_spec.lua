@@ -200,6 +200,20 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     assert.not_matches("boom%-taken", err)
   end)
 
+  it("examples/cqueues.lua, luv.lua and demo.lua run as their headers say in a checkout without out/", function()
+    local d = dir .. "/fresh"
+    mkdir(d)
+    sh.exec("ln -s " .. sh.q(ROOT .. "/examples") .. " " .. sh.q(d .. "/examples"))
+    for _, ex in ipairs({ "cqueues", "luv", "demo" }) do
+      local ok, out = sh.run("cd " .. sh.q(d) .. " && " .. env(srv, fixtures.ns("fr"), BUILD .. "/?.so")
+        .. " timeout -k 5 60 " .. sh.q(LUA) .. " examples/" .. ex .. ".lua 2>&1")
+      assert.is_truthy(ok, out)
+    end
+    for _, f in ipairs({ "cqueues-1", "cqueues-3", "luv-1", "luv-3", "demo" }) do
+      assert.is_true(#fixtures.read(d .. "/out/" .. f .. ".mp4") > 0)
+    end
+  end)
+
   it("Neovim: nv.spawn + client:generate, vim.notify says done", function()
     if not runs.nvim then return pending("needs nvim") end
     finished("nvim")
