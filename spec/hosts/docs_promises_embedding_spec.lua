@@ -214,6 +214,17 @@ describe("docs/embedding.md: every host snippet runs as written #slow", function
     end
   end)
 
+  it("an adapter written by the 'Writing an adapter' pattern (luv) runs three generations, each wait woken once", function()
+    local d = dir .. "/pattern"
+    mkdir(d)
+    copy_media(d)
+    local ok, out = sh.run("cd " .. sh.q(d) .. " && " .. env(srv, fixtures.ns("pat"), BUILD .. "/?.so")
+      .. " timeout -k 5 60 " .. sh.q(LUA) .. " " .. sh.q(ROOT .. "/spec/hosts/docs_adapter_pattern.lua") .. " 2>&1")
+    assert.is_truthy(ok, out)
+    assert.matches("^adapter mine\n", out)
+    assert.matches("\n3 done, 9 wakes, driver off\n", out, 1, true)
+  end)
+
   it("Neovim: nv.spawn + client:generate, vim.notify says done", function()
     if not runs.nvim then return pending("needs nvim") end
     finished("nvim")
