@@ -169,6 +169,14 @@ local function adapter_steps()
   wait_for(5, function() return #nv.errors > before end)
   check(noted("boom%-notify", vim.log.levels.ERROR, from) ~= nil and nv.errors[#nv.errors]:find("boom-notify", 1, true) ~= nil,
     "an error in nv.spawn is notified and kept in nv.errors")
+  -- A raised omnihuman error is notified with one "omnihuman: " prefix.
+  from = #notes + 1
+  nv.spawn(function()
+    local _, err = require("omnihuman").new{ base_url = BASE }:poll("no-such-job")
+    error(err)
+  end)
+  wait_for(5, function() return noted("not_found", nil, from) ~= nil end)
+  check(noted("^omnihuman: not_found:", vim.log.levels.ERROR, from) ~= nil, "a raised error object: one prefix")
   local taken
   nv.on_error = function(msg) taken = msg end
   from = #notes + 1
