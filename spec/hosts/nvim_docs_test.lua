@@ -133,6 +133,8 @@ local function plugin_steps()
   wait_for(30, function() return #plugin.running == 0 end)
   check(size(home .. "/videos/face.mp4") > 0, "output_dir = '~/videos': <output_dir>/<image name>.mp4")
   check(size(home .. "/videos/veo-3-1-t2v.mp4") > 0, "without an image the video is named after the model")
+  check(noted("^omnihuman: submitting google/veo%-3%.1%-t2v %(:OmniHuman cancel %d+ stops it%)$", nil, from) ~= nil,
+    "its submitting message names the model")
 
   -- URLs as {image} and {audio}: the default output is named after the image.
   from = #notes + 1
