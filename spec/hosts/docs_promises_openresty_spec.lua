@@ -34,9 +34,7 @@ http {
 }
 ]]
 
-local function usable()
-  return sh.lines("command -v nginx")[1] ~= nil and files.exists("build/luajit/omnihuman/core.so")
-end
+local function usable() return ds.host("nginx") end
 
 describe("docs/embedding.md: OpenResty phases #slow", function()
   local srv, dir, prefixes = nil, nil, {}

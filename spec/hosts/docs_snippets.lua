@@ -77,6 +77,15 @@ function M.nginx_stop(prefix)
   if pid and pid:match("%d+") then sh.exec("kill -QUIT " .. pid:match("%d+")) end
 end
 
+--- Whether this run of the suite takes the hosts that run LuaJIT (Neovim,
+--- LÖVE, nginx): their program is installed, build/luajit is there, and the
+--- suite runs Lua 5.4 or LuaJIT without sanitizers (under the other
+--- runtimes they would test the same build again).
+function M.host(program)
+  return sh.lines("command -v " .. program)[1] ~= nil and files.exists("build/luajit/omnihuman/core.so")
+    and (_VERSION == "Lua 5.4" or jit ~= nil) and not os.getenv("SANLUA")
+end
+
 function M.free_port()
   return sh.lines([[python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()']])[1]
 end
