@@ -7,6 +7,7 @@ local cqueues = require("cqueues")
 local omnihuman = require("omnihuman")
 
 local out = arg[1] or "out"
+os.execute("mkdir -p '" .. (out:gsub("'", "'\\''")) .. "'") -- the videos' folder (out/ is not in the repository)
 local client = omnihuman.new{ poll_interval = (os.getenv("OMNIHUMAN_BASE_URL") or "") ~= "" and 1 or 10 }
 
 local cq = cqueues.new()

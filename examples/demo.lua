@@ -7,6 +7,10 @@ local omnihuman = require("omnihuman")
 local image = arg[1] or "examples/media/portrait.png"
 local audio = arg[2] or "examples/media/hello.wav"
 local output = arg[3] or "out/demo.mp4"
+local folder = output:match("^(.*)/[^/]*$")
+if folder then -- the video's folder (out/ is not in the repository)
+  os.execute("mkdir -p '" .. (folder:gsub("'", "'\\''")) .. "'")
+end
 local sandbox = (os.getenv("OMNIHUMAN_BASE_URL") or "") ~= ""
 
 local client = omnihuman.new{

@@ -6,6 +6,7 @@ local omnihuman = require("omnihuman")
 local lv = omnihuman.use("luv")
 
 local out = arg[1] or "out"
+os.execute("mkdir -p '" .. (out:gsub("'", "'\\''")) .. "'") -- the videos' folder (out/ is not in the repository)
 local client = omnihuman.new{ poll_interval = (os.getenv("OMNIHUMAN_BASE_URL") or "") ~= "" and 1 or 10 }
 
 local done = 0

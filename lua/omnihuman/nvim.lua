@@ -233,12 +233,16 @@ function M.generate(image, audio, output, done, fields)
   end
   local gen = c:generate_op(args)
   M.last_number = (M.last_number or 0) + 1
+  -- What it is made from, for the messages: the inputs given, else the model.
+  local given = {}
+  for _, f in ipairs({ image or false, audio or false }) do given[#given + 1] = f or nil end
+  local from = table.concat(given, " + ")
   local entry = { number = M.last_number, gen = gen, image = image, audio = audio, output = args.output,
-                  started = os.time() }
+                  started = os.time(), from = from ~= "" and from or args.model }
   M.running[#M.running + 1] = entry
   return nv.spawn(function()
     local t0 = uv.now()
-    notify(("submitting %s + %s (:OmniHuman cancel %d stops it)"):format(image, audio, entry.number))
+    notify(("submitting %s (:OmniHuman cancel %d stops it)"):format(entry.from, entry.number))
     local res, err = gen:await()
     for i = #M.running, 1, -1 do
       if M.running[i] == entry then table.remove(M.running, i) end
@@ -276,8 +280,8 @@ M.subcommands = {
     if #M.running == 0 then return notify("no generation running") end
     local lines = {}
     for _, e in ipairs(M.running) do
-      lines[#lines + 1] = ("%d  %s  %ds  %s + %s -> %s"):format(e.number, e.gen.job_id or "(creating)",
-        os.time() - e.started, e.image, e.audio, e.output)
+      lines[#lines + 1] = ("%d  %s  %ds  %s -> %s"):format(e.number, e.gen.job_id or "(creating)",
+        os.time() - e.started, e.from, e.output)
     end
     notify("running:\n" .. table.concat(lines, "\n"))
   end,

@@ -60,12 +60,13 @@ end
 --- Starts nginx on conf (text) with prefix as its folder: conf is written
 --- there, and the pid, error log, daemon and (as root) user lines come
 --- from -g. env_cmd is the environment to start it with (an `env ...`
---- prefix). Returns ok, output.
-function M.nginx(prefix, conf, env_cmd)
+--- prefix). as_nobody: no user line (as root, the workers run as nobody).
+--- Returns ok, output.
+function M.nginx(prefix, conf, env_cmd, as_nobody)
   sh.exec("mkdir -p " .. sh.q(prefix .. "/logs"))
   files.write(prefix .. "/nginx.conf", conf)
   local g = ("daemon on; pid %s/logs/nginx.pid; error_log %s/logs/error.log warn;%s"):format(prefix, prefix,
-    sh.lines("id -u")[1] == "0" and " user root;" or "")
+    (sh.lines("id -u")[1] == "0" and not as_nobody) and " user root;" or "")
   return sh.run(env_cmd .. " nginx -p " .. sh.q(prefix) .. " -c " .. sh.q(prefix .. "/nginx.conf")
     .. " -g " .. sh.q(g) .. " 2>&1")
 end
@@ -74,6 +75,15 @@ end
 function M.nginx_stop(prefix)
   local pid = files.read(prefix .. "/logs/nginx.pid")
   if pid and pid:match("%d+") then sh.exec("kill -QUIT " .. pid:match("%d+")) end
+end
+
+--- Whether this run of the suite takes the hosts that run LuaJIT (Neovim,
+--- LÖVE, nginx): their program is installed, build/luajit is there, and the
+--- suite runs Lua 5.4 or LuaJIT without sanitizers (under the other
+--- runtimes they would test the same build again).
+function M.host(program)
+  return sh.lines("command -v " .. program)[1] ~= nil and files.exists("build/luajit/omnihuman/core.so")
+    and (_VERSION == "Lua 5.4" or jit ~= nil) and not os.getenv("SANLUA")
 end
 
 function M.free_port()

@@ -73,6 +73,25 @@ local function plugin_steps()
   check(jobs ~= nil and jobs.msg:find(vim.pesc(CWD .. "/tilde.mp4")) ~= nil and size(CWD .. "/jobs.db") > 0,
     ":OmniHuman jobs lists the jobs of setup{ ledger = path }")
 
+  -- Cancel with the ledger on: the wait in flight finishes, then the
+  -- generation ends before its download, naming the job; resume finishes it.
+  require("omnihuman").setup{ base_url = BASE, poll_interval = 1, ledger = CWD .. "/jobs.db" }
+  from = #notes + 1
+  vim.cmd("OmniHuman face.png hello.wav led.mp4")
+  wait_for(10, function() return plugin.running[#plugin.running].gen.job_id ~= nil end)
+  local led_id = plugin.running[#plugin.running].gen.job_id
+  vim.cmd("OmniHuman cancel")
+  check(#plugin.running == 1, "with the ledger, a cancelled generation stays listed while its wait finishes")
+  wait_for(20, function() return #plugin.running == 0 end)
+  local cancelled = noted("^omnihuman: cancelled: .*before its next step.*%(job " .. vim.pesc(led_id) .. "%)$",
+    vim.log.levels.ERROR, from)
+  check(cancelled ~= nil and size(CWD .. "/led.mp4") == 0,
+    "then it ends before its download, naming the job; nothing downloaded")
+  from = #notes + 1
+  vim.cmd("OmniHuman resume " .. led_id)
+  wait_for(20, function() return noted("^omnihuman: resumed", nil, from) ~= nil end)
+  check(size(CWD .. "/led.mp4") > 0, ":OmniHuman resume <id> downloads it to its output")
+
   -- Cancel: one number, then all; each generation counted once.
   require("omnihuman").setup{ base_url = BASE, poll_interval = 30, ledger = false }
   from = #notes + 1
@@ -114,6 +133,8 @@ local function plugin_steps()
   wait_for(30, function() return #plugin.running == 0 end)
   check(size(home .. "/videos/face.mp4") > 0, "output_dir = '~/videos': <output_dir>/<image name>.mp4")
   check(size(home .. "/videos/veo-3-1-t2v.mp4") > 0, "without an image the video is named after the model")
+  check(noted("^omnihuman: submitting google/veo%-3%.1%-t2v %(:OmniHuman cancel %d+ stops it%)$", nil, from) ~= nil,
+    "its submitting message names the model")
 
   -- URLs as {image} and {audio}: the default output is named after the image.
   from = #notes + 1
@@ -150,6 +171,14 @@ local function adapter_steps()
   wait_for(5, function() return #nv.errors > before end)
   check(noted("boom%-notify", vim.log.levels.ERROR, from) ~= nil and nv.errors[#nv.errors]:find("boom-notify", 1, true) ~= nil,
     "an error in nv.spawn is notified and kept in nv.errors")
+  -- A raised omnihuman error is notified with one "omnihuman: " prefix.
+  from = #notes + 1
+  nv.spawn(function()
+    local _, err = require("omnihuman").new{ base_url = BASE }:poll("no-such-job")
+    error(err)
+  end)
+  wait_for(5, function() return noted("not_found", nil, from) ~= nil end)
+  check(noted("^omnihuman: not_found:", vim.log.levels.ERROR, from) ~= nil, "a raised error object: one prefix")
   local taken
   nv.on_error = function(msg) taken = msg end
   from = #notes + 1

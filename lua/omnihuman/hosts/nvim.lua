@@ -31,7 +31,8 @@ local uv_driver = require("omnihuman.hosts.uv_driver")
 
 -- M.errors: the last few errors raised by resumed coroutines (also notified).
 local report = coroutines.reporter(M, function(msg)
-  vim.notify("omnihuman: " .. msg, vim.log.levels.ERROR)
+  -- One prefix: a raised omnihuman error already reads "omnihuman: <kind>: ...".
+  vim.notify("omnihuman: " .. msg:gsub("^omnihuman: ", ""), vim.log.levels.ERROR)
 end)
 local resume = coroutines.resumer(report)
 

@@ -21,6 +21,13 @@ function M.try_wait()
   ngx.log(ngx.WARN, "WAIT in ", ngx.get_phase(), ": ", ok and "returned" or tostring(err))
 end
 
+-- GET /generate?image=<path>&output=<path>: one generation with local files.
+function M.generate()
+  local a = ngx.req.get_uri_args()
+  local res, err = omnihuman.new{ poll_interval = 0.2 }:generate{ image = a.image, audio = a.audio, output = a.output }
+  ngx.say(res and ("ok " .. res.output) or (err.kind .. ": " .. err.message))
+end
+
 function M.tunables()
   local o = require("omnihuman.hosts.openresty")
   ngx.say(("%s %s %s %s %s %s"):format(omnihuman.adapter().name, o.min_sleep, o.max_sleep, o.max_idle_sleep,
