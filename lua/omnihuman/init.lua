@@ -359,7 +359,7 @@ local function cancelled_before(gen)
 end
 
 -- The three steps. A client with a ledger takes them through the ledger
--- (each recorded); a cancel then ends the generation before its next step.
+-- (each recorded); a cancel lets its create finish (its id is recorded).
 function Generation:create()
   local c = self.client
   if c.ledger then return c:create(self.fields, self.own.output) end -- a ledger records where it goes
@@ -369,14 +369,14 @@ end
 function Generation:wait(id)
   local c, own = self.client, self.own
   local opts = { interval = own.interval, timeout = own.timeout, on_status = own.on_status }
-  if c.ledger then return c:wait(id, opts) end
+  if c.ledger then return c.ledger:wait(id, opts, self) end
   return self:step(waiters.for_job(c:wait_op(id, opts), id))
 end
 
 function Generation:download(url, id)
   local c = self.client
   local opts = { on_progress = self.own.on_progress }
-  if c.ledger then return c:download(url, self.own.output, opts) end
+  if c.ledger then return c.ledger:download(url, self.own.output, opts, self) end
   return self:step(waiters.for_job(c:download_op(url, self.own.output, opts), id))
 end
 

@@ -5,6 +5,7 @@ local ledger = require("omnihuman.ledger")
 local canon = require("omnihuman.ledger_canon")
 local db = require("omnihuman.ledger_db")
 local usage_of = require("omnihuman.usage")
+local waiters = require("omnihuman.waiters")
 
 local M = {}
 
@@ -149,9 +150,16 @@ function Hooks:settle(wait)
   return lines
 end
 
+-- Awaits a step's operation: through the generation it belongs to, when
+-- there is one (so that its cancel ends the step), else as client calls do.
+local function await_step(op, gen, id)
+  if gen then return gen:step(waiters.for_job(op, id)) end
+  return omnihuman().await(op)
+end
+
 --- client:wait with a ledger: each new status, then completed (with the
---- result URL) or failed.
-function Hooks:wait(id, opts)
+--- result URL) or failed. gen: the generation it is a step of, if any.
+function Hooks:wait(id, opts, gen)
   local row = self.store:get(id)
   local wopts = {}
   for k, v in pairs(opts or {}) do wopts[k] = v end
@@ -167,7 +175,7 @@ function Hooks:wait(id, opts)
       if user then return user(st) end
     end
   end
-  local res, err = omnihuman().await(self.client:wait_op(id, wopts))
+  local res, err = await_step(self.client:wait_op(id, wopts), gen, id)
   if row then
     if res then
       local url = type(res.video) == "table" and res.video.url or nil
@@ -183,9 +191,9 @@ function Hooks:wait(id, opts)
 end
 
 --- client:download with a ledger: the output path and its size, on the row
---- whose result URL this is.
-function Hooks:download(url, path, opts)
-  local res, err = omnihuman().await(self.client:download_op(url, path, opts))
+--- whose result URL this is. gen: as for Hooks:wait.
+function Hooks:download(url, path, opts, gen)
+  local res, err = await_step(self.client:download_op(url, path, opts), gen, gen and gen.job_id)
   if res then
     local row = self.store:by_result_url(url)
     if row then

@@ -218,3 +218,53 @@ describe("client with a ledger #slow", function()
     assert.has_error(function() omnihuman.new{ ledger = 5 } end)
   end)
 end)
+
+describe("gen:cancel() on a client with a ledger #slow", function()
+  local srv, dir
+  setup(function() srv = fixtures.start(); dir = fixtures.tmpdir() end)
+  teardown(function() srv:stop(); fixtures.rm_rf(dir) end)
+
+  it("ends the wait in flight at once, keeps the job in the ledger, and resume finishes it", function()
+    local ns = fixtures.ns("lc")
+    local db, out = dir .. "/c.db", dir .. "/c.mp4"
+    local queued = {}
+    for i = 1, 400 do queued[i] = { status = 200, body = '{"id":"x","status":"queued"}' } end
+    srv:fault(ns, "poll", queued) -- the job never finishes while the fault lasts
+    local c = fixtures.client(srv, ns, { ledger = db })
+    local gen = c:generate_op{ image = fixtures.PNG, audio = fixtures.WAV, output = out, interval = 0.2,
+                               timeout = 300 }
+    local res, err, took, order = nil, nil, nil, {}
+    omnihuman.run(function()
+      omnihuman.spawn(function()
+        res, err = gen:await()
+        order[#order + 1] = "returned"
+      end)
+      omnihuman.spawn(function()
+        local deadline = fixtures.now() + 20
+        while (not gen.job_id or (srv:count(ns, "poll") or 0) < 2) and fixtures.now() < deadline do
+          omnihuman.sleep(0.05)
+        end
+        local t0 = fixtures.now()
+        order[#order + 1] = "cancel"
+        assert.is_true(gen:cancel())
+        while not err and not res and fixtures.now() - t0 < 30 do omnihuman.sleep(0.01) end
+        took = fixtures.now() - t0
+      end)
+    end)
+    assert.same({ "cancel", "returned" }, order)
+    assert.is_nil(res)
+    assert.equals("cancelled", err.kind)
+    assert.equals(gen.job_id, err.job_id)
+    assert.is_true(took < 10, "the wait went on after the cancel: " .. tostring(took) .. " s") -- its timeout is 300 s
+    assert.is_nil(io.open(out))
+    local rows = rows_of(db)
+    assert.equals(1, #rows)
+    assert.equals(gen.job_id, rows[1].job_id)
+    assert.are_not.equal("downloaded", rows[1].state)
+    srv:fault(ns, "poll", {}) -- the job goes on as the server plays it
+    local done = assert(c:resume(gen.job_id))
+    assert.equals(out, done.output)
+    assert.equals(1, srv:count(ns, "create")) -- resume paid nothing
+    c:close()
+  end)
+end)
