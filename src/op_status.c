@@ -88,8 +88,9 @@ static int is_completed(const char *s) {
 static void wait_timeout(omh_op *op, lua_State *L) {
   status_op *w = of(op);
   char msg[256];
-  snprintf(msg, sizeof msg, "job %.120s still %s after %.0f s", w->job_id,
-           w->last_status[0] ? w->last_status : "unchecked", omh_now() - op->started);
+  double took = omh_now() - op->started; /* tenths below 10 s: "after 0.5 s", never "after 1 s" */
+  snprintf(msg, sizeof msg, "job %.120s still %s after %.*f s", w->job_id,
+           w->last_status[0] ? w->last_status : "unchecked", took < 10 ? 1 : 0, took);
   omh_op_finish_err(op, L, "timeout", msg, 0, NULL, 1);
 }
 

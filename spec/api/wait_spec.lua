@@ -61,6 +61,10 @@ describe("poll and wait #slow", function()
     assert.is_nil(res)
     assert.equals("timeout", err.kind)
     assert.matches("still " .. srv.profile.pending[2], err.message, 1, true)
+    -- It says how long it waited, to the tenth below 10 s (not "after 1 s").
+    local said = tonumber(err.message:match("after (%d+%.%d) s$"))
+    assert.is_truthy(said, err.message)
+    assert.is_true(said >= 0.4 and said <= dt + 0.1, err.message)
     -- The deadline, not the job (1000 polls: 100 s), ended it.
     assert.is_true(dt >= 0.45 and dt < 10, "took " .. dt)
   end)
