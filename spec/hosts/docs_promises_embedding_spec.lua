@@ -20,8 +20,9 @@ local DEB51 = "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so"
 local have = ds.host -- Neovim, LÖVE, nginx (see spec/hosts/docs_snippets.lua)
 
 -- The suite's interpreter and its build, for cqueues and luv (Debian's
--- lua-cqueues and lua-luv exist for every runtime).
-local LUA = cli.LUA
+-- lua-cqueues and lua-luv exist for every runtime). The children run in
+-- folders of their own: a relative path ($SANLUA's) is made absolute.
+local LUA = (cli.LUA:find("/") and cli.LUA:sub(1, 1) ~= "/") and (ROOT .. "/" .. cli.LUA) or cli.LUA
 local BUILD = ROOT .. "/" .. (cli.BUILD or ("build/" .. (jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+")))))
 
 -- What a user puts in the environment (docs: lua/ on package.path, the
